@@ -1,0 +1,52 @@
+// The small interface through which actors and tools run models, whatever the
+// device: LibTorch on CPU or CUDA (backends/torch) or the simulated device
+// (backends/sim). No LibTorch type appears here, which keeps builds fast.
+#pragma once
+
+#include "tessera/core/manifest.hpp"
+#include "tessera/core/tensor_buffer.hpp"
+
+#include <caf/expected.hpp>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace tessera::backend {
+
+/// What a load did: how much it needed and how much it actually read, so that
+/// sharing is visible (bytes_read < bytes when blocks were already resident).
+struct load_report {
+  size_t blobs = 0;
+  size_t blobs_read = 0;
+  size_t bytes = 0;
+  size_t bytes_read = 0;
+  size_t skeletons_compiled = 0;
+  double elapsed_ms = 0.0;
+};
+
+/// A model bound to resident parameters, ready to run. Dropping the last
+/// reference releases its hold on the parameter blobs.
+class loaded_model {
+public:
+  virtual ~loaded_model() = default;
+  virtual const model_manifest& manifest() const = 0;
+};
+
+class model_executor {
+public:
+  virtual ~model_executor() = default;
+
+  /// "cpu" or "cuda:0".
+  virtual std::string device() const = 0;
+
+  /// Binds a (validated) manifest to resident blobs and compiled skeletons.
+  virtual caf::expected<std::shared_ptr<loaded_model>>
+  load(const model_manifest& m, load_report* report = nullptr) = 0;
+
+  /// Runs one batch; inputs in manifest order, outputs in manifest order.
+  virtual caf::expected<std::vector<tensor_buffer>>
+  run(const loaded_model& model, const std::vector<tensor_buffer>& inputs) = 0;
+};
+
+} // namespace tessera::backend

@@ -1,0 +1,82 @@
+#include "tessera/store/blob_format.hpp"
+
+#include "tessera/core/error.hpp"
+
+#include <cstring>
+
+namespace tessera::store {
+
+namespace {
+
+constexpr char magic[8] = {'T', 'S', 'R', 'B', 'L', 'O', 'B', '1'};
+constexpr uint32_t format_version = 1;
+
+void put_u64(std::byte* at, uint64_t x) {
+  for (int i = 0; i < 8; ++i)
+    at[i] = static_cast<std::byte>(x >> (8 * i));
+}
+
+uint64_t get_u64(const std::byte* at) {
+  uint64_t x = 0;
+  for (int i = 0; i < 8; ++i)
+    x |= static_cast<uint64_t>(at[i]) << (8 * i);
+  return x;
+}
+
+// Field offsets inside the header page.
+constexpr size_t off_version = 8;
+constexpr size_t off_dtype = 12;
+constexpr size_t off_rank = 13;
+constexpr size_t off_data_bytes = 16;
+constexpr size_t off_id_hi = 24;
+constexpr size_t off_id_lo = 32;
+constexpr size_t off_dims = 64;
+
+} // namespace
+
+std::array<std::byte, blob_header_bytes> encode_blob_header(const blob_header& h) {
+  std::array<std::byte, blob_header_bytes> page{};
+  std::memcpy(page.data(), magic, sizeof magic);
+  put_u64(page.data() + off_version, format_version);
+  page[off_dtype] = static_cast<std::byte>(h.spec.type);
+  page[off_rank] = static_cast<std::byte>(h.spec.shape.size());
+  put_u64(page.data() + off_data_bytes, h.data_bytes);
+  put_u64(page.data() + off_id_hi, h.id.hi);
+  put_u64(page.data() + off_id_lo, h.id.lo);
+  for (size_t i = 0; i < h.spec.shape.size(); ++i)
+    put_u64(page.data() + off_dims + 8 * i, static_cast<uint64_t>(h.spec.shape[i]));
+  return page;
+}
+
+caf::expected<blob_header> decode_blob_header(const std::byte* page,
+                                              const std::string& where) {
+  auto fail = [&](const std::string& what) {
+    return make_error(ec::corrupt_blob, where + ": " + what);
+  };
+  if (std::memcmp(page, magic, sizeof magic) != 0)
+    return fail("not a Tessera blob (bad magic)");
+  if ((get_u64(page + off_version) & 0xffffffffu) != format_version)
+    return fail("unsupported blob format version");
+  auto type = dtype_from_code(static_cast<uint8_t>(page[off_dtype]));
+  if (!type)
+    return fail(describe(type.error()));
+  auto rank = static_cast<size_t>(page[off_rank]);
+  if (rank > blob_max_rank)
+    return fail("rank " + std::to_string(rank) + " exceeds " + std::to_string(blob_max_rank));
+  blob_header h;
+  h.spec.type = *type;
+  for (size_t i = 0; i < rank; ++i) {
+    auto d = static_cast<int64_t>(get_u64(page + off_dims + 8 * i));
+    if (d < 0)
+      return fail("negative dimension in header");
+    h.spec.shape.push_back(d);
+  }
+  h.data_bytes = get_u64(page + off_data_bytes);
+  h.id = content_id{get_u64(page + off_id_hi), get_u64(page + off_id_lo)};
+  if (h.data_bytes != h.spec.bytes())
+    return fail("header size " + std::to_string(h.data_bytes) + " does not match "
+                + to_string(h.spec));
+  return h;
+}
+
+} // namespace tessera::store

@@ -1,0 +1,33 @@
+// The on-disk layout of one tensor blob: a 4096-byte header page, then the raw
+// little-endian bytes. The data starts on a page boundary, so a memory-mapped blob
+// is used in place and direct I/O can read it without a bounce buffer.
+#pragma once
+
+#include "tessera/core/content_id.hpp"
+#include "tessera/core/tensor_spec.hpp"
+
+#include <caf/expected.hpp>
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+
+namespace tessera::store {
+
+constexpr size_t blob_header_bytes = 4096;
+constexpr size_t blob_max_rank = 16;
+
+struct blob_header {
+  content_id id;
+  tensor_spec spec;
+  uint64_t data_bytes = 0;
+};
+
+/// Encodes a header page: magic "TSRBLOB1", version, dtype, rank, dims, size, id.
+std::array<std::byte, blob_header_bytes> encode_blob_header(const blob_header& h);
+
+/// Decodes and checks a header page; `where` names the file in errors.
+caf::expected<blob_header> decode_blob_header(const std::byte* page,
+                                              const std::string& where);
+
+} // namespace tessera::store

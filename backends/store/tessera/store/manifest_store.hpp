@@ -1,0 +1,41 @@
+// Model manifests on disk, one JSON file per version under
+// <store>/models/<name>/<version>.json. Names are restricted to [A-Za-z0-9._-]
+// so they are safe as file names and on the wire.
+#pragma once
+
+#include "tessera/core/manifest.hpp"
+
+#include <caf/expected.hpp>
+
+#include <string>
+#include <vector>
+
+namespace tessera::store {
+
+/// Checks a model name; the error names the offending character.
+caf::error check_model_name(const std::string& name);
+
+class manifest_store {
+public:
+  explicit manifest_store(std::string root);
+
+  /// Writes a manifest atomically (replacing the same name and version).
+  caf::error put(const model_manifest& m) const;
+
+  /// Reads one version; version 0 means the highest stored version.
+  caf::expected<model_manifest> get(const std::string& name, uint32_t version = 0) const;
+
+  /// Stored versions of a model, ascending.
+  std::vector<uint32_t> versions(const std::string& name) const;
+
+  /// The latest version of every model, sorted by name.
+  std::vector<model_manifest> list_latest() const;
+
+  /// Removes one version.
+  caf::error remove(const std::string& name, uint32_t version) const;
+
+private:
+  std::string root_;
+};
+
+} // namespace tessera::store

@@ -1,0 +1,80 @@
+#include "skeleton_cache.hpp"
+
+#include "tensor_convert.hpp"
+#include "tessera/core/error.hpp"
+
+#include <torch/jit.h>
+
+#include <sstream>
+
+namespace tessera::torch_backend {
+
+skeleton_cache& skeleton_cache::process_wide() {
+  static skeleton_cache instance;
+  return instance;
+}
+
+caf::expected<std::shared_ptr<const compiled_skeleton>>
+skeleton_cache::compile(const store::skeleton_source& src) {
+  auto out = std::make_shared<compiled_skeleton>();
+  out->id = src.id;
+  out->kind = src.kind;
+  auto where = std::string{"skeleton "} + src.id.short_hex() + ": ";
+  try {
+    if (src.kind == store::skeleton_kind::script) {
+      out->source = src.bytes;
+      out->unit = torch::jit::compile(src.bytes);
+      out->function = out->unit->find_function("forward");
+      if (out->function == nullptr)
+        return make_error(ec::backend_error, where + "defines no function named forward");
+      for (const auto& arg : out->function->getSchema().arguments())
+        out->argument_names.push_back(arg.name());
+    } else {
+      std::istringstream in{src.bytes};
+      out->module_template = std::make_shared<torch::jit::Module>(torch::jit::load(in, at::kCPU));
+      out->module_template->eval();
+      auto forward = out->module_template->find_method("forward");
+      if (!forward)
+        return make_error(ec::backend_error, where + "module has no forward method");
+      out->module_arity = forward->function().getSchema().arguments().size() - 1;
+    }
+  } catch (const std::exception& e) {
+    return make_error(ec::backend_error, where + "does not compile: " + torch_message(e));
+  }
+  return std::shared_ptr<const compiled_skeleton>{std::move(out)};
+}
+
+caf::expected<std::shared_ptr<const compiled_skeleton>>
+skeleton_cache::get(const content_id& id, const store::skeleton_store& skeletons,
+                    bool* compiled) {
+  if (compiled != nullptr)
+    *compiled = false;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (auto i = entries_.find(id); i != entries_.end())
+      return i->second;
+  }
+  auto src = skeletons.get(id);
+  if (!src)
+    return src.error();
+  auto result = compile(*src);
+  if (!result)
+    return result.error();
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto [i, inserted] = entries_.emplace(id, *result);
+  if (compiled != nullptr)
+    *compiled = inserted;
+  return i->second;
+}
+
+void skeleton_cache::clear() {
+  std::lock_guard<std::mutex> guard{mtx_};
+  entries_.clear();
+}
+
+size_t skeleton_cache::size() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return entries_.size();
+}
+
+} // namespace tessera::torch_backend

@@ -1,0 +1,59 @@
+// Compiled block skeletons, one per content id per process. Compiling TorchScript
+// costs milliseconds per block, far more than binding parameters, so every model
+// that shares a skeleton's code shares its compiled form.
+// Private to backends/torch (it includes LibTorch).
+#pragma once
+
+#include "tessera/store/skeleton_store.hpp"
+
+#include <caf/expected.hpp>
+#include <torch/script.h>
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace tessera::torch_backend {
+
+struct compiled_skeleton {
+  content_id id;
+  store::skeleton_kind kind = store::skeleton_kind::script;
+  /// script kind: the compiled `forward` function and its argument names.
+  std::shared_ptr<torch::jit::CompilationUnit> unit;
+  torch::jit::Function* function = nullptr;
+  std::vector<std::string> argument_names;
+  /// module kind: the emptied module that models clone and bind into.
+  std::shared_ptr<torch::jit::Module> module_template;
+  /// module kind: number of arguments of forward, without self.
+  size_t module_arity = 0;
+  /// The source text (script kind), kept for export.
+  std::string source;
+};
+
+class skeleton_cache {
+public:
+  /// The cache shared by every executor of this process.
+  static skeleton_cache& process_wide();
+
+  /// Returns the compiled skeleton, reading and compiling it on first use.
+  /// `compiled` is set when this call compiled it.
+  caf::expected<std::shared_ptr<const compiled_skeleton>>
+  get(const content_id& id, const store::skeleton_store& skeletons, bool* compiled = nullptr);
+
+  /// Compiles a source directly (used by export and tests).
+  static caf::expected<std::shared_ptr<const compiled_skeleton>>
+  compile(const store::skeleton_source& src);
+
+  /// Forgets every compiled skeleton (benchmarks measure cold compilation).
+  void clear();
+
+  size_t size() const;
+
+private:
+  mutable std::mutex mtx_;
+  std::unordered_map<content_id, std::shared_ptr<const compiled_skeleton>> entries_;
+};
+
+} // namespace tessera::torch_backend

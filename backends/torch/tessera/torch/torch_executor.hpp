@@ -1,0 +1,40 @@
+// The LibTorch executor: binds resident blobs into compiled skeletons (no copy
+// on the CPU) and runs a model's block DAG on the CPU or on CUDA. This header is
+// free of LibTorch; everything torch-specific stays in backends/torch/src.
+#pragma once
+
+#include "tessera/backend/model_executor.hpp"
+#include "tessera/store/blob_cache.hpp"
+#include "tessera/store/skeleton_store.hpp"
+
+#include <memory>
+#include <string>
+
+namespace tessera::torch_backend {
+
+struct torch_options {
+  /// "cpu" or "cuda:N".
+  std::string device = "cpu";
+  /// Intra-op threads; 0 keeps LibTorch's default.
+  uint32_t threads = 0;
+  /// LibTorch's profiling graph executor re-optimises per input shape and makes
+  /// the first calls 2-3x slower; the simple executor runs every call alike.
+  bool profiling_executor = false;
+};
+
+/// Makes an executor that reads blobs through `blobs` and skeletons from
+/// `skeletons`; both must outlive it. Fails for a device this build lacks.
+caf::expected<std::unique_ptr<backend::model_executor>>
+make_torch_executor(const torch_options& opts, store::blob_cache& blobs,
+                    const store::skeleton_store& skeletons);
+
+/// True when this LibTorch build can use CUDA and a GPU is present.
+bool cuda_available();
+
+/// Forgets every compiled skeleton of this process (for cold-start benchmarks).
+void clear_compiled_skeletons();
+
+/// Number of skeletons compiled and cached in this process.
+size_t compiled_skeleton_count();
+
+} // namespace tessera::torch_backend

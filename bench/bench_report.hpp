@@ -1,0 +1,44 @@
+// How benchmarks report: a readable table for people and, with --json, one last
+// line `{"bench": NAME, "metrics": {...}}` for tools. Metrics are ratios measured
+// against a baseline in the same run.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace tessera::bench {
+
+struct bench_options {
+  bool json = false;
+  double scale = 1.0;
+  uint32_t repeat = 5;
+  /// Folder for the benchmark's own store and files.
+  std::string work_dir = "bench-out";
+};
+
+class bench_report {
+public:
+  explicit bench_report(std::string name) : name_(std::move(name)) {
+    // nop
+  }
+
+  void metric(const std::string& key, double value) {
+    metrics_[key] = value;
+  }
+
+  /// Prints the metrics, then the JSON line when asked.
+  void finish(const bench_options& opts) const;
+
+private:
+  std::string name_;
+  std::map<std::string, double> metrics_;
+};
+
+/// Median of a non-empty sample.
+double median(std::vector<double> xs);
+
+/// Runs `tessera bench load`; returns the exit code.
+int run_load_bench(const bench_options& opts);
+
+} // namespace tessera::bench

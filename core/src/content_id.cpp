@@ -1,0 +1,121 @@
+#include "tessera/core/content_id.hpp"
+
+#include "tessera/core/error.hpp"
+
+#include <xxhash.h>
+
+namespace tessera {
+
+namespace {
+
+content_id from_xxh(XXH128_hash_t h) {
+  return content_id{h.high64, h.low64};
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
+void append_hex(std::string& out, uint64_t x) {
+  static constexpr char digits[] = "0123456789abcdef";
+  for (int shift = 60; shift >= 0; shift -= 4)
+    out += digits[(x >> shift) & 0xf];
+}
+
+// The header that precedes a blob's bytes in its hash: the id covers the type,
+// so a reshaped or reinterpreted tensor never collides with the original.
+void hash_spec(XXH3_state_t* st, const tensor_spec& spec) {
+  uint8_t head[2] = {static_cast<uint8_t>(spec.type),
+                     static_cast<uint8_t>(spec.shape.size())};
+  XXH3_128bits_update(st, head, sizeof head);
+  for (int64_t d : spec.shape) {
+    uint8_t le[8];
+    for (int i = 0; i < 8; ++i)
+      le[i] = static_cast<uint8_t>(static_cast<uint64_t>(d) >> (8 * i));
+    XXH3_128bits_update(st, le, sizeof le);
+  }
+}
+
+} // namespace
+
+std::string content_id::to_hex() const {
+  std::string out;
+  out.reserve(32);
+  append_hex(out, hi);
+  append_hex(out, lo);
+  return out;
+}
+
+std::string content_id::short_hex(size_t n) const {
+  return to_hex().substr(0, n);
+}
+
+caf::expected<content_id> parse_content_id(std::string_view hex) {
+  if (hex.size() != 32)
+    return make_error(ec::invalid_argument,
+                      "content id \"" + std::string{hex}
+                        + "\" must be 32 hex digits");
+  content_id id;
+  for (size_t i = 0; i < 32; ++i) {
+    int v = hex_value(hex[i]);
+    if (v < 0)
+      return make_error(ec::invalid_argument, "content id \"" + std::string{hex}
+                                                + "\" is not hexadecimal");
+    auto& half = i < 16 ? id.hi : id.lo;
+    half = (half << 4) | static_cast<uint64_t>(v);
+  }
+  return id;
+}
+
+blob_hasher::blob_hasher(const tensor_spec& spec) : state_(XXH3_createState()) {
+  auto* st = static_cast<XXH3_state_t*>(state_);
+  XXH3_128bits_reset(st);
+  hash_spec(st, spec);
+}
+
+blob_hasher::~blob_hasher() {
+  XXH3_freeState(static_cast<XXH3_state_t*>(state_));
+}
+
+void blob_hasher::update(const void* data, size_t bytes) {
+  XXH3_128bits_update(static_cast<XXH3_state_t*>(state_), data, bytes);
+}
+
+content_id blob_hasher::digest() const {
+  return from_xxh(XXH3_128bits_digest(static_cast<XXH3_state_t*>(state_)));
+}
+
+content_id blob_id_of(const tensor_spec& spec, const void* data, size_t bytes) {
+  blob_hasher h{spec};
+  h.update(data, bytes);
+  return h.digest();
+}
+
+content_id block_id_of(const std::vector<content_id>& blob_ids) {
+  std::vector<uint64_t> words;
+  words.reserve(blob_ids.size() * 2);
+  for (const auto& id : blob_ids) {
+    words.push_back(id.hi);
+    words.push_back(id.lo);
+  }
+  return from_xxh(XXH3_128bits(words.data(), words.size() * sizeof(uint64_t)));
+}
+
+content_id skeleton_id_of(std::string_view kind, std::string_view bytes) {
+  XXH3_state_t* st = XXH3_createState();
+  XXH3_128bits_reset(st);
+  XXH3_128bits_update(st, kind.data(), kind.size());
+  XXH3_128bits_update(st, "\0", 1);
+  XXH3_128bits_update(st, bytes.data(), bytes.size());
+  auto id = from_xxh(XXH3_128bits_digest(st));
+  XXH3_freeState(st);
+  return id;
+}
+
+} // namespace tessera

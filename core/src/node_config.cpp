@@ -1,0 +1,204 @@
+#include "tessera/core/node_config.hpp"
+
+#include "tessera/core/error.hpp"
+
+#include <toml++/toml.h>
+
+#include <cstdlib>
+#include <functional>
+
+namespace tessera {
+
+namespace {
+
+caf::error bad_field(const std::string& key, const std::string& what) {
+  return make_error(ec::bad_config, key + ": " + what);
+}
+
+caf::expected<uint64_t> parse_u64(const std::string& key, const std::string& text) {
+  // Accepts plain integers and the suffixes KiB, MiB, GiB (powers of two).
+  size_t pos = 0;
+  unsigned long long value = 0;
+  try {
+    value = std::stoull(text, &pos);
+  } catch (const std::exception&) {
+    return bad_field(key, "\"" + text + "\" is not a non-negative integer");
+  }
+  auto suffix = text.substr(pos);
+  uint64_t scale = 1;
+  if (suffix == "KiB" || suffix == "K")
+    scale = 1ull << 10;
+  else if (suffix == "MiB" || suffix == "M")
+    scale = 1ull << 20;
+  else if (suffix == "GiB" || suffix == "G")
+    scale = 1ull << 30;
+  else if (!suffix.empty())
+    return bad_field(key, "unknown size suffix \"" + suffix + "\" (use KiB, MiB or GiB)");
+  return static_cast<uint64_t>(value) * scale;
+}
+
+caf::expected<bool> parse_bool(const std::string& key, const std::string& text) {
+  if (text == "true" || text == "1" || text == "yes" || text == "on")
+    return true;
+  if (text == "false" || text == "0" || text == "no" || text == "off")
+    return false;
+  return bad_field(key, "\"" + text + "\" is not a boolean");
+}
+
+struct entry {
+  const char* key;
+  const char* help;
+  std::function<caf::error(node_config&, const std::string&)> set;
+  std::function<std::string(const node_config&)> get;
+};
+
+const std::vector<entry>& entries() {
+  static const std::vector<entry> table{
+    {"store_path", "directory of the block store (blobs, skeletons, manifests)",
+     [](node_config& c, const std::string& v) -> caf::error {
+       c.store_path = v;
+       return {};
+     },
+     [](const node_config& c) { return c.store_path; }},
+    {"device", "device that executors run on: cpu, or cuda:N where the build has CUDA",
+     [](node_config& c, const std::string& v) -> caf::error {
+       c.device = v;
+       return {};
+     },
+     [](const node_config& c) { return c.device; }},
+    {"device_budget_bytes", "bytes of parameters the device tier may hold (KiB/MiB/GiB)",
+     [](node_config& c, const std::string& v) -> caf::error {
+       auto x = parse_u64("device_budget_bytes", v);
+       if (!x)
+         return x.error();
+       c.device_budget_bytes = *x;
+       return {};
+     },
+     [](const node_config& c) { return std::to_string(c.device_budget_bytes); }},
+    {"load_mode", "in_place: view mapped blobs; copy: copy into device memory",
+     [](node_config& c, const std::string& v) -> caf::error {
+       if (v == "in_place")
+         c.mode = load_mode::in_place;
+       else if (v == "copy")
+         c.mode = load_mode::copy;
+       else
+         return bad_field("load_mode", "\"" + v + "\" is not in_place or copy");
+       return {};
+     },
+     [](const node_config& c) {
+       return std::string{c.mode == load_mode::in_place ? "in_place" : "copy"};
+     }},
+    {"verify_blobs", "re-hash every blob when it is read, so corruption is never silent",
+     [](node_config& c, const std::string& v) -> caf::error {
+       auto x = parse_bool("verify_blobs", v);
+       if (!x)
+         return x.error();
+       c.verify_blobs = *x;
+       return {};
+     },
+     [](const node_config& c) { return std::string{c.verify_blobs ? "true" : "false"}; }},
+    {"torch_threads", "LibTorch intra-op threads per executor (0: LibTorch's default)",
+     [](node_config& c, const std::string& v) -> caf::error {
+       auto x = parse_u64("torch_threads", v);
+       if (!x)
+         return x.error();
+       c.torch_threads = static_cast<uint32_t>(*x);
+       return {};
+     },
+     [](const node_config& c) { return std::to_string(c.torch_threads); }},
+    {"log_level", "trace, debug, info, warn or error",
+     [](node_config& c, const std::string& v) -> caf::error {
+       c.log_level = v;
+       return {};
+     },
+     [](const node_config& c) { return c.log_level; }},
+  };
+  return table;
+}
+
+std::string env_name(const std::string& key) {
+  std::string out = "TESSERA_";
+  for (char c : key)
+    out += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return out;
+}
+
+} // namespace
+
+std::vector<config_entry_info> describe_config() {
+  node_config defaults;
+  std::vector<config_entry_info> out;
+  for (const auto& e : entries())
+    out.push_back({e.key, env_name(e.key), e.get(defaults), e.help});
+  return out;
+}
+
+caf::error set_config_value(node_config& cfg, const std::string& key,
+                            const std::string& value) {
+  for (const auto& e : entries())
+    if (key == e.key)
+      return e.set(cfg, value);
+  return bad_field(key, "unknown configuration key");
+}
+
+std::string get_config_value(const node_config& cfg, const std::string& key) {
+  for (const auto& e : entries())
+    if (key == e.key)
+      return e.get(cfg);
+  return {};
+}
+
+caf::error apply_config_file(node_config& cfg, const std::string& path) {
+  toml::table doc;
+  try {
+    doc = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    return make_error(ec::bad_config, path + ": " + std::string{e.description()});
+  }
+  // Entries may sit at the top level or under [node].
+  const toml::table* node = doc["node"].as_table();
+  const toml::table& source = node != nullptr ? *node : doc;
+  for (const auto& [key, value] : source) {
+    std::string k{key.str()};
+    std::string text;
+    if (auto s = value.value<std::string>())
+      text = *s;
+    else if (auto i = value.value<int64_t>())
+      text = std::to_string(*i);
+    else if (auto b = value.value<bool>())
+      text = *b ? "true" : "false";
+    else if (value.is_table())
+      continue; // other sections belong to other components
+    else
+      return make_error(ec::bad_config, path + ": " + k + ": unsupported value type");
+    if (auto err = set_config_value(cfg, k, text))
+      return wrap(err, path);
+  }
+  return {};
+}
+
+caf::error apply_config_env(node_config& cfg) {
+  for (const auto& e : entries())
+    if (const char* v = std::getenv(env_name(e.key).c_str()))
+      if (auto err = e.set(cfg, v))
+        return wrap(err, "environment " + env_name(e.key));
+  return {};
+}
+
+caf::error validate_config(const node_config& cfg) {
+  if (cfg.store_path.empty())
+    return bad_field("store_path", "must not be empty");
+  if (cfg.device != "cpu" && cfg.device.rfind("cuda", 0) != 0)
+    return bad_field("device", "\"" + cfg.device + "\" is neither cpu nor cuda:N");
+  if (cfg.device_budget_bytes < (1ull << 20))
+    return bad_field("device_budget_bytes", "must be at least 1 MiB");
+  static const char* levels[] = {"trace", "debug", "info", "warn", "error", "off"};
+  bool known = false;
+  for (auto* l : levels)
+    known = known || cfg.log_level == l;
+  if (!known)
+    return bad_field("log_level", "\"" + cfg.log_level + "\" is not a log level");
+  return {};
+}
+
+} // namespace tessera

@@ -1,0 +1,58 @@
+// The node's typed configuration. Every entry is declared once in node_config.cpp
+// with its default and meaning; values come from the defaults, then a TOML file,
+// then TESSERA_* environment variables, then command-line flags, and the result
+// is validated once with errors that name the bad field.
+#pragma once
+
+#include <caf/expected.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace tessera {
+
+/// How blobs reach the device tier.
+enum class load_mode : uint8_t {
+  in_place, ///< tensors view the memory-mapped blob (CPU, unified memory)
+  copy,     ///< blobs are read and copied into device memory (discrete GPU)
+};
+
+struct node_config {
+  std::string store_path = "tessera-store";
+  std::string device = "cpu";
+  uint64_t device_budget_bytes = 2ull << 30;
+  load_mode mode = load_mode::in_place;
+  bool verify_blobs = true;
+  uint32_t torch_threads = 0;
+  std::string log_level = "info";
+};
+
+/// One declared entry, for --help texts and `tessera config`.
+struct config_entry_info {
+  std::string key;
+  std::string env;
+  std::string default_value;
+  std::string help;
+};
+
+/// All entries, in declaration order.
+std::vector<config_entry_info> describe_config();
+
+/// Applies a TOML file to `cfg`. Unknown keys are errors, so typos are caught.
+caf::error apply_config_file(node_config& cfg, const std::string& path);
+
+/// Applies every TESSERA_<KEY> variable that is set.
+caf::error apply_config_env(node_config& cfg);
+
+/// Sets one entry from text, as a flag or variable would.
+caf::error set_config_value(node_config& cfg, const std::string& key,
+                            const std::string& value);
+
+/// Renders one entry's current value as text.
+std::string get_config_value(const node_config& cfg, const std::string& key);
+
+/// Checks cross-field rules once, at start-up.
+caf::error validate_config(const node_config& cfg);
+
+} // namespace tessera

@@ -1,0 +1,24 @@
+// `tessera bench NAME`: runs a benchmark that measures a candidate and its
+// baseline in the same run; --json ends the output with one JSON line.
+#include "commands.hpp"
+
+#include "bench_report.hpp"
+
+namespace tessera::cli {
+
+void add_bench_command(CLI::App& app, cli_context& ctx, command_action& action) {
+  auto* cmd = app.add_subcommand("bench", "run a benchmark against its baseline (see docs/benchmarks.md)");
+  cmd->require_subcommand(1);
+  auto opts = std::make_shared<bench::bench_options>();
+  cmd->add_flag("--json", opts->json, "end with one line {\"bench\": NAME, \"metrics\": {...}}");
+  cmd->add_option("--scale", opts->scale, "zoo width multiplier for the benchmark's own store")
+    ->check(CLI::Range(0.05, 16.0));
+  cmd->add_option("--repeat", opts->repeat, "repetitions per measurement (medians are reported)")
+    ->check(CLI::Range(1u, 1000u));
+  cmd->add_option("--work-dir", opts->work_dir, "folder for the benchmark's store and files");
+  auto* load = cmd->add_subcommand("load", "cold and shared loads from the store vs torch::jit::load");
+  load->callback([&action, opts] { action = [opts] { return bench::run_load_bench(*opts); }; });
+  cmd->fallthrough();
+}
+
+} // namespace tessera::cli

@@ -1,0 +1,25 @@
+// Each `tessera` subcommand registers itself on the app; the callbacks run after
+// the global configuration is resolved and return the process exit code.
+#pragma once
+
+#include "cli_context.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+
+namespace tessera::cli {
+
+/// Runs after parsing; set by the chosen subcommand.
+using command_action = std::function<int()>;
+
+void add_zoo_command(CLI::App& app, cli_context& ctx, command_action& action);
+void add_models_command(CLI::App& app, cli_context& ctx, command_action& action);
+void add_run_command(CLI::App& app, cli_context& ctx, command_action& action);
+void add_demo_command(CLI::App& app, cli_context& ctx, command_action& action);
+void add_import_command(CLI::App& app, cli_context& ctx, command_action& action);
+void add_store_command(CLI::App& app, cli_context& ctx, command_action& action);
+void add_config_command(CLI::App& app, cli_context& ctx, command_action& action);
+void add_bench_command(CLI::App& app, cli_context& ctx, command_action& action);
+
+} // namespace tessera::cli

@@ -1,0 +1,41 @@
+// `tessera models`: lists stored models, or shows one manifest.
+#include "commands.hpp"
+
+#include "tessera/core/manifest_json.hpp"
+
+#include <cstdio>
+
+namespace tessera::cli {
+
+void add_models_command(CLI::App& app, cli_context& ctx, command_action& action) {
+  auto* cmd = app.add_subcommand("models", "list stored models, or print one manifest");
+  auto show = std::make_shared<std::string>();
+  cmd->add_option("--show", *show, "print the manifest of NAME[:VERSION] as JSON");
+  cmd->callback([&ctx, &action, show] {
+    action = [&ctx, show]() -> int {
+      auto store = ctx.open_store(false);
+      if (!store)
+        return fail(store.error());
+      if (!show->empty()) {
+        std::string name;
+        uint32_t version = 0;
+        if (auto err = parse_model_ref(*show, name, version))
+          return fail(err);
+        auto m = store->manifests().get(name, version);
+        if (!m)
+          return fail(m.error());
+        std::fputs(to_json_text(*m).c_str(), stdout);
+        return 0;
+      }
+      std::printf("%-24s %-10s %10s %6s %6s %8s\n", "model", "family", "params", "nodes",
+                  "inputs", "outputs");
+      for (const auto& m : store->manifests().list_latest())
+        std::printf("%-24s %-10s %10s %6zu %6zu %8zu\n", model_ref(m).c_str(), m.family.c_str(),
+                    format_mb(parameter_bytes(m)).c_str(), m.nodes.size(), m.inputs.size(),
+                    m.outputs.size());
+      return 0;
+    };
+  });
+}
+
+} // namespace tessera::cli

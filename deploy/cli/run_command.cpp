@@ -1,0 +1,103 @@
+// `tessera run`: one local inference on random or given input; prints the load
+// (bytes read from the store), the latency, and each output's shape and checksum.
+#include "commands.hpp"
+
+#include "local_runtime.hpp"
+#include "tessera/core/error.hpp"
+#include "tessera/store/atomic_file.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+
+namespace tessera::cli {
+
+namespace {
+
+struct run_args {
+  std::string model;
+  int64_t batch = 1;
+  uint64_t seed = 1;
+  uint32_t repeat = 1;
+  std::vector<std::string> input_files;
+};
+
+// Reads NAME=FILE raw little-endian tensors; the batch follows from the size.
+caf::expected<std::vector<tensor_buffer>> read_inputs(const model_manifest& m,
+                                                      const run_args& args) {
+  auto out = random_inputs(m, args.batch, args.seed);
+  for (const auto& item : args.input_files) {
+    auto eq = item.find('=');
+    if (eq == std::string::npos)
+      return make_error(ec::invalid_argument, "--input " + item + ": expected NAME=FILE");
+    auto name = item.substr(0, eq);
+    auto it = std::find_if(m.inputs.begin(), m.inputs.end(),
+                           [&](const io_spec& s) { return s.name == name; });
+    if (it == m.inputs.end())
+      return make_error(ec::missing_input, "model \"" + m.name + "\" has no input \"" + name + "\"");
+    std::string bytes;
+    if (auto err = store::read_whole_file(item.substr(eq + 1), bytes))
+      return err;
+    auto per_sample = with_batch(it->spec, 1).bytes();
+    if (bytes.empty() || bytes.size() % per_sample != 0)
+      return make_error(ec::shape_mismatch, "--input " + name + ": " + std::to_string(bytes.size())
+                                              + " bytes is not a multiple of one sample ("
+                                              + std::to_string(per_sample) + " bytes of "
+                                              + to_string(it->spec) + ")");
+    auto batch = static_cast<int64_t>(bytes.size() / per_sample);
+    out[static_cast<size_t>(it - m.inputs.begin())] =
+      tensor_buffer::copy_of(with_batch(it->spec, batch), bytes.data());
+  }
+  return out;
+}
+
+} // namespace
+
+void add_run_command(CLI::App& app, cli_context& ctx, command_action& action) {
+  auto* cmd = app.add_subcommand("run", "run one local inference and print the outputs");
+  auto args = std::make_shared<run_args>();
+  cmd->add_option("-m,--model", args->model, "NAME or NAME:VERSION")->required();
+  cmd->add_option("-b,--batch", args->batch, "batch size of the random input")->check(CLI::Range(1, 4096));
+  cmd->add_option("--seed", args->seed, "seed of the random input");
+  cmd->add_option("--repeat", args->repeat, "run this many times and report the median latency")
+    ->check(CLI::Range(1, 10000));
+  cmd->add_option("-i,--input", args->input_files,
+                  "NAME=FILE: raw little-endian tensor bytes for an input (batch from the size)");
+  cmd->callback([&ctx, &action, args] {
+    action = [&ctx, args]() -> int {
+      auto store = ctx.open_store(false);
+      if (!store)
+        return fail(store.error());
+      auto rt = local_runtime::open(ctx.config(), std::move(*store));
+      if (!rt)
+        return fail(rt.error());
+      backend::load_report load;
+      auto model = (*rt)->model(args->model, &load);
+      if (!model)
+        return fail(model.error());
+      const auto& m = (*model)->manifest();
+      auto inputs = read_inputs(m, *args);
+      if (!inputs)
+        return fail(inputs.error());
+      std::printf("%s: loaded %zu blobs (%s) in %.1f ms, %zu skeletons compiled\n",
+                  model_ref(m).c_str(), load.blobs, format_mb(load.bytes).c_str(),
+                  load.elapsed_ms, load.skeletons_compiled);
+      std::vector<double> ms;
+      caf::expected<std::vector<tensor_buffer>> out{std::vector<tensor_buffer>{}};
+      for (uint32_t i = 0; i < args->repeat; ++i) {
+        auto start = std::chrono::steady_clock::now();
+        out = (*rt)->run(**model, *inputs);
+        ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+        if (!out)
+          return fail(out.error());
+      }
+      std::sort(ms.begin(), ms.end());
+      std::printf("ran batch %lld in %.1f ms (median of %u)\n",
+                  static_cast<long long>((*inputs)[0].spec.shape[0]), ms[ms.size() / 2], args->repeat);
+      print_outputs(m, *out);
+      return 0;
+    };
+  });
+}
+
+} // namespace tessera::cli

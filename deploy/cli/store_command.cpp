@@ -1,0 +1,36 @@
+// `tessera store`: checks the block store. `verify` re-hashes every blob and
+// names each corrupt one with the models that use it.
+#include "commands.hpp"
+
+#include <cstdio>
+
+namespace tessera::cli {
+
+void add_store_command(CLI::App& app, cli_context& ctx, command_action& action) {
+  auto* cmd = app.add_subcommand("store", "inspect and check the block store");
+  cmd->require_subcommand(1);
+  auto* verify = cmd->add_subcommand("verify", "re-hash every blob and report corrupt ones");
+  verify->callback([&ctx, &action] {
+    action = [&ctx]() -> int {
+      auto store = ctx.open_store(false);
+      if (!store)
+        return fail(store.error());
+      auto report = store->verify_all([](size_t done, size_t total) {
+        if (done % 64 == 0 || done == total)
+          std::fprintf(stderr, "\rverified %zu/%zu blobs", done, total);
+        if (done == total)
+          std::fprintf(stderr, "\n");
+      });
+      for (const auto& c : report.corrupt) {
+        std::printf("CORRUPT %s: %s\n", c.blob.to_hex().c_str(), c.reason.c_str());
+        for (const auto& m : c.models)
+          std::printf("  used by %s\n", m.c_str());
+      }
+      std::printf("%zu blobs (%s) checked, %zu corrupt\n", report.blobs_checked,
+                  format_mb(report.bytes_checked).c_str(), report.corrupt.size());
+      return report.corrupt.empty() ? 0 : 2;
+    };
+  });
+}
+
+} // namespace tessera::cli

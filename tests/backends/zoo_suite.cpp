@@ -1,0 +1,287 @@
+// Tests of the model zoo: names and shapes, determinism by seed, the sharing
+// structure between variants (measured on manifests against the zoo's own
+// metadata), the skeleton calling convention, and that every manifest checks.
+#include "scratch_dir.hpp"
+
+#include "tessera/core/error.hpp"
+#include "tessera/core/manifest_json.hpp"
+#include "tessera/zoo/families.hpp"
+#include "tessera/zoo/zoo.hpp"
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace {
+
+using namespace tessera;
+
+// Small widths keep each build to a fraction of a second.
+constexpr double test_scale = 0.25;
+
+std::vector<zoo::zoo_entry> build(const std::string& root, uint64_t seed,
+                                  std::vector<std::string> families = {}) {
+  auto store = store::block_store::open(root);
+  REQUIRE(store);
+  zoo::zoo_options opts;
+  opts.scale = test_scale;
+  opts.seed = seed;
+  opts.families = std::move(families);
+  auto entries = zoo::build_zoo(*store, opts);
+  REQUIRE_MESSAGE(entries, describe(entries.error()));
+  return std::move(*entries);
+}
+
+std::set<content_id> blob_ids(const std::vector<zoo::zoo_entry>& entries) {
+  std::set<content_id> ids;
+  for (const auto& e : entries)
+    for (const auto& [id, bytes] : unique_blobs(e.manifest))
+      ids.insert(id);
+  return ids;
+}
+
+bool contains(const std::vector<std::string>& names, const std::string& name) {
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+// What the zoo's metadata promises two models of one family share: every node
+// that neither changed relative to the base, unless one of them is unrelated.
+size_t expected_shared_bytes(const zoo::zoo_entry& a, const zoo::zoo_entry& b) {
+  if (a.manifest.name == b.manifest.name)
+    return parameter_bytes(a.manifest);
+  if (a.sharing == zoo::sharing_kind::unrelated || b.sharing == zoo::sharing_kind::unrelated)
+    return 0;
+  size_t total = 0;
+  for (const auto& node : a.manifest.nodes)
+    if (!contains(a.changed_nodes, node.name) && !contains(b.changed_nodes, node.name))
+      for (const auto& p : node.params)
+        total += p.spec.bytes();
+  return total;
+}
+
+} // namespace
+
+TEST_SUITE("zoo") {
+
+TEST_CASE("the zoo builds fifteen models with the documented names and types") {
+  test::scratch_dir dir{"zoo-names"};
+  auto entries = build(dir.path(), 42);
+  REQUIRE(entries.size() == 15);
+  CHECK(zoo::zoo_families() == std::vector<std::string>{"resnet", "mobilenet", "vit"});
+  std::vector<std::string> names;
+  for (const auto& e : entries)
+    names.push_back(e.manifest.name);
+  CHECK(names
+        == std::vector<std::string>{"resnet18", "resnet-cars", "resnet-birds", "resnet-ft",
+                                    "resnet-scratch", "mobilenetv2", "mobilenet-cars",
+                                    "mobilenet-birds", "mobilenet-ft", "mobilenet-scratch",
+                                    "vit-tiny", "vit-cars", "vit-birds", "vit-ft",
+                                    "vit-scratch"});
+  for (const auto& e : entries) {
+    const auto& m = e.manifest;
+    CAPTURE(m.name);
+    CHECK(m.version == 1);
+    CHECK(!m.description.empty());
+    CHECK(m.description.find('\n') == std::string::npos);
+    REQUIRE(m.inputs.size() == 1);
+    CHECK(m.inputs[0].name == "image");
+    CHECK(m.inputs[0].spec == tensor_spec{dtype::float32, {-1, 3, 224, 224}});
+    REQUIRE(m.outputs.size() == 1);
+    CHECK(m.outputs[0].name == "logits");
+    CHECK(m.outputs[0].source == "head");
+    int64_t classes = m.name.find("-cars") != std::string::npos    ? 196
+                      : m.name.find("-birds") != std::string::npos ? 200
+                                                                   : 1000;
+    CHECK(m.outputs[0].spec == tensor_spec{dtype::float32, {-1, classes}});
+    for (const auto& node : m.nodes) {
+      REQUIRE(node.output);
+      CHECK(node.output->type == dtype::float32);
+      CHECK(node.output->shape.front() == -1);
+    }
+  }
+  CHECK(entries[0].manifest.family == "resnet");
+  CHECK(entries[5].manifest.family == "mobilenet");
+  CHECK(entries[14].manifest.family == "vit");
+}
+
+TEST_CASE("every zoo manifest passes the store's check and is stored") {
+  test::scratch_dir dir{"zoo-check"};
+  auto entries = build(dir.path(), 42);
+  auto store = store::block_store::open(dir.path(), false);
+  REQUIRE(store);
+  for (const auto& e : entries) {
+    CAPTURE(e.manifest.name);
+    auto err = store->check_manifest(e.manifest);
+    CHECK_MESSAGE(!err, describe(err));
+    auto stored = store->manifests().get(e.manifest.name, 1);
+    REQUIRE(stored);
+    CHECK(to_json_text(*stored) == to_json_text(e.manifest));
+  }
+}
+
+TEST_CASE("the same seed gives identical blob ids and manifests; another seed does not") {
+  test::scratch_dir first{"zoo-seed-a"};
+  test::scratch_dir second{"zoo-seed-b"};
+  test::scratch_dir other{"zoo-seed-c"};
+  auto a = build(first.path(), 42);
+  auto b = build(second.path(), 42);
+  auto c = build(other.path(), 7);
+  REQUIRE(a.size() == b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    CAPTURE(a[i].manifest.name);
+    CHECK(to_json_text(a[i].manifest) == to_json_text(b[i].manifest));
+  }
+  auto ids_a = blob_ids(a);
+  auto ids_c = blob_ids(c);
+  CHECK(ids_a == blob_ids(b));
+  std::vector<content_id> common;
+  std::set_intersection(ids_a.begin(), ids_a.end(), ids_c.begin(), ids_c.end(),
+                        std::back_inserter(common));
+  CHECK(common.empty());
+  // Skeletons are code, not values: they do not depend on the seed.
+  CHECK(a[0].manifest.nodes[0].skeleton == c[0].manifest.nodes[0].skeleton);
+}
+
+TEST_CASE("bytes shared between variants match the zoo's metadata") {
+  test::scratch_dir dir{"zoo-sharing"};
+  auto entries = build(dir.path(), 42);
+  for (const auto& fam : zoo::zoo_families()) {
+    std::vector<const zoo::zoo_entry*> members;
+    for (const auto& e : entries)
+      if (e.manifest.family == fam)
+        members.push_back(&e);
+    REQUIRE(members.size() == 5);
+    const auto& base = *members[0];
+    REQUIRE(base.sharing == zoo::sharing_kind::base);
+    for (const auto* a : members)
+      for (const auto* b : members) {
+        CAPTURE(a->manifest.name);
+        CAPTURE(b->manifest.name);
+        CHECK(shared_bytes(a->manifest, b->manifest) == expected_shared_bytes(*a, *b));
+      }
+    for (const auto* e : members) {
+      CAPTURE(e->manifest.name);
+      switch (e->sharing) {
+        case zoo::sharing_kind::base:
+          CHECK(e->derived_from.empty());
+          break;
+        case zoo::sharing_kind::head:
+          CHECK(e->derived_from == base.manifest.name);
+          CHECK(e->changed_nodes == std::vector<std::string>{"head"});
+          CHECK(shared_bytes(base.manifest, e->manifest) > 0);
+          break;
+        case zoo::sharing_kind::finetune:
+          CHECK(e->derived_from == base.manifest.name);
+          CHECK(e->changed_nodes.size() >= 3);
+          CHECK(contains(e->changed_nodes, "head"));
+          break;
+        case zoo::sharing_kind::unrelated:
+          CHECK(e->derived_from.empty());
+          CHECK(e->changed_nodes.empty());
+          break;
+      }
+      // A changed node has no blob in common with the base; an unchanged one is the same block.
+      for (size_t i = 0; i < e->manifest.nodes.size(); ++i) {
+        const auto& node = e->manifest.nodes[i];
+        const auto& base_node = base.manifest.nodes[i];
+        REQUIRE(node.name == base_node.name);
+        CHECK(node.skeleton == base_node.skeleton);
+        bool same_block = block_id(node) == block_id(base_node);
+        bool changed = contains(e->changed_nodes, node.name)
+                       || e->sharing == zoo::sharing_kind::unrelated;
+        CHECK(same_block != changed);
+      }
+    }
+  }
+  // Families never share parameters.
+  for (const auto& a : entries)
+    for (const auto& b : entries)
+      if (a.manifest.family != b.manifest.family)
+        CHECK(shared_bytes(a.manifest, b.manifest) == 0);
+}
+
+TEST_CASE("skeletons follow the forward(inputs..., params...) convention") {
+  test::scratch_dir dir{"zoo-skeletons"};
+  auto entries = build(dir.path(), 42, {"vit", "mobilenet"});
+  auto store = store::block_store::open(dir.path(), false);
+  REQUIRE(store);
+  for (const auto& e : entries)
+    for (const auto& node : e.manifest.nodes) {
+      CAPTURE(node.name);
+      auto skel = store->skeletons().get(node.skeleton);
+      REQUIRE(skel);
+      CHECK(skel->kind == store::skeleton_kind::script);
+      const auto& src = skel->bytes;
+      REQUIRE(src.rfind("def forward(", 0) == 0);
+      CHECK(src.find("def ", 1) == std::string::npos);
+      auto header = src.substr(0, src.find('\n'));
+      CHECK(header.find(") -> Tensor:") != std::string::npos);
+      // Inputs come first, then the parameters in binding order.
+      std::string expected = "def forward(x: Tensor";
+      for (const auto& p : node.params)
+        expected += ", " + p.name + ": Tensor";
+      CHECK(header == expected + ") -> Tensor:");
+      CHECK(node.inputs.size() == 1);
+    }
+}
+
+TEST_CASE("options select families and reject bad values") {
+  test::scratch_dir dir{"zoo-options"};
+  auto entries = build(dir.path(), 42, {"vit"});
+  REQUIRE(entries.size() == 5);
+  for (const auto& e : entries)
+    CHECK(e.manifest.family == "vit");
+  auto store = store::block_store::open(dir.path());
+  REQUIRE(store);
+  zoo::zoo_options opts;
+  opts.scale = test_scale;
+  opts.families = {"alexnet"};
+  auto unknown = zoo::build_zoo(*store, opts);
+  REQUIRE(!unknown);
+  CHECK(code_of(unknown.error()) == ec::invalid_argument);
+  CHECK(describe(unknown.error()).find("alexnet") != std::string::npos);
+  opts.families = {};
+  opts.scale = 0.0;
+  CHECK(!zoo::build_zoo(*store, opts));
+}
+
+TEST_CASE("progress reports every model once, in order") {
+  test::scratch_dir dir{"zoo-progress"};
+  auto store = store::block_store::open(dir.path());
+  REQUIRE(store);
+  zoo::zoo_options opts;
+  opts.scale = test_scale;
+  opts.families = {"mobilenet"};
+  std::vector<std::string> seen;
+  auto entries = zoo::build_zoo(*store, opts, [&](const std::string& model, size_t done,
+                                                  size_t total) {
+    CHECK(total == 5);
+    CHECK(done == seen.size() + 1);
+    seen.push_back(model);
+  });
+  REQUIRE(entries);
+  CHECK(seen == std::vector<std::string>{"mobilenetv2", "mobilenet-cars", "mobilenet-birds",
+                                         "mobilenet-ft", "mobilenet-scratch"});
+}
+
+TEST_CASE("architectures have the published parameter counts at scale 1") {
+  // Running statistics of batch norm are counted too, hence the slightly higher ranges.
+  auto resnet = zoo::parameter_count(zoo::resnet18_architecture(1.0, 1000));
+  CHECK(resnet > 11'689'000);
+  CHECK(resnet < 11'710'000);
+  auto mobilenet = zoo::parameter_count(zoo::mobilenetv2_architecture(1.0, 1000));
+  CHECK(mobilenet > 3'504'000);
+  CHECK(mobilenet < 3'580'000);
+  auto vit = zoo::parameter_count(zoo::vit_tiny_architecture(1.0, 1000));
+  CHECK(vit > 5'700'000);
+  CHECK(vit < 5'730'000);
+  // Widths scale and round to multiples of 8 (ViT: heads * 8).
+  auto small = zoo::vit_tiny_architecture(0.25, 10);
+  CHECK(small.front().output_shape == std::vector<int64_t>{-1, 197, 48});
+  CHECK(zoo::scaled_width(64, 0.1) == 8);
+}
+
+} // TEST_SUITE
