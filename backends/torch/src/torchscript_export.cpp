@@ -5,7 +5,7 @@
 #include "tessera/core/error.hpp"
 #include "tessera/core/model_graph.hpp"
 
-#include <set>
+#include <map>
 
 namespace tessera::torch_backend {
 
@@ -40,49 +40,62 @@ caf::error export_torchscript(const store::block_store& store, const model_manif
     return graph.error();
   auto who = "model \"" + m.name + "\": ";
   try {
-    torch::jit::Module mod{"tessera_export"};
-    std::string methods;
+    // The layout torch.jit.script gives a model: one submodule per block holding
+    // its parameters as attributes, and one class type per distinct block code,
+    // shared by the submodules that run it.
+    auto unit = std::make_shared<torch::jit::CompilationUnit>();
+    torch::jit::Module root{c10::QualifiedName{"__torch__.tessera.Model"}, unit};
+    std::map<content_id, torch::jit::Module> first_of_kind;
     std::string forward = "def forward(self";
     for (size_t i = 0; i < m.inputs.size(); ++i)
       forward += ", in_" + std::to_string(i) + ": Tensor";
     forward += "):\n";
-    std::set<content_id> defined;
     for (auto idx : graph->order) {
       const auto& node = m.nodes[idx];
+      auto where = who + "node \"" + node.name + "\"";
       auto sk = skeleton_cache::process_wide().get(node.skeleton, store.skeletons());
       if (!sk)
-        return wrap(sk.error(), who + "node \"" + node.name + "\"");
+        return wrap(sk.error(), where);
       if ((*sk)->kind != store::skeleton_kind::script)
-        return make_error(ec::unsupported, who + "node \"" + node.name
-                                             + "\" is an imported module; only script skeletons export");
-      auto method = "sk_" + node.skeleton.short_hex(16);
-      if (defined.insert(node.skeleton).second) {
-        auto text = as_method(**sk, method);
-        if (!text)
-          return text.error();
-        methods += *text + "\n";
-      }
-      std::string call = "    v_" + std::to_string(idx) + " = self." + method + "(";
-      bool first = true;
-      for (const auto& ref : graph->node_inputs[idx]) {
-        call += (first ? "" : ", ") + value_name(ref);
-        first = false;
-      }
+        return make_error(ec::unsupported, where + " is an imported module; only script skeletons export");
+      auto known = first_of_kind.find(node.skeleton);
+      auto sub = known == first_of_kind.end()
+                   ? torch::jit::Module{c10::QualifiedName{"__torch__.tessera.Block_" + node.skeleton.short_hex(16)},
+                                        unit}
+                   : torch::jit::Module{unit, known->second.type()};
       const auto& names = (*sk)->argument_names;
+      std::string call = "        return self.block(";
+      for (size_t a = 0; a < node.inputs.size(); ++a)
+        call += (a > 0 ? ", x" : "x") + std::to_string(a);
       for (size_t a = node.inputs.size(); a < names.size(); ++a) {
         auto p = std::find_if(node.params.begin(), node.params.end(),
                               [&](const param_binding& b) { return b.name == names[a]; });
         if (p == node.params.end())
-          return make_error(ec::bad_manifest, who + "node \"" + node.name + "\": argument \""
-                                                + names[a] + "\" has no parameter binding");
+          return make_error(ec::bad_manifest, where + ": argument \"" + names[a] + "\" has no parameter binding");
         auto blob = store.blobs().read(p->blob, store::read_method::copy, true);
         if (!blob)
-          return wrap(blob.error(), who + "node \"" + node.name + "\"");
-        auto attr = "p_" + std::to_string(idx) + "_" + names[a];
-        mod.register_parameter(attr, view_of(*blob).clone(), false);
-        call += ", self." + attr;
+          return wrap(blob.error(), where);
+        sub.register_parameter(names[a], view_of(*blob).clone(), false);
+        call += ", self." + names[a];
       }
-      forward += call + ")\n";
+      if (known == first_of_kind.end()) {
+        auto block = as_method(**sk, "block");
+        if (!block)
+          return block.error();
+        std::string fwd = "def forward(self";
+        for (size_t a = 0; a < node.inputs.size(); ++a)
+          fwd += ", x" + std::to_string(a);
+        sub.define(*block + "\n" + fwd + "):\n" + call.substr(4) + ")\n");
+        first_of_kind.emplace(node.skeleton, sub);
+      }
+      root.register_module("n" + std::to_string(idx), sub);
+      std::string line = "    v_" + std::to_string(idx) + " = self.n" + std::to_string(idx) + ".forward(";
+      bool first = true;
+      for (const auto& ref : graph->node_inputs[idx]) {
+        line += (first ? "" : ", ") + value_name(ref);
+        first = false;
+      }
+      forward += line + ")\n";
     }
     forward += "    return ";
     if (m.outputs.size() == 1) {
@@ -93,9 +106,9 @@ caf::error export_torchscript(const store::block_store& store, const model_manif
         forward += (i > 0 ? ", " : "") + value_name(graph->outputs[i]);
       forward += ")";
     }
-    mod.define(methods + forward + "\n");
-    mod.eval();
-    mod.save(path);
+    root.define(forward + "\n");
+    root.eval();
+    root.save(path);
   } catch (const std::exception& e) {
     return make_error(ec::backend_error, who + "export failed: " + torch_message(e));
   }
