@@ -7,6 +7,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -56,13 +57,32 @@ model_manifest model_using(const store::block_store& st, const content_id& blob,
   return m;
 }
 
+// A fresh store in its own scratch folder.
+struct fresh_store {
+  test::scratch_dir dir{"store"};
+  store::block_store st = open(dir.path());
+
+  static store::block_store open(const std::string& path) {
+    auto s = store::block_store::open(path);
+    REQUIRE(s);
+    return std::move(*s);
+  }
+
+  // Stores ramp values of `spec` and returns their id.
+  content_id put_ramp(const tensor_spec& spec) {
+    auto data = ramp(static_cast<size_t>(spec.elements()));
+    auto id = st.blobs().put(spec, data.data());
+    REQUIRE(id);
+    return *id;
+  }
+};
+
 } // namespace
 
 TEST_SUITE("store") {
   TEST_CASE("blobs round trip through map and copy reads, aligned for in-place use") {
-    test::scratch_dir dir{"store"};
-    auto st = store::block_store::open(dir.path());
-    REQUIRE(st);
+    fresh_store fresh;
+    auto* st = &fresh.st;
     auto data = ramp(5000);
     tensor_spec spec{dtype::float32, {50, 100}};
     auto id = st->blobs().put(spec, data.data());
@@ -82,9 +102,8 @@ TEST_SUITE("store") {
   }
 
   TEST_CASE("identical tensors are stored once") {
-    test::scratch_dir dir{"store"};
-    auto st = store::block_store::open(dir.path());
-    REQUIRE(st);
+    fresh_store fresh;
+    auto* st = &fresh.st;
     auto data = ramp(1000);
     tensor_spec spec{dtype::float32, {1000}};
     auto a = st->blobs().put(spec, data.data());
@@ -101,9 +120,8 @@ TEST_SUITE("store") {
   }
 
   TEST_CASE("a writer that dies mid-write leaves no blob under its real name") {
-    test::scratch_dir dir{"store"};
-    auto st = store::block_store::open(dir.path());
-    REQUIRE(st);
+    fresh_store fresh;
+    auto* st = &fresh.st;
     auto data = ramp(6u << 20); // 24 MB: several write chunks
     tensor_spec spec{dtype::float32, {static_cast<int64_t>(data.size())}};
     auto id = blob_id_of(spec, data.data(), spec.bytes());
@@ -123,22 +141,19 @@ TEST_SUITE("store") {
     CHECK(WEXITSTATUS(status) == 42);
     CHECK_FALSE(st->blobs().contains(id));
     CHECK(code_of(st->blobs().read(id, store::read_method::map).error()) == ec::unknown_blob);
-    CHECK(count_files(dir.path() + "/tmp", ".part") == 1);
-    auto reopened = store::block_store::open(dir.path());
+    CHECK(count_files(fresh.dir.path() + "/tmp", ".part") == 1);
+    auto reopened = store::block_store::open(fresh.dir.path());
     REQUIRE(reopened);
-    CHECK(count_files(dir.path() + "/tmp", ".part") == 0);
+    CHECK(count_files(fresh.dir.path() + "/tmp", ".part") == 0);
     REQUIRE(reopened->blobs().put(spec, data.data()));
     CHECK(reopened->blobs().contains(id));
   }
 
   TEST_CASE("a corrupt blob is an error naming it, and verify names its models") {
-    test::scratch_dir dir{"store"};
-    auto st = store::block_store::open(dir.path());
-    REQUIRE(st);
-    auto data = ramp(4096);
+    fresh_store fresh;
+    auto* st = &fresh.st;
     tensor_spec spec{dtype::float32, {1024, 4}};
-    auto id = st->blobs().put(spec, data.data());
-    REQUIRE(id);
+    auto id = std::optional<content_id>{fresh.put_ramp(spec)};
     REQUIRE_FALSE(st->add_model(model_using(*st, *id, spec)));
     CHECK(st->verify_all().corrupt.empty());
     flip_byte(st->blobs().path_of(*id), store::blob_header_bytes + 1234);
@@ -156,13 +171,10 @@ TEST_SUITE("store") {
   }
 
   TEST_CASE("truncated and foreign files are corrupt, not crashes") {
-    test::scratch_dir dir{"store"};
-    auto st = store::block_store::open(dir.path());
-    REQUIRE(st);
-    auto data = ramp(4096);
+    fresh_store fresh;
+    auto* st = &fresh.st;
     tensor_spec spec{dtype::float32, {4096}};
-    auto id = st->blobs().put(spec, data.data());
-    REQUIRE(id);
+    auto id = std::optional<content_id>{fresh.put_ramp(spec)};
     fs::resize_file(st->blobs().path_of(*id), store::blob_header_bytes + 100);
     CHECK(code_of(st->blobs().read(*id, store::read_method::map).error()) == ec::corrupt_blob);
     std::ofstream{st->blobs().path_of(*id), std::ios::trunc} << "hello";
@@ -170,13 +182,10 @@ TEST_SUITE("store") {
   }
 
   TEST_CASE("manifests are checked against the store before they are stored") {
-    test::scratch_dir dir{"store"};
-    auto st = store::block_store::open(dir.path());
-    REQUIRE(st);
-    auto data = ramp(16);
+    fresh_store fresh;
+    auto* st = &fresh.st;
     tensor_spec spec{dtype::float32, {4, 4}};
-    auto id = st->blobs().put(spec, data.data());
-    REQUIRE(id);
+    auto id = std::optional<content_id>{fresh.put_ramp(spec)};
     auto m = model_using(*st, *id, spec);
     m.nodes[0].params[0].blob = content_id{7, 7};
     auto err = st->add_model(m);
@@ -193,12 +202,10 @@ TEST_SUITE("store") {
   }
 
   TEST_CASE("versions: the latest is the default, each can be asked for") {
-    test::scratch_dir dir{"store"};
-    auto st = store::block_store::open(dir.path());
-    REQUIRE(st);
-    auto data = ramp(16);
+    fresh_store fresh;
+    auto* st = &fresh.st;
     tensor_spec spec{dtype::float32, {4, 4}};
-    auto id = st->blobs().put(spec, data.data());
+    auto id = std::optional<content_id>{fresh.put_ramp(spec)};
     auto m = model_using(*st, *id, spec);
     REQUIRE_FALSE(st->add_model(m));
     m.version = 3;
