@@ -147,7 +147,9 @@ caf::expected<tensor_buffer> blob_store::read(const content_id& id, read_method 
   if (method == read_method::map) {
     size_t len = blob_header_bytes + h->data_bytes;
     // Read-only: populating a writable private mapping would copy every page.
-    void* base = ::mmap(nullptr, len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, f.fd, 0);
+    // Verification touches every page anyway, so it maps without populating.
+    int flags = MAP_PRIVATE | (verify ? 0 : MAP_POPULATE);
+    void* base = ::mmap(nullptr, len, PROT_READ, flags, f.fd, 0);
     if (base == MAP_FAILED)
       return os_error("cannot map", path_of(id));
     t.owner = std::shared_ptr<const void>(base, [len](const void* p) {
