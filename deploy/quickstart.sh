@@ -10,7 +10,7 @@ export TESSERA_STORE_PATH=${TESSERA_STORE_PATH:-$root/tessera-store}
 
 echo "== building the model zoo into $TESSERA_STORE_PATH"
 "$tessera" zoo
-"$tessera" zoo --list | head -n 17
+"$tessera" zoo --list
 
 echo
 echo "== serving the zoo and sending sample requests"
