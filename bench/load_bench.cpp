@@ -34,7 +34,7 @@ struct load_sample {
   backend::load_report report;
 };
 
-// Loads `m` into a fresh blob cache (nothing resident), or into `shared` when given.
+// Loads `m` through `cache`; what the cache already holds is not read again.
 caf::expected<load_sample> store_load(const store::block_store& st, const model_manifest& m,
                                       store::blob_cache& cache) {
   auto exec = torch_backend::make_torch_executor({}, cache, st.skeletons());

@@ -64,7 +64,7 @@ caf::error export_torchscript(const store::block_store& store, const model_manif
                                         unit}
                    : torch::jit::Module{unit, known->second.type()};
       const auto& names = (*sk)->argument_names;
-      std::string call = "        return self.block(";
+      std::string call = "    return self.block(";
       for (size_t a = 0; a < node.inputs.size(); ++a)
         call += (a > 0 ? ", x" : "x") + std::to_string(a);
       for (size_t a = node.inputs.size(); a < names.size(); ++a) {
@@ -72,10 +72,10 @@ caf::error export_torchscript(const store::block_store& store, const model_manif
                               [&](const param_binding& b) { return b.name == names[a]; });
         if (p == node.params.end())
           return make_error(ec::bad_manifest, where + ": argument \"" + names[a] + "\" has no parameter binding");
-        auto blob = store.blobs().read(p->blob, store::read_method::copy, true);
+        auto blob = store.blobs().read(p->blob, store::read_method::map, true);
         if (!blob)
           return wrap(blob.error(), where);
-        sub.register_parameter(names[a], view_of(*blob).clone(), false);
+        sub.register_parameter(names[a], view_of(*blob), false); // saved by value
         call += ", self." + names[a];
       }
       if (known == first_of_kind.end()) {
@@ -85,7 +85,7 @@ caf::error export_torchscript(const store::block_store& store, const model_manif
         std::string fwd = "def forward(self";
         for (size_t a = 0; a < node.inputs.size(); ++a)
           fwd += ", x" + std::to_string(a);
-        sub.define(*block + "\n" + fwd + "):\n" + call.substr(4) + ")\n");
+        sub.define(*block + "\n" + fwd + "):\n" + call + ")\n");
         first_of_kind.emplace(node.skeleton, sub);
       }
       root.register_module("n" + std::to_string(idx), sub);
