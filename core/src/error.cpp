@@ -28,6 +28,13 @@ const char* to_string(ec code) {
     case ec::unsupported: return "unsupported";
     case ec::already_exists: return "already_exists";
     case ec::missing_input: return "missing_input";
+    case ec::malformed_request: return "malformed_request";
+    case ec::message_too_large: return "message_too_large";
+    case ec::deadline_exceeded: return "deadline_exceeded";
+    case ec::unknown_operation: return "unknown_operation";
+    case ec::unavailable: return "unavailable";
+    case ec::overloaded: return "overloaded";
+    case ec::unloading: return "unloading";
   }
   return "unknown_error";
 }

@@ -30,6 +30,13 @@ enum class ec : uint8_t {
   unsupported = 13,       ///< a feature this build or device does not offer
   already_exists = 14,    ///< a name that is taken
   missing_input = 15,     ///< a request or node lacks a required input
+  malformed_request = 16, ///< bytes that are not a valid request (MessagePack or schema)
+  message_too_large = 17, ///< a message or tensor above the configured maximum size
+  deadline_exceeded = 18, ///< a request that could not finish by its deadline
+  unknown_operation = 19, ///< a request naming an operation the node does not offer
+  unavailable = 20,       ///< a peer or node is down or not reachable
+  overloaded = 21,        ///< admission control refused the request; retry later
+  unloading = 22,         ///< the model or group is being unloaded
 };
 
 /// The category atom of Tessera's errors (at most 10 characters, as CAF requires).
