@@ -1,0 +1,180 @@
+// The client against a ROUTER server (router_socket) over inproc:// and tcp://:
+// calls, several requests in flight, server errors, timeouts and unreachable servers.
+#include "echo_server.hpp"
+#include "wire_values.hpp"
+
+#include "tessera/transport/client.hpp"
+
+#include <doctest/doctest.h>
+
+using namespace std::chrono_literals;
+using namespace tessera;
+using namespace tessera::test;
+using namespace tessera::transport;
+
+namespace {
+
+request infer_of(std::string model, tensor_buffer t, std::string id = {}) {
+  infer_request r;
+  r.model_name = std::move(model);
+  r.inputs.push_back({"x", std::move(t)});
+  return request{std::move(id), std::move(r)};
+}
+
+void check_round_trips(const std::string& endpoint_pattern) {
+  zmq::context_t ctx;
+  echo_server server{ctx, endpoint_pattern};
+  REQUIRE_FALSE(server.endpoint().empty());
+  auto c = client::connect(ctx, server.endpoint());
+  REQUIRE(c);
+
+  auto health = c->call_as<health_response>(request{"", health_request{}}, 2000ms);
+  REQUIRE_MESSAGE(health, describe(health.error()));
+  CHECK(health->live);
+  CHECK(health->ready);
+
+  auto small = random_tensor({dtype::float32, {2, 3}}, 1);
+  auto big = random_tensor({dtype::float32, {1, 3, 128, 128}}, 2); // framed
+  for (const auto& t : {small, big}) {
+    auto out = c->call_as<infer_response>(infer_of("echo", t), 2000ms);
+    REQUIRE_MESSAGE(out, describe(out.error()));
+    REQUIRE(out->outputs.size() == 1);
+    CHECK(out->outputs[0].tensor.spec == t.spec);
+    CHECK(checksum(out->outputs[0].tensor) == checksum(t));
+  }
+  CHECK(c->in_flight() == 0);
+}
+
+} // namespace
+
+TEST_SUITE("client") {
+
+  TEST_CASE("round trips over inproc") {
+    check_round_trips("inproc://client-suite");
+  }
+
+  TEST_CASE("round trips over tcp on an ephemeral port") {
+    check_round_trips("tcp://127.0.0.1:*");
+  }
+
+  TEST_CASE("several requests in flight are matched by id") {
+    zmq::context_t ctx;
+    echo_server server{ctx, "inproc://in-flight"};
+    auto c = client::connect(ctx, server.endpoint());
+    REQUIRE(c);
+    std::vector<std::string> ids;
+    for (uint64_t i = 0; i < 5; ++i) {
+      auto id = c->send(infer_of("echo", random_tensor({dtype::int64, {4}}, i)), 1000ms);
+      REQUIRE(id);
+      ids.push_back(*id);
+    }
+    CHECK(c->in_flight() == 5);
+    for (size_t i = ids.size(); i-- > 0;) {
+      auto reply = c->wait_for(ids[i], 2000ms);
+      REQUIRE_MESSAGE(reply, describe(reply.error()));
+      const auto& out = std::get<infer_response>(*reply).outputs.at(0).tensor;
+      CHECK(checksum(out) == checksum(random_tensor({dtype::int64, {4}}, i)));
+    }
+    CHECK(c->in_flight() == 0);
+    auto again = c->send(infer_of("echo", random_tensor({dtype::int64, {4}}, 0), "same"), 1000ms);
+    REQUIRE(again);
+    auto dup = c->send(infer_of("echo", random_tensor({dtype::int64, {4}}, 0), "same"), 1000ms);
+    REQUIRE_FALSE(dup);
+    CHECK(code_of(dup.error()) == ec::already_exists);
+    auto any = c->receive(2000ms);
+    REQUIRE(any);
+    CHECK(any->id == "same");
+  }
+
+  TEST_CASE("server errors arrive with their code") {
+    zmq::context_t ctx;
+    echo_server server{ctx, "inproc://server-errors"};
+    auto c = client::connect(ctx, server.endpoint());
+    REQUIRE(c);
+    auto out = c->call(infer_of("missing", random_tensor({dtype::float32, {1}}, 1)), 2000ms);
+    REQUIRE_FALSE(out);
+    CHECK(code_of(out.error()) == ec::unknown_model);
+    CHECK(describe(out.error()) == "unknown_model: no model missing");
+    auto other = c->call(request{"", server_status_request{}}, 2000ms);
+    REQUIRE_FALSE(other);
+    CHECK(code_of(other.error()) == ec::unsupported);
+  }
+
+  TEST_CASE("a silent server gives deadline_exceeded and the client keeps working") {
+    zmq::context_t ctx;
+    echo_server server{ctx, "inproc://silent"};
+    auto c = client::connect(ctx, server.endpoint());
+    REQUIRE(c);
+    auto start = std::chrono::steady_clock::now();
+    auto out = c->call(infer_of("silent", random_tensor({dtype::float32, {1}}, 1)), 150ms);
+    auto waited = std::chrono::steady_clock::now() - start;
+    REQUIRE_FALSE(out);
+    CHECK(code_of(out.error()) == ec::deadline_exceeded);
+    CHECK(waited >= 140ms);
+    CHECK(waited < 2s);
+    CHECK(c->in_flight() == 0);
+    CHECK(c->call_as<health_response>(request{"", health_request{}}, 2000ms));
+  }
+
+  TEST_CASE("no server gives unavailable") {
+    zmq::context_t ctx;
+    std::string endpoint;
+    {
+      auto probe = router_socket::bind(ctx, "tcp://127.0.0.1:*");
+      REQUIRE(probe);
+      endpoint = probe->endpoint(); // a port that was free, now closed again
+    }
+    auto c = client::connect(ctx, endpoint);
+    REQUIRE(c);
+    auto out = c->call(request{"", health_request{}}, 100ms);
+    REQUIRE_FALSE(out);
+    CHECK(code_of(out.error()) == ec::unavailable);
+    auto bad = client::connect(ctx, "nonsense://x");
+    REQUIRE_FALSE(bad);
+    CHECK(code_of(bad.error()) == ec::invalid_argument);
+  }
+
+  TEST_CASE("malformed bytes on the socket get an error reply naming their id") {
+    zmq::context_t ctx;
+    echo_server server{ctx, "inproc://malformed"};
+    zmq::socket_t raw{ctx, zmq::socket_type::dealer};
+    raw.connect(server.endpoint());
+    auto msg = valid_infer();
+    msg["id"] = "bad-1";
+    msg["inputs"].at(0)["datatype"] = "FP8";
+    auto bytes = packed(msg);
+    REQUIRE(raw.send(zmq::buffer(bytes)));
+    raw.set(zmq::sockopt::rcvtimeo, 2000);
+    zmq::message_t reply;
+    REQUIRE(raw.recv(reply));
+    frame_list frames;
+    frames.push_back(std::move(reply));
+    auto d = decode_response(std::move(frames));
+    CHECK(d.id == "bad-1");
+    REQUIRE_FALSE(d.value);
+    CHECK(code_of(d.value.error()) == ec::dtype_mismatch);
+    auto seen = server.seen();
+    REQUIRE(seen.size() == 1);
+    CHECK(seen[0].second == ec::dtype_mismatch);
+  }
+
+  TEST_CASE("a REQ client's delimiter frame is accepted and echoed") {
+    zmq::context_t ctx;
+    echo_server server{ctx, "inproc://req-client"};
+    zmq::socket_t req{ctx, zmq::socket_type::req};
+    req.connect(server.endpoint());
+    req.set(zmq::sockopt::rcvtimeo, 2000);
+    auto frames = encode_request(request{"q1", health_request{}});
+    REQUIRE(frames);
+    REQUIRE(req.send((*frames)[0], zmq::send_flags::none));
+    zmq::message_t reply;
+    REQUIRE(req.recv(reply));
+    CHECK(server.last_had_delimiter());
+    frame_list in;
+    in.push_back(std::move(reply));
+    auto d = decode_response(std::move(in));
+    CHECK(d.id == "q1");
+    CHECK(d.value);
+  }
+
+} // TEST_SUITE

@@ -1,0 +1,140 @@
+// Decodes replies on the client side, with the same limits and checks as requests:
+// a server is a peer too, and a bad reply must not crash a client.
+#include "header_unpacking.hpp"
+#include "model_fields.hpp"
+#include "operation_dispatch.hpp"
+
+#include "tessera/transport/codec.hpp"
+
+#include <new>
+
+namespace tessera::transport {
+
+using namespace detail;
+
+namespace {
+
+/// Reads an array of maps, each filled by `read_item`.
+template <class T, class ReadItem>
+bool read_records(const field_map& f, std::string_view key, std::vector<T>& out,
+                  ReadItem read_item) {
+  auto& st = f.state();
+  auto path = f.path_of(key);
+  auto* obj = f.find(key);
+  if (obj == nullptr)
+    return true;
+  if (!expect_array(*obj, path, st, st.limits.max_list_elements))
+    return false;
+  out.resize(obj->via.array.size);
+  for (size_t i = 0; i < out.size(); ++i) {
+    field_map item;
+    if (!item.open(obj->via.array.ptr[i], index_path(path, i), st) || !read_item(item, out[i]))
+      return false;
+  }
+  return true;
+}
+
+bool read_body(const field_map& f, infer_response& r) {
+  return read_model(f, r.model_name, r.model_version) && f.required("outputs", r.outputs) &&
+         f.optional("parameters", r.parameters);
+}
+
+bool read_body(const field_map& f, model_load_response& r) {
+  return read_model(f, r.model_name, r.model_version) &&
+         f.optional("loaded_bytes", r.loaded_bytes) && f.optional("reused_bytes", r.reused_bytes);
+}
+
+bool read_body(const field_map& f, model_unload_response& r) {
+  return read_model(f, r.model_name, r.model_version);
+}
+
+bool read_body(const field_map& f, model_ready_response& r) {
+  return read_model(f, r.model_name, r.model_version) && f.required("ready", r.ready);
+}
+
+bool read_body(const field_map& f, fuse_response& r) {
+  return f.required("group_name", r.group_name) && f.required("models", r.models) &&
+         f.optional("shared_blocks", r.shared_blocks);
+}
+
+bool read_body(const field_map& f, repository_index_response& r) {
+  return read_records(f, "models", r.models, [](const field_map& m, model_index_entry& e) {
+    return m.required("name", e.name) && m.optional("version", e.version) &&
+           m.required("state", e.state) && m.optional("reason", e.reason);
+  });
+}
+
+bool read_body(const field_map& f, server_status_response& r) {
+  return f.optional("node_name", r.node_name) && f.optional("uptime_ms", r.uptime_ms) &&
+         f.optional("requests_in_flight", r.requests_in_flight) &&
+         f.optional("requests_served", r.requests_served) &&
+         read_records(f, "nodes", r.nodes,
+                      [](const field_map& m, node_entry& n) {
+                        return m.required("name", n.name) && m.required("state", n.state);
+                      }) &&
+         read_records(f, "devices", r.devices, [](const field_map& m, device_entry& d) {
+           return m.required("name", d.name) && m.required("used_bytes", d.used_bytes) &&
+                  m.required("budget_bytes", d.budget_bytes);
+         });
+}
+
+bool read_body(const field_map& f, health_response& r) {
+  return f.required("live", r.live) && f.required("ready", r.ready);
+}
+
+bool read_body(const field_map& f, metadata_response& r) {
+  return f.required("name", r.name) && f.optional("version", r.version) &&
+         f.optional("extensions", r.extensions) && f.optional("versions", r.versions) &&
+         f.optional("platform", r.platform) && f.optional("inputs", r.inputs) &&
+         f.optional("outputs", r.outputs);
+}
+
+/// Turns {code, name, message} into the caf::error the server meant.
+bool read_error(const field_map& root, caf::error& out) {
+  field_map err;
+  uint64_t code = 0;
+  std::string message;
+  auto* obj = root.find("error");
+  if (obj == nullptr)
+    return root.state().fail(ec::malformed_request, "error: missing field");
+  if (!err.open(*obj, "error", root.state()) || !err.required("code", code) ||
+      !err.optional("message", message))
+    return false;
+  if (code == 0 || code > 255)
+    return root.state().fail(ec::malformed_request,
+                             "error.code: " + std::to_string(code) + " is not an error code");
+  out = make_error(static_cast<ec>(code), std::move(message));
+  return true;
+}
+
+} // namespace
+
+decoded<response_body> decode_response(frame_list frames, const codec_limits& limits) {
+  decoded<response_body> out;
+  decode_state st{limits};
+  caf::error server_error;
+  try {
+    field_map root;
+    bool ok = false;
+    response_body body;
+    if (open_message(std::move(frames), st, root, out.id) && root.required("id", out.id) &&
+        root.required("ok", ok)) {
+      if (!ok) {
+        if (read_error(root, server_error))
+          out.value = std::move(server_error);
+      } else if (read_operation(root, body,
+                                [](const field_map& f, auto& v) { return read_body(f, v); })) {
+        out.value = std::move(body);
+      }
+    }
+  } catch (const std::bad_alloc&) {
+    st.fail(ec::message_too_large, "message: out of memory while decoding");
+  } catch (const std::exception& e) {
+    st.fail(ec::malformed_request, std::string{"message: "} + e.what());
+  }
+  if (st.error)
+    out.value = wrap(st.error, "reply");
+  return out;
+}
+
+} // namespace tessera::transport

@@ -1,0 +1,188 @@
+// Encodes replies: {id, ok: true, op, ...fields} on success and
+// {id, ok: false, error: {code, name, message}} on failure.
+#include "model_fields.hpp"
+#include "tensor_fields.hpp"
+
+#include "tessera/transport/codec.hpp"
+
+#include <new>
+
+namespace tessera::transport {
+
+using namespace detail;
+
+namespace {
+
+struct response_writer {
+  encode_state& st;
+  const std::string& id;
+
+  void begin(operation op, size_t entries) {
+    st.packer.pack_map(static_cast<uint32_t>(entries + 3));
+    st.field("id", id);
+    st.field("ok", true);
+    st.field("op", to_string(op));
+  }
+
+  bool operator()(const infer_response& r) {
+    begin(operation::infer, model_entries(r.model_version) + 1 + !r.parameters.empty());
+    write_model(st, r.model_name, r.model_version);
+    st.str("outputs");
+    if (!write_tensors(st, "outputs", r.outputs))
+      return false;
+    if (!r.parameters.empty()) {
+      st.str("parameters");
+      write_parameters(st, r.parameters);
+    }
+    return true;
+  }
+
+  bool operator()(const model_load_response& r) {
+    begin(operation::model_load, model_entries(r.model_version) + 2);
+    write_model(st, r.model_name, r.model_version);
+    st.field("loaded_bytes", r.loaded_bytes);
+    st.field("reused_bytes", r.reused_bytes);
+    return true;
+  }
+
+  bool operator()(const model_unload_response& r) {
+    begin(operation::model_unload, model_entries(r.model_version));
+    write_model(st, r.model_name, r.model_version);
+    return true;
+  }
+
+  bool operator()(const model_ready_response& r) {
+    begin(operation::model_ready, model_entries(r.model_version) + 1);
+    write_model(st, r.model_name, r.model_version);
+    st.field("ready", r.ready);
+    return true;
+  }
+
+  bool operator()(const fuse_response& r) {
+    begin(operation::fuse, 3);
+    st.field("group_name", r.group_name);
+    st.str("models");
+    write_strings(st, r.models);
+    st.field("shared_blocks", r.shared_blocks);
+    return true;
+  }
+
+  bool operator()(const repository_index_response& r) {
+    begin(operation::repository_index, 1);
+    st.str("models");
+    st.packer.pack_array(static_cast<uint32_t>(r.models.size()));
+    for (const auto& m : r.models) {
+      st.packer.pack_map(static_cast<uint32_t>(2 + m.version.has_value() + !m.reason.empty()));
+      st.field("name", m.name);
+      if (m.version)
+        st.field("version", *m.version);
+      st.field("state", m.state);
+      if (!m.reason.empty())
+        st.field("reason", m.reason);
+    }
+    return true;
+  }
+
+  bool operator()(const server_status_response& r) {
+    begin(operation::server_status, 6);
+    st.field("node_name", r.node_name);
+    st.field("uptime_ms", r.uptime_ms);
+    st.field("requests_in_flight", r.requests_in_flight);
+    st.field("requests_served", r.requests_served);
+    st.str("nodes");
+    st.packer.pack_array(static_cast<uint32_t>(r.nodes.size()));
+    for (const auto& n : r.nodes) {
+      st.packer.pack_map(2);
+      st.field("name", n.name);
+      st.field("state", n.state);
+    }
+    st.str("devices");
+    st.packer.pack_array(static_cast<uint32_t>(r.devices.size()));
+    for (const auto& d : r.devices) {
+      st.packer.pack_map(3);
+      st.field("name", d.name);
+      st.field("used_bytes", d.used_bytes);
+      st.field("budget_bytes", d.budget_bytes);
+    }
+    return true;
+  }
+
+  bool operator()(const health_response& r) {
+    begin(operation::health, 2);
+    st.field("live", r.live);
+    st.field("ready", r.ready);
+    return true;
+  }
+
+  bool operator()(const metadata_response& r) {
+    begin(operation::metadata, 1 + !r.version.empty() + !r.extensions.empty() +
+                                   !r.versions.empty() + !r.platform.empty() + !r.inputs.empty() +
+                                   !r.outputs.empty());
+    st.field("name", r.name);
+    if (!r.version.empty())
+      st.field("version", r.version);
+    if (!r.extensions.empty()) {
+      st.str("extensions");
+      write_strings(st, r.extensions);
+    }
+    if (!r.versions.empty()) {
+      st.str("versions");
+      write_strings(st, r.versions);
+    }
+    if (!r.platform.empty())
+      st.field("platform", r.platform);
+    if (!r.inputs.empty()) {
+      st.str("inputs");
+      write_tensor_metadata(st, r.inputs);
+    }
+    if (!r.outputs.empty()) {
+      st.str("outputs");
+      write_tensor_metadata(st, r.outputs);
+    }
+    return true;
+  }
+};
+
+/// The human part of an error: its context without the leading code name.
+std::string message_of(const caf::error& err) {
+  auto text = describe(err);
+  std::string head = to_string(code_of(err));
+  if (text == head)
+    return {};
+  if (text.rfind(head + ": ", 0) == 0)
+    return text.substr(head.size() + 2);
+  return text;
+}
+
+} // namespace
+
+caf::expected<frame_list> encode_response(const std::string& id, const response_body& body,
+                                          const codec_limits& limits) {
+  try {
+    encode_state st{limits};
+    response_writer writer{st, id};
+    std::visit(writer, body);
+    return finish(st);
+  } catch (const std::bad_alloc&) {
+    return make_error(ec::out_of_memory, "encoding a reply: out of memory");
+  } catch (const zmq::error_t& e) {
+    return make_error(ec::out_of_memory, std::string{"encoding a reply: "} + e.what());
+  }
+}
+
+frame_list encode_error_response(const std::string& id, const caf::error& err) {
+  auto code = err ? code_of(err) : ec::backend_error;
+  codec_limits limits;
+  encode_state st{limits};
+  st.packer.pack_map(3);
+  st.field("id", id);
+  st.field("ok", false);
+  st.str("error");
+  st.packer.pack_map(3);
+  st.field("code", static_cast<uint64_t>(code));
+  st.field("name", to_string(code));
+  st.field("message", err ? message_of(err) : std::string{"error without a code"});
+  return std::move(*finish(st)); // a map of three scalars is far below every limit
+}
+
+} // namespace tessera::transport

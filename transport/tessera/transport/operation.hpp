@@ -1,0 +1,35 @@
+// The operations of the client protocol and their wire names ("infer", "model_load",
+// ...). The order matches the alternatives of request_body and response_body.
+#pragma once
+
+#include <caf/expected.hpp>
+
+#include <cstdint>
+#include <string_view>
+
+namespace tessera::transport {
+
+/// An operation a client can ask for; the value is the variant index in
+/// request_body and response_body.
+enum class operation : uint8_t {
+  infer,
+  model_load,
+  model_unload,
+  model_ready,
+  fuse,
+  repository_index,
+  server_status,
+  health,
+  metadata,
+};
+
+/// Number of operations.
+constexpr size_t operation_count = 9;
+
+/// Wire name of an operation: "infer", "model_load", ...
+const char* to_string(operation op);
+
+/// Parses a wire name; unknown names give ec::unknown_operation naming the text.
+caf::expected<operation> parse_operation(std::string_view name);
+
+} // namespace tessera::transport

@@ -1,0 +1,116 @@
+// The successful replies, one plain struct per operation, mirroring requests.hpp.
+// Failures travel as {id, ok: false, error: {code, name, message}} and decode to a
+// caf::error carrying the same tessera::ec, so callers see one error type.
+#pragma once
+
+#include "tessera/transport/operation.hpp"
+#include "tessera/transport/tensor_payload.hpp"
+
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace tessera::transport {
+
+/// The outputs of one inference.
+struct infer_response {
+  std::string model_name;
+  std::optional<int64_t> model_version;
+  std::vector<tensor_payload> outputs;
+  parameter_map parameters; ///< e.g. timings the server chooses to report
+};
+
+/// A model is resident; the byte counts show how much block sharing saved.
+struct model_load_response {
+  std::string model_name;
+  std::optional<int64_t> model_version;
+  uint64_t loaded_bytes = 0; ///< bytes read for this load
+  uint64_t reused_bytes = 0; ///< bytes of blocks already resident
+};
+
+/// A model was released.
+struct model_unload_response {
+  std::string model_name;
+  std::optional<int64_t> model_version;
+};
+
+/// Whether a model can serve now.
+struct model_ready_response {
+  std::string model_name;
+  std::optional<int64_t> model_version;
+  bool ready = false;
+};
+
+/// A fused group was created.
+struct fuse_response {
+  std::string group_name;
+  std::vector<std::string> models;
+  uint64_t shared_blocks = 0; ///< blocks the merge found in more than one model
+};
+
+/// One model of the repository index.
+struct model_index_entry {
+  std::string name;
+  std::optional<int64_t> version;
+  std::string state;  ///< "unloaded", "loading", "ready", "unloading", "swapped"
+  std::string reason; ///< why it is not ready, or empty
+};
+
+/// The models a repository holds.
+struct repository_index_response {
+  std::vector<model_index_entry> models;
+};
+
+/// One node of the cluster as the answering node sees it.
+struct node_entry {
+  std::string name;
+  std::string state; ///< "up" or "down"
+};
+
+/// One device of the cluster and its memory.
+struct device_entry {
+  std::string name; ///< "node/device", e.g. "box1/cuda:0"
+  uint64_t used_bytes = 0;
+  uint64_t budget_bytes = 0;
+};
+
+/// The state of the node and of the cluster it sees.
+struct server_status_response {
+  std::string node_name;
+  uint64_t uptime_ms = 0;
+  uint64_t requests_in_flight = 0;
+  uint64_t requests_served = 0;
+  std::vector<node_entry> nodes;
+  std::vector<device_entry> devices;
+};
+
+/// Health probe result.
+struct health_response {
+  bool live = false;
+  bool ready = false;
+};
+
+/// Server metadata (name, version, extensions) or model metadata (name, versions,
+/// platform, inputs, outputs); fields of the other kind stay empty.
+struct metadata_response {
+  std::string name;
+  std::string version;
+  std::vector<std::string> extensions;
+  std::vector<std::string> versions;
+  std::string platform;
+  std::vector<tensor_metadata> inputs;
+  std::vector<tensor_metadata> outputs;
+};
+
+/// A successful reply of any operation; the index equals static_cast<size_t>(operation).
+using response_body = std::variant<infer_response, model_load_response, model_unload_response,
+                                   model_ready_response, fuse_response, repository_index_response,
+                                   server_status_response, health_response, metadata_response>;
+
+/// The operation of a reply.
+inline operation operation_of(const response_body& body) {
+  return static_cast<operation>(body.index());
+}
+
+} // namespace tessera::transport
