@@ -18,6 +18,7 @@ packages=(
   libxxhash-dev                   # content ids (xxh3-128)
   nlohmann-json3-dev              # model manifests
   libcpp-httplib-dev              # metrics endpoint
+  python3-zmq python3-msgpack     # Python client (deploy/clients/python)
 )
 
 missing=()
