@@ -177,4 +177,58 @@ TEST_SUITE("client") {
     CHECK(d.value);
   }
 
+  TEST_CASE("a late reply to an abandoned request is dropped") {
+    zmq::context_t ctx;
+    auto server = router_socket::bind(ctx, "inproc://late-reply");
+    REQUIRE(server);
+    auto c = client::connect(ctx, server->endpoint());
+    REQUIRE(c);
+    auto slow = c->send(request{"slow", health_request{}}, 1000ms);
+    REQUIRE(slow);
+    auto in = server->receive(1000ms);
+    REQUIRE(in);
+    auto timed_out = c->wait_for("slow", 30ms);
+    REQUIRE_FALSE(timed_out);
+    CHECK(code_of(timed_out.error()) == ec::deadline_exceeded);
+    CHECK_FALSE(server->reply(in->from, "slow", health_response{true, false}));
+    REQUIRE(c->send(request{"next", health_request{}}, 1000ms));
+    auto next = server->receive(1000ms);
+    REQUIRE(next);
+    CHECK(next->request.id == "next");
+    CHECK_FALSE(server->reply(next->from, "next", health_response{true, true}));
+    auto reply = c->receive(1000ms);
+    REQUIRE(reply);
+    CHECK(reply->id == "next");
+    auto nothing = c->receive(50ms);
+    REQUIRE_FALSE(nothing);
+    CHECK(code_of(nothing.error()) == ec::deadline_exceeded);
+  }
+
+  TEST_CASE("a reply that cannot be encoded still answers the client") {
+    zmq::context_t ctx;
+    auto server = router_socket::bind(ctx, "inproc://bad-reply");
+    REQUIRE(server);
+    auto c = client::connect(ctx, server->endpoint());
+    REQUIRE(c);
+    REQUIRE(c->send(infer_of("m", random_tensor({dtype::float32, {2}}, 1), "q"), 1000ms));
+    auto in = server->receive(1000ms);
+    REQUIRE(in);
+    auto broken = random_tensor({dtype::float32, {2}}, 1);
+    broken.bytes = 3;
+    auto err = server->reply(in->from, "q", infer_response{"m", 1, {{"y", broken}}, {}});
+    CHECK(code_of(err) == ec::invalid_argument);
+    auto got = c->wait_for("q", 1000ms);
+    REQUIRE_FALSE(got);
+    CHECK(code_of(got.error()) == ec::invalid_argument);
+    CHECK(describe(got.error()).find("encoding the reply: outputs[0].data") != std::string::npos);
+  }
+
+  TEST_CASE("replies to a peer that is gone fail instead of vanishing") {
+    zmq::context_t ctx;
+    auto server = router_socket::bind(ctx, "inproc://gone");
+    REQUIRE(server);
+    auto err = server->reply(peer{"no-such-peer", false}, "x", health_response{});
+    CHECK(code_of(err) == ec::unavailable);
+  }
+
 } // TEST_SUITE

@@ -260,6 +260,15 @@ TEST_SUITE("validation") {
     check_failure(fail_of(valid_infer(), limits), ec::message_too_large, "exceed the limit of 10");
 
     limits = {};
+    limits.max_depth = 4; // the deepest valid request: header, inputs, tensor, data
+    msg = valid_infer();
+    first_input(msg)["data"] = wire_map{{"frame", 1}};
+    CHECK(decode_request(frames_of({packed(msg), std::string(8, 'x')}), limits).value);
+    msg["parameters"] = wire_map{{"nested", wire_array{wire_array{wire_array{1}}}}};
+    check_failure(fail_of(decode_request(frames_of({packed(msg), std::string(8, 'x')}), limits)),
+                  ec::malformed_request, "nested deeper than 4");
+
+    limits = {};
     std::vector<std::string> many(limits.max_tensors + 2, "x");
     many[0] = packed(valid_infer());
     check_failure(fail_of(decode_request(frames_of(many))), ec::message_too_large, "frames exceed");

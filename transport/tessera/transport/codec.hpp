@@ -4,6 +4,7 @@
 #pragma once
 
 #include "tessera/transport/codec_limits.hpp"
+#include "tessera/transport/fwd.hpp"
 #include "tessera/transport/requests.hpp"
 #include "tessera/transport/responses.hpp"
 
@@ -16,8 +17,8 @@
 
 namespace tessera::transport {
 
-/// The frames of one message, header first (no routing id, no delimiter).
-using frame_list = std::vector<zmq::message_t>;
+// frame_list (fwd.hpp): the frames of one message, header first, without routing id
+// or delimiter.
 
 /// What decoding a message yields: the value or a specific error, plus the message's
 /// `id` whenever it could be read, so that even a failure can be answered.
