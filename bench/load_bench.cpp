@@ -6,7 +6,7 @@
 
 #include "tessera/core/error.hpp"
 #include "tessera/store/atomic_file.hpp"
-#include "tessera/store/blob_cache.hpp"
+#include "load_rig.hpp"
 #include "tessera/torch/torch_executor.hpp"
 #include "tessera/torch/torchscript_files.hpp"
 #include "tessera/zoo/zoo.hpp"
@@ -34,18 +34,22 @@ struct load_sample {
   backend::load_report report;
 };
 
-// Loads `m` through `cache`; what the cache already holds is not read again.
-caf::expected<load_sample> store_load(const store::block_store& st, const model_manifest& m,
-                                      store::blob_cache& cache) {
-  auto exec = torch_backend::make_torch_executor({}, cache, st.skeletons());
-  if (!exec)
-    return exec.error();
+// Loads `m` on `rig`; what the rig already holds is not read again.
+caf::expected<load_sample> store_load(load_rig& rig, const model_manifest& m) {
   load_sample s;
-  auto loaded = (*exec)->load(m, &s.report);
+  auto loaded = rig.exec->load(m, &s.report);
   if (!loaded)
     return loaded.error();
   s.ms = s.report.elapsed_ms;
   return s;
+}
+
+// Loads `m` on a fresh rig: nothing resident.
+caf::expected<load_sample> cold_load(const store::block_store& st, const model_manifest& m) {
+  auto rig = load_rig::make(st);
+  if (!rig)
+    return rig.error();
+  return store_load(**rig, m);
 }
 
 } // namespace
@@ -93,10 +97,8 @@ int run_load_bench(const bench_options& opts) {
     for (uint32_t r = 0; r < opts.repeat; ++r) {
       auto j = torch_backend::time_torchscript_load(path);
       torch_backend::clear_compiled_skeletons();
-      store::blob_cache fresh1{st->blobs(), store::read_method::map, true};
-      auto c1 = store_load(*st, m, fresh1); // compiles every skeleton
-      store::blob_cache fresh2{st->blobs(), store::read_method::map, true};
-      auto c2 = store_load(*st, m, fresh2); // skeletons compiled, blobs cold
+      auto c1 = cold_load(*st, m); // compiles every skeleton
+      auto c2 = cold_load(*st, m); // skeletons compiled, blobs cold
       if (!j || !c1 || !c2) {
         std::fprintf(stderr, "bench load: %s\n",
                      describe(!j ? j.error() : !c1 ? c1.error() : c2.error()).c_str());
@@ -128,12 +130,11 @@ int run_load_bench(const bench_options& opts) {
     std::vector<double> ms;
     load_sample last;
     for (uint32_t r = 0; r < opts.repeat; ++r) {
-      store::blob_cache cache{st->blobs(), store::read_method::map, true};
-      auto exec = torch_backend::make_torch_executor({}, cache, st->skeletons());
-      if (!exec)
+      auto rig = load_rig::make(*st);
+      if (!rig)
         return 1;
-      auto first = (*exec)->load(base->manifest);
-      auto second = first ? store_load(*st, e.manifest, cache) : caf::expected<load_sample>{first.error()};
+      auto first = (*rig)->exec->load(base->manifest);
+      auto second = first ? store_load(**rig, e.manifest) : caf::expected<load_sample>{first.error()};
       if (!second) {
         std::fprintf(stderr, "bench load: %s\n", describe(second.error()).c_str());
         return 1;

@@ -45,12 +45,45 @@ caf::expected<bool> parse_bool(const std::string& key, const std::string& text) 
   return bad_field(key, "\"" + text + "\" is not a boolean");
 }
 
+caf::expected<double> parse_fraction(const std::string& key, const std::string& text) {
+  size_t pos = 0;
+  double value = 0;
+  try {
+    value = std::stod(text, &pos);
+  } catch (const std::exception&) {
+    return bad_field(key, "\"" + text + "\" is not a number");
+  }
+  if (pos != text.size() || !(value > 0.0 && value <= 1.0))
+    return bad_field(key, "\"" + text + "\" is not a fraction in (0, 1]");
+  return value;
+}
+
+std::string fraction_text(double x) {
+  auto s = std::to_string(x);
+  while (s.size() > 1 && s.back() == '0')
+    s.pop_back();
+  return s;
+}
+
 struct entry {
   const char* key;
   const char* help;
   std::function<caf::error(node_config&, const std::string&)> set;
   std::function<std::string(const node_config&)> get;
 };
+
+// The three watermarks differ only in name and member.
+entry watermark_entry(const char* key, const char* help, double watermarks::*member) {
+  return {key, help,
+          [key, member](node_config& c, const std::string& v) -> caf::error {
+            auto x = parse_fraction(key, v);
+            if (!x)
+              return x.error();
+            c.marks.*member = *x;
+            return {};
+          },
+          [member](const node_config& c) { return fraction_text(c.marks.*member); }};
+}
 
 const std::vector<entry>& entries() {
   static const std::vector<entry> table{
@@ -97,6 +130,39 @@ const std::vector<entry>& entries() {
        return {};
      },
      [](const node_config& c) { return std::string{c.verify_blobs ? "true" : "false"}; }},
+    {"io_threads", "threads that read blobs from the store into the device tier",
+     [](node_config& c, const std::string& v) -> caf::error {
+       auto x = parse_u64("io_threads", v);
+       if (!x)
+         return x.error();
+       c.io_threads = static_cast<uint32_t>(*x);
+       return {};
+     },
+     [](const node_config& c) { return std::to_string(c.io_threads); }},
+    {"eviction_policy", "cost_aware (reload cost x reuse, GDSF) or lru",
+     [](node_config& c, const std::string& v) -> caf::error {
+       auto x = parse_eviction_policy(v);
+       if (!x)
+         return bad_field("eviction_policy", "\"" + v + "\" is not cost_aware or lru");
+       c.eviction = *x;
+       return {};
+     },
+     [](const node_config& c) { return std::string{to_string(c.eviction)}; }},
+    {"keep_unloaded_blocks", "keep an unloaded model's blocks cached until memory is needed",
+     [](node_config& c, const std::string& v) -> caf::error {
+       auto x = parse_bool("keep_unloaded_blocks", v);
+       if (!x)
+         return x.error();
+       c.keep_unloaded_blocks = *x;
+       return {};
+     },
+     [](const node_config& c) { return std::string{c.keep_unloaded_blocks ? "true" : "false"}; }},
+    watermark_entry("watermark_low", "fraction of the device budget where memory pressure begins",
+                    &watermarks::low),
+    watermark_entry("watermark_high", "fraction of the device budget where pressure is high",
+                    &watermarks::high),
+    watermark_entry("watermark_critical", "fraction of the device budget where pressure is critical",
+                    &watermarks::critical),
     {"torch_threads", "LibTorch intra-op threads per executor (0: LibTorch's default)",
      [](node_config& c, const std::string& v) -> caf::error {
        auto x = parse_u64("torch_threads", v);
@@ -165,6 +231,8 @@ caf::error apply_config_file(node_config& cfg, const std::string& path) {
       text = *s;
     else if (auto i = value.value<int64_t>())
       text = std::to_string(*i);
+    else if (auto d = value.as_floating_point())
+      text = std::to_string(d->get());
     else if (auto b = value.value<bool>())
       text = *b ? "true" : "false";
     else if (value.is_table())
@@ -192,6 +260,10 @@ caf::error validate_config(const node_config& cfg) {
     return bad_field("device", "\"" + cfg.device + "\" is neither cpu nor cuda:N");
   if (cfg.device_budget_bytes < (1ull << 20))
     return bad_field("device_budget_bytes", "must be at least 1 MiB");
+  if (cfg.io_threads < 1 || cfg.io_threads > 64)
+    return bad_field("io_threads", "must be between 1 and 64");
+  if (auto err = validate(cfg.marks))
+    return bad_field("watermark_low/high/critical", describe(err));
   static const char* levels[] = {"trace", "debug", "info", "warn", "error", "off"};
   bool known = false;
   for (auto* l : levels)

@@ -5,6 +5,7 @@
 #include "commands.hpp"
 
 #include "local_runtime.hpp"
+#include "status_view.hpp"
 #include "tessera/core/error.hpp"
 
 #include <chrono>
@@ -61,11 +62,8 @@ void add_demo_command(CLI::App& app, cli_context& ctx, command_action& action) {
         std::printf("  answered in %.1f ms\n", ms);
         print_outputs(m, *out, "    ");
       }
-      auto s = (*rt)->blobs().stats();
-      std::printf("\nresident: %llu blobs, %s; read from the store: %s (%llu misses, %llu hits)\n",
-                  static_cast<unsigned long long>(s.resident_blobs), format_mb(s.resident_bytes).c_str(),
-                  format_mb(s.bytes_read).c_str(), static_cast<unsigned long long>(s.misses),
-                  static_cast<unsigned long long>(s.hits));
+      std::printf("\n");
+      print_tiers((*rt)->residency().stats(), std::nullopt);
       std::printf("%zu requests, %d answered with an error\n", requests.size(), failures);
       return 0;
     };

@@ -14,13 +14,17 @@ namespace tessera::cli {
 caf::expected<std::unique_ptr<local_runtime>> local_runtime::open(const node_config& cfg,
                                                                   store::block_store store) {
   std::unique_ptr<local_runtime> rt{new local_runtime(std::move(store))};
-  auto method = cfg.mode == load_mode::in_place ? store::read_method::map
-                                                : store::read_method::copy;
-  rt->blobs_ = std::make_unique<store::blob_cache>(rt->store_.blobs(), method, cfg.verify_blobs);
+  if (cfg.device != "cpu")
+    return make_error(ec::unsupported, "device \"" + cfg.device
+                                         + "\": this build's device tier is the CPU arena");
+  rt->arena_ = std::make_unique<residency::cpu_arena>();
+  rt->residency_ = std::make_unique<residency::residency_manager>(
+    rt->store_, *rt->arena_, residency::residency_options::from(cfg));
+  rt->residency_->learn_sharing_from(rt->store_.manifests().list_latest());
   torch_backend::torch_options opts;
   opts.device = cfg.device;
   opts.threads = cfg.torch_threads;
-  auto exec = torch_backend::make_torch_executor(opts, *rt->blobs_, rt->store_.skeletons());
+  auto exec = torch_backend::make_torch_executor(opts, *rt->residency_, rt->store_.skeletons());
   if (!exec)
     return exec.error();
   rt->executor_ = std::move(*exec);
@@ -54,8 +58,17 @@ caf::expected<std::vector<tensor_buffer>> local_runtime::run(const backend::load
 }
 
 void local_runtime::unload(const std::string& ref) {
-  loaded_.erase(ref);
-  blobs_->forget_released();
+  if (auto i = loaded_.find(ref); i != loaded_.end()) {
+    executor_->unload(i->second);
+    loaded_.erase(i);
+  }
+}
+
+std::vector<std::string> local_runtime::loaded() const {
+  std::vector<std::string> out;
+  for (const auto& [ref, m] : loaded_)
+    out.push_back(ref);
+  return out;
 }
 
 std::vector<tensor_buffer> random_inputs(const model_manifest& m, int64_t batch, uint64_t seed) {

@@ -1,12 +1,13 @@
-// A single-process runtime for the CLI: one store, one host-resident blob set
-// and one LibTorch executor, with loaded models kept by name so that later loads
+// A single-process runtime for the CLI: one store, one residency manager over
+// the CPU arena and one LibTorch executor, with loaded models kept by name so that later loads
 // reuse resident blocks. `tessera run` and `tessera demo` use it; the node's
 // actors replace it with the loader and executor actors.
 #pragma once
 
 #include "tessera/backend/model_executor.hpp"
 #include "tessera/core/node_config.hpp"
-#include "tessera/store/blob_cache.hpp"
+#include "tessera/residency/cpu_arena.hpp"
+#include "tessera/residency/residency_manager.hpp"
 #include "tessera/store/block_store.hpp"
 
 #include <caf/expected.hpp>
@@ -36,9 +37,12 @@ public:
   const store::block_store& store() const {
     return store_;
   }
-  store::blob_cache& blobs() {
-    return *blobs_;
+  residency::residency_manager& residency() {
+    return *residency_;
   }
+
+  /// Names of the loaded models.
+  std::vector<std::string> loaded() const;
 
 private:
   local_runtime(store::block_store store) : store_(std::move(store)) {
@@ -46,7 +50,10 @@ private:
   }
 
   store::block_store store_;
-  std::unique_ptr<store::blob_cache> blobs_;
+  // Members are destroyed in reverse: models, the executor and the manager go
+  // before the device memory they use.
+  std::unique_ptr<residency::cpu_arena> arena_;
+  std::unique_ptr<residency::residency_manager> residency_;
   std::unique_ptr<backend::model_executor> executor_;
   std::map<std::string, std::shared_ptr<backend::loaded_model>> loaded_;
 };

@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   add_import_command(app, ctx, action);
   add_store_command(app, ctx, action);
   add_config_command(app, ctx, action);
+  add_status_command(app, ctx, action);
   add_bench_command(app, ctx, action);
   try {
     app.parse(argc, argv);

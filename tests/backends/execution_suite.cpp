@@ -1,6 +1,6 @@
 #include "tessera/core/error.hpp"
 #include "tessera/core/manifest_json.hpp"
-#include "tessera/store/blob_cache.hpp"
+#include "residency_fixture.hpp"
 #include "tessera/torch/torch_executor.hpp"
 #include "tessera/torch/torchscript_files.hpp"
 #include "zoo_fixture.hpp"
@@ -17,12 +17,12 @@ namespace fs = std::filesystem;
 namespace {
 
 struct runner {
-  store::blob_cache cache;
+  test::residency_rig rig;
   std::unique_ptr<backend::model_executor> exec;
 
-  runner(const store::block_store& st, store::read_method method = store::read_method::map)
-    : cache(st.blobs(), method, true) {
-    auto e = torch_backend::make_torch_executor({}, cache, st.skeletons());
+  runner(const store::block_store& st, load_mode mode = load_mode::in_place)
+    : rig(st, 1ull << 30, mode) {
+    auto e = torch_backend::make_torch_executor({}, *rig.mgr, st.skeletons());
     REQUIRE(e);
     exec = std::move(*e);
   }
@@ -85,8 +85,8 @@ TEST_SUITE("execution") {
 
   TEST_CASE("in-place and copy loads give bit-identical outputs") {
     auto& zoo = test::small_zoo::get();
-    runner mapped{*zoo.store, store::read_method::map};
-    runner copied{*zoo.store, store::read_method::copy};
+    runner mapped{*zoo.store, load_mode::in_place};
+    runner copied{*zoo.store, load_mode::copy};
     for (const char* name : {"resnet18", "mobilenetv2", "vit-tiny"}) {
       const auto& m = zoo.manifest(name);
       auto in = inputs_for(m, 3, 11);
@@ -178,21 +178,24 @@ TEST_SUITE("execution") {
         continue;
       CAPTURE(e.manifest.name);
       const auto& base = zoo.manifest(e.derived_from);
-      store::blob_cache cache{zoo.store->blobs(), store::read_method::map, true};
-      auto exec = torch_backend::make_torch_executor({}, cache, zoo.store->skeletons());
-      REQUIRE(exec);
+      runner r{*zoo.store, load_mode::copy};
+      auto& exec = r.exec;
       backend::load_report first, second;
-      auto a = (*exec)->load(base, &first);
+      auto a = exec->load(base, &first);
       REQUIRE(a);
       CHECK(first.bytes_read == parameter_bytes(base));
-      auto b = (*exec)->load(e.manifest, &second);
+      auto b = exec->load(e.manifest, &second);
       REQUIRE(b);
       CHECK(second.bytes == parameter_bytes(e.manifest));
       CHECK(second.bytes_read == parameter_bytes(e.manifest) - shared_bytes(base, e.manifest));
-      // Dropping both models releases every resident byte.
-      a->reset();
-      b->reset();
-      CHECK(cache.stats().resident_bytes == 0);
+      // Unloading both models and dropping the cache releases every byte.
+      exec->unload(*a);
+      exec->unload(*b);
+      CHECK(code_of(exec->run(**a, inputs_for(base, 1, 1)).error()) == ec::unloading);
+      CHECK(r.rig.mgr->stats().device.referenced_bytes == 0);
+      r.rig.mgr->drop_cached();
+      CHECK(r.rig.mgr->stats().device.used_bytes == 0);
+      CHECK(r.rig.arena.allocated_bytes() == 0);
     }
   }
 
@@ -219,24 +222,22 @@ TEST_SUITE("execution") {
       f.seekp(4096 + 8);
       f.write("\x7f\x7f\x7f\x7f", 4);
     }
-    store::blob_cache cache{zoo.store->blobs(), store::read_method::map, true};
-    auto exec = torch_backend::make_torch_executor({}, cache, zoo.store->skeletons());
-    REQUIRE(exec);
-    auto loaded = (*exec)->load(m);
+    runner r{*zoo.store};
+    auto loaded = r.exec->load(m);
     REQUIRE_FALSE(loaded);
     CHECK(code_of(loaded.error()) == ec::corrupt_blob);
     auto text = describe(loaded.error());
     CHECK(text.find(victim.to_hex()) != std::string::npos);
     CHECK(text.find("mobilenetv2") != std::string::npos);
-    CHECK(cache.stats().resident_bytes == 0);
+    CHECK(r.rig.mgr->stats().device.used_bytes == 0);
   }
 
   TEST_CASE("an unknown device is refused with a clear error") {
     auto& zoo = test::small_zoo::get();
-    store::blob_cache cache{zoo.store->blobs(), store::read_method::map, true};
+    test::residency_rig rig{*zoo.store, 1ull << 30, load_mode::in_place};
     torch_backend::torch_options opts;
     opts.device = "cuda:0";
-    auto exec = torch_backend::make_torch_executor(opts, cache, zoo.store->skeletons());
+    auto exec = torch_backend::make_torch_executor(opts, *rig.mgr, zoo.store->skeletons());
     if (torch_backend::cuda_available()) {
       CHECK(exec);
     } else {

@@ -168,6 +168,51 @@ caf::expected<tensor_buffer> blob_store::read(const content_id& id, read_method 
   return t;
 }
 
+blob_file::blob_file(blob_file&& other) noexcept
+  : fd_(other.fd_), header_(std::move(other.header_)), path_(std::move(other.path_)) {
+  other.fd_ = -1;
+}
+
+blob_file& blob_file::operator=(blob_file&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0)
+      ::close(fd_);
+    fd_ = other.fd_;
+    header_ = std::move(other.header_);
+    path_ = std::move(other.path_);
+    other.fd_ = -1;
+  }
+  return *this;
+}
+
+blob_file::~blob_file() {
+  if (fd_ >= 0)
+    ::close(fd_);
+}
+
+caf::error blob_file::read_data(void* dst, size_t bytes, uint64_t data_offset) const {
+  if (data_offset + bytes > header_.data_bytes)
+    return make_error(ec::invalid_argument, path_ + ": read past the end of the data");
+  return read_exact(fd_, dst, bytes, static_cast<off_t>(blob_header_bytes + data_offset), path_);
+}
+
+void blob_file::advise_sequential() const {
+  ::posix_fadvise(fd_, 0, 0, POSIX_FADV_SEQUENTIAL);
+}
+
+caf::expected<blob_file> blob_store::open(const content_id& id) const {
+  blob_fd f;
+  auto h = open_blob(*this, id, f);
+  if (!h)
+    return h.error();
+  blob_file out;
+  out.fd_ = f.fd;
+  f.fd = -1;
+  out.header_ = std::move(*h);
+  out.path_ = path_of(id);
+  return out;
+}
+
 caf::error blob_store::verify(const content_id& id) const {
   auto t = read(id, read_method::map, true);
   return t ? caf::error{} : t.error();

@@ -36,9 +36,10 @@ public:
 
   model_manifest manifest_;
   model_graph graph_;
+  /// Keeps the blobs resident for as long as the model lives; declared before
+  /// the nodes so that their tensor views are gone when it is released.
+  residency::lease_ptr lease_;
   std::vector<bound_node> nodes_;
-  /// Keeps the blobs resident for as long as the model lives.
-  std::vector<tensor_buffer> blobs_;
 };
 
 // Picks element `i` of a node's value: a tuple element, or the value itself.
@@ -77,9 +78,9 @@ caf::error bind_module_path(torch::jit::Module& root, const std::string& path,
 
 class torch_executor final : public backend::model_executor {
 public:
-  torch_executor(torch::Device device, store::blob_cache& blobs,
+  torch_executor(torch::Device device, residency::residency_manager& residency,
                  const store::skeleton_store& skeletons)
-    : device_(device), blobs_(blobs), skeletons_(skeletons) {
+    : device_(device), residency_(residency), skeletons_(skeletons) {
     // nop
   }
 
@@ -97,7 +98,10 @@ public:
     backend::load_report local;
     auto& r = report != nullptr ? *report : local;
     r = {};
-    auto before = blobs_.stats();
+    auto lease = residency_.load(m.name, residency::blob_refs_of(m));
+    if (!lease)
+      return wrap(lease.error(), "model \"" + m.name + "\"");
+    model->lease_ = *lease;
     auto& cache = skeleton_cache::process_wide();
     model->nodes_.resize(m.nodes.size());
     for (size_t i = 0; i < m.nodes.size(); ++i) {
@@ -112,7 +116,7 @@ public:
       bound.skeleton = *sk;
       std::unordered_map<std::string, at::Tensor> tensors;
       for (const auto& p : node.params) {
-        auto blob = blobs_.acquire(p.blob);
+        auto blob = model->lease_->tensor(p.blob);
         if (!blob)
           return wrap(blob.error(), where + ", parameter \"" + p.name + "\"");
         if (blob->spec != p.spec)
@@ -126,18 +130,17 @@ public:
           return make_error(ec::out_of_memory, where + ": cannot place parameter \"" + p.name
                                                  + "\" on " + device_.str() + ": " + torch_message(e));
         }
-        model->blobs_.push_back(std::move(*blob));
       }
       if (auto err = bind(bound, node, tensors))
         return wrap(err, where);
     }
-    auto after = blobs_.stats();
-    r.blobs_read = after.misses - before.misses;
-    r.bytes_read = after.bytes_read - before.bytes_read;
-    for (const auto& [id, bytes] : unique_blobs(m)) {
-      ++r.blobs;
-      r.bytes += bytes;
-    }
+    const auto& lr = model->lease_->report();
+    r.blobs = lr.blobs;
+    r.bytes = lr.bytes;
+    r.blobs_read = lr.blobs_read;
+    r.bytes_read = lr.bytes_read;
+    r.blobs_joined = lr.blobs_joined;
+    r.bytes_evicted = lr.bytes_evicted;
     r.elapsed_ms = std::chrono::duration<double, std::milli>(
                      std::chrono::steady_clock::now() - start)
                      .count();
@@ -152,6 +155,9 @@ public:
     const auto& m = model->manifest_;
     if (auto err = check_model_inputs(m, inputs))
       return err;
+    auto pin = model->lease_->pin();
+    if (!pin)
+      return pin.error();
     const auto& g = model->graph_;
     std::string current = "(inputs)";
     try {
@@ -210,6 +216,17 @@ public:
     }
   }
 
+  void unload(const std::shared_ptr<backend::loaded_model>& base) override {
+    auto* model = dynamic_cast<torch_model*>(base.get());
+    if (model == nullptr || model->lease_ == nullptr)
+      return;
+    // Running batches finish first; then the tensors that view the blobs go,
+    // so that releasing the lease really frees their memory.
+    model->lease_->drain();
+    model->nodes_.clear();
+    residency_.unload(model->lease_);
+  }
+
 private:
   caf::error bind(bound_node& bound, const node_spec& node,
                   std::unordered_map<std::string, at::Tensor>& tensors) {
@@ -246,7 +263,7 @@ private:
   }
 
   torch::Device device_;
-  store::blob_cache& blobs_;
+  residency::residency_manager& residency_;
   const store::skeleton_store& skeletons_;
 };
 
@@ -265,7 +282,7 @@ size_t compiled_skeleton_count() {
 }
 
 caf::expected<std::unique_ptr<backend::model_executor>>
-make_torch_executor(const torch_options& opts, store::blob_cache& blobs,
+make_torch_executor(const torch_options& opts, residency::residency_manager& residency,
                     const store::skeleton_store& skeletons) {
   torch::Device device{at::kCPU};
   try {
@@ -281,7 +298,7 @@ make_torch_executor(const torch_options& opts, store::blob_cache& blobs,
   torch::jit::getProfilingMode() = opts.profiling_executor;
   torch::jit::getExecutorMode() = opts.profiling_executor;
   return std::unique_ptr<backend::model_executor>{
-    std::make_unique<torch_executor>(device, blobs, skeletons)};
+    std::make_unique<torch_executor>(device, residency, skeletons)};
 }
 
 } // namespace tessera::torch_backend

@@ -4,6 +4,9 @@
 // is validated once with errors that name the bad field.
 #pragma once
 
+#include "tessera/core/eviction.hpp"
+#include "tessera/core/memory_pressure.hpp"
+
 #include <caf/expected.hpp>
 
 #include <cstdint>
@@ -24,6 +27,10 @@ struct node_config {
   uint64_t device_budget_bytes = 2ull << 30;
   load_mode mode = load_mode::in_place;
   bool verify_blobs = true;
+  uint32_t io_threads = 2;
+  eviction_policy eviction = eviction_policy::cost_aware;
+  bool keep_unloaded_blocks = true;
+  watermarks marks;
   uint32_t torch_threads = 0;
   std::string log_level = "info";
 };

@@ -21,6 +21,8 @@ struct load_report {
   size_t blobs_read = 0;
   size_t bytes = 0;
   size_t bytes_read = 0;
+  size_t blobs_joined = 0; ///< in flight for another load; waited for
+  size_t bytes_evicted = 0;
   size_t skeletons_compiled = 0;
   double elapsed_ms = 0.0;
 };
@@ -44,9 +46,15 @@ public:
   virtual caf::expected<std::shared_ptr<loaded_model>>
   load(const model_manifest& m, load_report* report = nullptr) = 0;
 
-  /// Runs one batch; inputs in manifest order, outputs in manifest order.
+  /// Runs one batch; inputs in manifest order, outputs in manifest order. The
+  /// model is pinned while it runs, so it cannot be unloaded underneath.
   virtual caf::expected<std::vector<tensor_buffer>>
   run(const loaded_model& model, const std::vector<tensor_buffer>& inputs) = 0;
+
+  /// Waits for the model's running batches, drops its tensors and releases its
+  /// blobs (cached or freed, as the residency options say). Runs after an
+  /// unload fail with ec::unloading.
+  virtual void unload(const std::shared_ptr<loaded_model>& model) = 0;
 };
 
 } // namespace tessera::backend

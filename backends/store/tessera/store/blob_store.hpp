@@ -22,6 +22,32 @@ enum class read_method {
   copy, ///< pread into an owned, aligned buffer
 };
 
+/// An open blob file whose header was checked; closes on destruction. It lets
+/// a loader read the data in chunks into its own buffers (staging, device).
+class blob_file {
+public:
+  blob_file() = default;
+  blob_file(blob_file&& other) noexcept;
+  blob_file& operator=(blob_file&& other) noexcept;
+  ~blob_file();
+
+  const blob_header& header() const {
+    return header_;
+  }
+
+  /// Reads `bytes` of tensor data starting at `data_offset` into `dst`.
+  caf::error read_data(void* dst, size_t bytes, uint64_t data_offset) const;
+
+  /// Tells the kernel the data will be read once, front to back (readahead).
+  void advise_sequential() const;
+
+private:
+  friend class blob_store;
+  int fd_ = -1;
+  blob_header header_;
+  std::string path_;
+};
+
 class blob_store {
 public:
   /// `root` is the store's top folder; blobs live in root/blobs, temporaries in root/tmp.
@@ -40,6 +66,9 @@ public:
   /// mismatch is an ec::corrupt_blob error naming the blob.
   caf::expected<tensor_buffer> read(const content_id& id, read_method method,
                                     bool verify = true) const;
+
+  /// Opens a blob for chunked reads, checking its header and size.
+  caf::expected<blob_file> open(const content_id& id) const;
 
   /// Re-hashes one blob on disk.
   caf::error verify(const content_id& id) const;

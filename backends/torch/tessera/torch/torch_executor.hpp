@@ -4,7 +4,7 @@
 #pragma once
 
 #include "tessera/backend/model_executor.hpp"
-#include "tessera/store/blob_cache.hpp"
+#include "tessera/residency/residency_manager.hpp"
 #include "tessera/store/skeleton_store.hpp"
 
 #include <memory>
@@ -22,10 +22,11 @@ struct torch_options {
   bool profiling_executor = false;
 };
 
-/// Makes an executor that reads blobs through `blobs` and skeletons from
-/// `skeletons`; both must outlive it. Fails for a device this build lacks.
+/// Makes an executor whose models lease their blobs from `residency` and
+/// compile skeletons from `skeletons`; both must outlive it. Fails for a
+/// device this build lacks.
 caf::expected<std::unique_ptr<backend::model_executor>>
-make_torch_executor(const torch_options& opts, store::blob_cache& blobs,
+make_torch_executor(const torch_options& opts, residency::residency_manager& residency,
                     const store::skeleton_store& skeletons);
 
 /// True when this LibTorch build can use CUDA and a GPU is present.

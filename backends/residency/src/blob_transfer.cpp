@@ -1,0 +1,65 @@
+#include "tessera/residency/blob_transfer.hpp"
+
+#include "tessera/core/content_id.hpp"
+#include "tessera/core/error.hpp"
+
+namespace tessera::residency {
+
+caf::expected<transferred_blob> map_blob_in_place(const store::blob_store& store,
+                                                  const content_id& id, bool verify) {
+  auto t = store.read(id, store::read_method::map, verify);
+  if (!t)
+    return t.error();
+  transferred_blob out;
+  out.spec = t->spec;
+  // The mapping is read-only; the tensor is never written through this pointer.
+  out.data = const_cast<std::byte*>(t->data);
+  out.bytes = t->bytes;
+  out.memory = std::const_pointer_cast<void>(t->owner);
+  out.bytes_read = t->bytes;
+  return out;
+}
+
+caf::expected<transferred_blob> copy_blob_to_device(const store::blob_store& store,
+                                                    const content_id& id,
+                                                    backend::device_memory& device,
+                                                    staging_pool& staging, bool verify) {
+  auto file = store.open(id);
+  if (!file)
+    return file.error();
+  const auto& h = file->header();
+  file->advise_sequential();
+  auto block = device.allocate(h.data_bytes);
+  if (!block)
+    return wrap(block.error(), "blob " + id.to_hex());
+  transferred_blob out;
+  out.spec = h.spec;
+  out.data = block->data;
+  out.bytes = h.data_bytes;
+  out.memory = std::move(block->owner);
+  std::unique_ptr<blob_hasher> hasher;
+  if (verify)
+    hasher = std::make_unique<blob_hasher>(h.spec);
+  auto buffer = staging.acquire();
+  for (uint64_t offset = 0; offset < h.data_bytes;) {
+    auto n = std::min<uint64_t>(buffer.bytes(), h.data_bytes - offset);
+    if (auto err = file->read_data(buffer.data(), n, offset))
+      return err;
+    if (hasher)
+      hasher->update(buffer.data(), n);
+    if (auto err = device.copy_from_host(out.data + offset, buffer.data(), n))
+      return err;
+    // The staging buffer is reused for the next chunk only once the copy is done.
+    if (auto err = device.synchronize())
+      return err;
+    offset += n;
+    out.bytes_read += n;
+  }
+  out.copies = h.data_bytes > 0 ? 1 : 0;
+  if (hasher && hasher->digest() != id)
+    return make_error(ec::corrupt_blob, "blob " + id.to_hex() + ": bytes hash to "
+                                          + hasher->digest().to_hex() + " (the file is corrupt)");
+  return out;
+}
+
+} // namespace tessera::residency

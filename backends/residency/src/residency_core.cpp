@@ -1,0 +1,335 @@
+#include "residency_core.hpp"
+
+#include "tessera/core/error.hpp"
+#include "tessera/residency/blob_transfer.hpp"
+
+#include <algorithm>
+#include <chrono>
+
+namespace tessera::residency {
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+double ms_since(clock_type::time_point start) {
+  return std::chrono::duration<double, std::milli>(clock_type::now() - start).count();
+}
+
+std::string mib(uint64_t bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(bytes) / (1 << 20));
+  return buf;
+}
+
+// Blobs below this size are read together, one task per group, so a model with
+// many small tensors (norm scales, biases) costs few wake-ups.
+constexpr uint64_t small_blob_bytes = 256u << 10;
+constexpr uint64_t small_group_bytes = 2u << 20;
+
+} // namespace
+
+residency_core::residency_core(const store::block_store& store, backend::device_memory& device,
+                               residency_options opts)
+  : store_(store), device_(device), opts_(std::move(opts)),
+    used_(std::make_shared<std::atomic<uint64_t>>(0)) {
+  auto threads = std::max(1u, opts_.io_threads);
+  if (opts_.mode == load_mode::copy)
+    staging_ = std::make_unique<staging_pool>(threads, opts_.staging_buffer_bytes);
+  io_ = std::make_unique<io_pool>(threads);
+  bytes_per_ms_ = opts_.reload_cost.bytes_per_ms;
+}
+
+void residency_core::stop_io() {
+  io_.reset();
+}
+
+uint64_t residency_core::free_bytes() const {
+  auto committed = used_->load() + reserved_;
+  return committed >= opts_.device_budget_bytes ? 0 : opts_.device_budget_bytes - committed;
+}
+
+std::string residency_core::holders_text() const {
+  std::vector<std::string> owners;
+  for (const auto* l : leases_)
+    owners.push_back(l->owner());
+  std::sort(owners.begin(), owners.end());
+  owners.erase(std::unique(owners.begin(), owners.end()), owners.end());
+  std::string out;
+  for (const auto& o : owners)
+    out += (out.empty() ? "" : ", ") + o;
+  return out.empty() ? "no model" : out;
+}
+
+caf::error residency_core::make_room(const std::string& owner, uint64_t total, uint64_t missing,
+                                     const std::unordered_map<content_id, uint64_t>& request,
+                                     uint64_t& evicted) {
+  if (missing <= free_bytes())
+    return {};
+  uint64_t need = missing - free_bytes();
+  std::vector<eviction_candidate> candidates;
+  for (const auto& [id, e] : table_)
+    if (e.resident && e.refs == 0 && e.pins == 0 && request.count(id) == 0)
+      candidates.push_back({id, e.bytes, e.last_use, e.priority});
+  auto plan = plan_eviction(std::move(candidates), need, opts_.policy, inflation_);
+  if (!plan.enough) {
+    ++counters_.refused_loads;
+    return make_error(ec::out_of_memory,
+                      "\"" + owner + "\" needs " + mib(total) + " (" + mib(missing)
+                        + " not resident) but only " + mib(free_bytes() + plan.bytes)
+                        + " of the device budget of " + mib(opts_.device_budget_bytes)
+                        + " can be freed; the rest is held by " + holders_text()
+                        + (reserved_ > 0 ? " or loading (" + mib(reserved_) + ")" : ""));
+  }
+  inflation_ = plan.inflation;
+  for (const auto& id : plan.victims) {
+    auto i = table_.find(id);
+    evicted += i->second.bytes;
+    ++counters_.evictions;
+    counters_.bytes_evicted += i->second.bytes;
+    erase(i);
+  }
+  if (missing > free_bytes()) // something outside still holds evicted memory
+    return make_error(ec::out_of_memory, "\"" + owner + "\" needs " + mib(missing)
+                                           + " more; evicted blobs are still held elsewhere");
+  return {};
+}
+
+caf::expected<lease_ptr> residency_core::load(const std::string& owner,
+                                              const std::vector<blob_ref>& blobs) {
+  auto start = clock_type::now();
+  std::unordered_map<content_id, uint64_t> request;
+  std::vector<blob_ref> unique;
+  uint64_t total = 0;
+  for (const auto& b : blobs)
+    if (request.emplace(b.id, b.bytes).second) {
+      unique.push_back(b);
+      total += b.bytes;
+    }
+  if (total > opts_.device_budget_bytes) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    ++counters_.refused_loads;
+    return make_error(ec::out_of_memory, "\"" + owner + "\" needs " + mib(total)
+                                           + ", more than the whole device budget of "
+                                           + mib(opts_.device_budget_bytes)
+                                           + ": it can never be resident at once");
+  }
+  lease_report report;
+  report.blobs = unique.size();
+  report.bytes = total;
+  std::vector<std::pair<content_id, uint64_t>> seen; // id and the serial this load saw
+  std::vector<std::pair<content_id, uint64_t>> to_read;
+  std::vector<std::pair<content_id, uint64_t>> to_bump;
+  std::vector<std::shared_ptr<load_state>> waits;
+  lock_type lock{mtx_};
+  uint64_t missing = 0;
+  for (const auto& b : unique)
+    if (table_.count(b.id) == 0)
+      missing += b.bytes;
+  if (auto err = make_room(owner, total, missing, request, report.bytes_evicted))
+    return err;
+  reserved_ += missing;
+  for (const auto& b : unique) {
+    auto [i, created] = table_.try_emplace(b.id);
+    auto& e = i->second;
+    if (created) {
+      e.serial = next_serial_++;
+      e.bytes = b.bytes;
+      e.pending = std::make_shared<load_state>();
+      to_read.emplace_back(b.id, e.serial);
+    } else if (!e.resident) {
+      ++report.blobs_joined;
+      if (!e.claimed) // queued as a prefetch: read it now, at demand priority
+        to_bump.emplace_back(b.id, e.serial);
+    } else {
+      ++report.blobs_hit;
+    }
+    ++e.refs;
+    if (!e.resident)
+      waits.push_back(e.pending);
+    seen.emplace_back(b.id, e.serial);
+  }
+  lock.unlock();
+  submit_reads(to_read, io_priority::demand);
+  submit_reads(to_bump, io_priority::demand);
+  publish_pressure();
+  lock.lock();
+  cv_.wait(lock, [&] {
+    return std::all_of(waits.begin(), waits.end(), [](const auto& w) { return w->done; });
+  });
+  caf::error failure;
+  for (const auto& w : waits)
+    if (w->error && !failure)
+      failure = w->error;
+  if (failure) {
+    // Roll back: drop this load's references, and free what it alone brought in.
+    for (const auto& [id, serial] : seen) {
+      auto i = table_.find(id);
+      if (i == table_.end() || i->second.serial != serial)
+        continue; // the blob failed and left the table
+      --i->second.refs;
+      bool ours = std::any_of(to_read.begin(), to_read.end(),
+                              [&](const auto& r) { return r.first == id; });
+      if (ours && i->second.refs == 0 && i->second.pins == 0)
+        erase(i);
+    }
+    ++counters_.failed_loads;
+    lock.unlock();
+    publish_pressure();
+    return failure;
+  }
+  auto granted = lease_ptr{new lease(shared_from_this(), owner, unique)};
+  for (const auto& b : unique) {
+    auto& e = table_.at(b.id);
+    touch(b.id, e);
+    granted->tensors_.emplace(
+      b.id, tensor_buffer{e.spec, e.data, e.bytes, std::shared_ptr<const void>(e.memory, e.data)});
+  }
+  leases_.push_back(granted.get());
+  ++counters_.loads;
+  counters_.blob_hits += report.blobs_hit;
+  counters_.blob_joins += report.blobs_joined;
+  report.blobs_read = to_read.size();
+  for (const auto& r : to_read)
+    report.bytes_read += request.at(r.first);
+  report.elapsed_ms = ms_since(start);
+  granted->report_ = report;
+  lock.unlock();
+  publish_pressure();
+  return granted;
+}
+
+size_t residency_core::prefetch(const std::vector<blob_ref>& blobs) {
+  std::vector<std::pair<content_id, uint64_t>> to_read;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    // Prefetch never pushes usage past the low watermark and never evicts.
+    auto limit = static_cast<uint64_t>(static_cast<double>(opts_.device_budget_bytes)
+                                       * opts_.marks.low);
+    for (const auto& b : blobs) {
+      if (table_.count(b.id) != 0 || used_->load() + reserved_ + b.bytes > limit)
+        continue;
+      auto& e = table_[b.id];
+      e.serial = next_serial_++;
+      e.bytes = b.bytes;
+      e.prefetched = true;
+      e.pending = std::make_shared<load_state>();
+      reserved_ += b.bytes;
+      to_read.emplace_back(b.id, e.serial);
+    }
+  }
+  submit_reads(to_read, io_priority::prefetch);
+  publish_pressure();
+  return to_read.size();
+}
+
+void residency_core::submit_reads(const std::vector<std::pair<content_id, uint64_t>>& work,
+                                  io_priority p) {
+  std::vector<std::pair<content_id, uint64_t>> small;
+  uint64_t small_bytes = 0;
+  auto flush = [&] {
+    if (!small.empty())
+      io_->submit(p, [this, group = std::move(small)] { read_group(group); });
+    small.clear();
+    small_bytes = 0;
+  };
+  for (const auto& w : work) {
+    uint64_t bytes = 0;
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      if (auto i = table_.find(w.first); i != table_.end())
+        bytes = i->second.bytes;
+    }
+    if (bytes >= small_blob_bytes) {
+      io_->submit(p, [this, one = std::vector<std::pair<content_id, uint64_t>>{w}] {
+        read_group(one);
+      });
+      continue;
+    }
+    small.push_back(w);
+    small_bytes += bytes;
+    if (small_bytes >= small_group_bytes)
+      flush();
+  }
+  flush();
+}
+
+void residency_core::read_group(const std::vector<std::pair<content_id, uint64_t>>& group) {
+  for (const auto& [id, serial] : group) {
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      auto i = table_.find(id);
+      if (i == table_.end() || i->second.serial != serial || i->second.claimed)
+        continue; // another task read it, or it is gone
+      i->second.claimed = true;
+    }
+    auto start = clock_type::now();
+    auto got = opts_.mode == load_mode::in_place
+                 ? map_blob_in_place(store_.blobs(), id, opts_.verify)
+                 : copy_blob_to_device(store_.blobs(), id, device_, *staging_, opts_.verify);
+    auto elapsed = ms_since(start);
+    caf::error err = got ? caf::error{} : name_users(got.error(), id);
+    std::lock_guard<std::mutex> guard{mtx_};
+    auto i = table_.find(id);
+    auto& e = i->second;
+    reserved_ -= e.bytes;
+    if (!err && got->bytes != e.bytes)
+      err = make_error(ec::bad_manifest, "blob " + id.to_hex() + " holds "
+                                           + std::to_string(got->bytes) + " bytes, the model declares "
+                                           + std::to_string(e.bytes));
+    if (err) {
+      ++counters_.failed_blob_reads;
+      e.pending->error = err;
+      e.pending->done = true;
+      table_.erase(i);
+    } else {
+      auto mem = std::make_shared<resident_memory>();
+      mem->storage = std::move(got->memory);
+      mem->bytes = got->bytes;
+      mem->account = used_;
+      *used_ += got->bytes;
+      e.memory = std::move(mem);
+      e.spec = got->spec;
+      e.data = got->data;
+      e.resident = true;
+      e.pending->done = true;
+      e.pending.reset();
+      ++counters_.blobs_read;
+      counters_.bytes_read += got->bytes_read;
+      counters_.copies += got->copies;
+      counters_.prefetched_blobs += e.prefetched ? 1 : 0;
+      if (elapsed > 0.05 && got->bytes > small_blob_bytes) // a running estimate for reload costs
+        bytes_per_ms_ = 0.8 * bytes_per_ms_ + 0.2 * (static_cast<double>(got->bytes) / elapsed);
+      touch(id, e);
+    }
+    cv_.notify_all();
+  }
+}
+
+caf::error residency_core::name_users(const caf::error& err, const content_id& id) const {
+  auto users = store_.models_using(id);
+  std::string text;
+  for (const auto& u : users)
+    text += (text.empty() ? "" : ", ") + u;
+  return wrap(err, "blob " + id.short_hex() + " (used by "
+                     + (text.empty() ? std::string{"no stored model"} : "models " + text) + ")");
+}
+
+void residency_core::touch(const content_id& id, entry& e) {
+  e.last_use = ++tick_;
+  ++e.uses;
+  uint32_t degree = 0;
+  if (auto s = sharing_.find(id); s != sharing_.end())
+    degree = s->second;
+  reload_cost_model cost = opts_.reload_cost;
+  cost.bytes_per_ms = bytes_per_ms_;
+  e.priority = cost_aware_priority(inflation_, reuse_weight(e.uses, degree), cost.cost_ms(e.bytes),
+                                   e.bytes);
+}
+
+void residency_core::erase(table::iterator i) {
+  // Dropping the table's reference frees the memory unless a view still holds it.
+  table_.erase(i);
+}
+
+} // namespace tessera::residency

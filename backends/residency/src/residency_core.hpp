@@ -1,0 +1,124 @@
+// The shared state behind a residency manager and its leases: the table of
+// resident and in-flight blobs, the byte accounts, and the I/O threads. One
+// mutex guards the table; blob reads run on the I/O threads outside it.
+// Leases keep the core alive, so a lease may outlive its manager.
+#pragma once
+
+#include "tessera/residency/io_pool.hpp"
+#include "tessera/residency/residency_manager.hpp"
+#include "tessera/residency/staging_pool.hpp"
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+
+namespace tessera::residency {
+
+class residency_core : public std::enable_shared_from_this<residency_core> {
+public:
+  residency_core(const store::block_store& store, backend::device_memory& device,
+                 residency_options opts);
+
+  /// Lets the queued reads finish and joins the I/O threads.
+  void stop_io();
+
+  caf::expected<lease_ptr> load(const std::string& owner, const std::vector<blob_ref>& blobs);
+  size_t prefetch(const std::vector<blob_ref>& blobs);
+  void unload(lease& l, bool free_now);
+  uint64_t drop_cached();
+
+  residency_stats stats() const;
+  std::vector<blob_residency> blobs() const;
+  pressure_level pressure() const;
+  void on_pressure(residency_manager::pressure_callback cb);
+  void set_sharing_degrees(std::unordered_map<content_id, uint32_t> degrees);
+  void reset_counters();
+  const residency_options& options() const {
+    return opts_;
+  }
+
+  // The lease's side.
+  caf::expected<pin_guard> pin(lease& l);
+  void unpin(lease& l);
+  void drain(lease& l);
+  uint32_t pins(const lease& l) const;
+  bool released(const lease& l) const;
+  caf::expected<tensor_buffer> tensor(const lease& l, const content_id& id) const;
+
+private:
+  /// Blob memory that returns its bytes to the account when it is freed,
+  /// whoever drops it last: the table, a lease, or a tensor view.
+  struct resident_memory {
+    std::shared_ptr<void> storage;
+    uint64_t bytes = 0;
+    std::shared_ptr<std::atomic<uint64_t>> account;
+    ~resident_memory() {
+      *account -= bytes;
+    }
+  };
+
+  struct load_state {
+    bool done = false;
+    caf::error error;
+  };
+
+  struct entry {
+    uint64_t serial = 0; ///< tells a re-created entry from the one a load saw
+    uint64_t bytes = 0;
+    bool resident = false;
+    bool claimed = false; ///< an I/O thread is reading it (or has)
+    bool prefetched = false;
+    tensor_spec spec;
+    std::byte* data = nullptr;
+    std::shared_ptr<resident_memory> memory;
+    std::shared_ptr<load_state> pending;
+    uint32_t refs = 0;
+    uint32_t pins = 0;
+    uint32_t uses = 0;
+    uint64_t last_use = 0;
+    double priority = 0.0;
+  };
+
+  using table = std::unordered_map<content_id, entry>;
+  using lock_type = std::unique_lock<std::mutex>;
+
+  /// Makes room for `missing` more bytes by evicting cached blobs outside
+  /// `request`, or explains why it cannot.
+  caf::error make_room(const std::string& owner, uint64_t total, uint64_t missing,
+                       const std::unordered_map<content_id, uint64_t>& request,
+                       uint64_t& evicted);
+  void submit_reads(const std::vector<std::pair<content_id, uint64_t>>& work, io_priority p);
+  void read_group(const std::vector<std::pair<content_id, uint64_t>>& group);
+  caf::error name_users(const caf::error& err, const content_id& id) const;
+  void touch(const content_id& id, entry& e);
+  void erase(table::iterator i);
+  uint64_t free_bytes() const;
+  std::string holders_text() const;
+  /// Calls the pressure callbacks if the level changed; never under the lock.
+  void publish_pressure();
+
+  const store::block_store& store_;
+  backend::device_memory& device_;
+  residency_options opts_;
+  std::unique_ptr<staging_pool> staging_;
+  std::unique_ptr<io_pool> io_;
+
+  mutable std::mutex mtx_;
+  std::condition_variable cv_;
+  table table_;
+  std::shared_ptr<std::atomic<uint64_t>> used_;
+  uint64_t reserved_ = 0;
+  uint64_t tick_ = 0;
+  uint64_t next_serial_ = 1;
+  double inflation_ = 0.0;
+  double bytes_per_ms_ = 0.0;
+  residency_counters counters_;
+  std::vector<lease*> leases_;
+  std::unordered_map<content_id, uint32_t> sharing_;
+
+  std::mutex pressure_mtx_;
+  std::vector<residency_manager::pressure_callback> callbacks_;
+  pressure_level last_level_ = pressure_level::normal;
+};
+
+} // namespace tessera::residency

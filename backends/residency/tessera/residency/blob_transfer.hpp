@@ -1,0 +1,39 @@
+// The two ways a blob reaches the device tier. In place: the blob file is mapped
+// and the device uses the mapping (CPU, unified memory), so nothing is copied.
+// Copy: the data is read in chunks into staging buffers and copied into device
+// memory, each chunk hashed while it is hot in cache, so a verified copy costs
+// one pass over the bytes rather than two.
+#pragma once
+
+#include "tessera/backend/device_memory.hpp"
+#include "tessera/core/tensor_spec.hpp"
+#include "tessera/residency/staging_pool.hpp"
+#include "tessera/store/blob_store.hpp"
+
+#include <caf/expected.hpp>
+
+#include <memory>
+
+namespace tessera::residency {
+
+/// A blob in device memory and what bringing it there cost.
+struct transferred_blob {
+  tensor_spec spec;
+  std::byte* data = nullptr; ///< the device address of the tensor's bytes
+  uint64_t bytes = 0;
+  std::shared_ptr<void> memory; ///< the mapping or device allocation
+  uint64_t bytes_read = 0;      ///< bytes read from the store
+  uint32_t copies = 0;          ///< host-to-device copies made
+};
+
+/// Maps the blob and, with `verify`, re-hashes it.
+caf::expected<transferred_blob> map_blob_in_place(const store::blob_store& store,
+                                                  const content_id& id, bool verify);
+
+/// Allocates device memory and streams the blob into it through staging buffers.
+caf::expected<transferred_blob> copy_blob_to_device(const store::blob_store& store,
+                                                    const content_id& id,
+                                                    backend::device_memory& device,
+                                                    staging_pool& staging, bool verify);
+
+} // namespace tessera::residency

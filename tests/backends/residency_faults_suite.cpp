@@ -1,0 +1,77 @@
+// Faults on disk: a corrupt or missing blob fails the load with an error naming
+// the blob and the models that use it, and leaves nothing resident.
+#include "residency_fixture.hpp"
+#include "tessera/core/error.hpp"
+
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+
+using namespace tessera;
+using namespace tessera::test;
+
+namespace {
+
+// Flips one byte in the middle of a blob's data.
+void damage(const std::string& path) {
+  std::fstream f{path, std::ios::in | std::ios::out | std::ios::binary};
+  REQUIRE(f);
+  auto size = std::filesystem::file_size(path);
+  auto pos = static_cast<std::streamoff>(4096 + (size - 4096) / 2);
+  f.seekg(pos);
+  char c = 0;
+  f.read(&c, 1);
+  c = static_cast<char>(c ^ 0x5a);
+  f.seekp(pos);
+  f.write(&c, 1);
+}
+
+// A blob of `m` that no other zoo model binds, the largest such.
+content_id private_blob(const small_zoo& zoo, const model_manifest& m) {
+  content_id best;
+  uint64_t best_bytes = 0;
+  for (const auto& [id, bytes] : unique_blobs(m)) {
+    if (zoo.store->models_using(id).size() == 1 && bytes > best_bytes) {
+      best = id;
+      best_bytes = bytes;
+    }
+  }
+  REQUIRE(!best.empty());
+  return best;
+}
+
+} // namespace
+
+TEST_SUITE("residency_faults") {
+  TEST_CASE("a corrupt or missing blob fails the load, names blob and models, leaves nothing") {
+    auto zoo = small_zoo::build(0.125);
+    const auto& m = zoo.manifest("mobilenet-cars");
+    auto bad = private_blob(zoo, m);
+    damage(zoo.store->blobs().path_of(bad));
+    for (auto mode : {load_mode::in_place, load_mode::copy}) {
+      CAPTURE(static_cast<int>(mode));
+      residency_rig rig{*zoo.store, 1ull << 30, mode};
+      auto l = rig.mgr->load(m.name, residency::blob_refs_of(m));
+      REQUIRE_FALSE(l);
+      CHECK(code_of(l.error()) == ec::corrupt_blob);
+      auto text = describe(l.error());
+      CHECK(text.find(bad.short_hex()) != std::string::npos);
+      CHECK(text.find("mobilenet-cars") != std::string::npos);
+      auto s = rig.mgr->stats();
+      CHECK(s.device.used_bytes == 0);
+      CHECK(rig.mgr->blobs().empty());
+      CHECK(rig.arena.allocated_bytes() == 0);
+      // A model that does not use the blob still loads.
+      auto other = rig.mgr->load("mobilenetv2", residency::blob_refs_of(zoo.manifest("mobilenetv2")));
+      CHECK(other);
+    }
+    std::filesystem::remove(zoo.store->blobs().path_of(bad));
+    residency_rig rig{*zoo.store, 1ull << 30, load_mode::copy};
+    auto l = rig.mgr->load(m.name, residency::blob_refs_of(m));
+    REQUIRE_FALSE(l);
+    CHECK(code_of(l.error()) == ec::unknown_blob);
+    CHECK(describe(l.error()).find("mobilenet-cars") != std::string::npos);
+    CHECK(rig.mgr->stats().device.used_bytes == 0);
+  }
+}
