@@ -41,4 +41,10 @@ double median(std::vector<double> xs);
 /// Runs `tessera bench load`; returns the exit code.
 int run_load_bench(const bench_options& opts);
 
+/// Runs `tessera bench sharing`; returns the exit code.
+int run_sharing_bench(const bench_options& opts);
+
+/// Runs `tessera bench tiers`; returns the exit code.
+int run_tiers_bench(const bench_options& opts);
+
 } // namespace tessera::bench

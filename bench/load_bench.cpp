@@ -6,6 +6,7 @@
 
 #include "tessera/core/error.hpp"
 #include "tessera/store/atomic_file.hpp"
+#include "bench_store.hpp"
 #include "load_rig.hpp"
 #include "tessera/torch/torch_executor.hpp"
 #include "tessera/torch/torchscript_files.hpp"
@@ -21,13 +22,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Reads every file once so that both sides start from a warm page cache.
-void warm_page_cache(const std::vector<std::string>& paths) {
-  for (const auto& p : paths) {
-    std::string sink;
-    store::read_whole_file(p, sink);
-  }
-}
 
 struct load_sample {
   double ms = 0;
@@ -55,22 +49,15 @@ caf::expected<load_sample> cold_load(const store::block_store& st, const model_m
 } // namespace
 
 int run_load_bench(const bench_options& opts) {
-  auto store_dir = opts.work_dir + "/store-" + std::to_string(opts.scale);
   auto ts_dir = opts.work_dir + "/torchscript-" + std::to_string(opts.scale);
   fs::create_directories(ts_dir);
-  auto st = store::block_store::open(store_dir, true);
-  if (!st) {
-    std::fprintf(stderr, "bench load: %s\n", describe(st.error()).c_str());
+  auto bs = open_bench_store(opts, "load");
+  if (!bs) {
+    std::fprintf(stderr, "bench load: %s\n", describe(bs.error()).c_str());
     return 1;
   }
-  zoo::zoo_options zo;
-  zo.scale = opts.scale;
-  std::fprintf(stderr, "bench load: building the zoo at scale %.2f in %s\n", opts.scale, store_dir.c_str());
-  auto zoo = zoo::build_zoo(*st, zo);
-  if (!zoo) {
-    std::fprintf(stderr, "bench load: %s\n", describe(zoo.error()).c_str());
-    return 1;
-  }
+  auto* st = &*bs->store;
+  auto* zoo = &bs->zoo;
   std::vector<std::string> files;
   for (const auto& e : *zoo) {
     auto path = ts_dir + "/" + e.manifest.name + ".pt";

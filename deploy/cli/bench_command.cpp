@@ -18,6 +18,10 @@ void add_bench_command(CLI::App& app, cli_context& ctx, command_action& action) 
   cmd->add_option("--work-dir", opts->work_dir, "folder for the benchmark's store and files");
   auto* load = cmd->add_subcommand("load", "cold and shared loads from the store vs torch::jit::load");
   load->callback([&action, opts] { action = [opts] { return bench::run_load_bench(*opts); }; });
+  auto* sharing = cmd->add_subcommand("sharing", "family loads with and without shared blocks; eviction vs LRU");
+  sharing->callback([&action, opts] { action = [opts] { return bench::run_sharing_bench(*opts); }; });
+  auto* tiers = cmd->add_subcommand("tiers", "copy-mode and cold loads against memcpy and read bandwidth");
+  tiers->callback([&action, opts] { action = [opts] { return bench::run_tiers_bench(*opts); }; });
   cmd->fallthrough();
 }
 

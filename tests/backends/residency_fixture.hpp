@@ -20,13 +20,14 @@ struct residency_rig {
 
   residency_rig(const store::block_store& st, uint64_t budget, load_mode mode,
                 bool keep_unloaded = true, uint64_t arena_limit = 0,
-                eviction_policy policy = eviction_policy::cost_aware)
+                eviction_policy policy = eviction_policy::cost_aware, bool staged = false)
     : arena(arena_limit) {
     residency::residency_options opts;
     opts.device_budget_bytes = budget;
     opts.mode = mode;
     opts.keep_unloaded = keep_unloaded;
     opts.policy = policy;
+    opts.force_staging = staged;
     mgr = std::make_unique<residency::residency_manager>(st, arena, opts);
   }
 };

@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <cstring>
 #include <chrono>
 #include <random>
 #include <thread>
@@ -36,9 +37,12 @@ bool is_resident(const residency::residency_manager& mgr, const content_id& id) 
 
 TEST_SUITE("residency") {
   TEST_CASE("a second model of a family reads only the blocks that are missing") {
-    for (auto mode : {load_mode::in_place, load_mode::copy}) {
-      CAPTURE(static_cast<int>(mode));
-      residency_rig rig{*small_zoo::get().store, 1ull << 30, mode};
+    for (int variant = 0; variant < 3; ++variant) {
+      CAPTURE(variant);
+      auto mode = variant == 0 ? load_mode::in_place : load_mode::copy;
+      bool staged = variant == 2; // the discrete-GPU path: through staging buffers
+      residency_rig rig{*small_zoo::get().store, 1ull << 30, mode, true, 0,
+                        eviction_policy::cost_aware, staged};
       auto a = must_load(*rig.mgr, zm("resnet18"));
       auto b = must_load(*rig.mgr, zm("resnet-cars"));
       CHECK(a->report().bytes_read == model_bytes(zm("resnet18")));
@@ -56,10 +60,22 @@ TEST_SUITE("residency") {
       REQUIRE(tb);
       CHECK(ta->data == tb->data);
       check_accounting(*rig.mgr, rig.arena);
-      if (mode == load_mode::copy)
+      if (staged) {
         CHECK(s.counters.copies == s.counters.blobs_read);
-      else
+        CHECK(s.host.staging_bytes > 0);
+        CHECK(s.host.staging_in_use_bytes == 0);
+      } else {
+        CHECK(s.counters.copies == 0); // read straight into place, no second copy
+      }
+      if (mode == load_mode::in_place)
         CHECK(s.host.aliased_bytes == s.device.used_bytes);
+      // The tensors hold the stored bytes, whichever way they came.
+      auto blob = rig.mgr->blobs().front();
+      auto stored = small_zoo::get().store->blobs().read(blob.id, store::read_method::copy);
+      REQUIRE(stored);
+      auto held = (a->tensor(blob.id) ? a : b)->tensor(blob.id);
+      REQUIRE(held);
+      CHECK(std::memcmp(held->data, stored->data, stored->bytes) == 0);
     }
   }
 

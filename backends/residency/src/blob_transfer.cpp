@@ -5,6 +5,12 @@
 
 namespace tessera::residency {
 
+namespace {
+
+constexpr size_t direct_chunk_bytes = 512u << 10;
+
+} // namespace
+
 caf::expected<transferred_blob> map_blob_in_place(const store::blob_store& store,
                                                   const content_id& id, bool verify) {
   auto t = store.read(id, store::read_method::map, verify);
@@ -23,7 +29,8 @@ caf::expected<transferred_blob> map_blob_in_place(const store::blob_store& store
 caf::expected<transferred_blob> copy_blob_to_device(const store::blob_store& store,
                                                     const content_id& id,
                                                     backend::device_memory& device,
-                                                    staging_pool& staging, bool verify) {
+                                                    staging_pool& staging, bool verify,
+                                                    bool force_staging) {
   auto file = store.open(id);
   if (!file)
     return file.error();
@@ -40,22 +47,30 @@ caf::expected<transferred_blob> copy_blob_to_device(const store::blob_store& sto
   std::unique_ptr<blob_hasher> hasher;
   if (verify)
     hasher = std::make_unique<blob_hasher>(h.spec);
-  auto buffer = staging.acquire();
+  bool direct = device.host_accessible() && !force_staging;
+  staging_buffer buffer;
+  if (!direct)
+    buffer = staging.acquire();
+  // Direct reads go in chunks small enough to hash while they are in cache.
+  size_t chunk = direct ? direct_chunk_bytes : buffer.bytes();
   for (uint64_t offset = 0; offset < h.data_bytes;) {
-    auto n = std::min<uint64_t>(buffer.bytes(), h.data_bytes - offset);
-    if (auto err = file->read_data(buffer.data(), n, offset))
+    auto n = std::min<uint64_t>(chunk, h.data_bytes - offset);
+    auto* dst = direct ? out.data + offset : buffer.data();
+    if (auto err = file->read_data(dst, n, offset))
       return err;
     if (hasher)
-      hasher->update(buffer.data(), n);
-    if (auto err = device.copy_from_host(out.data + offset, buffer.data(), n))
-      return err;
-    // The staging buffer is reused for the next chunk only once the copy is done.
-    if (auto err = device.synchronize())
-      return err;
+      hasher->update(dst, n);
+    if (!direct) {
+      if (auto err = device.copy_from_host(out.data + offset, buffer.data(), n))
+        return err;
+      // The staging buffer is reused for the next chunk only once the copy is done.
+      if (auto err = device.synchronize())
+        return err;
+    }
     offset += n;
     out.bytes_read += n;
   }
-  out.copies = h.data_bytes > 0 ? 1 : 0;
+  out.copies = !direct && h.data_bytes > 0 ? 1 : 0;
   if (hasher && hasher->digest() != id)
     return make_error(ec::corrupt_blob, "blob " + id.to_hex() + ": bytes hash to "
                                           + hasher->digest().to_hex() + " (the file is corrupt)");

@@ -3,7 +3,11 @@
 #include "tessera/core/error.hpp"
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
+#include <map>
+#include <mutex>
+#include <vector>
 
 #include <sys/mman.h>
 #include <unistd.h>
@@ -13,20 +17,119 @@ namespace tessera::residency {
 namespace {
 
 constexpr size_t huge_page_bytes = 2u << 20;
+constexpr size_t block_alignment = 256; // what GPU allocators promise, too
 
 size_t page_bytes() {
   static const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
   return page;
 }
 
+size_t round_up(size_t x, size_t to) {
+  return (x + to - 1) / to * to;
+}
+
+size_t round_down(size_t x, size_t to) {
+  return x / to * to;
+}
+
 } // namespace
 
-cpu_arena::cpu_arena(uint64_t limit_bytes)
-  : limit_bytes_(limit_bytes),
-    allocated_(std::make_shared<std::atomic<uint64_t>>(0)),
-    mapped_(std::make_shared<std::atomic<uint64_t>>(0)) {
-  // nop
+struct region {
+  std::byte* base = nullptr;
+  size_t bytes = 0;
+  size_t live_bytes = 0;
+  std::map<size_t, size_t> free; // offset -> length, coalesced
+};
+
+struct cpu_arena::state {
+  size_t region_bytes;
+  std::mutex mtx;
+  std::vector<std::unique_ptr<region>> regions;
+  uint64_t allocated = 0;
+  uint64_t mapped = 0;
+
+  // Takes `n` bytes from the first free range that fits, in any region.
+  std::pair<region*, size_t> take(size_t n) {
+    for (auto& r : regions)
+      for (auto i = r->free.begin(); i != r->free.end(); ++i)
+        if (i->second >= n) {
+          auto [offset, length] = *i;
+          r->free.erase(i);
+          if (length > n)
+            r->free.emplace(offset + n, length - n);
+          r->live_bytes += n;
+          return {r.get(), offset};
+        }
+    return {nullptr, 0};
+  }
+
+  caf::error grow(size_t n) {
+    size_t len = round_up(std::max(n, region_bytes), huge_page_bytes);
+    // Over-map by one huge page and trim, so the region starts on a boundary.
+    void* raw = ::mmap(nullptr, len + huge_page_bytes, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (raw == MAP_FAILED)
+      return make_error(ec::out_of_memory, "CPU arena: cannot map a region of "
+                                             + std::to_string(len) + " bytes: " + std::strerror(errno));
+    auto addr = reinterpret_cast<uintptr_t>(raw);
+    size_t head = (huge_page_bytes - addr % huge_page_bytes) % huge_page_bytes;
+    auto* base = static_cast<std::byte*>(raw) + head;
+    if (head > 0)
+      ::munmap(raw, head);
+    if (huge_page_bytes - head > 0)
+      ::munmap(base + len, huge_page_bytes - head);
+    ::madvise(base, len, MADV_HUGEPAGE); // a hint; without it only faults cost more
+    auto r = std::make_unique<region>();
+    r->base = base;
+    r->bytes = len;
+    r->free.emplace(0, len);
+    regions.push_back(std::move(r));
+    mapped += len;
+    return {};
+  }
+
+  void give_back(region* r, size_t offset, size_t n, size_t bytes) {
+    std::lock_guard<std::mutex> guard{mtx};
+    allocated -= bytes;
+    r->live_bytes -= n;
+    auto [i, inserted] = r->free.emplace(offset, n);
+    if (auto next = std::next(i); next != r->free.end() && offset + n == next->first) {
+      i->second += next->second;
+      r->free.erase(next);
+    }
+    if (i != r->free.begin()) {
+      auto prev = std::prev(i);
+      if (prev->first + prev->second == i->first) {
+        prev->second += i->second;
+        r->free.erase(i);
+        i = prev;
+      }
+    }
+    if (r->live_bytes == 0) {
+      ::munmap(r->base, r->bytes);
+      mapped -= r->bytes;
+      for (auto j = regions.begin(); j != regions.end(); ++j)
+        if (j->get() == r) {
+          regions.erase(j);
+          break;
+        }
+      return;
+    }
+    // Return the whole pages of the block (and of free neighbours it joined).
+    auto page = page_bytes();
+    size_t lo = std::max(round_up(i->first, page), round_down(offset, page));
+    size_t hi = std::min(round_down(i->first + i->second, page), round_up(offset + n, page));
+    if (hi > lo)
+      ::madvise(r->base + lo, hi - lo, MADV_DONTNEED);
+  }
+};
+
+cpu_arena::cpu_arena(uint64_t limit_bytes, size_t region_bytes)
+  : limit_bytes_(limit_bytes), state_(std::make_shared<state>()) {
+  state_->region_bytes = region_bytes;
 }
+
+cpu_arena::~cpu_arena() = default;
 
 std::string cpu_arena::name() const {
   return "cpu";
@@ -37,28 +140,25 @@ bool cpu_arena::host_accessible() const {
 }
 
 caf::expected<backend::device_block> cpu_arena::allocate(size_t bytes) {
-  auto page = page_bytes();
-  size_t len = std::max<size_t>(page, (bytes + page - 1) / page * page);
-  if (limit_bytes_ > 0 && allocated_->load() + bytes > limit_bytes_)
+  size_t n = round_up(std::max<size_t>(bytes, 1), block_alignment);
+  std::lock_guard<std::mutex> guard{state_->mtx};
+  if (limit_bytes_ > 0 && state_->allocated + bytes > limit_bytes_)
     return make_error(ec::out_of_memory, "CPU arena: " + std::to_string(bytes)
                                            + " bytes do not fit its limit of "
                                            + std::to_string(limit_bytes_));
-  void* base = ::mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (base == MAP_FAILED)
-    return make_error(ec::out_of_memory, "CPU arena: cannot map " + std::to_string(len)
-                                           + " bytes: " + std::strerror(errno));
-  if (len >= huge_page_bytes)
-    ::madvise(base, len, MADV_HUGEPAGE); // a hint; failure only costs page faults
-  *allocated_ += bytes;
-  *mapped_ += len;
+  auto [r, offset] = state_->take(n);
+  if (r == nullptr) {
+    if (auto err = state_->grow(n))
+      return err;
+    std::tie(r, offset) = state_->take(n);
+  }
+  state_->allocated += bytes;
   backend::device_block block;
-  block.data = static_cast<std::byte*>(base);
   block.bytes = bytes;
-  block.owner = std::shared_ptr<void>(base, [bytes, len, allocated = allocated_,
-                                             mapped = mapped_](void* p) {
-    ::munmap(p, len);
-    *allocated -= bytes;
-    *mapped -= len;
+  block.data = r->base + offset;
+  block.owner = std::shared_ptr<void>(block.data, [s = state_, r = r, offset = offset, n,
+                                                   bytes](void*) {
+    s->give_back(r, offset, n, bytes);
   });
   return block;
 }
@@ -73,11 +173,18 @@ caf::error cpu_arena::synchronize() {
 }
 
 uint64_t cpu_arena::allocated_bytes() const {
-  return allocated_->load();
+  std::lock_guard<std::mutex> guard{state_->mtx};
+  return state_->allocated;
 }
 
 uint64_t cpu_arena::mapped_bytes() const {
-  return mapped_->load();
+  std::lock_guard<std::mutex> guard{state_->mtx};
+  return state_->mapped;
+}
+
+size_t cpu_arena::regions() const {
+  std::lock_guard<std::mutex> guard{state_->mtx};
+  return state_->regions.size();
 }
 
 } // namespace tessera::residency

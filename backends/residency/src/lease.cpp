@@ -66,13 +66,15 @@ caf::expected<pin_guard> residency_core::pin(lease& l) {
 }
 
 void residency_core::unpin(lease& l) {
+  bool last = false;
   {
     std::lock_guard<std::mutex> guard{mtx_};
-    --l.pins_;
+    last = --l.pins_ == 0;
     for (const auto& b : l.blobs_)
       --table_.at(b.id).pins;
   }
-  cv_.notify_all();
+  if (last) // only a drain waits, and only for the last pin
+    cv_.notify_all();
 }
 
 void residency_core::drain(lease& l) {
@@ -123,7 +125,6 @@ void residency_core::unload(lease& l, bool free_now) {
     leases_.erase(std::remove(leases_.begin(), leases_.end(), &l), leases_.end());
     ++counters_.unloads;
   }
-  cv_.notify_all();
   publish_pressure();
 }
 

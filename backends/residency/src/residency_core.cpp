@@ -120,7 +120,7 @@ caf::expected<lease_ptr> residency_core::load(const std::string& owner,
   std::vector<std::pair<content_id, uint64_t>> seen; // id and the serial this load saw
   std::vector<std::pair<content_id, uint64_t>> to_read;
   std::vector<std::pair<content_id, uint64_t>> to_bump;
-  std::vector<std::shared_ptr<load_state>> waits;
+  auto waiter = std::make_shared<load_waiter>();
   lock_type lock{mtx_};
   uint64_t missing = 0;
   for (const auto& b : unique)
@@ -145,8 +145,10 @@ caf::expected<lease_ptr> residency_core::load(const std::string& owner,
       ++report.blobs_hit;
     }
     ++e.refs;
-    if (!e.resident)
-      waits.push_back(e.pending);
+    if (!e.resident) {
+      e.pending->waiters.push_back(waiter);
+      ++waiter->remaining;
+    }
     seen.emplace_back(b.id, e.serial);
   }
   lock.unlock();
@@ -154,14 +156,8 @@ caf::expected<lease_ptr> residency_core::load(const std::string& owner,
   submit_reads(to_bump, io_priority::demand);
   publish_pressure();
   lock.lock();
-  cv_.wait(lock, [&] {
-    return std::all_of(waits.begin(), waits.end(), [](const auto& w) { return w->done; });
-  });
-  caf::error failure;
-  for (const auto& w : waits)
-    if (w->error && !failure)
-      failure = w->error;
-  if (failure) {
+  cv_.wait(lock, [&] { return waiter->remaining == 0; });
+  if (auto failure = waiter->error) {
     // Roll back: drop this load's references, and free what it alone brought in.
     for (const auto& [id, serial] : seen) {
       auto i = table_.find(id);
@@ -266,9 +262,11 @@ void residency_core::read_group(const std::vector<std::pair<content_id, uint64_t
     auto start = clock_type::now();
     auto got = opts_.mode == load_mode::in_place
                  ? map_blob_in_place(store_.blobs(), id, opts_.verify)
-                 : copy_blob_to_device(store_.blobs(), id, device_, *staging_, opts_.verify);
+                 : copy_blob_to_device(store_.blobs(), id, device_, *staging_, opts_.verify,
+                                       opts_.force_staging);
     auto elapsed = ms_since(start);
     caf::error err = got ? caf::error{} : name_users(got.error(), id);
+    bool wake = false;
     std::lock_guard<std::mutex> guard{mtx_};
     auto i = table_.find(id);
     auto& e = i->second;
@@ -277,10 +275,13 @@ void residency_core::read_group(const std::vector<std::pair<content_id, uint64_t
       err = make_error(ec::bad_manifest, "blob " + id.to_hex() + " holds "
                                            + std::to_string(got->bytes) + " bytes, the model declares "
                                            + std::to_string(e.bytes));
+    for (const auto& w : e.pending->waiters) {
+      if (err && !w->error)
+        w->error = err;
+      wake = --w->remaining == 0 || wake;
+    }
     if (err) {
       ++counters_.failed_blob_reads;
-      e.pending->error = err;
-      e.pending->done = true;
       table_.erase(i);
     } else {
       auto mem = std::make_shared<resident_memory>();
@@ -292,7 +293,6 @@ void residency_core::read_group(const std::vector<std::pair<content_id, uint64_t
       e.spec = got->spec;
       e.data = got->data;
       e.resident = true;
-      e.pending->done = true;
       e.pending.reset();
       ++counters_.blobs_read;
       counters_.bytes_read += got->bytes_read;
@@ -302,7 +302,8 @@ void residency_core::read_group(const std::vector<std::pair<content_id, uint64_t
         bytes_per_ms_ = 0.8 * bytes_per_ms_ + 0.2 * (static_cast<double>(got->bytes) / elapsed);
       touch(id, e);
     }
-    cv_.notify_all();
+    if (wake)
+      cv_.notify_all();
   }
 }
 

@@ -57,9 +57,15 @@ private:
     }
   };
 
-  struct load_state {
-    bool done = false;
+  /// One load waiting for blobs in flight. It is woken once, when the last
+  /// of them is done, not once per blob: wake-ups cost more than small reads.
+  struct load_waiter {
+    size_t remaining = 0;
     caf::error error;
+  };
+
+  struct load_state {
+    std::vector<std::shared_ptr<load_waiter>> waiters;
   };
 
   struct entry {

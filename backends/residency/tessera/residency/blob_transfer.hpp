@@ -1,8 +1,9 @@
 // The two ways a blob reaches the device tier. In place: the blob file is mapped
 // and the device uses the mapping (CPU, unified memory), so nothing is copied.
-// Copy: the data is read in chunks into staging buffers and copied into device
-// memory, each chunk hashed while it is hot in cache, so a verified copy costs
-// one pass over the bytes rather than two.
+// Copy: the data is read in chunks and copied into device memory, each chunk
+// hashed while it is hot in cache, so a verified copy costs one pass over the
+// bytes rather than two. A device that can address host memory (the CPU arena)
+// is read into directly; otherwise chunks go through pinned staging buffers.
 #pragma once
 
 #include "tessera/backend/device_memory.hpp"
@@ -23,17 +24,19 @@ struct transferred_blob {
   uint64_t bytes = 0;
   std::shared_ptr<void> memory; ///< the mapping or device allocation
   uint64_t bytes_read = 0;      ///< bytes read from the store
-  uint32_t copies = 0;          ///< host-to-device copies made
+  uint32_t copies = 0;          ///< copies made after the read (through staging)
 };
 
 /// Maps the blob and, with `verify`, re-hashes it.
 caf::expected<transferred_blob> map_blob_in_place(const store::blob_store& store,
                                                   const content_id& id, bool verify);
 
-/// Allocates device memory and streams the blob into it through staging buffers.
+/// Allocates device memory and streams the blob into it: directly where the
+/// device is host-accessible, unless `force_staging`; through staging otherwise.
 caf::expected<transferred_blob> copy_blob_to_device(const store::blob_store& store,
                                                     const content_id& id,
                                                     backend::device_memory& device,
-                                                    staging_pool& staging, bool verify);
+                                                    staging_pool& staging, bool verify,
+                                                    bool force_staging = false);
 
 } // namespace tessera::residency

@@ -29,6 +29,9 @@ struct residency_options {
   bool verify = true;
   unsigned io_threads = 2;
   size_t staging_buffer_bytes = 1u << 20;
+  /// Copy mode: go through staging even where the device can read host memory
+  /// (exercises and measures the discrete-GPU path on a CPU).
+  bool force_staging = false;
   eviction_policy policy = eviction_policy::cost_aware;
   reload_cost_model reload_cost;
   watermarks marks;

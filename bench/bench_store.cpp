@@ -1,0 +1,69 @@
+#include "bench_store.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <set>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+namespace tessera::bench {
+
+const zoo::zoo_entry* bench_store::find(const std::string& name) const {
+  auto i = std::find_if(zoo.begin(), zoo.end(),
+                        [&](const zoo::zoo_entry& e) { return e.manifest.name == name; });
+  return i == zoo.end() ? nullptr : &*i;
+}
+
+std::vector<std::string> bench_store::blob_files() const {
+  std::set<std::string> out;
+  for (const auto& e : zoo)
+    for (const auto& [id, bytes] : unique_blobs(e.manifest))
+      out.insert(store->blobs().path_of(id));
+  return {out.begin(), out.end()};
+}
+
+caf::expected<bench_store> open_bench_store(const bench_options& opts, const char* name) {
+  auto dir = opts.work_dir + "/store-" + std::to_string(opts.scale);
+  auto st = store::block_store::open(dir, true);
+  if (!st)
+    return st.error();
+  bench_store out;
+  out.store.emplace(std::move(*st));
+  zoo::zoo_options zo;
+  zo.scale = opts.scale;
+  std::fprintf(stderr, "bench %s: the zoo at scale %.2f in %s\n", name, opts.scale, dir.c_str());
+  auto zoo = zoo::build_zoo(*out.store, zo);
+  if (!zoo)
+    return zoo.error();
+  out.zoo = std::move(*zoo);
+  warm_page_cache(out.blob_files());
+  return out;
+}
+
+void warm_page_cache(const std::vector<std::string>& paths) {
+  // One small buffer, reused: allocating and freeing a buffer per file would
+  // churn the process's memory and slow the fresh-memory fills being measured.
+  std::vector<char> buf(1u << 20);
+  for (const auto& p : paths) {
+    int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+      continue;
+    while (::read(fd, buf.data(), buf.size()) > 0) {
+    }
+    ::close(fd);
+  }
+}
+
+void drop_page_cache(const std::vector<std::string>& paths) {
+  for (const auto& p : paths) {
+    int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+      continue;
+    ::fdatasync(fd);
+    ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+    ::close(fd);
+  }
+}
+
+} // namespace tessera::bench

@@ -1,0 +1,37 @@
+// The store a benchmark works on: the zoo at the requested scale, built once
+// under the work folder and reused by later runs, with its blob files read once
+// so that measurements start from a warm page cache.
+#pragma once
+
+#include "bench_report.hpp"
+#include "tessera/store/block_store.hpp"
+#include "tessera/zoo/zoo.hpp"
+
+#include <caf/expected.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace tessera::bench {
+
+struct bench_store {
+  std::optional<store::block_store> store;
+  std::vector<zoo::zoo_entry> zoo;
+
+  const zoo::zoo_entry* find(const std::string& name) const;
+
+  /// Every blob file of the zoo.
+  std::vector<std::string> blob_files() const;
+};
+
+/// Opens (building when needed) the zoo store of `opts.scale` for bench `name`.
+caf::expected<bench_store> open_bench_store(const bench_options& opts, const char* name);
+
+/// Reads every file once so that measurements start from a warm page cache.
+void warm_page_cache(const std::vector<std::string>& paths);
+
+/// Drops the page cache of every file (posix_fadvise DONTNEED), for cold reads.
+void drop_page_cache(const std::vector<std::string>& paths);
+
+} // namespace tessera::bench
