@@ -11,6 +11,36 @@ constexpr size_t direct_chunk_bytes = 512u << 10;
 
 } // namespace
 
+caf::expected<transferred_blob> read_small_blob(const store::blob_store& store,
+                                                const content_id& id, uint64_t bytes,
+                                                backend::device_memory& device, bool in_place,
+                                                bool verify) {
+  transferred_blob out;
+  if (in_place || device.host_accessible()) {
+    std::byte* dst = nullptr;
+    if (in_place) {
+      // A heap copy of a few KiB is cheaper than a mapping of its own.
+      auto t = tensor_buffer::allocate(tensor_spec{dtype::uint8, {static_cast<int64_t>(bytes)}}, &dst);
+      out.memory = std::const_pointer_cast<void>(t.owner);
+    } else {
+      auto block = device.allocate(bytes);
+      if (!block)
+        return wrap(block.error(), "blob " + id.to_hex());
+      dst = block->data;
+      out.memory = std::move(block->owner);
+    }
+    auto h = store.read_small(id, dst, bytes, verify);
+    if (!h)
+      return h.error();
+    out.spec = h->spec;
+    out.data = dst;
+    out.bytes = bytes;
+    out.bytes_read = bytes;
+    return out;
+  }
+  return make_error(ec::unsupported, "small reads need a host-accessible device");
+}
+
 caf::expected<transferred_blob> map_blob_in_place(const store::blob_store& store,
                                                   const content_id& id, bool verify) {
   auto t = store.read(id, store::read_method::map, verify);

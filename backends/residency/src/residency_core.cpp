@@ -24,7 +24,7 @@ std::string mib(uint64_t bytes) {
 
 // Blobs below this size are read together, one task per group, so a model with
 // many small tensors (norm scales, biases) costs few wake-ups.
-constexpr uint64_t small_blob_bytes = 256u << 10;
+constexpr uint64_t grouped_blob_bytes = 256u << 10;
 constexpr uint64_t small_group_bytes = 2u << 20;
 
 } // namespace
@@ -236,7 +236,7 @@ void residency_core::submit_reads(const std::vector<std::pair<content_id, uint64
       if (auto i = table_.find(w.first); i != table_.end())
         bytes = i->second.bytes;
     }
-    if (bytes >= small_blob_bytes) {
+    if (bytes >= grouped_blob_bytes) {
       io_->submit(p, [this, one = std::vector<std::pair<content_id, uint64_t>>{w}] {
         read_group(one);
       });
@@ -252,18 +252,23 @@ void residency_core::submit_reads(const std::vector<std::pair<content_id, uint64
 
 void residency_core::read_group(const std::vector<std::pair<content_id, uint64_t>>& group) {
   for (const auto& [id, serial] : group) {
+    uint64_t declared = 0;
     {
       std::lock_guard<std::mutex> guard{mtx_};
       auto i = table_.find(id);
       if (i == table_.end() || i->second.serial != serial || i->second.claimed)
         continue; // another task read it, or it is gone
       i->second.claimed = true;
+      declared = i->second.bytes;
     }
     auto start = clock_type::now();
-    auto got = opts_.mode == load_mode::in_place
-                 ? map_blob_in_place(store_.blobs(), id, opts_.verify)
-                 : copy_blob_to_device(store_.blobs(), id, device_, *staging_, opts_.verify,
-                                       opts_.force_staging);
+    bool in_place = opts_.mode == load_mode::in_place;
+    bool small = declared < small_blob_bytes && (in_place || device_.host_accessible())
+                 && !opts_.force_staging;
+    auto got = small      ? read_small_blob(store_.blobs(), id, declared, device_, in_place, opts_.verify)
+               : in_place ? map_blob_in_place(store_.blobs(), id, opts_.verify)
+                          : copy_blob_to_device(store_.blobs(), id, device_, *staging_,
+                                                opts_.verify, opts_.force_staging);
     auto elapsed = ms_since(start);
     caf::error err = got ? caf::error{} : name_users(got.error(), id);
     bool wake = false;
@@ -298,7 +303,7 @@ void residency_core::read_group(const std::vector<std::pair<content_id, uint64_t
       counters_.bytes_read += got->bytes_read;
       counters_.copies += got->copies;
       counters_.prefetched_blobs += e.prefetched ? 1 : 0;
-      if (elapsed > 0.05 && got->bytes > small_blob_bytes) // a running estimate for reload costs
+      if (elapsed > 0.05 && got->bytes > grouped_blob_bytes) // a running estimate for reload costs
         bytes_per_ms_ = 0.8 * bytes_per_ms_ + 0.2 * (static_cast<double>(got->bytes) / elapsed);
       touch(id, e);
     }

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 namespace tessera::store {
@@ -198,6 +199,42 @@ caf::error blob_file::read_data(void* dst, size_t bytes, uint64_t data_offset) c
 
 void blob_file::advise_sequential() const {
   ::posix_fadvise(fd_, 0, 0, POSIX_FADV_SEQUENTIAL);
+}
+
+caf::expected<blob_header> blob_store::read_small(const content_id& id, void* dst,
+                                                 uint64_t data_bytes, bool verify) const {
+  auto path = path_of(id);
+  blob_fd f;
+  f.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (f.fd < 0)
+    return errno == ENOENT ? unknown(id) : os_error("cannot open", path);
+  std::array<std::byte, blob_header_bytes> page;
+  std::byte past_end{};
+  iovec parts[3] = {{page.data(), page.size()}, {dst, data_bytes}, {&past_end, 1}};
+  ssize_t got = 0;
+  do
+    got = ::preadv(f.fd, parts, 3, 0);
+  while (got < 0 && errno == EINTR);
+  if (got < 0)
+    return os_error("cannot read", path);
+  auto where = "blob " + id.to_hex();
+  if (static_cast<size_t>(got) < blob_header_bytes)
+    return make_error(ec::corrupt_blob, where + ": file is truncated");
+  auto h = decode_blob_header(page.data(), where);
+  if (!h)
+    return h.error();
+  if (h->id != id)
+    return make_error(ec::corrupt_blob, where + ": header names blob " + h->id.to_hex());
+  if (h->data_bytes != data_bytes || static_cast<uint64_t>(got) != blob_header_bytes + data_bytes)
+    return make_error(ec::corrupt_blob, where + ": file holds "
+                                          + std::to_string(got - static_cast<ssize_t>(blob_header_bytes))
+                                          + (static_cast<uint64_t>(got) > blob_header_bytes + data_bytes ? " or more" : "")
+                                          + " data bytes, expected " + std::to_string(data_bytes)
+                                          + " (header says " + std::to_string(h->data_bytes) + ")");
+  if (verify)
+    if (auto err = check_hash(*h, static_cast<const std::byte*>(dst)))
+      return err;
+  return h;
 }
 
 caf::expected<blob_file> blob_store::open(const content_id& id) const {

@@ -141,6 +141,7 @@ public:
     r.bytes_read = lr.bytes_read;
     r.blobs_joined = lr.blobs_joined;
     r.bytes_evicted = lr.bytes_evicted;
+    r.residency_ms = lr.elapsed_ms;
     r.elapsed_ms = std::chrono::duration<double, std::milli>(
                      std::chrono::steady_clock::now() - start)
                      .count();

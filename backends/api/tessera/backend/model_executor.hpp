@@ -24,6 +24,7 @@ struct load_report {
   size_t blobs_joined = 0; ///< in flight for another load; waited for
   size_t bytes_evicted = 0;
   size_t skeletons_compiled = 0;
+  double residency_ms = 0.0; ///< bringing the blobs in (the rest is binding)
   double elapsed_ms = 0.0;
 };
 

@@ -27,6 +27,17 @@ struct transferred_blob {
   uint32_t copies = 0;          ///< copies made after the read (through staging)
 };
 
+/// Blobs below this size are read whole in one call rather than mapped or
+/// streamed: for them, system calls and page-table work cost more than bytes.
+constexpr uint64_t small_blob_bytes = 64u << 10;
+
+/// Reads a small blob of known size into memory from `device` (copy mode) or
+/// from the heap (in place, where the device can read host memory).
+caf::expected<transferred_blob> read_small_blob(const store::blob_store& store,
+                                                const content_id& id, uint64_t bytes,
+                                                backend::device_memory& device, bool in_place,
+                                                bool verify);
+
 /// Maps the blob and, with `verify`, re-hashes it.
 caf::expected<transferred_blob> map_blob_in_place(const store::blob_store& store,
                                                   const content_id& id, bool verify);
