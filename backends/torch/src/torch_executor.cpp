@@ -3,6 +3,7 @@
 #include "skeleton_cache.hpp"
 #include "tensor_convert.hpp"
 #include "tessera/core/error.hpp"
+#include "tessera/core/fusion_subgraph.hpp"
 #include "tessera/core/input_check.hpp"
 #include "tessera/core/model_graph.hpp"
 
@@ -56,6 +57,17 @@ c10::IValue element_of(const c10::IValue& v, uint32_t i, const std::string& node
     throw std::runtime_error("node \"" + node + "\" returned one value, element "
                              + std::to_string(i) + " was requested");
   return v;
+}
+
+// Bytes of the tensors a node's value holds (a tensor or a tuple of them).
+uint64_t value_bytes(const c10::IValue& v) {
+  if (v.isTensor())
+    return v.toTensor().nbytes();
+  uint64_t total = 0;
+  if (v.isTuple())
+    for (const auto& e : v.toTupleRef().elements())
+      total += value_bytes(e);
+  return total;
 }
 
 caf::error bind_module_path(torch::jit::Module& root, const std::string& path,
@@ -150,16 +162,33 @@ public:
 
   caf::expected<std::vector<tensor_buffer>>
   run(const backend::loaded_model& base, const std::vector<tensor_buffer>& inputs) override {
+    std::vector<uint32_t> all(base.manifest().outputs.size());
+    for (uint32_t i = 0; i < all.size(); ++i)
+      all[i] = i;
+    return run_outputs(base, inputs, all, nullptr);
+  }
+
+  caf::expected<std::vector<tensor_buffer>>
+  run_outputs(const backend::loaded_model& base, const std::vector<tensor_buffer>& inputs,
+              const std::vector<uint32_t>& wanted, backend::run_stats* stats) override {
     const auto* model = dynamic_cast<const torch_model*>(&base);
     if (model == nullptr)
       return make_error(ec::invalid_argument, "model was loaded by another executor");
     const auto& m = model->manifest_;
+    for (auto o : wanted)
+      if (o >= m.outputs.size())
+        return make_error(ec::invalid_argument, "model \"" + m.name + "\" has no output " + std::to_string(o));
     if (auto err = check_model_inputs(m, inputs))
       return err;
     auto pin = model->lease_->pin();
     if (!pin)
       return pin.error();
     const auto& g = model->graph_;
+    auto steps = plan_steps(g, wanted);
+    backend::run_stats local;
+    auto& st = stats != nullptr ? *stats : local;
+    st = {};
+    uint64_t live_bytes = 0;
     std::string current = "(inputs)";
     try {
       c10::InferenceMode inference;
@@ -171,6 +200,8 @@ public:
       std::vector<c10::IValue> values(m.nodes.size());
       for (uint32_t pos = 0; pos < g.order.size(); ++pos) {
         auto idx = g.order[pos];
+        if (!steps.needed[idx])
+          continue;
         const auto& node = m.nodes[idx];
         current = node.name;
         std::vector<c10::IValue> args;
@@ -186,13 +217,18 @@ public:
           args.insert(args.end(), bound.params.begin(), bound.params.end());
           values[idx] = (*bound.skeleton->function)(std::move(args));
         }
+        ++st.nodes_run;
+        live_bytes += value_bytes(values[idx]);
+        st.peak_value_bytes = std::max(st.peak_value_bytes, live_bytes);
         // Release intermediate values as soon as their last consumer ran.
         for (const auto& ref : g.node_inputs[idx])
-          if (!ref.from_input && g.last_use[ref.index] == pos)
+          if (!ref.from_input && steps.last_use[ref.index] == pos && !values[ref.index].isNone()) {
+            live_bytes -= value_bytes(values[ref.index]);
             values[ref.index] = c10::IValue{};
+          }
       }
       std::vector<tensor_buffer> out;
-      for (size_t i = 0; i < m.outputs.size(); ++i) {
+      for (auto i : wanted) {
         const auto& ref = g.outputs[i];
         current = m.nodes[ref.index].name;
         auto v = element_of(values[ref.index], ref.element, current);

@@ -3,6 +3,7 @@
 // (backends/sim). No LibTorch type appears here, which keeps builds fast.
 #pragma once
 
+#include "tessera/core/error.hpp"
 #include "tessera/core/manifest.hpp"
 #include "tessera/core/tensor_buffer.hpp"
 
@@ -28,6 +29,13 @@ struct load_report {
   double elapsed_ms = 0.0;
 };
 
+/// What one run did: how many nodes it computed and the most bytes of node
+/// outputs alive at once (request inputs and kernels' scratch not counted).
+struct run_stats {
+  uint32_t nodes_run = 0;
+  uint64_t peak_value_bytes = 0;
+};
+
 /// A model bound to resident parameters, ready to run. Dropping the last
 /// reference releases its hold on the parameter blobs.
 class loaded_model {
@@ -51,6 +59,27 @@ public:
   /// model is pinned while it runs, so it cannot be unloaded underneath.
   virtual caf::expected<std::vector<tensor_buffer>>
   run(const loaded_model& model, const std::vector<tensor_buffer>& inputs) = 0;
+
+  /// Runs only the nodes that the chosen outputs (indices into the manifest's
+  /// outputs) need, and returns those outputs in the order asked. Fused groups
+  /// use it to run one member's sub-DAG. The default runs the whole model.
+  virtual caf::expected<std::vector<tensor_buffer>>
+  run_outputs(const loaded_model& model, const std::vector<tensor_buffer>& inputs,
+              const std::vector<uint32_t>& outputs, run_stats* stats = nullptr) {
+    auto all = run(model, inputs);
+    if (!all)
+      return all.error();
+    std::vector<tensor_buffer> out;
+    for (auto i : outputs) {
+      if (i >= all->size())
+        return make_error(ec::invalid_argument, "model \"" + model.manifest().name + "\" has no output "
+                                                  + std::to_string(i));
+      out.push_back((*all)[i]);
+    }
+    if (stats != nullptr)
+      *stats = run_stats{static_cast<uint32_t>(model.manifest().nodes.size()), 0};
+    return out;
+  }
 
   /// Waits for the model's running batches, drops its tensors and releases its
   /// blobs (cached or freed, as the residency options say). Runs after an
