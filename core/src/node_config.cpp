@@ -172,6 +172,36 @@ const std::vector<entry>& entries() {
        return {};
      },
      [](const node_config& c) { return std::to_string(c.torch_threads); }},
+    {"listen", "ZeroMQ endpoint of the client gateway (tcp://HOST:PORT; port * picks one)",
+     [](node_config& c, const std::string& v) -> caf::error {
+       c.listen = v;
+       return {};
+     },
+     [](const node_config& c) { return c.listen; }},
+    {"node_name", "name of this node in status replies",
+     [](node_config& c, const std::string& v) -> caf::error {
+       c.node_name = v;
+       return {};
+     },
+     [](const node_config& c) { return c.node_name; }},
+    {"executors", "executors on the device (concurrent batches)",
+     [](node_config& c, const std::string& v) -> caf::error {
+       auto x = parse_u64("executors", v);
+       if (!x)
+         return x.error();
+       c.executors = static_cast<uint32_t>(*x);
+       return {};
+     },
+     [](const node_config& c) { return std::to_string(c.executors); }},
+    {"max_message_bytes", "largest request the gateway accepts (KiB/MiB/GiB)",
+     [](node_config& c, const std::string& v) -> caf::error {
+       auto x = parse_u64("max_message_bytes", v);
+       if (!x)
+         return x.error();
+       c.max_message_bytes = *x;
+       return {};
+     },
+     [](const node_config& c) { return std::to_string(c.max_message_bytes); }},
     {"log_level", "trace, debug, info, warn or error",
      [](node_config& c, const std::string& v) -> caf::error {
        c.log_level = v;
@@ -260,6 +290,13 @@ caf::error validate_config(const node_config& cfg) {
     return bad_field("device", "\"" + cfg.device + "\" is neither cpu nor cuda:N");
   if (cfg.device_budget_bytes < (1ull << 20))
     return bad_field("device_budget_bytes", "must be at least 1 MiB");
+  if (cfg.listen.rfind("tcp://", 0) != 0 && cfg.listen.rfind("inproc://", 0) != 0
+      && cfg.listen.rfind("ipc://", 0) != 0)
+    return bad_field("listen", "\"" + cfg.listen + "\" is not a tcp://, ipc:// or inproc:// endpoint");
+  if (cfg.executors < 1 || cfg.executors > 64)
+    return bad_field("executors", "must be between 1 and 64");
+  if (cfg.max_message_bytes < 4096)
+    return bad_field("max_message_bytes", "must be at least 4 KiB");
   if (cfg.io_threads < 1 || cfg.io_threads > 64)
     return bad_field("io_threads", "must be between 1 and 64");
   if (auto err = validate(cfg.marks))

@@ -20,6 +20,8 @@ void add_demo_command(CLI::App& app, cli_context& ctx, command_action& action);
 void add_import_command(CLI::App& app, cli_context& ctx, command_action& action);
 void add_store_command(CLI::App& app, cli_context& ctx, command_action& action);
 void add_config_command(CLI::App& app, cli_context& ctx, command_action& action);
+void add_node_command(CLI::App& app, cli_context& ctx, command_action& action);
+void add_client_commands(CLI::App& app, cli_context& ctx, command_action& action);
 void add_status_command(CLI::App& app, cli_context& ctx, command_action& action);
 void add_bench_command(CLI::App& app, cli_context& ctx, command_action& action);
 

@@ -22,6 +22,8 @@ int main(int argc, char** argv) {
   add_import_command(app, ctx, action);
   add_store_command(app, ctx, action);
   add_config_command(app, ctx, action);
+  add_node_command(app, ctx, action);
+  add_client_commands(app, ctx, action);
   add_status_command(app, ctx, action);
   add_bench_command(app, ctx, action);
   try {

@@ -33,6 +33,14 @@ struct node_config {
   watermarks marks;
   uint32_t torch_threads = 0;
   std::string log_level = "info";
+  /// Where the gateway listens for clients.
+  std::string listen = "tcp://127.0.0.1:5555";
+  /// How this node names itself in status replies and logs.
+  std::string node_name = "tessera";
+  /// Executors per device; each runs one batch at a time.
+  uint32_t executors = 1;
+  /// Largest request or reply the gateway accepts, in bytes.
+  uint64_t max_message_bytes = 256ull << 20;
 };
 
 /// One declared entry, for --help texts and `tessera config`.

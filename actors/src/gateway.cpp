@@ -1,0 +1,166 @@
+#include "tessera/actors/gateway.hpp"
+
+#include "gateway_shared.hpp"
+#include "tessera/core/error.hpp"
+
+#include <caf/all.hpp>
+
+#include <map>
+
+namespace tessera::actors {
+
+namespace {
+
+struct in_flight {
+  transport::peer from;
+  std::string id;
+  steady_time deadline;
+};
+
+// A little slack past a request's deadline before the gateway answers it
+// itself, so that a result that is just in time still wins.
+constexpr auto deadline_grace = std::chrono::milliseconds(5);
+
+} // namespace
+
+void gateway_shared::post(uint64_t ticket, caf::expected<transport::response_body> body) {
+  {
+    std::lock_guard<std::mutex> guard{mtx};
+    outbox.push_back(posted_reply{ticket, std::move(body)});
+  }
+  try {
+    if (wake_push)
+      wake_push->send(zmq::const_buffer{"w", 1}, zmq::send_flags::dontwait);
+  } catch (const zmq::error_t&) {
+    // The thread drains the outbox on its poll timeout anyway.
+  }
+}
+
+caf::expected<std::unique_ptr<gateway>> gateway::start(caf::actor_system& sys, zmq::context_t& ctx,
+                                                       gateway_options opts, gateway_deps deps) {
+  std::unique_ptr<gateway> g{new gateway};
+  g->shared_ = std::make_shared<gateway_shared>();
+  auto& sh = *g->shared_;
+  sh.opts = std::move(opts);
+  sh.deps = std::move(deps);
+  sh.ctx = &ctx;
+  sh.wake_endpoint = "inproc://tessera-gateway-wake-" + std::to_string(reinterpret_cast<uintptr_t>(g.get()));
+  auto router = transport::router_socket::bind(ctx, sh.opts.endpoint, sh.opts.limits);
+  if (!router)
+    return router.error();
+  g->endpoint_ = router->endpoint();
+  // The thread's PULL end is bound before the actor's PUSH end connects.
+  auto pull = std::make_shared<zmq::socket_t>(ctx, zmq::socket_type::pull);
+  try {
+    pull->bind(sh.wake_endpoint);
+    sh.wake_push.emplace(ctx, zmq::socket_type::push);
+    sh.wake_push->set(zmq::sockopt::linger, 0);
+    sh.wake_push->connect(sh.wake_endpoint);
+  } catch (const zmq::error_t& e) {
+    return make_error(ec::io_error, std::string{"gateway: cannot make its wake-up socket: "} + e.what());
+  }
+  auto actor = spawn_gateway_actor(sys, g->shared_);
+  auto router_ptr = std::make_shared<transport::router_socket>(std::move(*router));
+  g->thread_ = std::thread{[shared = g->shared_, router_ptr, pull, actor]() mutable {
+    auto& sh = *shared;
+    std::map<uint64_t, in_flight> pending;
+    uint64_t next_ticket = 1;
+    auto answer_error = [&](const transport::peer& to, const std::string& id, const caf::error& err) {
+      router_ptr->reply_error(to, id, err);
+      ++sh.counters.answered;
+      ++sh.counters.errors;
+    };
+    while (!sh.stopping.load()) {
+      zmq::pollitem_t items[] = {{router_ptr->socket().handle(), 0, ZMQ_POLLIN, 0},
+                                 {pull->handle(), 0, ZMQ_POLLIN, 0}};
+      try {
+        zmq::poll(items, 2, std::chrono::milliseconds(2));
+      } catch (const zmq::error_t&) {
+        continue; // EINTR
+      }
+      // New requests.
+      for (int burst = 0; burst < 256 && (items[0].revents & ZMQ_POLLIN) != 0; ++burst) {
+        auto in = router_ptr->receive(std::chrono::milliseconds(0));
+        if (!in)
+          break; // nothing more queued
+        ++sh.counters.received;
+        if (!in->request.value) {
+          answer_error(in->from, in->request.id, in->request.value.error());
+          continue;
+        }
+        if (pending.size() >= sh.opts.max_in_flight) {
+          answer_error(in->from, in->request.id,
+                       make_error(ec::overloaded, "the node has " + std::to_string(pending.size())
+                                                    + " requests in flight; retry later"));
+          continue;
+        }
+        auto arrival = std::chrono::steady_clock::now();
+        auto deadline = steady_time::max();
+        if (auto* inf = std::get_if<transport::infer_request>(&*in->request.value))
+          if (inf->deadline_ms)
+            deadline = arrival + std::chrono::milliseconds(*inf->deadline_ms);
+        auto ticket = next_ticket++;
+        pending.emplace(ticket, in_flight{in->from, in->request.id, deadline});
+        caf::anon_send(actor, run_atom::value, ticket, std::move(*in->request.value), arrival, deadline);
+      }
+      // Replies the actor posted.
+      if ((items[1].revents & ZMQ_POLLIN) != 0) {
+        zmq::message_t drain;
+        while (pull->recv(drain, zmq::recv_flags::dontwait)) {
+        }
+      }
+      std::deque<posted_reply> ready;
+      {
+        std::lock_guard<std::mutex> guard{sh.mtx};
+        ready.swap(sh.outbox);
+      }
+      for (auto& r : ready) {
+        auto p = pending.find(r.ticket);
+        if (p == pending.end())
+          continue; // already answered (deadline): exactly once
+        if (r.body)
+          router_ptr->reply(p->second.from, p->second.id, *r.body);
+        else
+          answer_error(p->second.from, p->second.id, r.body.error());
+        if (r.body)
+          ++sh.counters.answered;
+        pending.erase(p);
+      }
+      // Deadlines: whatever is still running is answered now; a late result is dropped.
+      auto now = std::chrono::steady_clock::now();
+      for (auto p = pending.begin(); p != pending.end();) {
+        if (p->second.deadline != steady_time::max() && now > p->second.deadline + deadline_grace) {
+          answer_error(p->second.from, p->second.id,
+                       make_error(ec::deadline_exceeded, "the request did not finish by its deadline"));
+          ++sh.counters.expired;
+          p = pending.erase(p);
+        } else {
+          ++p;
+        }
+      }
+      sh.counters.in_flight = pending.size();
+    }
+    for (auto& [ticket, p] : pending)
+      answer_error(p.from, p.id, make_error(ec::unavailable, "the node is shutting down"));
+    caf::anon_send_exit(actor, caf::exit_reason::user_shutdown);
+  }};
+  return g;
+}
+
+gateway::~gateway() {
+  stop();
+}
+
+void gateway::stop() {
+  if (!shared_)
+    return;
+  shared_->stopping = true;
+  if (thread_.joinable())
+    thread_.join();
+}
+
+const gateway_counters& gateway::counters() const {
+  return shared_->counters;
+}
+
+} // namespace tessera::actors

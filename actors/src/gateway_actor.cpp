@@ -1,0 +1,272 @@
+// The gateway actor: validates decoded requests against the model's manifest
+// and turns each operation into messages to the scheduler and executors. Every
+// path ends in exactly one post() of a reply for the request's ticket.
+#include "gateway_shared.hpp"
+#include "tessera/core/error.hpp"
+#include "tessera/core/input_check.hpp"
+
+#include <caf/all.hpp>
+
+#include <map>
+
+namespace tessera::actors {
+
+namespace {
+
+using namespace transport;
+
+constexpr auto manifest_ttl = std::chrono::seconds(2);
+constexpr auto ask_timeout = std::chrono::seconds(60);
+
+struct gateway_data {
+  std::shared_ptr<gateway_shared> shared;
+  struct cached {
+    model_manifest manifest;
+    steady_time fetched;
+  };
+  std::map<std::pair<std::string, uint32_t>, cached> manifests;
+
+  static inline const char* name = "gateway";
+
+  caf::expected<model_manifest> manifest(const std::string& model, std::optional<int64_t> version) {
+    if (version && (*version < 0 || *version > UINT32_MAX))
+      return make_error(ec::invalid_argument, "model_version " + std::to_string(*version) + " is out of range");
+    auto key = std::make_pair(model, static_cast<uint32_t>(version.value_or(0)));
+    auto now = std::chrono::steady_clock::now();
+    if (auto i = manifests.find(key); i != manifests.end() && now - i->second.fetched < manifest_ttl)
+      return i->second.manifest;
+    auto m = shared->deps.store->manifests().get(key.first, key.second);
+    if (!m)
+      return m.error();
+    manifests[key] = cached{*m, now};
+    return m;
+  }
+
+  // Puts the request's named inputs in manifest order and checks them.
+  caf::expected<std::vector<tensor_buffer>> bind_inputs(const model_manifest& m,
+                                                        std::vector<tensor_payload>& given) {
+    std::vector<tensor_buffer> out;
+    for (const auto& in : m.inputs) {
+      auto i = std::find_if(given.begin(), given.end(), [&](const auto& t) { return t.name == in.name; });
+      if (i == given.end())
+        return make_error(ec::missing_input, "model \"" + m.name + "\" needs input \"" + in.name + "\"");
+      out.push_back(std::move(i->tensor));
+    }
+    for (const auto& t : given)
+      if (std::none_of(m.inputs.begin(), m.inputs.end(), [&](const auto& in) { return in.name == t.name; }))
+        return make_error(ec::invalid_argument, "model \"" + m.name + "\" has no input \"" + t.name + "\"");
+    if (auto err = check_model_inputs(m, out))
+      return err;
+    return out;
+  }
+};
+
+using self_ptr = caf::stateful_actor<gateway_data>*;
+
+std::optional<int64_t> version_of(uint32_t v) {
+  return v == 0 ? std::nullopt : std::optional<int64_t>{v};
+}
+
+void handle_infer(self_ptr self, uint64_t ticket, infer_request& req, steady_time arrival,
+                  steady_time deadline) {
+  auto& st = self->state;
+  auto m = st.manifest(req.model_name, req.model_version);
+  if (!m)
+    return st.shared->post(ticket, m.error());
+  for (const auto& name : req.outputs)
+    if (std::none_of(m->outputs.begin(), m->outputs.end(), [&](const auto& o) { return o.name == name; }))
+      return st.shared->post(ticket, make_error(ec::invalid_argument, "model \"" + m->name
+                                                                          + "\" has no output \"" + name + "\""));
+  auto inputs = st.bind_inputs(*m, req.inputs);
+  if (!inputs)
+    return st.shared->post(ticket, inputs.error());
+  if (req.deadline_ms && *req.deadline_ms == 0)
+    return st.shared->post(ticket, make_error(ec::deadline_exceeded, "deadline_ms is 0"));
+  infer_job job;
+  job.ticket = ticket;
+  job.model = m->name;
+  job.version = m->version;
+  job.inputs = std::move(*inputs);
+  job.outputs = req.outputs;
+  job.priority = req.priority;
+  job.arrival = arrival;
+  job.deadline = deadline;
+  auto shared = st.shared;
+  self->request(st.shared->deps.scheduler, caf::infinite, run_atom::value, std::move(job))
+    .then(
+      [shared, ticket](infer_outcome& out) {
+        infer_response r;
+        r.model_name = out.model;
+        r.model_version = out.version;
+        for (size_t i = 0; i < out.names.size(); ++i)
+          r.outputs.push_back(tensor_payload{out.names[i], std::move(out.tensors[i])});
+        r.parameters["executor"] = out.executor;
+        r.parameters["queue_ms"] = out.queue_ms;
+        r.parameters["load_ms"] = out.load_ms;
+        r.parameters["run_ms"] = out.run_ms;
+        shared->post(ticket, response_body{std::move(r)});
+      },
+      [shared, ticket](caf::error& err) { shared->post(ticket, std::move(err)); });
+}
+
+void handle_load(self_ptr self, uint64_t ticket, const model_load_request& req) {
+  auto& st = self->state;
+  auto m = st.manifest(req.model_name, req.model_version);
+  if (!m)
+    return st.shared->post(ticket, m.error());
+  if (st.shared->deps.executors.empty())
+    return st.shared->post(ticket, make_error(ec::unavailable, "this node has no executor"));
+  auto shared = st.shared;
+  self->request(st.shared->deps.executors.front(), ask_timeout, load_atom::value, m->name, m->version)
+    .then(
+      [shared, ticket](load_outcome& out) {
+        model_load_response r;
+        r.model_name = out.model;
+        r.model_version = out.version;
+        r.loaded_bytes = out.loaded_bytes;
+        r.reused_bytes = out.reused_bytes;
+        shared->post(ticket, response_body{std::move(r)});
+      },
+      [shared, ticket](caf::error& err) { shared->post(ticket, std::move(err)); });
+}
+
+void handle_unload(self_ptr self, uint64_t ticket, const model_unload_request& req) {
+  auto& st = self->state;
+  auto m = st.manifest(req.model_name, req.model_version);
+  if (!m)
+    return st.shared->post(ticket, m.error());
+  auto shared = st.shared;
+  auto left = std::make_shared<size_t>(st.shared->deps.executors.size());
+  model_unload_response r{m->name, m->version};
+  if (*left == 0)
+    return shared->post(ticket, response_body{r});
+  for (auto& e : st.shared->deps.executors)
+    self->request(e, ask_timeout, unload_atom::value, m->name, m->version)
+      .then([shared, ticket, left, r](bool) {
+              if (--*left == 0)
+                shared->post(ticket, response_body{r});
+            },
+            [shared, ticket, left](caf::error& err) {
+              if (*left > 0) {
+                *left = 0;
+                shared->post(ticket, std::move(err));
+              }
+            });
+}
+
+// Operations answered from the executors' states: ready, index and status.
+template <class Respond>
+void with_executor_states(self_ptr self, uint64_t ticket, Respond respond) {
+  auto shared = self->state.shared;
+  self->request(shared->deps.scheduler, ask_timeout, status_atom::value)
+    .then([shared, ticket, respond](std::vector<executor_state>& states) {
+            shared->post(ticket, respond(states));
+          },
+          [shared, ticket](caf::error& err) { shared->post(ticket, std::move(err)); });
+}
+
+bool is_loaded(const std::vector<executor_state>& states, const std::string& key) {
+  for (const auto& s : states)
+    if (std::find(s.loaded.begin(), s.loaded.end(), key) != s.loaded.end())
+      return true;
+  return false;
+}
+
+void handle_other(self_ptr self, uint64_t ticket, request_body& body) {
+  auto& st = self->state;
+  auto shared = st.shared;
+  if (auto* ready = std::get_if<model_ready_request>(&body)) {
+    auto m = st.manifest(ready->model_name, ready->model_version);
+    if (!m)
+      return shared->post(ticket, m.error());
+    auto key = model_ref(*m);
+    auto r = model_ready_response{m->name, m->version, false};
+    return with_executor_states(self, ticket, [r, key](const auto& states) {
+      auto out = r;
+      out.ready = is_loaded(states, key);
+      return caf::expected<response_body>{response_body{out}};
+    });
+  }
+  if (auto* index = std::get_if<repository_index_request>(&body)) {
+    auto models = shared->deps.store->manifests().list_latest();
+    bool ready_only = index->ready_only;
+    return with_executor_states(self, ticket, [models, ready_only](const auto& states) {
+      repository_index_response r;
+      for (const auto& m : models) {
+        bool ready = is_loaded(states, model_ref(m));
+        if (ready_only && !ready)
+          continue;
+        r.models.push_back(model_index_entry{m.name, m.version, ready ? "ready" : "unloaded", ""});
+      }
+      return caf::expected<response_body>{response_body{std::move(r)}};
+    });
+  }
+  if (std::holds_alternative<server_status_request>(body)) {
+    return with_executor_states(self, ticket, [shared](const auto& states) {
+      server_status_response r;
+      r.node_name = shared->opts.node_name;
+      r.uptime_ms = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                            std::chrono::steady_clock::now() - shared->started)
+                                            .count());
+      r.requests_in_flight = shared->counters.in_flight.load();
+      r.requests_served = shared->counters.answered.load();
+      r.nodes.push_back(node_entry{shared->opts.node_name, "up"});
+      auto s = shared->deps.residency->stats();
+      r.devices.push_back(device_entry{shared->opts.node_name + "/cpu", s.device.used_bytes,
+                                       s.device.budget_bytes});
+      (void) states;
+      return caf::expected<response_body>{response_body{std::move(r)}};
+    });
+  }
+  if (auto* health = std::get_if<health_request>(&body)) {
+    (void) health;
+    return shared->post(ticket, response_body{health_response{true, !shared->deps.executors.empty()}});
+  }
+  if (auto* meta = std::get_if<metadata_request>(&body)) {
+    metadata_response r;
+    if (!meta->model_name) {
+      r.name = "tessera";
+      r.version = "0.1.0";
+      r.extensions = {"model_repository", "fused_groups", "deadlines"};
+      return shared->post(ticket, response_body{std::move(r)});
+    }
+    auto m = st.manifest(*meta->model_name, meta->model_version);
+    if (!m)
+      return shared->post(ticket, m.error());
+    r.name = m->name;
+    for (auto v : shared->deps.store->manifests().versions(m->name))
+      r.versions.push_back(std::to_string(v));
+    r.platform = "tessera_blocks";
+    for (const auto& in : m->inputs)
+      r.inputs.push_back(tensor_metadata{in.name, in.spec});
+    for (const auto& out : m->outputs)
+      r.outputs.push_back(tensor_metadata{out.name, out.spec});
+    return shared->post(ticket, response_body{std::move(r)});
+  }
+  shared->post(ticket, make_error(ec::unsupported, std::string{"operation \""}
+                                                     + to_string(operation_of(body))
+                                                     + "\" is not served by this node yet"));
+}
+
+caf::behavior gateway_impl(self_ptr self, std::shared_ptr<gateway_shared> shared) {
+  self->state.shared = std::move(shared);
+  return {
+    [self](run_atom, uint64_t ticket, request_body& body, steady_time arrival, steady_time deadline) {
+      if (auto* inf = std::get_if<infer_request>(&body))
+        return handle_infer(self, ticket, *inf, arrival, deadline);
+      if (auto* load = std::get_if<model_load_request>(&body))
+        return handle_load(self, ticket, *load);
+      if (auto* unload = std::get_if<model_unload_request>(&body))
+        return handle_unload(self, ticket, *unload);
+      handle_other(self, ticket, body);
+    },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_gateway_actor(caf::actor_system& sys, std::shared_ptr<gateway_shared> shared) {
+  return sys.spawn(gateway_impl, std::move(shared));
+}
+
+} // namespace tessera::actors

@@ -1,0 +1,43 @@
+// State shared by the gateway's socket thread and its actor: the outbox of
+// replies (the actor posts, the thread sends) and the counters. The actor wakes
+// the thread through an inproc PUSH socket that only the actor uses.
+#pragma once
+
+#include "tessera/actors/gateway.hpp"
+#include "tessera/transport/router_socket.hpp"
+
+#include <deque>
+#include <mutex>
+#include <optional>
+
+namespace tessera::actors {
+
+struct posted_reply {
+  uint64_t ticket = 0;
+  caf::expected<transport::response_body> body{caf::error{}};
+};
+
+struct gateway_shared {
+  gateway_options opts;
+  gateway_deps deps;
+  zmq::context_t* ctx = nullptr;
+  std::string wake_endpoint;
+  gateway_counters counters;
+  std::atomic<bool> stopping{false};
+  steady_time started = std::chrono::steady_clock::now();
+
+  std::mutex mtx;
+  std::deque<posted_reply> outbox;
+  std::optional<zmq::socket_t> wake_push; ///< used by the actor only
+
+  /// Queues a reply and wakes the socket thread (called from the actor).
+  void post(uint64_t ticket, caf::expected<transport::response_body> body);
+};
+
+/// Spawns the actor that handles decoded requests.
+caf::actor spawn_gateway_actor(caf::actor_system& sys, std::shared_ptr<gateway_shared> shared);
+
+} // namespace tessera::actors
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tessera::transport::request_body)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tessera::actors::steady_time)

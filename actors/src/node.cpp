@@ -1,0 +1,91 @@
+#include "tessera/actors/node.hpp"
+
+#include "tessera/actors/executor.hpp"
+#include "tessera/actors/monitor.hpp"
+#include "tessera/actors/scheduler.hpp"
+#include "tessera/core/error.hpp"
+#include "tessera/torch/torch_executor.hpp"
+
+#include <caf/all.hpp>
+
+namespace tessera::actors {
+
+caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg, zmq::context_t* ctx) {
+  if (auto err = validate_config(cfg))
+    return err;
+  if (cfg.device != "cpu")
+    return make_error(ec::unsupported, "device \"" + cfg.device
+                                         + "\": this build's device tier is the CPU arena");
+  std::unique_ptr<node> n{new node};
+  if (ctx == nullptr) {
+    n->own_ctx_ = std::make_unique<zmq::context_t>(1);
+    ctx = n->own_ctx_.get();
+  }
+  n->ctx_ = ctx;
+  auto st = store::block_store::open(cfg.store_path, false);
+  if (!st)
+    return st.error();
+  n->store_ = std::make_unique<store::block_store>(std::move(*st));
+  n->arena_ = std::make_unique<residency::cpu_arena>();
+  n->residency_ = std::make_unique<residency::residency_manager>(
+    *n->store_, *n->arena_, residency::residency_options::from(cfg));
+  n->residency_->learn_sharing_from(n->store_->manifests().list_latest());
+  // Actor threads: two workers are enough, executors are detached (own threads).
+  n->system_config_.set("scheduler.max-threads", 2);
+  n->system_ = std::make_unique<caf::actor_system>(n->system_config_);
+  for (uint32_t i = 0; i < cfg.executors; ++i) {
+    torch_backend::torch_options opts;
+    opts.device = cfg.device;
+    opts.threads = cfg.torch_threads;
+    auto exec = torch_backend::make_torch_executor(opts, *n->residency_, n->store_->skeletons());
+    if (!exec)
+      return exec.error();
+    auto deps = std::make_shared<executor_deps>();
+    deps->name = cfg.node_name + "/cpu/" + std::to_string(i);
+    deps->exec = std::move(*exec);
+    deps->residency = n->residency_.get();
+    deps->store = n->store_.get();
+    n->executors_.push_back(spawn_executor(*n->system_, std::move(deps)));
+  }
+  n->scheduler_ = spawn_scheduler(*n->system_, n->executors_);
+  n->monitor_ = spawn_monitor(*n->system_, *n->residency_, n->executors_);
+  // Level changes reach the monitor as they happen; the link is cut before the
+  // actor system goes away.
+  n->pressure_target_ = std::make_shared<caf::actor>(caf::actor_cast<caf::actor>(n->monitor_));
+  std::weak_ptr<caf::actor> target = n->pressure_target_;
+  n->residency_->on_pressure([target](pressure_level level, uint64_t, uint64_t) {
+    if (auto t = target.lock())
+      caf::anon_send(*t, pressure_atom::value, level);
+  });
+  gateway_options gopts;
+  gopts.endpoint = cfg.listen;
+  gopts.node_name = cfg.node_name;
+  gopts.limits.max_message_bytes = cfg.max_message_bytes;
+  gopts.limits.max_tensor_bytes = std::min<size_t>(gopts.limits.max_tensor_bytes, cfg.max_message_bytes);
+  gateway_deps gdeps{n->scheduler_, n->executors_, n->store_.get(), n->residency_.get()};
+  auto g = gateway::start(*n->system_, *ctx, std::move(gopts), std::move(gdeps));
+  if (!g)
+    return g.error();
+  n->gateway_ = std::move(*g);
+  return n;
+}
+
+node::~node() {
+  if (gateway_)
+    gateway_->stop();
+  gateway_.reset();
+  pressure_target_.reset();
+  if (system_) {
+    for (auto& e : executors_)
+      caf::anon_send_exit(e, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(scheduler_, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(monitor_, caf::exit_reason::user_shutdown);
+    executors_.clear();
+    scheduler_ = nullptr;
+    monitor_ = nullptr;
+    system_->await_all_actors_done();
+    system_.reset();
+  }
+}
+
+} // namespace tessera::actors

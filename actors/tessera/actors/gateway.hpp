@@ -1,0 +1,78 @@
+// The gateway: the node's face to clients. A dedicated thread owns the ZeroMQ
+// ROUTER socket (sockets never leave their thread), decodes requests, applies
+// admission control, and answers each request exactly once: with the result
+// the gateway actor posts back, or with an error (malformed input, overload,
+// deadline). The gateway actor validates requests against the model's
+// manifest and drives the scheduler and executors; it never blocks.
+#pragma once
+
+#include "tessera/actors/messages.hpp"
+#include "tessera/residency/residency_manager.hpp"
+#include "tessera/store/block_store.hpp"
+#include "tessera/transport/codec_limits.hpp"
+
+#include <caf/actor_system.hpp>
+#include <zmq.hpp>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+
+namespace tessera::actors {
+
+struct gateway_options {
+  std::string endpoint = "tcp://127.0.0.1:5555";
+  std::string node_name = "tessera";
+  transport::codec_limits limits;
+  /// Requests in flight beyond this are refused with ec::overloaded.
+  size_t max_in_flight = 1024;
+};
+
+/// What the gateway actor talks to; the node owns all of it.
+struct gateway_deps {
+  scheduler_actor scheduler;
+  std::vector<executor_actor> executors;
+  const store::block_store* store = nullptr;
+  residency::residency_manager* residency = nullptr;
+};
+
+struct gateway_counters {
+  std::atomic<uint64_t> received{0};
+  std::atomic<uint64_t> answered{0};
+  std::atomic<uint64_t> errors{0};
+  std::atomic<uint64_t> expired{0};
+  std::atomic<uint64_t> in_flight{0};
+};
+
+struct gateway_shared;
+
+class gateway {
+public:
+  /// Binds the socket, spawns the gateway actor and starts the socket thread.
+  static caf::expected<std::unique_ptr<gateway>> start(caf::actor_system& sys, zmq::context_t& ctx,
+                                                       gateway_options opts, gateway_deps deps);
+
+  /// Stops the socket thread; requests still in flight are answered with
+  /// ec::unavailable first.
+  ~gateway();
+
+  void stop();
+
+  /// The bound endpoint, with the port resolved.
+  const std::string& endpoint() const {
+    return endpoint_;
+  }
+
+  const gateway_counters& counters() const;
+
+private:
+  gateway() = default;
+  void run();
+
+  std::shared_ptr<gateway_shared> shared_;
+  std::string endpoint_;
+  std::thread thread_;
+};
+
+} // namespace tessera::actors

@@ -1,0 +1,98 @@
+// The messages the node's actors exchange, and their typed interfaces. Jobs and
+// outcomes carry tensor_buffers (shared, immutable bytes) and never leave the
+// process as CAF messages: between boxes and to clients, MessagePack on ZeroMQ
+// carries them (transport/). That is why they are allowed as unsafe (not
+// serializable) message types here.
+#pragma once
+
+#include "tessera/core/memory_pressure.hpp"
+#include "tessera/core/tensor_buffer.hpp"
+#include "tessera/residency/residency_stats.hpp"
+
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/atom.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+namespace tessera::actors {
+
+using run_atom = caf::atom_constant<caf::atom("run")>;
+using load_atom = caf::atom_constant<caf::atom("load")>;
+using unload_atom = caf::atom_constant<caf::atom("unload")>;
+using status_atom = caf::atom_constant<caf::atom("status")>;
+using pressure_atom = caf::atom_constant<caf::atom("pressure")>;
+using tick_atom = caf::atom_constant<caf::atom("tick")>;
+
+using steady_time = std::chrono::steady_clock::time_point;
+
+/// One inference as it travels from the gateway through the scheduler to an
+/// executor: inputs already validated and in manifest order.
+struct infer_job {
+  uint64_t ticket = 0;
+  std::string model;
+  uint32_t version = 0; ///< 0: the latest
+  std::vector<tensor_buffer> inputs;
+  std::vector<std::string> outputs; ///< requested output names; all when empty
+  int64_t priority = 0;
+  steady_time arrival{};
+  steady_time deadline = steady_time::max();
+};
+
+/// What an executor returns for a job.
+struct infer_outcome {
+  std::string model;
+  uint32_t version = 0;
+  std::vector<std::string> names;
+  std::vector<tensor_buffer> tensors;
+  std::string executor;
+  double queue_ms = 0.0;
+  double load_ms = 0.0;
+  double run_ms = 0.0;
+};
+
+/// What loading a model did.
+struct load_outcome {
+  std::string model;
+  uint32_t version = 0;
+  uint64_t loaded_bytes = 0;
+  uint64_t reused_bytes = 0;
+};
+
+/// What an executor holds, for the scheduler's reuse-aware choices and status.
+struct executor_state {
+  std::string name;
+  std::vector<std::string> loaded; ///< "name:version"
+  uint64_t served = 0;
+  uint64_t swaps_out = 0;
+};
+
+/// An executor: runs jobs on one device, loads and unloads models, and swaps
+/// models out when memory pressure rises.
+using executor_actor = caf::typed_actor<
+  caf::replies_to<run_atom, infer_job>::with<infer_outcome>,
+  caf::replies_to<load_atom, std::string, uint32_t>::with<load_outcome>,
+  caf::replies_to<unload_atom, std::string, uint32_t>::with<bool>,
+  caf::replies_to<status_atom>::with<executor_state>,
+  caf::reacts_to<pressure_atom, pressure_level>>;
+
+/// The scheduler: queues jobs and places them on executors.
+using scheduler_actor = caf::typed_actor<
+  caf::replies_to<run_atom, infer_job>::with<infer_outcome>,
+  caf::replies_to<status_atom>::with<std::vector<executor_state>>>;
+
+/// The monitor: samples memory and tells executors about pressure.
+using monitor_actor = caf::typed_actor<caf::reacts_to<tick_atom>,
+                                       caf::reacts_to<pressure_atom, pressure_level>>;
+
+} // namespace tessera::actors
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tessera::actors::infer_job)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tessera::actors::infer_outcome)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tessera::actors::load_outcome)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tessera::actors::executor_state)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<tessera::actors::executor_state>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tessera::pressure_level)

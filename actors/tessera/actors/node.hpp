@@ -1,0 +1,74 @@
+// One Tessera node in a process: the block store, the device tier (CPU arena)
+// with its residency manager, and the actors (executors, scheduler, monitor,
+// gateway) on one CAF actor system, serving clients on the configured ZeroMQ
+// endpoint. `tessera node` runs one; tests and the simulator start several.
+#pragma once
+
+#include "tessera/actors/gateway.hpp"
+#include "tessera/actors/messages.hpp"
+#include "tessera/core/node_config.hpp"
+#include "tessera/residency/cpu_arena.hpp"
+#include "tessera/residency/residency_manager.hpp"
+#include "tessera/store/block_store.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <zmq.hpp>
+
+#include <memory>
+
+namespace tessera::actors {
+
+class node {
+public:
+  /// Opens the store and starts everything. `ctx` lets a test share one ZeroMQ
+  /// context (for inproc:// endpoints); by default the node makes its own.
+  static caf::expected<std::unique_ptr<node>> start(const node_config& cfg,
+                                                    zmq::context_t* ctx = nullptr);
+
+  /// Stops the gateway (answering what is in flight), then the actors.
+  ~node();
+
+  const std::string& endpoint() const {
+    return gateway_->endpoint();
+  }
+
+  const gateway_counters& counters() const {
+    return gateway_->counters();
+  }
+
+  residency::residency_manager& residency() {
+    return *residency_;
+  }
+
+  const store::block_store& store() const {
+    return *store_;
+  }
+
+  caf::actor_system& system() {
+    return *system_;
+  }
+
+  const scheduler_actor& scheduler() const {
+    return scheduler_;
+  }
+
+private:
+  node() = default;
+
+  // Declared in the order they start; members are destroyed in reverse.
+  std::unique_ptr<zmq::context_t> own_ctx_;
+  zmq::context_t* ctx_ = nullptr;
+  std::unique_ptr<store::block_store> store_;
+  std::unique_ptr<residency::cpu_arena> arena_;
+  std::unique_ptr<residency::residency_manager> residency_;
+  std::shared_ptr<caf::actor> pressure_target_;
+  caf::actor_system_config system_config_;
+  std::unique_ptr<caf::actor_system> system_;
+  std::vector<executor_actor> executors_;
+  scheduler_actor scheduler_;
+  monitor_actor monitor_;
+  std::unique_ptr<gateway> gateway_;
+};
+
+} // namespace tessera::actors

@@ -1,0 +1,97 @@
+// Bad input and deadlines at the gateway: each kind of bad request gets its
+// specific error code, and the node keeps serving afterwards.
+#include "node_fixture.hpp"
+
+#include <zmq_addon.hpp>
+
+using namespace tessera;
+using namespace tessera::test;
+using namespace tessera::transport;
+
+namespace {
+
+ec code_of_reply(client& cl, request req) {
+  auto r = cl.call(std::move(req), reply_timeout);
+  if (r)
+    return ec::none;
+  return code_of(r.error());
+}
+
+} // namespace
+
+TEST_SUITE("node_faults") {
+  TEST_CASE("each kind of bad request gets its specific error, and the node still serves") {
+    const auto& zoo = small_zoo::get();
+    auto n = start_node(node_config_for(zoo));
+    zmq::context_t ctx{1};
+    auto cl = client::connect(ctx, n->endpoint());
+    REQUIRE(cl);
+    const auto& m = zoo.manifest("mobilenetv2");
+    CHECK(code_of_reply(*cl, {"", infer_for(zoo.manifest("mobilenetv2"), 1, 1)}) == ec::none);
+    auto unknown = infer_for(m, 1, 1);
+    unknown.model_name = "no-such-model";
+    CHECK(code_of_reply(*cl, {"", unknown}) == ec::unknown_model);
+    auto shape = infer_for(m, 1, 1);
+    shape.inputs[0].tensor = random_tensor({dtype::float32, {1, 3, 225, 224}}, 1);
+    CHECK(code_of_reply(*cl, {"", shape}) == ec::shape_mismatch);
+    auto type = infer_for(m, 1, 1);
+    type.inputs[0].tensor = random_tensor({dtype::float64, {1, 3, 224, 224}}, 1);
+    CHECK(code_of_reply(*cl, {"", type}) == ec::dtype_mismatch);
+    auto renamed = infer_for(m, 1, 1);
+    renamed.inputs[0].name = "picture";
+    CHECK(code_of_reply(*cl, {"", renamed}) == ec::missing_input);
+    auto extra = infer_for(m, 1, 1);
+    extra.inputs.push_back({"extra", random_tensor({dtype::float32, {1}}, 2)});
+    CHECK(code_of_reply(*cl, {"", extra}) == ec::invalid_argument);
+    auto output = infer_for(m, 1, 1);
+    output.outputs = {"no-such-output"};
+    CHECK(code_of_reply(*cl, {"", output}) == ec::invalid_argument);
+    auto late = infer_for(m, 1, 1);
+    late.deadline_ms = 0;
+    CHECK(code_of_reply(*cl, {"", late}) == ec::deadline_exceeded);
+    CHECK(code_of_reply(*cl, {"", model_load_request{"no-such-model", {}, {}}}) == ec::unknown_model);
+    CHECK(code_of_reply(*cl, {"", fuse_request{"g", {"a", "b"}}}) == ec::unsupported);
+
+    // Raw garbage on a DEALER socket: answered with malformed_request.
+    zmq::socket_t raw{ctx, zmq::socket_type::dealer};
+    raw.set(zmq::sockopt::linger, 0);
+    raw.set(zmq::sockopt::rcvtimeo, 30000);
+    raw.connect(n->endpoint());
+    raw.send(zmq::str_buffer("\xc1\xc1 not messagepack"), zmq::send_flags::none);
+    std::vector<zmq::message_t> reply;
+    REQUIRE(zmq::recv_multipart(raw, std::back_inserter(reply)));
+    auto decoded = decode_response(std::move(reply));
+    REQUIRE_FALSE(decoded.value);
+    CHECK(code_of(decoded.value.error()) == ec::malformed_request);
+
+    // Still serving.
+    auto ok = cl->call_as<infer_response>({"", infer_for(m, 2, 9)}, reply_timeout);
+    REQUIRE_MESSAGE(ok, describe(ok.error()));
+    CHECK(ok->outputs.size() == 1);
+    CHECK(n->counters().errors.load() >= 10);
+  }
+
+  TEST_CASE("a request that cannot finish by its deadline is answered with deadline_exceeded once") {
+    const auto& zoo = small_zoo::get();
+    auto n = start_node(node_config_for(zoo));
+    zmq::context_t ctx{1};
+    auto cl = client::connect(ctx, n->endpoint());
+    REQUIRE(cl);
+    // A large batch of a model not yet loaded cannot finish within 1 ms.
+    auto req = infer_for(zoo.manifest("vit-tiny"), 8, 3);
+    req.deadline_ms = 1;
+    auto start = std::chrono::steady_clock::now();
+    auto id = cl->send({"", req}, reply_timeout);
+    REQUIRE(id);
+    auto r = cl->wait_for(*id, reply_timeout);
+    auto waited = std::chrono::steady_clock::now() - start;
+    REQUIRE_FALSE(r);
+    CHECK(code_of(r.error()) == ec::deadline_exceeded);
+    CHECK(waited < std::chrono::milliseconds(500)); // answered at the deadline, not after the run
+    // The late result is dropped: the next reply belongs to the next request.
+    auto next = cl->call_as<health_response>({"", health_request{}}, reply_timeout);
+    CHECK(next);
+    auto after = cl->call_as<infer_response>({"", infer_for(zoo.manifest("vit-tiny"), 1, 4)}, reply_timeout);
+    CHECK(after);
+  }
+}

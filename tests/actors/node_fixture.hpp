@@ -1,0 +1,39 @@
+// A node serving the small test zoo on an ephemeral loopback port, and clients
+// for it. The node runs the real actors, sockets and LibTorch execution.
+#pragma once
+
+#include "backends/zoo_fixture.hpp"
+#include "tessera/actors/node.hpp"
+#include "tessera/core/error.hpp"
+#include "tessera/transport/client.hpp"
+
+#include <doctest/doctest.h>
+
+namespace tessera::test {
+
+inline node_config node_config_for(const small_zoo& zoo) {
+  node_config cfg;
+  cfg.store_path = zoo.dir->path();
+  cfg.listen = "tcp://127.0.0.1:*";
+  cfg.node_name = "test-node";
+  cfg.torch_threads = 1;
+  return cfg;
+}
+
+inline std::unique_ptr<actors::node> start_node(const node_config& cfg) {
+  auto n = actors::node::start(cfg);
+  REQUIRE_MESSAGE(n, describe(n.error()));
+  return std::move(*n);
+}
+
+inline transport::infer_request infer_for(const model_manifest& m, int64_t batch, uint64_t seed) {
+  transport::infer_request r;
+  r.model_name = m.name;
+  for (size_t i = 0; i < m.inputs.size(); ++i)
+    r.inputs.push_back({m.inputs[i].name, random_tensor(with_batch(m.inputs[i].spec, batch), seed + i)});
+  return r;
+}
+
+constexpr auto reply_timeout = std::chrono::milliseconds(60000);
+
+} // namespace tessera::test

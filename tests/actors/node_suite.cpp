@@ -1,0 +1,162 @@
+#include "node_fixture.hpp"
+#include "tessera/residency/cpu_arena.hpp"
+#include "tessera/torch/torch_executor.hpp"
+
+#include <atomic>
+#include <thread>
+
+using namespace tessera;
+using namespace tessera::test;
+using namespace tessera::transport;
+
+namespace {
+
+// The outputs the same model gives when run locally, without the node.
+std::vector<tensor_buffer> local_outputs(const small_zoo& zoo, const model_manifest& m,
+                                         const std::vector<tensor_payload>& inputs) {
+  residency::cpu_arena arena;
+  residency::residency_manager mgr{*zoo.store, arena, residency::residency_options{}};
+  auto exec = torch_backend::make_torch_executor({}, mgr, zoo.store->skeletons());
+  REQUIRE(exec);
+  auto loaded = (*exec)->load(m);
+  REQUIRE(loaded);
+  std::vector<tensor_buffer> in;
+  for (const auto& p : inputs)
+    in.push_back(p.tensor);
+  auto out = (*exec)->run(**loaded, in);
+  REQUIRE(out);
+  return *out;
+}
+
+} // namespace
+
+TEST_SUITE("node") {
+  TEST_CASE("concurrent clients get every answer, equal to local execution") {
+    const auto& zoo = small_zoo::get();
+    auto n = start_node(node_config_for(zoo));
+    const char* models[] = {"resnet18", "resnet-cars", "mobilenetv2", "vit-tiny"};
+    constexpr int clients = 3;
+    constexpr int per_client = 6;
+    std::atomic<int> answered{0};
+    std::atomic<int> mismatched{0};
+    std::vector<std::string> failures(clients);
+    std::vector<std::thread> threads;
+    for (int c = 0; c < clients; ++c)
+      threads.emplace_back([&, c] {
+        zmq::context_t ctx{1};
+        auto cl = client::connect(ctx, n->endpoint());
+        if (!cl) {
+          failures[c] = describe(cl.error());
+          return;
+        }
+        // Several requests in flight per client, then collect the replies.
+        std::map<std::string, infer_request> sent;
+        for (int i = 0; i < per_client; ++i) {
+          const auto& m = zoo.manifest(models[(c + i) % 4]);
+          auto req = infer_for(m, 1 + i % 2, 100 * c + i);
+          auto id = cl->send({"", req}, reply_timeout);
+          if (!id) {
+            failures[c] = describe(id.error());
+            return;
+          }
+          sent.emplace(*id, std::move(req));
+        }
+        for (auto& [id, req] : sent) {
+          auto r = cl->wait_for(id, reply_timeout);
+          if (!r) {
+            failures[c] = describe(r.error());
+            continue;
+          }
+          auto* inf = std::get_if<infer_response>(&*r);
+          if (inf == nullptr || inf->outputs.size() != 1) {
+            failures[c] = "unexpected reply";
+            continue;
+          }
+          ++answered;
+          auto local = local_outputs(zoo, zoo.manifest(req.model_name), req.inputs);
+          if (max_relative_difference(inf->outputs[0].tensor, local[0]) > 1e-6)
+            ++mismatched;
+        }
+      });
+    for (auto& t : threads)
+      t.join();
+    for (const auto& f : failures)
+      CHECK_MESSAGE(f.empty(), f);
+    CHECK(answered == clients * per_client);
+    CHECK(mismatched == 0);
+    CHECK(n->counters().answered.load() == static_cast<uint64_t>(clients * per_client));
+  }
+
+  TEST_CASE("model operations: load, ready, index, status, metadata, unload") {
+    const auto& zoo = small_zoo::get();
+    auto n = start_node(node_config_for(zoo));
+    zmq::context_t ctx{1};
+    auto cl = client::connect(ctx, n->endpoint());
+    REQUIRE(cl);
+    auto health = cl->call_as<health_response>({"", health_request{}}, reply_timeout);
+    REQUIRE(health);
+    CHECK(health->live);
+    CHECK(health->ready);
+    auto load = cl->call_as<model_load_response>({"", model_load_request{"resnet18", {}, {}}}, reply_timeout);
+    REQUIRE_MESSAGE(load, describe(load.error()));
+    CHECK(load->loaded_bytes == parameter_bytes(zoo.manifest("resnet18")));
+    auto cars = cl->call_as<model_load_response>({"", model_load_request{"resnet-cars", {}, {}}}, reply_timeout);
+    REQUIRE(cars);
+    CHECK(cars->reused_bytes == shared_bytes(zoo.manifest("resnet18"), zoo.manifest("resnet-cars")));
+    auto ready = cl->call_as<model_ready_response>({"", model_ready_request{"resnet18", {}}}, reply_timeout);
+    REQUIRE(ready);
+    CHECK(ready->ready);
+    auto index = cl->call_as<repository_index_response>({"", repository_index_request{true}}, reply_timeout);
+    REQUIRE(index);
+    CHECK(index->models.size() == 2);
+    auto meta = cl->call_as<metadata_response>({"", metadata_request{"vit-tiny", {}}}, reply_timeout);
+    REQUIRE(meta);
+    REQUIRE(meta->inputs.size() == 1);
+    CHECK(meta->inputs[0].spec == zoo.manifest("vit-tiny").inputs[0].spec);
+    auto status = cl->call_as<server_status_response>({"", server_status_request{}}, reply_timeout);
+    REQUIRE(status);
+    CHECK(status->node_name == "test-node");
+    REQUIRE(status->devices.size() == 1);
+    CHECK(status->devices[0].used_bytes == n->residency().stats().device.used_bytes);
+    auto unload = cl->call_as<model_unload_response>({"", model_unload_request{"resnet18", {}}}, reply_timeout);
+    REQUIRE(unload);
+    auto after = cl->call_as<model_ready_response>({"", model_ready_request{"resnet18", {}}}, reply_timeout);
+    REQUIRE(after);
+    CHECK_FALSE(after->ready);
+  }
+
+  TEST_CASE("two models that cannot both stay swap, every request succeeds, the budget holds") {
+    const auto& zoo = small_zoo::get();
+    const auto& a = zoo.manifest("resnet18");
+    const auto& b = zoo.manifest("vit-tiny");
+    auto cfg = node_config_for(zoo);
+    cfg.device_budget_bytes = std::max(parameter_bytes(a), parameter_bytes(b)) * 5 / 4;
+    auto n = start_node(cfg);
+    std::atomic<bool> sampling{true};
+    std::atomic<uint64_t> peak{0};
+    std::thread sampler{[&] {
+      while (sampling) {
+        auto s = n->residency().stats();
+        peak = std::max<uint64_t>(peak, s.device.used_bytes + s.device.reserved_bytes);
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+    }};
+    zmq::context_t ctx{1};
+    auto cl = client::connect(ctx, n->endpoint());
+    REQUIRE(cl);
+    int ok = 0;
+    for (int i = 0; i < 6; ++i) {
+      const auto& m = i % 2 == 0 ? a : b;
+      auto r = cl->call_as<infer_response>({"", infer_for(m, 1, i)}, reply_timeout);
+      CHECK_MESSAGE(r, (r ? "" : describe(r.error())));
+      ok += r ? 1 : 0;
+    }
+    sampling = false;
+    sampler.join();
+    CHECK(ok == 6);
+    CHECK(peak.load() <= cfg.device_budget_bytes);
+    auto s = n->residency().stats();
+    CHECK(s.counters.loads >= 6); // each alternation loaded the other model again
+    CHECK(s.device.used_bytes <= cfg.device_budget_bytes);
+  }
+}
