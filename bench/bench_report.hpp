@@ -47,4 +47,7 @@ int run_sharing_bench(const bench_options& opts);
 /// Runs `tessera bench tiers`; returns the exit code.
 int run_tiers_bench(const bench_options& opts);
 
+/// Runs `tessera bench fusion`; returns the exit code.
+int run_fusion_bench(const bench_options& opts);
+
 } // namespace tessera::bench

@@ -61,6 +61,7 @@ public:
       if (auto err = merge_nodes(i, graphs[i]))
         return err;
     add_outputs(graphs);
+    plan_.name = name_;
     plan_.dag.name = name_;
     plan_.dag.family = "group";
     plan_.dag.description = "fused group of";

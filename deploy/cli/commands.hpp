@@ -7,6 +7,8 @@
 #include <CLI/CLI.hpp>
 
 #include <functional>
+#include <string>
+#include <vector>
 
 namespace tessera::cli {
 
@@ -24,5 +26,19 @@ void add_node_command(CLI::App& app, cli_context& ctx, command_action& action);
 void add_client_commands(CLI::App& app, cli_context& ctx, command_action& action);
 void add_status_command(CLI::App& app, cli_context& ctx, command_action& action);
 void add_bench_command(CLI::App& app, cli_context& ctx, command_action& action);
+void add_fuse_command(CLI::App& app, cli_context& ctx, command_action& action);
+
+/// What `tessera run --group NAME` asks for (deploy/cli/fuse_command.cpp).
+struct group_run_args {
+  std::string group;
+  /// Members to answer for; all when empty.
+  std::vector<std::string> members;
+  int64_t batch = 1;
+  uint64_t seed = 1;
+  uint32_t repeat = 1;
+};
+
+/// Loads a stored group as one unit and runs it on random input.
+int run_group_command(cli_context& ctx, const group_run_args& args);
 
 } // namespace tessera::cli

@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   add_client_commands(app, ctx, action);
   add_status_command(app, ctx, action);
   add_bench_command(app, ctx, action);
+  add_fuse_command(app, ctx, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

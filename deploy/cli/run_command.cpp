@@ -56,14 +56,27 @@ caf::expected<std::vector<tensor_buffer>> read_inputs(const model_manifest& m,
 void add_run_command(CLI::App& app, cli_context& ctx, command_action& action) {
   auto* cmd = app.add_subcommand("run", "run one local inference and print the outputs");
   auto args = std::make_shared<run_args>();
-  cmd->add_option("-m,--model", args->model, "NAME or NAME:VERSION")->required();
+  auto group = std::make_shared<group_run_args>();
+  auto* model_opt = cmd->add_option("-m,--model", args->model, "NAME or NAME:VERSION");
+  cmd->add_option("-g,--group", group->group, "run a fused group (see `tessera fuse`) instead of a model")
+    ->excludes(model_opt);
+  cmd->add_option("--member", group->members, "with --group: answer only for these members (default: all)");
   cmd->add_option("-b,--batch", args->batch, "batch size of the random input")->check(CLI::Range(1, 4096));
   cmd->add_option("--seed", args->seed, "seed of the random input");
   cmd->add_option("--repeat", args->repeat, "run this many times and report the median latency")
     ->check(CLI::Range(1, 10000));
   cmd->add_option("-i,--input", args->input_files,
                   "NAME=FILE: raw little-endian tensor bytes for an input (batch from the size)");
-  cmd->callback([&ctx, &action, args] {
+  cmd->callback([&ctx, &action, args, group] {
+    if (!group->group.empty()) {
+      group->batch = args->batch;
+      group->seed = args->seed;
+      group->repeat = args->repeat;
+      action = [&ctx, group] { return run_group_command(ctx, *group); };
+      return;
+    }
+    if (args->model.empty())
+      throw CLI::RequiredError("--model or --group");
     action = [&ctx, args]() -> int {
       auto store = ctx.open_store(false);
       if (!store)

@@ -1,6 +1,7 @@
 #include "residency_fixture.hpp"
 #include "tessera/backend/fused_group.hpp"
 #include "tessera/core/error.hpp"
+#include "tessera/store/group_store.hpp"
 #include "tessera/torch/torch_executor.hpp"
 #include "zoo_fixture.hpp"
 
@@ -208,5 +209,33 @@ TEST_SUITE("fusion") {
     CHECK(code_of(backend::run_group(*r.exec, *group, {wrong}).error()) == ec::shape_mismatch);
     CHECK(code_of(backend::run_group(*r.exec, *group, {}).error()) == ec::missing_input);
     CHECK(r.run(*group, {image(1, 1)}).size() == 2);
+  }
+
+  TEST_CASE("group definitions are stored, listed, planned from the store and removed") {
+    auto& zoo = test::small_zoo::get();
+    store::group_store groups{zoo.store->root()};
+    group_definition def{"store-test", {"resnet18:1", "resnet-cars"}, {}};
+    REQUIRE_FALSE(groups.put(def));
+    auto back = groups.get("store-test");
+    REQUIRE(back);
+    CHECK(back->models == def.models);
+    auto listed = groups.list();
+    CHECK(std::any_of(listed.begin(), listed.end(),
+                      [](const auto& g) { return g.name == "store-test"; }));
+    auto plan = store::plan_group(*zoo.store, *back);
+    REQUIRE(plan);
+    CHECK(plan->name == "store-test");
+    CHECK(plan->savings.bytes_saved() ==
+          shared_bytes(zoo.manifest("resnet18"), zoo.manifest("resnet-cars")));
+    def.models.push_back("resnet-trucks");
+    auto missing = store::plan_group(*zoo.store, def);
+    REQUIRE_FALSE(missing);
+    CHECK(code_of(missing.error()) == ec::unknown_model);
+    CHECK(describe(missing.error()).find("resnet-trucks") != std::string::npos);
+    CHECK(code_of(groups.put(group_definition{"bad/name", {"resnet18"}, {}})) ==
+          ec::invalid_argument);
+    REQUIRE_FALSE(groups.remove("store-test"));
+    CHECK(code_of(groups.get("store-test").error()) == ec::unknown_model);
+    CHECK(code_of(groups.remove("store-test")) == ec::unknown_model);
   }
 }

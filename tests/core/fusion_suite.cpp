@@ -79,6 +79,8 @@ std::string text_of(const fused_plan& p) {
 TEST_SUITE("fusion") {
   TEST_CASE("a shared backbone merges; each member keeps its own head and outputs") {
     auto p = plan_of({base(), cars()});
+    CHECK(p.name == "g");
+    CHECK(p.dag.name == "g");
     CHECK(p.dag.nodes.size() == 5); // b0 b1 b2 shared, two heads
     CHECK(p.merged.size() == 3);
     CHECK(p.savings.nodes_saved() == 3);
