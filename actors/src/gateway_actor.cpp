@@ -2,6 +2,7 @@
 // and turns each operation into messages to the scheduler and executors. Every
 // path ends in exactly one post() of a reply for the request's ticket.
 #include "gateway_shared.hpp"
+#include "tessera/actors/bridge.hpp"
 #include "tessera/core/error.hpp"
 #include "tessera/core/input_check.hpp"
 
@@ -87,6 +88,8 @@ void handle_infer(self_ptr self, uint64_t ticket, infer_request& req, steady_tim
   job.model = m->name;
   job.version = m->version;
   job.inputs = std::move(*inputs);
+  for (const auto& in : m->inputs)
+    job.input_names.push_back(in.name);
   job.outputs = req.outputs;
   job.priority = req.priority;
   job.arrival = arrival;
@@ -146,11 +149,17 @@ void handle_unload(self_ptr self, uint64_t ticket, const model_unload_request& r
               if (--*left == 0)
                 shared->post(ticket, response_body{r});
             },
-            [shared, ticket, left](caf::error& err) {
-              if (*left > 0) {
-                *left = 0;
-                shared->post(ticket, std::move(err));
+            [shared, ticket, left, r](caf::error& err) {
+              if (*left == 0)
+                return;
+              // A peer that is down holds nothing to unload.
+              if (code_of(err) == ec::unavailable) {
+                if (--*left == 0)
+                  shared->post(ticket, response_body{r});
+                return;
               }
+              *left = 0;
+              shared->post(ticket, std::move(err));
             });
 }
 
@@ -211,6 +220,9 @@ void handle_other(self_ptr self, uint64_t ticket, request_body& body) {
       r.requests_in_flight = shared->counters.in_flight.load();
       r.requests_served = shared->counters.answered.load();
       r.nodes.push_back(node_entry{shared->opts.node_name, "up"});
+      if (shared->deps.peers != nullptr)
+        for (const auto& p : shared->deps.peers->peers())
+          r.nodes.push_back(node_entry{p.endpoint, p.up ? "up" : "down"});
       auto s = shared->deps.residency->stats();
       r.devices.push_back(device_entry{shared->opts.node_name + "/cpu", s.device.used_bytes,
                                        s.device.budget_bytes});

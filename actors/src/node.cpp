@@ -2,6 +2,7 @@
 
 #include "tessera/actors/executor.hpp"
 #include "tessera/actors/monitor.hpp"
+#include "tessera/actors/remote_executor.hpp"
 #include "tessera/actors/scheduler.hpp"
 #include "tessera/core/error.hpp"
 #include "tessera/torch/torch_executor.hpp"
@@ -47,8 +48,29 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg, zmq::co
     deps->store = n->store_.get();
     n->executors_.push_back(spawn_executor(*n->system_, std::move(deps)));
   }
-  n->scheduler_ = spawn_scheduler(*n->system_, n->executors_);
-  n->monitor_ = spawn_monitor(*n->system_, *n->residency_, n->executors_);
+  auto local = n->executors_;
+  std::vector<bool> up(n->executors_.size(), true);
+  if (!cfg.peers.empty()) {
+    // Peers come and go; the scheduler hears of it through the bridge's callback.
+    n->peer_target_ = std::make_shared<caf::actor>();
+    std::weak_ptr<caf::actor> target = n->peer_target_;
+    auto first_remote = static_cast<uint32_t>(n->executors_.size());
+    auto b = bridge::start(*ctx, cfg.peers, [target, first_remote](size_t p, bool is_up) {
+      if (auto t = target.lock(); t && *t)
+        caf::anon_send(*t, peer_atom::value, static_cast<uint32_t>(first_remote + p), is_up);
+    });
+    if (!b)
+      return b.error();
+    n->bridge_ = std::move(*b);
+    for (size_t p = 0; p < cfg.peers.size(); ++p) {
+      n->executors_.push_back(spawn_remote_executor(*n->system_, n->bridge_.get(), p, cfg.peers[p]));
+      up.push_back(false); // until its first heartbeat
+    }
+  }
+  n->scheduler_ = spawn_scheduler(*n->system_, n->executors_, up);
+  if (n->peer_target_)
+    *n->peer_target_ = caf::actor_cast<caf::actor>(n->scheduler_);
+  n->monitor_ = spawn_monitor(*n->system_, *n->residency_, local);
   // Level changes reach the monitor as they happen; the link is cut before the
   // actor system goes away.
   n->pressure_target_ = std::make_shared<caf::actor>(caf::actor_cast<caf::actor>(n->monitor_));
@@ -62,7 +84,7 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg, zmq::co
   gopts.node_name = cfg.node_name;
   gopts.limits.max_message_bytes = cfg.max_message_bytes;
   gopts.limits.max_tensor_bytes = std::min<size_t>(gopts.limits.max_tensor_bytes, cfg.max_message_bytes);
-  gateway_deps gdeps{n->scheduler_, n->executors_, n->store_.get(), n->residency_.get()};
+  gateway_deps gdeps{n->scheduler_, n->executors_, n->store_.get(), n->residency_.get(), n->bridge_.get()};
   auto g = gateway::start(*n->system_, *ctx, std::move(gopts), std::move(gdeps));
   if (!g)
     return g.error();
@@ -70,11 +92,17 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg, zmq::co
   return n;
 }
 
+std::vector<peer_status> node::peers() const {
+  return bridge_ ? bridge_->peers() : std::vector<peer_status>{};
+}
+
 node::~node() {
   if (gateway_)
     gateway_->stop();
   gateway_.reset();
   pressure_target_.reset();
+  peer_target_.reset();
+  bridge_.reset(); // fails what is in flight to peers, before the actors stop
   if (system_) {
     for (auto& e : executors_)
       caf::anon_send_exit(e, caf::exit_reason::user_shutdown);

@@ -19,6 +19,7 @@ struct pending {
 struct slot {
   executor_actor handle;
   bool busy = false;
+  bool up = true;
   std::set<std::string> models; ///< names it ran last (it may have swapped some out)
 };
 
@@ -69,7 +70,7 @@ void dispatch(self_ptr self) {
   auto& st = self->state;
   st.expire(std::chrono::steady_clock::now());
   for (size_t i = 0; i < st.slots.size() && !st.queue.empty(); ++i) {
-    if (st.slots[i].busy)
+    if (st.slots[i].busy || !st.slots[i].up)
       continue;
     auto it = st.pick(st.slots[i]);
     auto p = std::move(*it);
@@ -77,6 +78,7 @@ void dispatch(self_ptr self) {
     st.slots[i].busy = true;
     auto promise = p.promise;
     auto model = p.job.model;
+    auto retry = p.job; // shares the tensors; used if the executor turns out to be gone
     self->request(st.slots[i].handle, caf::infinite, run_atom::value, std::move(p.job))
       .then(
         [self, i, promise, model](infer_outcome& out) mutable {
@@ -86,23 +88,57 @@ void dispatch(self_ptr self) {
           promise.deliver(std::move(out));
           dispatch(self);
         },
-        [self, i, promise](caf::error& err) mutable {
-          self->state.slots[i].busy = false;
-          promise.deliver(std::move(err));
+        [self, i, promise, retry](caf::error& err) mutable {
+          auto& st = self->state;
+          st.slots[i].busy = false;
+          // A job whose executor went away runs elsewhere while it can.
+          bool gone = code_of(err) == ec::unavailable;
+          if (gone) { // until the bridge sees it again
+            st.slots[i].up = false;
+            st.slots[i].models.clear();
+          }
+          if (gone && ++retry.attempts < st.slots.size()
+              && std::chrono::steady_clock::now() < retry.deadline) {
+            st.queue.push_front(pending{std::move(retry), promise});
+          } else {
+            promise.deliver(std::move(err));
+          }
           dispatch(self);
         });
   }
 }
 
-scheduler_actor::behavior_type scheduler_impl(self_ptr self, std::vector<executor_actor> executors) {
-  for (auto& e : executors)
-    self->state.slots.push_back(slot{std::move(e), false, {}});
+scheduler_actor::behavior_type scheduler_impl(self_ptr self, std::vector<executor_actor> executors,
+                                              std::vector<bool> up) {
+  for (size_t i = 0; i < executors.size(); ++i)
+    self->state.slots.push_back(slot{std::move(executors[i]), false, up.empty() || up[i], {}});
   return {
     [self](run_atom, infer_job& job) -> caf::typed_response_promise<infer_outcome> {
       auto promise = self->make_response_promise<infer_outcome>();
+      auto& slots = self->state.slots;
+      if (std::none_of(slots.begin(), slots.end(), [](const slot& s) { return s.up; })) {
+        promise.deliver(make_error(ec::unavailable, "no executor is up"));
+        return promise;
+      }
       self->state.queue.push_back(pending{std::move(job), promise});
       dispatch(self);
       return promise;
+    },
+    [self](peer_atom, uint32_t slot_index, bool up) {
+      auto& st = self->state;
+      if (slot_index < st.slots.size()) {
+        st.slots[slot_index].up = up;
+        if (!up)
+          st.slots[slot_index].models.clear();
+      }
+      // With no executor up, queued jobs cannot run: answer them now.
+      bool any = std::any_of(st.slots.begin(), st.slots.end(), [](const slot& s) { return s.up; });
+      if (!any)
+        for (auto& p : st.queue)
+          p.promise.deliver(make_error(ec::unavailable, "no executor is up"));
+      if (!any)
+        st.queue.clear();
+      dispatch(self);
     },
     [self](status_atom) -> caf::typed_response_promise<std::vector<executor_state>> {
       auto rp = self->make_response_promise<std::vector<executor_state>>();
@@ -126,8 +162,9 @@ scheduler_actor::behavior_type scheduler_impl(self_ptr self, std::vector<executo
 
 } // namespace
 
-scheduler_actor spawn_scheduler(caf::actor_system& sys, std::vector<executor_actor> executors) {
-  return sys.spawn(scheduler_impl, std::move(executors));
+scheduler_actor spawn_scheduler(caf::actor_system& sys, std::vector<executor_actor> executors,
+                                std::vector<bool> up) {
+  return sys.spawn(scheduler_impl, std::move(executors), std::move(up));
 }
 
 } // namespace tessera::actors

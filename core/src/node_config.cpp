@@ -193,6 +193,27 @@ const std::vector<entry>& entries() {
        return {};
      },
      [](const node_config& c) { return std::to_string(c.executors); }},
+    {"peers", "comma-separated gateways of worker nodes this node schedules onto",
+     [](node_config& c, const std::string& v) -> caf::error {
+       c.peers.clear();
+       size_t start = 0;
+       while (start <= v.size()) {
+         auto comma = v.find(',', start);
+         auto item = v.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+         if (!item.empty())
+           c.peers.push_back(item);
+         if (comma == std::string::npos)
+           break;
+         start = comma + 1;
+       }
+       return {};
+     },
+     [](const node_config& c) {
+       std::string out;
+       for (const auto& p : c.peers)
+         out += (out.empty() ? "" : ",") + p;
+       return out;
+     }},
     {"max_message_bytes", "largest request the gateway accepts (KiB/MiB/GiB)",
      [](node_config& c, const std::string& v) -> caf::error {
        auto x = parse_u64("max_message_bytes", v);
@@ -265,7 +286,14 @@ caf::error apply_config_file(node_config& cfg, const std::string& path) {
       text = std::to_string(d->get());
     else if (auto b = value.value<bool>())
       text = *b ? "true" : "false";
-    else if (value.is_table())
+    else if (auto* arr = value.as_array()) {
+      for (const auto& item : *arr) {
+        auto str = item.value<std::string>();
+        if (!str)
+          return make_error(ec::bad_config, path + ": " + k + ": arrays must hold strings");
+        text += (text.empty() ? "" : ",") + *str;
+      }
+    } else if (value.is_table())
       continue; // other sections belong to other components
     else
       return make_error(ec::bad_config, path + ": " + k + ": unsupported value type");
@@ -293,8 +321,13 @@ caf::error validate_config(const node_config& cfg) {
   if (cfg.listen.rfind("tcp://", 0) != 0 && cfg.listen.rfind("inproc://", 0) != 0
       && cfg.listen.rfind("ipc://", 0) != 0)
     return bad_field("listen", "\"" + cfg.listen + "\" is not a tcp://, ipc:// or inproc:// endpoint");
-  if (cfg.executors < 1 || cfg.executors > 64)
-    return bad_field("executors", "must be between 1 and 64");
+  if (cfg.executors > 64)
+    return bad_field("executors", "must be at most 64");
+  if (cfg.executors == 0 && cfg.peers.empty())
+    return bad_field("executors", "must be at least 1 on a node without peers");
+  for (const auto& p : cfg.peers)
+    if (p.rfind("tcp://", 0) != 0 && p.rfind("inproc://", 0) != 0 && p.rfind("ipc://", 0) != 0)
+      return bad_field("peers", "\"" + p + "\" is not a tcp://, ipc:// or inproc:// endpoint");
   if (cfg.max_message_bytes < 4096)
     return bad_field("max_message_bytes", "must be at least 4 KiB");
   if (cfg.io_threads < 1 || cfg.io_threads > 64)

@@ -56,6 +56,8 @@ void print_response(const response_body& body) {
       } else if constexpr (std::is_same_v<T, server_status_response>) {
         std::printf("node %s, up %" PRIu64 " ms, %" PRIu64 " in flight, %" PRIu64 " answered\n",
                     r.node_name.c_str(), r.uptime_ms, r.requests_in_flight, r.requests_served);
+        for (const auto& node : r.nodes)
+          std::printf("  node %s: %s\n", node.name.c_str(), node.state.c_str());
         for (const auto& d : r.devices)
           std::printf("  %s: %s of %s\n", d.name.c_str(), format_mb(d.used_bytes).c_str(),
                       format_mb(d.budget_bytes).c_str());

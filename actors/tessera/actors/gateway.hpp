@@ -35,6 +35,8 @@ struct gateway_deps {
   std::vector<executor_actor> executors;
   const store::block_store* store = nullptr;
   residency::residency_manager* residency = nullptr;
+  /// The peers this node schedules onto, if any (for status replies).
+  const class bridge* peers = nullptr;
 };
 
 struct gateway_counters {

@@ -26,6 +26,7 @@ using unload_atom = caf::atom_constant<caf::atom("unload")>;
 using status_atom = caf::atom_constant<caf::atom("status")>;
 using pressure_atom = caf::atom_constant<caf::atom("pressure")>;
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
+using peer_atom = caf::atom_constant<caf::atom("peer")>;
 
 using steady_time = std::chrono::steady_clock::time_point;
 
@@ -35,11 +36,14 @@ struct infer_job {
   uint64_t ticket = 0;
   std::string model;
   uint32_t version = 0; ///< 0: the latest
+  std::vector<std::string> input_names;
   std::vector<tensor_buffer> inputs;
   std::vector<std::string> outputs; ///< requested output names; all when empty
   int64_t priority = 0;
   steady_time arrival{};
   steady_time deadline = steady_time::max();
+  /// Executors that failed this job because they were unavailable.
+  uint32_t attempts = 0;
 };
 
 /// What an executor returns for a job.
@@ -82,7 +86,8 @@ using executor_actor = caf::typed_actor<
 /// The scheduler: queues jobs and places them on executors.
 using scheduler_actor = caf::typed_actor<
   caf::replies_to<run_atom, infer_job>::with<infer_outcome>,
-  caf::replies_to<status_atom>::with<std::vector<executor_state>>>;
+  caf::replies_to<status_atom>::with<std::vector<executor_state>>,
+  caf::reacts_to<peer_atom, uint32_t, bool>>;
 
 /// The monitor: samples memory and tells executors about pressure.
 using monitor_actor = caf::typed_actor<caf::reacts_to<tick_atom>,

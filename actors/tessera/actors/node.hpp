@@ -4,6 +4,7 @@
 // endpoint. `tessera node` runs one; tests and the simulator start several.
 #pragma once
 
+#include "tessera/actors/bridge.hpp"
 #include "tessera/actors/gateway.hpp"
 #include "tessera/actors/messages.hpp"
 #include "tessera/core/node_config.hpp"
@@ -53,6 +54,9 @@ public:
     return scheduler_;
   }
 
+  /// The peers this node schedules onto, and whether they are up.
+  std::vector<peer_status> peers() const;
+
 private:
   node() = default;
 
@@ -65,6 +69,8 @@ private:
   std::shared_ptr<caf::actor> pressure_target_;
   caf::actor_system_config system_config_;
   std::unique_ptr<caf::actor_system> system_;
+  std::shared_ptr<caf::actor> peer_target_;
+  std::unique_ptr<bridge> bridge_;
   std::vector<executor_actor> executors_;
   scheduler_actor scheduler_;
   monitor_actor monitor_;

@@ -12,6 +12,9 @@
 
 namespace tessera::actors {
 
-scheduler_actor spawn_scheduler(caf::actor_system& sys, std::vector<executor_actor> executors);
+/// `up[i]` says whether executor i starts available (remote ones start down
+/// until their first heartbeat); all are up when `up` is empty.
+scheduler_actor spawn_scheduler(caf::actor_system& sys, std::vector<executor_actor> executors,
+                                std::vector<bool> up = {});
 
 } // namespace tessera::actors

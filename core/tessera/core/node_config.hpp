@@ -37,8 +37,11 @@ struct node_config {
   std::string listen = "tcp://127.0.0.1:5555";
   /// How this node names itself in status replies and logs.
   std::string node_name = "tessera";
-  /// Executors per device; each runs one batch at a time.
+  /// Executors per device; each runs one batch at a time. A coordinator with
+  /// peers may have none.
   uint32_t executors = 1;
+  /// Gateways of the worker nodes this node schedules onto (its seed list).
+  std::vector<std::string> peers;
   /// Largest request or reply the gateway accepts, in bytes.
   uint64_t max_message_bytes = 256ull << 20;
 };

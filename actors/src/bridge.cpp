@@ -1,0 +1,238 @@
+#include "tessera/actors/bridge.hpp"
+
+#include "tessera/core/error.hpp"
+
+#include <zmq_addon.hpp>
+
+#include <deque>
+#include <map>
+#include <mutex>
+
+namespace tessera::actors {
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+struct outgoing {
+  size_t peer = 0;
+  transport::request_body body;
+  bridge::reply_handler done;
+};
+
+struct waiting {
+  size_t peer = 0;
+  bridge::reply_handler done; ///< empty for heartbeats
+};
+
+struct peer_link {
+  std::unique_ptr<zmq::socket_t> socket;
+  peer_status status;
+  int missed = 0;
+  bool heartbeat_out = false;
+  std::string heartbeat_id;
+};
+
+} // namespace
+
+struct bridge_shared {
+  bridge_options opts;
+  bridge::peer_handler on_change;
+  std::atomic<bool> stopping{false};
+  std::string wake_endpoint;
+  std::mutex mtx;
+  std::deque<outgoing> outbox;
+  std::vector<peer_status> snapshot;
+  zmq::context_t* ctx = nullptr;
+};
+
+caf::expected<std::unique_ptr<bridge>> bridge::start(zmq::context_t& ctx, std::vector<std::string> peers,
+                                                     peer_handler on_change, bridge_options opts) {
+  std::unique_ptr<bridge> b{new bridge};
+  b->shared_ = std::make_shared<bridge_shared>();
+  auto& sh = *b->shared_;
+  sh.opts = opts;
+  sh.on_change = std::move(on_change);
+  sh.ctx = &ctx;
+  sh.wake_endpoint = "inproc://tessera-bridge-wake-" + std::to_string(reinterpret_cast<uintptr_t>(b.get()));
+  auto links = std::make_shared<std::vector<peer_link>>();
+  auto pull = std::make_shared<zmq::socket_t>(ctx, zmq::socket_type::pull);
+  try {
+    pull->bind(sh.wake_endpoint);
+    for (const auto& endpoint : peers) {
+      peer_link link;
+      link.socket = std::make_unique<zmq::socket_t>(ctx, zmq::socket_type::dealer);
+      link.socket->set(zmq::sockopt::linger, 0);
+      // Queue only to peers that are connected: a dead peer fails fast.
+      link.socket->set(zmq::sockopt::immediate, true);
+      link.socket->set(zmq::sockopt::reconnect_ivl, 100);
+      link.socket->connect(endpoint);
+      link.status.endpoint = endpoint;
+      links->push_back(std::move(link));
+    }
+  } catch (const zmq::error_t& e) {
+    return make_error(ec::invalid_argument, std::string{"bridge: "} + e.what());
+  }
+  for (const auto& l : *links)
+    sh.snapshot.push_back(l.status);
+  b->thread_ = std::thread{[shared = b->shared_, links, pull] {
+    auto& sh = *shared;
+    auto& peers = *links;
+    std::map<std::string, waiting> in_flight;
+    uint64_t next_id = 1;
+    auto next_beat = clock_type::now();
+    auto set_up = [&](size_t p, bool up) {
+      if (peers[p].status.up == up)
+        return;
+      peers[p].status.up = up;
+      if (!up) // everything in flight there fails now, so it can run elsewhere
+        for (auto i = in_flight.begin(); i != in_flight.end();) {
+          if (i->second.peer == p && i->second.done) {
+            i->second.done(make_error(ec::unavailable, "peer " + peers[p].status.endpoint + " is down"));
+            ++peers[p].status.failures;
+            i = in_flight.erase(i);
+          } else {
+            ++i;
+          }
+        }
+      if (sh.on_change)
+        sh.on_change(p, up);
+    };
+    auto transmit = [&](size_t p, transport::request req) -> caf::error {
+      auto frames = transport::encode_request(req, sh.opts.limits);
+      if (!frames)
+        return frames.error();
+      try {
+        auto sent = zmq::send_multipart(*peers[p].socket, *frames, zmq::send_flags::dontwait);
+        if (!sent)
+          return make_error(ec::unavailable, "peer " + peers[p].status.endpoint + " is not connected");
+      } catch (const zmq::error_t& e) {
+        return make_error(ec::unavailable, "peer " + peers[p].status.endpoint + ": " + e.what());
+      }
+      return {};
+    };
+    while (!sh.stopping.load()) {
+      std::vector<zmq::pollitem_t> items;
+      items.push_back({pull->handle(), 0, ZMQ_POLLIN, 0});
+      for (auto& l : peers)
+        items.push_back({l.socket->handle(), 0, ZMQ_POLLIN, 0});
+      try {
+        zmq::poll(items.data(), items.size(), std::chrono::milliseconds(5));
+      } catch (const zmq::error_t&) {
+        continue;
+      }
+      if ((items[0].revents & ZMQ_POLLIN) != 0) {
+        zmq::message_t drain;
+        while (pull->recv(drain, zmq::recv_flags::dontwait)) {
+        }
+      }
+      std::deque<outgoing> work;
+      {
+        std::lock_guard<std::mutex> guard{sh.mtx};
+        work.swap(sh.outbox);
+      }
+      for (auto& w : work) {
+        if (w.peer >= peers.size() || !peers[w.peer].status.up) {
+          w.done(make_error(ec::unavailable, "peer " + std::to_string(w.peer) + " is down"));
+          continue;
+        }
+        auto id = "b" + std::to_string(next_id++);
+        ++peers[w.peer].status.requests;
+        if (auto err = transmit(w.peer, transport::request{id, std::move(w.body)})) {
+          ++peers[w.peer].status.failures;
+          w.done(err);
+          set_up(w.peer, false); // the next heartbeat that gets through brings it back
+          continue;
+        }
+        in_flight.emplace(id, waiting{w.peer, std::move(w.done)});
+      }
+      // Replies.
+      for (size_t p = 0; p < peers.size(); ++p) {
+        if ((items[p + 1].revents & ZMQ_POLLIN) == 0)
+          continue;
+        for (;;) {
+          transport::frame_list frames;
+          try {
+            if (!zmq::recv_multipart(*peers[p].socket, std::back_inserter(frames), zmq::recv_flags::dontwait))
+              break;
+          } catch (const zmq::error_t&) {
+            break;
+          }
+          auto reply = transport::decode_response(std::move(frames), sh.opts.limits);
+          if (reply.id == peers[p].heartbeat_id) {
+            peers[p].heartbeat_out = false;
+            peers[p].missed = 0;
+            set_up(p, true);
+            continue;
+          }
+          auto i = in_flight.find(reply.id);
+          if (i == in_flight.end())
+            continue; // abandoned (its peer went down meanwhile)
+          auto done = std::move(i->second.done);
+          in_flight.erase(i);
+          done(std::move(reply.value));
+        }
+      }
+      // Heartbeats: one outstanding health probe per peer and period.
+      auto now = clock_type::now();
+      if (now >= next_beat) {
+        next_beat = now + sh.opts.heartbeat_period;
+        for (size_t p = 0; p < peers.size(); ++p) {
+          auto& l = peers[p];
+          if (l.heartbeat_out && ++l.missed >= sh.opts.missed_heartbeats)
+            set_up(p, false);
+          l.heartbeat_id = "h" + std::to_string(next_id++);
+          l.heartbeat_out = !transmit(p, transport::request{l.heartbeat_id, transport::health_request{}});
+          if (!l.heartbeat_out && ++l.missed >= sh.opts.missed_heartbeats)
+            set_up(p, false);
+        }
+        std::lock_guard<std::mutex> guard{sh.mtx};
+        for (size_t p = 0; p < peers.size(); ++p)
+          sh.snapshot[p] = peers[p].status;
+      }
+    }
+    for (auto& [id, w] : in_flight)
+      if (w.done)
+        w.done(make_error(ec::unavailable, "the bridge is stopping"));
+    std::deque<outgoing> left;
+    {
+      std::lock_guard<std::mutex> guard{sh.mtx};
+      left.swap(sh.outbox);
+    }
+    for (auto& w : left)
+      w.done(make_error(ec::unavailable, "the bridge is stopping"));
+  }};
+  return b;
+}
+
+bridge::~bridge() {
+  if (!shared_)
+    return;
+  shared_->stopping = true;
+  if (thread_.joinable())
+    thread_.join();
+}
+
+void bridge::send(size_t peer, transport::request_body body, reply_handler done) {
+  {
+    std::lock_guard<std::mutex> guard{shared_->mtx};
+    shared_->outbox.push_back(outgoing{peer, std::move(body), std::move(done)});
+  }
+  // Wake the thread; a PUSH socket per call keeps this thread-safe and cheap
+  // enough for the rate of cross-node requests (the poll timeout bounds the delay).
+  try {
+    zmq::socket_t push{*shared_->ctx, zmq::socket_type::push};
+    push.set(zmq::sockopt::linger, 0);
+    push.connect(shared_->wake_endpoint);
+    push.send(zmq::const_buffer{"w", 1}, zmq::send_flags::dontwait);
+  } catch (const zmq::error_t&) {
+    // The thread polls its outbox every few milliseconds anyway.
+  }
+}
+
+std::vector<peer_status> bridge::peers() const {
+  std::lock_guard<std::mutex> guard{shared_->mtx};
+  return shared_->snapshot;
+}
+
+} // namespace tessera::actors
