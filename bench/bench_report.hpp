@@ -44,6 +44,9 @@ int run_load_bench(const bench_options& opts);
 /// Runs `tessera bench sharing`; returns the exit code.
 int run_sharing_bench(const bench_options& opts);
 
+/// Runs `tessera bench rpc`; returns the exit code.
+int run_rpc_bench(const bench_options& opts);
+
 /// Runs `tessera bench tiers`; returns the exit code.
 int run_tiers_bench(const bench_options& opts);
 

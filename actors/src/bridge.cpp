@@ -7,6 +7,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <optional>
 
 namespace tessera::actors {
 
@@ -44,6 +45,10 @@ struct bridge_shared {
   std::deque<outgoing> outbox;
   std::vector<peer_status> snapshot;
   zmq::context_t* ctx = nullptr;
+  /// The wake-up end, shared by every sending thread under `wake_mtx` (a
+  /// ZeroMQ socket may change threads when access is serialized).
+  std::mutex wake_mtx;
+  std::optional<zmq::socket_t> wake_push;
 };
 
 caf::expected<std::unique_ptr<bridge>> bridge::start(zmq::context_t& ctx, std::vector<std::string> peers,
@@ -59,6 +64,9 @@ caf::expected<std::unique_ptr<bridge>> bridge::start(zmq::context_t& ctx, std::v
   auto pull = std::make_shared<zmq::socket_t>(ctx, zmq::socket_type::pull);
   try {
     pull->bind(sh.wake_endpoint);
+    sh.wake_push.emplace(ctx, zmq::socket_type::push);
+    sh.wake_push->set(zmq::sockopt::linger, 0);
+    sh.wake_push->connect(sh.wake_endpoint);
     for (const auto& endpoint : peers) {
       peer_link link;
       link.socket = std::make_unique<zmq::socket_t>(ctx, zmq::socket_type::dealer);
@@ -211,6 +219,8 @@ bridge::~bridge() {
   shared_->stopping = true;
   if (thread_.joinable())
     thread_.join();
+  std::lock_guard<std::mutex> guard{shared_->wake_mtx};
+  shared_->wake_push.reset(); // before the context may be closed
 }
 
 void bridge::send(size_t peer, transport::request_body body, reply_handler done) {
@@ -218,13 +228,9 @@ void bridge::send(size_t peer, transport::request_body body, reply_handler done)
     std::lock_guard<std::mutex> guard{shared_->mtx};
     shared_->outbox.push_back(outgoing{peer, std::move(body), std::move(done)});
   }
-  // Wake the thread; a PUSH socket per call keeps this thread-safe and cheap
-  // enough for the rate of cross-node requests (the poll timeout bounds the delay).
   try {
-    zmq::socket_t push{*shared_->ctx, zmq::socket_type::push};
-    push.set(zmq::sockopt::linger, 0);
-    push.connect(shared_->wake_endpoint);
-    push.send(zmq::const_buffer{"w", 1}, zmq::send_flags::dontwait);
+    std::lock_guard<std::mutex> guard{shared_->wake_mtx};
+    shared_->wake_push->send(zmq::const_buffer{"w", 1}, zmq::send_flags::dontwait);
   } catch (const zmq::error_t&) {
     // The thread polls its outbox every few milliseconds anyway.
   }

@@ -32,7 +32,11 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg, zmq::co
     *n->store_, *n->arena_, residency::residency_options::from(cfg));
   n->residency_->learn_sharing_from(n->store_->manifests().list_latest());
   // Actor threads: two workers are enough, executors are detached (own threads).
+  // The sharing policy wakes a worker as soon as work arrives; work stealing
+  // (CAF's default) lets idle workers sleep 10 ms between polls, which shows up
+  // as milliseconds of tail latency on every hop.
   n->system_config_.set("scheduler.max-threads", 2);
+  n->system_config_.set("scheduler.policy", caf::atom("sharing"));
   n->system_ = std::make_unique<caf::actor_system>(n->system_config_);
   for (uint32_t i = 0; i < cfg.executors; ++i) {
     torch_backend::torch_options opts;

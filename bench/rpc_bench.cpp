@@ -1,0 +1,244 @@
+// `tessera bench rpc`: what the middleware adds to a request. A tiny model
+// (one 64x16 linear layer) is called three ways in the same run: directly in
+// process through the executor; through the full path of a 2-node cluster on
+// loopback (client -> coordinator gateway -> scheduler -> bridge -> worker
+// gateway -> scheduler -> executor -> back); and as a raw ZeroMQ echo of the
+// same bytes, the floor any ZeroMQ service pays. Several clients then measure
+// throughput on the full path.
+#include "bench_report.hpp"
+#include "load_rig.hpp"
+
+#include "tessera/actors/node.hpp"
+#include "tessera/core/error.hpp"
+#include "tessera/transport/client.hpp"
+
+#include <zmq_addon.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <thread>
+
+namespace tessera::bench {
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+double us_since(clock_type::time_point t) {
+  return std::chrono::duration<double, std::micro>(clock_type::now() - t).count();
+}
+
+double percentile(std::vector<double> xs, double p) {
+  std::sort(xs.begin(), xs.end());
+  auto i = static_cast<size_t>(p * static_cast<double>(xs.size() - 1));
+  return xs[i];
+}
+
+// Stores the tiny model: y = x W + b, x float32[-1,64].
+caf::expected<model_manifest> write_tiny_model(const store::block_store& st) {
+  auto skel = st.skeletons().put(store::skeleton_kind::script,
+                                 "def forward(x: Tensor, weight: Tensor, bias: Tensor) -> Tensor:\n"
+                                 "    return torch.addmm(bias, x, weight)\n");
+  if (!skel)
+    return skel.error();
+  tensor_spec wspec{dtype::float32, {64, 16}};
+  tensor_spec bspec{dtype::float32, {16}};
+  auto w = random_tensor(wspec, 1);
+  auto b = random_tensor(bspec, 2);
+  auto wid = st.blobs().put(wspec, w.data);
+  auto bid = st.blobs().put(bspec, b.data);
+  if (!wid || !bid)
+    return !wid ? wid.error() : bid.error();
+  model_manifest m;
+  m.name = "tiny-linear";
+  m.family = "bench";
+  m.inputs = {io_spec{"x", tensor_spec{dtype::float32, {-1, 64}}, ""}};
+  node_spec fc;
+  fc.name = "fc";
+  fc.skeleton = *skel;
+  fc.inputs = {"x"};
+  fc.params = {param_binding{"weight", *wid, wspec}, param_binding{"bias", *bid, bspec}};
+  fc.output = tensor_spec{dtype::float32, {-1, 16}};
+  m.nodes = {fc};
+  m.outputs = {io_spec{"y", tensor_spec{dtype::float32, {-1, 16}}, "fc"}};
+  if (auto err = st.add_model(m))
+    return err;
+  return m;
+}
+
+// A ROUTER that sends every message straight back, on its own thread.
+struct echo_server {
+  zmq::socket_t socket;
+  std::string endpoint;
+  std::atomic<bool> stop{false};
+  std::thread thread;
+
+  explicit echo_server(zmq::context_t& ctx) : socket(ctx, zmq::socket_type::router) {
+    socket.bind("tcp://127.0.0.1:*");
+    endpoint = socket.get(zmq::sockopt::last_endpoint);
+    thread = std::thread{[this] {
+      while (!stop) {
+        zmq::pollitem_t item{socket.handle(), 0, ZMQ_POLLIN, 0};
+        zmq::poll(&item, 1, std::chrono::milliseconds(20));
+        if ((item.revents & ZMQ_POLLIN) == 0)
+          continue;
+        std::vector<zmq::message_t> frames;
+        if (zmq::recv_multipart(socket, std::back_inserter(frames)))
+          zmq::send_multipart(socket, frames);
+      }
+    }};
+  }
+
+  ~echo_server() {
+    stop = true;
+    thread.join();
+  }
+};
+
+transport::request tiny_request(const model_manifest& m) {
+  transport::infer_request r;
+  r.model_name = m.name;
+  r.inputs.push_back({"x", random_tensor(tensor_spec{dtype::float32, {1, 64}}, 3)});
+  return {"", std::move(r)};
+}
+
+} // namespace
+
+int run_rpc_bench(const bench_options& opts) {
+  auto dir = opts.work_dir + "/rpc-store";
+  auto st = store::block_store::open(dir, true);
+  if (!st)
+    return std::fprintf(stderr, "bench rpc: %s\n", describe(st.error()).c_str()), 1;
+  auto m = write_tiny_model(*st);
+  if (!m)
+    return std::fprintf(stderr, "bench rpc: %s\n", describe(m.error()).c_str()), 1;
+  const int samples = 400 * static_cast<int>(std::max<uint32_t>(1, opts.repeat / 5));
+  auto req = tiny_request(*m);
+  const auto& input = std::get<transport::infer_request>(req.body).inputs[0].tensor;
+
+  // 1. Direct: the executor, in process.
+  std::vector<double> direct;
+  {
+    auto rig = load_rig::make(*st);
+    if (!rig)
+      return 1;
+    auto loaded = (*rig)->exec->load(*m);
+    if (!loaded)
+      return std::fprintf(stderr, "bench rpc: %s\n", describe(loaded.error()).c_str()), 1;
+    for (int i = 0; i < samples + 50; ++i) {
+      auto t = clock_type::now();
+      auto out = (*rig)->exec->run(**loaded, {input});
+      if (i >= 50)
+        direct.push_back(us_since(t));
+      if (!out)
+        return 1;
+    }
+  }
+
+  // 2. Full path on a 2-node cluster (both nodes in this process, real tcp).
+  zmq::context_t ctx{1};
+  node_config worker_cfg;
+  worker_cfg.store_path = dir;
+  worker_cfg.listen = "tcp://127.0.0.1:*";
+  worker_cfg.node_name = "worker";
+  worker_cfg.torch_threads = 1;
+  auto worker = actors::node::start(worker_cfg, &ctx);
+  if (!worker)
+    return std::fprintf(stderr, "bench rpc: %s\n", describe(worker.error()).c_str()), 1;
+  auto coord_cfg = worker_cfg;
+  coord_cfg.node_name = "coordinator";
+  coord_cfg.executors = 0;
+  coord_cfg.peers = {(*worker)->endpoint()};
+  auto coordinator = actors::node::start(coord_cfg, &ctx);
+  if (!coordinator)
+    return std::fprintf(stderr, "bench rpc: %s\n", describe(coordinator.error()).c_str()), 1;
+  while ((*coordinator)->peers().empty() || !(*coordinator)->peers()[0].up)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  auto cl = transport::client::connect(ctx, (*coordinator)->endpoint());
+  if (!cl)
+    return 1;
+  std::vector<double> full;
+  for (int i = 0; i < samples + 50; ++i) {
+    auto t = clock_type::now();
+    auto r = cl->call(req, std::chrono::seconds(10));
+    if (i >= 50)
+      full.push_back(us_since(t));
+    if (!r)
+      return std::fprintf(stderr, "bench rpc: %s\n", describe(r.error()).c_str()), 1;
+  }
+
+  // 3. The floor: a raw ZeroMQ echo of the same bytes.
+  std::vector<double> echo;
+  {
+    echo_server server{ctx};
+    zmq::socket_t dealer{ctx, zmq::socket_type::dealer};
+    dealer.set(zmq::sockopt::linger, 0);
+    dealer.connect(server.endpoint);
+    for (int i = 0; i < samples + 50; ++i) {
+      auto frames = transport::encode_request(req);
+      if (!frames)
+        return 1;
+      auto t = clock_type::now();
+      zmq::send_multipart(dealer, *frames);
+      std::vector<zmq::message_t> back;
+      zmq::recv_multipart(dealer, std::back_inserter(back));
+      if (i >= 50)
+        echo.push_back(us_since(t));
+    }
+  }
+
+  // 4. Throughput: several clients, each keeping a window of requests in flight.
+  constexpr int clients = 4;
+  constexpr int window = 8;
+  const auto span = std::chrono::milliseconds(1500 * std::max<uint32_t>(1, opts.repeat / 5));
+  std::atomic<uint64_t> done{0};
+  std::atomic<uint64_t> errors{0};
+  std::vector<std::thread> threads;
+  auto t0 = clock_type::now();
+  for (int c = 0; c < clients; ++c)
+    threads.emplace_back([&] {
+      zmq::context_t cctx{1};
+      auto tc = transport::client::connect(cctx, (*coordinator)->endpoint());
+      if (!tc)
+        return;
+      int in_flight = 0;
+      while (clock_type::now() - t0 < span || in_flight > 0) {
+        while (in_flight < window && clock_type::now() - t0 < span) {
+          if (!tc->send(req, std::chrono::seconds(5)))
+            break;
+          ++in_flight;
+        }
+        auto r = tc->receive(std::chrono::seconds(10));
+        if (!r)
+          break;
+        --in_flight;
+        (r->value ? done : errors) += 1;
+      }
+    });
+  for (auto& t : threads)
+    t.join();
+  double seconds = std::chrono::duration<double>(clock_type::now() - t0).count();
+  double rps = static_cast<double>(done.load()) / seconds;
+
+  double d50 = percentile(direct, 0.5), d99 = percentile(direct, 0.99);
+  double f50 = percentile(full, 0.5), f99 = percentile(full, 0.99);
+  double e50 = percentile(echo, 0.5), e99 = percentile(echo, 0.99);
+  std::printf("Tiny model (64x16 linear), %d sequential calls each; microseconds\n", samples);
+  std::printf("  %-52s %9s %9s\n", "", "p50", "p99");
+  std::printf("  %-52s %9.1f %9.1f\n", "direct executor call (in process)", d50, d99);
+  std::printf("  %-52s %9.1f %9.1f\n", "full path, 2-node cluster on loopback", f50, f99);
+  std::printf("  %-52s %9.1f %9.1f\n", "raw ZeroMQ echo of the same bytes (floor)", e50, e99);
+  std::printf("Throughput: %d clients x %d in flight: %.0f requests/s (%llu errors)\n", clients, window, rps,
+              static_cast<unsigned long long>(errors.load()));
+  bench_report report{"rpc"};
+  report.metric("overhead_p50_us", f50 - d50);
+  report.metric("overhead_p99_us", f99 - d99);
+  report.metric("full_over_echo_p50", f50 / e50);
+  report.metric("throughput_rps", rps);
+  report.finish(opts);
+  return 0;
+}
+
+} // namespace tessera::bench
