@@ -3,6 +3,8 @@
 #include "tessera/torch/torch_executor.hpp"
 
 #include <atomic>
+#include <cstdio>
+#include <cstdlib>
 #include <thread>
 
 using namespace tessera;
@@ -31,6 +33,39 @@ std::vector<tensor_buffer> local_outputs(const small_zoo& zoo, const model_manif
 } // namespace
 
 TEST_SUITE("node") {
+  TEST_CASE("the Python client's example classifies an image through a node") {
+    std::string python;
+    for (std::string p : {"python3", "/usr/bin/python3"})
+      if (std::system((p + " -c 'import zmq, msgpack' >/dev/null 2>&1").c_str()) == 0) {
+        python = p;
+        break;
+      }
+    if (python.empty()) {
+      MESSAGE("skipped: no python3 with python3-zmq and python3-msgpack");
+      return;
+    }
+    const auto& zoo = small_zoo::get();
+    auto n = start_node(node_config_for(zoo));
+    auto run = [&](const std::string& model) {
+      auto command = python + " " + TESSERA_SOURCE_DIR + "/deploy/clients/python/example.py "
+                     + n->endpoint() + " " + model + " 2>&1";
+      std::string out;
+      if (FILE* p = ::popen(command.c_str(), "r")) {
+        char buf[512];
+        while (std::fgets(buf, sizeof buf, p) != nullptr)
+          out += buf;
+        ::pclose(p);
+      }
+      return out;
+    };
+    auto good = run("resnet18");
+    INFO("python said: " << good);
+    CHECK(good.find("logits: FP32 [1, 1000]") != std::string::npos);
+    CHECK(good.find("top classes:") != std::string::npos);
+    auto bad = run("no-such-model");
+    CHECK(bad.find("error 3 (unknown_model)") != std::string::npos);
+  }
+
   TEST_CASE("concurrent clients get every answer, equal to local execution") {
     const auto& zoo = small_zoo::get();
     auto n = start_node(node_config_for(zoo));
