@@ -19,6 +19,8 @@ packages=(
   nlohmann-json3-dev              # model manifests
   libcpp-httplib-dev              # metrics endpoint
   python3-zmq python3-msgpack     # Python client (deploy/clients/python)
+  python3-prometheus-client       # tests parse /metrics with a real Prometheus parser
+  iproute2 rsync openssh-client   # deploy/tessera-cluster and the multi-host test (ip netns)
 )
 
 missing=()

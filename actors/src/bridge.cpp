@@ -74,6 +74,10 @@ caf::expected<std::unique_ptr<bridge>> bridge::start(zmq::context_t& ctx, std::v
       // Queue only to peers that are connected: a dead peer fails fast.
       link.socket->set(zmq::sockopt::immediate, true);
       link.socket->set(zmq::sockopt::reconnect_ivl, 100);
+      if (links->size() < opts.curve_peer_keys.size())
+        if (auto err = transport::apply_curve_client(
+              *link.socket, transport::curve_client_keys{opts.curve_peer_keys[links->size()], opts.curve_own}))
+          return wrap(err, "bridge: peer " + endpoint);
       link.socket->connect(endpoint);
       link.status.endpoint = endpoint;
       links->push_back(std::move(link));

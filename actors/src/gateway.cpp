@@ -15,7 +15,54 @@ struct in_flight {
   transport::peer from;
   std::string id;
   steady_time deadline;
+  std::string operation; ///< labels for request_metrics
+  std::string model;
+  steady_time arrival{};
 };
+
+double ms_since(steady_time t) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
+}
+
+double number_parameter(const transport::parameter_map& params, const char* key) {
+  auto i = params.find(key);
+  if (i == params.end())
+    return 0.0;
+  if (auto* d = std::get_if<double>(&i->second))
+    return *d;
+  if (auto* n = std::get_if<int64_t>(&i->second))
+    return static_cast<double>(*n);
+  return 0.0;
+}
+
+// What request_metrics needs from a reply: its code, and an inference's stages.
+void record_answer(gateway_counters& counters, const in_flight& p,
+                   const caf::expected<transport::response_body>& body) {
+  auto code = body ? std::string{"ok"} : std::string{to_string(code_of(body.error()))};
+  counters.requests.record(p.operation, p.model, code, ms_since(p.arrival));
+  if (p.deadline != steady_time::max())
+    counters.requests.record_deadline(static_cast<bool>(body) || code_of(body.error()) != ec::deadline_exceeded);
+  if (body)
+    if (auto* r = std::get_if<transport::infer_response>(&*body))
+      counters.requests.record_stages(p.model, number_parameter(r->parameters, "queue_ms"),
+                                      number_parameter(r->parameters, "load_ms"),
+                                      number_parameter(r->parameters, "run_ms"));
+}
+
+// The model a request names, for its label (empty for operations without one).
+std::string model_of(const transport::request_body& body) {
+  return std::visit(
+    [](const auto& r) -> std::string {
+      using T = std::decay_t<decltype(r)>;
+      if constexpr (std::is_same_v<T, transport::infer_request> || std::is_same_v<T, transport::model_load_request>
+                    || std::is_same_v<T, transport::model_unload_request>
+                    || std::is_same_v<T, transport::model_ready_request>)
+        return r.model_name;
+      else
+        return {};
+    },
+    body);
+}
 
 // A little slack past a request's deadline before the gateway answers it
 // itself, so that a result that is just in time still wins.
@@ -45,7 +92,13 @@ caf::expected<std::unique_ptr<gateway>> gateway::start(caf::actor_system& sys, z
   sh.deps = std::move(deps);
   sh.ctx = &ctx;
   sh.wake_endpoint = "inproc://tessera-gateway-wake-" + std::to_string(reinterpret_cast<uintptr_t>(g.get()));
-  auto router = transport::router_socket::bind(ctx, sh.opts.endpoint, sh.opts.limits);
+  if (!sh.opts.curve.secret_key.empty()) {
+    auto zap = transport::zap_handler::start(ctx, sh.opts.curve_allow);
+    if (!zap)
+      return zap.error();
+    g->zap_ = std::move(*zap);
+  }
+  auto router = transport::router_socket::bind(ctx, sh.opts.endpoint, sh.opts.limits, sh.opts.curve);
   if (!router)
     return router.error();
   g->endpoint_ = router->endpoint();
@@ -84,23 +137,28 @@ caf::expected<std::unique_ptr<gateway>> gateway::start(caf::actor_system& sys, z
         if (!in)
           break; // nothing more queued
         ++sh.counters.received;
+        auto arrival = std::chrono::steady_clock::now();
         if (!in->request.value) {
           answer_error(in->from, in->request.id, in->request.value.error());
+          sh.counters.requests.record("invalid", "", to_string(code_of(in->request.value.error())), 0.0);
           continue;
         }
         if (pending.size() >= sh.opts.max_in_flight) {
           answer_error(in->from, in->request.id,
                        make_error(ec::overloaded, "the node has " + std::to_string(pending.size())
                                                     + " requests in flight; retry later"));
+          sh.counters.requests.record(transport::to_string(transport::operation_of(*in->request.value)),
+                                      "", to_string(ec::overloaded), 0.0);
           continue;
         }
-        auto arrival = std::chrono::steady_clock::now();
         auto deadline = steady_time::max();
         if (auto* inf = std::get_if<transport::infer_request>(&*in->request.value))
           if (inf->deadline_ms)
             deadline = arrival + std::chrono::milliseconds(*inf->deadline_ms);
         auto ticket = next_ticket++;
-        pending.emplace(ticket, in_flight{in->from, in->request.id, deadline});
+        pending.emplace(ticket, in_flight{in->from, in->request.id, deadline,
+                                          transport::to_string(transport::operation_of(*in->request.value)),
+                                          model_of(*in->request.value), arrival});
         caf::anon_send(actor, run_atom::value, ticket, std::move(*in->request.value), arrival, deadline);
       }
       // Replies the actor posted.
@@ -118,6 +176,7 @@ caf::expected<std::unique_ptr<gateway>> gateway::start(caf::actor_system& sys, z
         auto p = pending.find(r.ticket);
         if (p == pending.end())
           continue; // already answered (deadline): exactly once
+        record_answer(sh.counters, p->second, r.body);
         if (r.body)
           router_ptr->reply(p->second.from, p->second.id, *r.body);
         else
@@ -130,8 +189,9 @@ caf::expected<std::unique_ptr<gateway>> gateway::start(caf::actor_system& sys, z
       auto now = std::chrono::steady_clock::now();
       for (auto p = pending.begin(); p != pending.end();) {
         if (p->second.deadline != steady_time::max() && now > p->second.deadline + deadline_grace) {
-          answer_error(p->second.from, p->second.id,
-                       make_error(ec::deadline_exceeded, "the request did not finish by its deadline"));
+          auto expired = make_error(ec::deadline_exceeded, "the request did not finish by its deadline");
+          answer_error(p->second.from, p->second.id, expired);
+          record_answer(sh.counters, p->second, expired);
           ++sh.counters.expired;
           p = pending.erase(p);
         } else {

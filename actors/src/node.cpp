@@ -1,5 +1,7 @@
 #include "tessera/actors/node.hpp"
 
+#include "node_security.hpp"
+
 #include "tessera/actors/executor.hpp"
 #include "tessera/actors/monitor.hpp"
 #include "tessera/actors/remote_executor.hpp"
@@ -8,6 +10,8 @@
 #include "tessera/torch/torch_executor.hpp"
 
 #include <caf/all.hpp>
+
+#include <thread>
 
 namespace tessera::actors {
 
@@ -38,10 +42,15 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg, zmq::co
   n->system_config_.set("scheduler.max-threads", 2);
   n->system_config_.set("scheduler.policy", caf::atom("sharing"));
   n->system_ = std::make_unique<caf::actor_system>(n->system_config_);
+  // Concurrent executors share the cores: give each its part, so they do not
+  // oversubscribe them (LibTorch's intra-op pool is per process).
+  uint32_t threads = cfg.torch_threads;
+  if (threads == 0 && cfg.executors > 1)
+    threads = std::max(1u, std::thread::hardware_concurrency() / cfg.executors);
   for (uint32_t i = 0; i < cfg.executors; ++i) {
     torch_backend::torch_options opts;
     opts.device = cfg.device;
-    opts.threads = cfg.torch_threads;
+    opts.threads = threads;
     auto exec = torch_backend::make_torch_executor(opts, *n->residency_, n->store_->skeletons());
     if (!exec)
       return exec.error();
@@ -59,10 +68,13 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg, zmq::co
     n->peer_target_ = std::make_shared<caf::actor>();
     std::weak_ptr<caf::actor> target = n->peer_target_;
     auto first_remote = static_cast<uint32_t>(n->executors_.size());
+    auto bopts = bridge_options_for(cfg);
+    if (!bopts)
+      return bopts.error();
     auto b = bridge::start(*ctx, cfg.peers, [target, first_remote](size_t p, bool is_up) {
       if (auto t = target.lock(); t && *t)
         caf::anon_send(*t, peer_atom::value, static_cast<uint32_t>(first_remote + p), is_up);
-    });
+    }, *bopts);
     if (!b)
       return b.error();
     n->bridge_ = std::move(*b);
@@ -71,7 +83,13 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg, zmq::co
       up.push_back(false); // until its first heartbeat
     }
   }
-  n->scheduler_ = spawn_scheduler(*n->system_, n->executors_, up);
+  scheduler_options sopts;
+  sopts.order = cfg.queue_order == "fifo" ? queue_order::fifo
+                : cfg.queue_order == "edf" ? queue_order::edf
+                                           : queue_order::reuse_aware;
+  sopts.max_batch_rows = cfg.max_batch_rows;
+  sopts.max_queue_delay = std::chrono::microseconds(cfg.max_queue_delay_us);
+  n->scheduler_ = spawn_scheduler(*n->system_, n->executors_, up, sopts);
   if (n->peer_target_)
     *n->peer_target_ = caf::actor_cast<caf::actor>(n->scheduler_);
   n->monitor_ = spawn_monitor(*n->system_, *n->residency_, local);
@@ -88,11 +106,28 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg, zmq::co
   gopts.node_name = cfg.node_name;
   gopts.limits.max_message_bytes = cfg.max_message_bytes;
   gopts.limits.max_tensor_bytes = std::min<size_t>(gopts.limits.max_tensor_bytes, cfg.max_message_bytes);
+  if (auto err = apply_curve(cfg, gopts))
+    return err;
   gateway_deps gdeps{n->scheduler_, n->executors_, n->store_.get(), n->residency_.get(), n->bridge_.get()};
   auto g = gateway::start(*n->system_, *ctx, std::move(gopts), std::move(gdeps));
   if (!g)
     return g.error();
   n->gateway_ = std::move(*g);
+  n->node_name_ = cfg.node_name;
+  if (!cfg.metrics_listen.empty()) {
+    auto* raw = n.get();
+    auto m = metrics_server::start(
+      cfg.metrics_listen, [raw] { return raw->metrics_text(); },
+      [raw] {
+        // Ready: it has executors of its own, or a peer that is up.
+        auto peers = raw->peers();
+        return raw->executors_.size() > peers.size()
+               || std::any_of(peers.begin(), peers.end(), [](const auto& p) { return p.up; });
+      });
+    if (!m)
+      return m.error();
+    n->metrics_ = std::move(*m);
+  }
   return n;
 }
 
@@ -101,6 +136,7 @@ std::vector<peer_status> node::peers() const {
 }
 
 node::~node() {
+  metrics_.reset();
   if (gateway_)
     gateway_->stop();
   gateway_.reset();

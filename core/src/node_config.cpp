@@ -58,6 +58,28 @@ caf::expected<double> parse_fraction(const std::string& key, const std::string& 
   return value;
 }
 
+std::vector<std::string> split_list(const std::string& v) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= v.size()) {
+    auto comma = v.find(',', start);
+    auto item = v.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (!item.empty())
+      out.push_back(item);
+    if (comma == std::string::npos)
+      break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+std::string join_list(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& p : items)
+    out += (out.empty() ? "" : ",") + p;
+  return out;
+}
+
 std::string fraction_text(double x) {
   auto s = std::to_string(x);
   while (s.size() > 1 && s.back() == '0')
@@ -195,25 +217,38 @@ const std::vector<entry>& entries() {
      [](const node_config& c) { return std::to_string(c.executors); }},
     {"peers", "comma-separated gateways of worker nodes this node schedules onto",
      [](node_config& c, const std::string& v) -> caf::error {
-       c.peers.clear();
-       size_t start = 0;
-       while (start <= v.size()) {
-         auto comma = v.find(',', start);
-         auto item = v.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-         if (!item.empty())
-           c.peers.push_back(item);
-         if (comma == std::string::npos)
-           break;
-         start = comma + 1;
-       }
+       c.peers = split_list(v);
        return {};
      },
-     [](const node_config& c) {
-       std::string out;
-       for (const auto& p : c.peers)
-         out += (out.empty() ? "" : ",") + p;
-       return out;
-     }},
+     [](const node_config& c) { return join_list(c.peers); }},
+    {"queue_order", "scheduler order: reuse_aware, edf or fifo",
+     [](node_config& c, const std::string& v) -> caf::error {
+       if (v != "reuse_aware" && v != "edf" && v != "fifo")
+         return bad_field("queue_order", "\"" + v + "\" is not reuse_aware, edf or fifo");
+       c.queue_order = v;
+       return {};
+     },
+     [](const node_config& c) { return c.queue_order; }},
+    {"max_batch_rows", "rows one dynamic batch may hold (1: no batching)",
+     [](node_config& c, const std::string& v) -> caf::error {
+       auto x = parse_u64("max_batch_rows", v);
+       if (!x)
+         return x.error();
+       if (*x < 1 || *x > 4096)
+         return bad_field("max_batch_rows", "must be between 1 and 4096");
+       c.max_batch_rows = static_cast<uint32_t>(*x);
+       return {};
+     },
+     [](const node_config& c) { return std::to_string(c.max_batch_rows); }},
+    {"max_queue_delay_us", "microseconds a request may wait for its batch to fill",
+     [](node_config& c, const std::string& v) -> caf::error {
+       auto x = parse_u64("max_queue_delay_us", v);
+       if (!x)
+         return x.error();
+       c.max_queue_delay_us = *x;
+       return {};
+     },
+     [](const node_config& c) { return std::to_string(c.max_queue_delay_us); }},
     {"max_message_bytes", "largest request the gateway accepts (KiB/MiB/GiB)",
      [](node_config& c, const std::string& v) -> caf::error {
        auto x = parse_u64("max_message_bytes", v);
@@ -223,6 +258,30 @@ const std::vector<entry>& entries() {
        return {};
      },
      [](const node_config& c) { return std::to_string(c.max_message_bytes); }},
+    {"metrics_listen", "HOST:PORT of the HTTP /metrics, /healthz and /readyz endpoint (empty: off)",
+     [](node_config& c, const std::string& v) -> caf::error {
+       c.metrics_listen = v;
+       return {};
+     },
+     [](const node_config& c) { return c.metrics_listen; }},
+    {"curve_secret_key_file", "this node's CURVE secret key file; set, clients and peers must use CURVE",
+     [](node_config& c, const std::string& v) -> caf::error {
+       c.curve_secret_key_file = v;
+       return {};
+     },
+     [](const node_config& c) { return c.curve_secret_key_file; }},
+    {"curve_allow", "comma-separated client public keys (Z85) admitted under CURVE; * admits any",
+     [](node_config& c, const std::string& v) -> caf::error {
+       c.curve_allow = split_list(v);
+       return {};
+     },
+     [](const node_config& c) { return join_list(c.curve_allow); }},
+    {"curve_peer_keys", "comma-separated public keys (Z85 or files) of the peers, in the order of peers",
+     [](node_config& c, const std::string& v) -> caf::error {
+       c.curve_peer_keys = split_list(v);
+       return {};
+     },
+     [](const node_config& c) { return join_list(c.curve_peer_keys); }},
     {"log_level", "trace, debug, info, warn or error",
      [](node_config& c, const std::string& v) -> caf::error {
        c.log_level = v;
@@ -330,6 +389,13 @@ caf::error validate_config(const node_config& cfg) {
       return bad_field("peers", "\"" + p + "\" is not a tcp://, ipc:// or inproc:// endpoint");
   if (cfg.max_message_bytes < 4096)
     return bad_field("max_message_bytes", "must be at least 4 KiB");
+  if (!cfg.metrics_listen.empty() && cfg.metrics_listen.rfind(':') == std::string::npos)
+    return bad_field("metrics_listen", "\"" + cfg.metrics_listen + "\" is not HOST:PORT");
+  if (!cfg.curve_peer_keys.empty() && cfg.curve_peer_keys.size() != cfg.peers.size())
+    return bad_field("curve_peer_keys", "has " + std::to_string(cfg.curve_peer_keys.size())
+                                          + " keys for " + std::to_string(cfg.peers.size()) + " peers");
+  if (!cfg.curve_peer_keys.empty() && cfg.curve_secret_key_file.empty())
+    return bad_field("curve_peer_keys", "needs curve_secret_key_file (the node's own key pair)");
   if (cfg.io_threads < 1 || cfg.io_threads > 64)
     return bad_field("io_threads", "must be between 1 and 64");
   if (auto err = validate(cfg.marks))

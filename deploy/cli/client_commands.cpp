@@ -18,11 +18,36 @@ using namespace transport;
 struct client_options {
   std::string endpoint = "tcp://127.0.0.1:5555";
   int timeout_ms = 30000;
+  std::string curve_server_key; ///< Z85 or a .pub file; empty: no CURVE
+  std::string curve_key;        ///< this client's secret key file; empty: a fresh pair
 };
 
 void add_client_options(CLI::App* cmd, client_options& o) {
   cmd->add_option("--endpoint", o.endpoint, "the node's gateway")->capture_default_str();
   cmd->add_option("--timeout-ms", o.timeout_ms, "how long to wait for each reply")->capture_default_str();
+  cmd->add_option("--curve-server-key", o.curve_server_key,
+                  "the node's CURVE public key (Z85 or a .pub file): connect with CURVE");
+  cmd->add_option("--curve-key", o.curve_key,
+                  "this client's CURVE secret key file (default: a fresh key, which the node refuses "
+                  "unless it admits any)");
+}
+
+// Connects as the options say, with CURVE when a server key is given.
+caf::expected<client> connect_client(zmq::context_t& zctx, const client_options& o) {
+  curve_client_keys curve;
+  if (!o.curve_server_key.empty()) {
+    auto server = resolve_curve_key(o.curve_server_key);
+    if (!server)
+      return wrap(server.error(), "--curve-server-key");
+    curve.server_key = *server;
+    if (!o.curve_key.empty()) {
+      auto secret = read_curve_key_file(o.curve_key);
+      if (!secret)
+        return wrap(secret.error(), "--curve-key");
+      curve.own.secret_key = *secret;
+    }
+  }
+  return client::connect(zctx, o.endpoint, {}, curve);
 }
 
 void print_response(const response_body& body) {
@@ -95,7 +120,7 @@ void add_client_commands(CLI::App& app, cli_context& ctx, command_action& action
   infer->callback([&action, io, model, batch, count, deadline, priority] {
     action = [io, model, batch, count, deadline, priority]() -> int {
       zmq::context_t zctx{1};
-      auto c = client::connect(zctx, io->endpoint);
+      auto c = connect_client(zctx, *io);
       if (!c)
         return fail(c.error());
       std::string name;
@@ -146,7 +171,7 @@ void add_client_commands(CLI::App& app, cli_context& ctx, command_action& action
   call->callback([&action, co, op, target] {
     action = [co, op, target]() -> int {
       zmq::context_t zctx{1};
-      auto c = client::connect(zctx, co->endpoint);
+      auto c = connect_client(zctx, *co);
       if (!c)
         return fail(c.error());
       std::string name;

@@ -27,6 +27,8 @@ int main(int argc, char** argv) {
   add_status_command(app, ctx, action);
   add_bench_command(app, ctx, action);
   add_fuse_command(app, ctx, action);
+  add_keys_command(app, ctx, action);
+  add_cluster_command(app, ctx, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

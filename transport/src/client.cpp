@@ -26,7 +26,7 @@ client::client(zmq::socket_t socket, codec_limits limits)
 }
 
 caf::expected<client> client::connect(zmq::context_t& ctx, const std::string& endpoint,
-                                      codec_limits limits) {
+                                      codec_limits limits, const curve_client_keys& curve) {
   if (auto err = validate(limits))
     return err;
   try {
@@ -37,6 +37,8 @@ caf::expected<client> client::connect(zmq::context_t& ctx, const std::string& en
     socket.set(zmq::sockopt::immediate, true);
     socket.set(zmq::sockopt::maxmsgsize,
                static_cast<int64_t>(std::min<size_t>(limits.max_message_bytes * 2, INT64_MAX)));
+    if (auto err = apply_curve_client(socket, curve))
+      return err;
     socket.connect(endpoint);
     return client{std::move(socket), limits};
   } catch (const zmq::error_t& e) {

@@ -16,7 +16,7 @@ router_socket::router_socket(zmq::socket_t socket, std::string endpoint, codec_l
 }
 
 caf::expected<router_socket> router_socket::bind(zmq::context_t& ctx, const std::string& endpoint,
-                                                 codec_limits limits) {
+                                                 codec_limits limits, const curve_server_keys& curve) {
   if (auto err = validate(limits))
     return err;
   try {
@@ -26,6 +26,8 @@ caf::expected<router_socket> router_socket::bind(zmq::context_t& ctx, const std:
     socket.set(zmq::sockopt::router_mandatory, true);
     socket.set(zmq::sockopt::maxmsgsize,
                static_cast<int64_t>(std::min<size_t>(limits.max_message_bytes * 2, INT64_MAX)));
+    if (auto err = apply_curve_server(socket, curve))
+      return err;
     socket.bind(endpoint);
     auto bound = socket.get(zmq::sockopt::last_endpoint);
     return router_socket{std::move(socket), std::move(bound), limits};

@@ -7,6 +7,7 @@
 #pragma once
 
 #include "tessera/transport/codec.hpp"
+#include "tessera/transport/curve.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -23,6 +24,10 @@ struct bridge_options {
   /// Heartbeats a peer may miss before it is marked down.
   int missed_heartbeats = 3;
   transport::codec_limits limits;
+  /// CURVE: each peer's public key, in the order of the peers (empty: off),
+  /// and this node's key pair.
+  std::vector<std::string> curve_peer_keys;
+  transport::curve_keypair curve_own;
 };
 
 struct peer_status {

@@ -7,15 +7,18 @@
 #pragma once
 
 #include "tessera/actors/messages.hpp"
+#include "tessera/actors/request_metrics.hpp"
 #include "tessera/residency/residency_manager.hpp"
 #include "tessera/store/block_store.hpp"
 #include "tessera/transport/codec_limits.hpp"
+#include "tessera/transport/curve.hpp"
 
 #include <caf/actor_system.hpp>
 #include <zmq.hpp>
 
 #include <atomic>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -27,6 +30,10 @@ struct gateway_options {
   transport::codec_limits limits;
   /// Requests in flight beyond this are refused with ec::overloaded.
   size_t max_in_flight = 1024;
+  /// CURVE: the gateway's secret key (empty: off) and the client public keys
+  /// its ZAP handler admits ("*": any).
+  transport::curve_server_keys curve;
+  std::set<std::string> curve_allow;
 };
 
 /// What the gateway actor talks to; the node owns all of it.
@@ -45,6 +52,8 @@ struct gateway_counters {
   std::atomic<uint64_t> errors{0};
   std::atomic<uint64_t> expired{0};
   std::atomic<uint64_t> in_flight{0};
+  /// Per operation, model and outcome, with latencies (for /metrics).
+  request_metrics requests;
 };
 
 struct gateway_shared;
@@ -68,11 +77,17 @@ public:
 
   const gateway_counters& counters() const;
 
+  /// The ZAP handler's counts, with CURVE; null without.
+  const transport::zap_handler* zap() const {
+    return zap_.get();
+  }
+
 private:
   gateway() = default;
   void run();
 
   std::shared_ptr<gateway_shared> shared_;
+  std::unique_ptr<transport::zap_handler> zap_; ///< with CURVE only
   std::string endpoint_;
   std::thread thread_;
 };

@@ -7,6 +7,7 @@
 #include "tessera/actors/bridge.hpp"
 #include "tessera/actors/gateway.hpp"
 #include "tessera/actors/messages.hpp"
+#include "tessera/actors/metrics_server.hpp"
 #include "tessera/core/node_config.hpp"
 #include "tessera/residency/cpu_arena.hpp"
 #include "tessera/residency/residency_manager.hpp"
@@ -57,6 +58,14 @@ public:
   /// The peers this node schedules onto, and whether they are up.
   std::vector<peer_status> peers() const;
 
+  /// The Prometheus exposition of this node's metrics (node_metrics.cpp).
+  std::string metrics_text();
+
+  /// The HTTP metrics endpoint; null unless `metrics_listen` is set.
+  const metrics_server* metrics() const {
+    return metrics_.get();
+  }
+
 private:
   node() = default;
 
@@ -75,6 +84,9 @@ private:
   scheduler_actor scheduler_;
   monitor_actor monitor_;
   std::unique_ptr<gateway> gateway_;
+  std::string node_name_;
+  steady_time started_ = std::chrono::steady_clock::now();
+  std::unique_ptr<metrics_server> metrics_; ///< stopped first: it reads the rest
 };
 
 } // namespace tessera::actors

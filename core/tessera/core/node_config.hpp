@@ -42,8 +42,25 @@ struct node_config {
   uint32_t executors = 1;
   /// Gateways of the worker nodes this node schedules onto (its seed list).
   std::vector<std::string> peers;
+  /// Queue order of the scheduler: reuse_aware, edf or fifo.
+  std::string queue_order = "reuse_aware";
+  /// Rows one dynamic batch may hold (1, the default: no batching). Batched
+  /// results can differ from single runs in the last bits (other GEMM blocking).
+  uint32_t max_batch_rows = 1;
+  /// How long a request may wait for others to join its batch, in microseconds.
+  uint64_t max_queue_delay_us = 0;
   /// Largest request or reply the gateway accepts, in bytes.
   uint64_t max_message_bytes = 256ull << 20;
+  /// HOST:PORT where /metrics, /healthz and /readyz are served over HTTP
+  /// (port 0 picks one); empty turns the endpoint off.
+  std::string metrics_listen;
+  /// This node's CURVE secret key file (`tessera keys gen`); empty: no CURVE.
+  std::string curve_secret_key_file;
+  /// Client public keys (Z85) the gateway admits when CURVE is on; "*" admits
+  /// any. The node's own public key is always admitted.
+  std::vector<std::string> curve_allow;
+  /// The peers' public keys (Z85 or key files), in the order of `peers`.
+  std::vector<std::string> curve_peer_keys;
 };
 
 /// One declared entry, for --help texts and `tessera config`.

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "tessera/transport/codec.hpp"
+#include "tessera/transport/curve.hpp"
 
 #include <chrono>
 #include <map>
@@ -20,9 +21,12 @@ public:
   using duration = std::chrono::milliseconds;
 
   /// Connects to `endpoint` ("tcp://host:port", or "inproc://name" on the server's
-  /// context). Fails with invalid_argument for an endpoint ZeroMQ refuses.
+  /// context). Fails with invalid_argument for an endpoint ZeroMQ refuses. With a
+  /// `curve` server key the connection is a CURVE client: a server that refuses
+  /// its key never completes the handshake, so send() reports unavailable.
   static caf::expected<client> connect(zmq::context_t& ctx, const std::string& endpoint,
-                                       codec_limits limits = {});
+                                       codec_limits limits = {},
+                                       const curve_client_keys& curve = {});
 
   client(client&&) noexcept = default;
   client& operator=(client&&) noexcept = default;

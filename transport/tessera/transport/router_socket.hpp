@@ -4,6 +4,7 @@
 #pragma once
 
 #include "tessera/transport/codec.hpp"
+#include "tessera/transport/curve.hpp"
 
 #include <chrono>
 #include <string>
@@ -32,8 +33,11 @@ public:
   /// Binds to `endpoint` ("tcp://127.0.0.1:*" picks a free port; see endpoint()).
   /// Frames above twice limits.max_message_bytes make ZeroMQ drop the connection;
   /// smaller oversized messages are read and answered with message_too_large.
+  /// With `curve` keys the socket is a CURVE server (run a zap_handler on `ctx`
+  /// to choose which clients it admits).
   static caf::expected<router_socket> bind(zmq::context_t& ctx, const std::string& endpoint,
-                                           codec_limits limits = {});
+                                           codec_limits limits = {},
+                                           const curve_server_keys& curve = {});
 
   router_socket(router_socket&&) noexcept = default;
   router_socket& operator=(router_socket&&) noexcept = default;

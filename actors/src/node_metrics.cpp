@@ -1,0 +1,35 @@
+// One scrape of a node: copies the gateway's counters, the residency stats,
+// the peers and the executors' states (asked of the scheduler, with a short
+// timeout so a busy node still answers) into the pure exposition builder.
+#include "tessera/actors/metrics_text.hpp"
+#include "tessera/actors/node.hpp"
+
+#include <caf/all.hpp>
+
+namespace tessera::actors {
+
+std::string node::metrics_text() {
+  node_metrics_input in;
+  in.node_name = node_name_;
+  in.uptime_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+  const auto& c = gateway_->counters();
+  in.received = c.received.load();
+  in.in_flight = c.in_flight.load();
+  in.expired = c.expired.load();
+  in.requests = c.requests.snapshot();
+  in.residency = residency_->stats();
+  in.peers = peers();
+  if (auto* zap = gateway_->zap()) {
+    in.curve_admitted = zap->admitted();
+    in.curve_refused = zap->refused();
+  }
+  caf::scoped_actor self{*system_};
+  self->request(scheduler_, std::chrono::milliseconds(500), status_atom::value)
+    .receive([&](std::vector<executor_state>& states) { in.executors = std::move(states); },
+             [&](caf::error&) {
+               // Left out of this scrape; the next one tries again.
+             });
+  return render_exposition(collect_node_metrics(in));
+}
+
+} // namespace tessera::actors

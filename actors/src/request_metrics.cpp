@@ -1,0 +1,50 @@
+#include "tessera/actors/request_metrics.hpp"
+
+#include <algorithm>
+
+namespace tessera::actors {
+
+void latency_histogram::observe(double ms) {
+  auto i = std::lower_bound(latency_bounds_ms.begin(), latency_bounds_ms.end(), ms);
+  ++buckets[static_cast<size_t>(i - latency_bounds_ms.begin())];
+  sum_ms += ms;
+  ++count;
+}
+
+std::string request_metrics::model_label(const std::string& model) {
+  if (model.empty() || models_seen_.count(model) > 0)
+    return model;
+  if (models_seen_.size() >= max_models)
+    return "other";
+  models_seen_.emplace(model, true);
+  return model;
+}
+
+void request_metrics::record(const std::string& operation, const std::string& model,
+                             const std::string& code, double latency_ms) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto label = model_label(model);
+  ++data_.answered[request_labels{operation, label, code}];
+  data_.latency[{operation, label}].observe(latency_ms);
+}
+
+void request_metrics::record_stages(const std::string& model, double queue_ms, double load_ms,
+                                    double run_ms) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto label = model_label(model);
+  data_.queue[label].observe(queue_ms);
+  data_.load[label].observe(load_ms);
+  data_.run[label].observe(run_ms);
+}
+
+void request_metrics::record_deadline(bool met) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  ++(met ? data_.deadline_met : data_.deadline_missed);
+}
+
+request_metrics_snapshot request_metrics::snapshot() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return data_;
+}
+
+} // namespace tessera::actors

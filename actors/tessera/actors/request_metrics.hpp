@@ -1,0 +1,78 @@
+// What the gateway counts about the requests it answers, for /metrics:
+// answers per operation, model and outcome code, latency histograms, the
+// stages an inference reported (queue, load, run) and deadline hits and misses.
+// The gateway's socket thread records; the metrics server reads snapshots.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <tuple>
+
+namespace tessera::actors {
+
+/// Bucket bounds of every latency histogram, in milliseconds.
+inline constexpr std::array<double, 14> latency_bounds_ms{0.5, 1,   2,    5,    10,   20,   50,
+                                                          100, 200, 500, 1000, 2000, 5000, 10000};
+
+/// A Prometheus-style histogram over latency_bounds_ms: per-bucket counts (not
+/// cumulative; the last bucket is +Inf), their sum and count.
+struct latency_histogram {
+  std::array<uint64_t, latency_bounds_ms.size() + 1> buckets{};
+  double sum_ms = 0.0;
+  uint64_t count = 0;
+
+  void observe(double ms);
+};
+
+/// An answered request's labels.
+struct request_labels {
+  std::string operation;
+  std::string model; ///< empty when the request names none (or a bad one)
+  std::string code;  ///< "ok" or the error code's name
+
+  bool operator<(const request_labels& other) const {
+    return std::tie(operation, model, code) < std::tie(other.operation, other.model, other.code);
+  }
+};
+
+/// A consistent copy of everything request_metrics has counted.
+struct request_metrics_snapshot {
+  std::map<request_labels, uint64_t> answered;
+  /// Keyed by (operation, model).
+  std::map<std::pair<std::string, std::string>, latency_histogram> latency;
+  /// Stages of successful inferences, keyed by model.
+  std::map<std::string, latency_histogram> queue, load, run;
+  uint64_t deadline_met = 0;
+  uint64_t deadline_missed = 0;
+};
+
+class request_metrics {
+public:
+  /// Distinct model labels kept; later names count under "other", so a client
+  /// sending random names cannot grow the exposition without bound.
+  static constexpr size_t max_models = 256;
+
+  /// One answered request and how long it took from arrival to answer.
+  void record(const std::string& operation, const std::string& model, const std::string& code,
+              double latency_ms);
+
+  /// The stages a successful inference reported.
+  void record_stages(const std::string& model, double queue_ms, double load_ms, double run_ms);
+
+  /// A request that had a deadline was answered in time (or not).
+  void record_deadline(bool met);
+
+  request_metrics_snapshot snapshot() const;
+
+private:
+  std::string model_label(const std::string& model);
+
+  mutable std::mutex mtx_;
+  request_metrics_snapshot data_;
+  std::map<std::string, bool> models_seen_;
+};
+
+} // namespace tessera::actors
