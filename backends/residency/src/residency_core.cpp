@@ -186,8 +186,12 @@ caf::expected<lease_ptr> residency_core::load(const std::string& owner,
   counters_.blob_hits += report.blobs_hit;
   counters_.blob_joins += report.blobs_joined;
   report.blobs_read = to_read.size();
-  for (const auto& r : to_read)
+  for (const auto& r : to_read) {
     report.bytes_read += request.at(r.first);
+    const auto& e = table_.at(r.first);
+    report.copies += e.copies;
+    report.bytes_copied += e.copies * e.bytes;
+  }
   report.elapsed_ms = ms_since(start);
   granted->report_ = report;
   lock.unlock();
@@ -302,6 +306,8 @@ void residency_core::read_group(const std::vector<std::pair<content_id, uint64_t
       ++counters_.blobs_read;
       counters_.bytes_read += got->bytes_read;
       counters_.copies += got->copies;
+      counters_.bytes_copied += got->copies * got->bytes;
+      e.copies = got->copies;
       counters_.prefetched_blobs += e.prefetched ? 1 : 0;
       if (elapsed > 0.05 && got->bytes > grouped_blob_bytes) // a running estimate for reload costs
         bytes_per_ms_ = 0.8 * bytes_per_ms_ + 0.2 * (static_cast<double>(got->bytes) / elapsed);

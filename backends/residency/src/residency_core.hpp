@@ -74,6 +74,7 @@ private:
     bool resident = false;
     bool claimed = false; ///< an I/O thread is reading it (or has)
     bool prefetched = false;
+    uint32_t copies = 0; ///< copies its read made after reading (through staging)
     tensor_spec spec;
     std::byte* data = nullptr;
     std::shared_ptr<resident_memory> memory;

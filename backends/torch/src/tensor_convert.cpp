@@ -2,6 +2,9 @@
 
 #include "tessera/core/error.hpp"
 
+#include <ATen/Parallel.h>
+#include <torch/csrc/jit/runtime/graph_executor.h>
+
 namespace tessera::torch_backend {
 
 caf::expected<at::ScalarType> to_scalar_type(dtype t) {
@@ -68,6 +71,24 @@ std::string torch_message(const std::exception& e) {
   if (const auto* ce = dynamic_cast<const c10::Error*>(&e))
     return ce->what_without_backtrace();
   return e.what();
+}
+
+caf::expected<torch::Device> apply_torch_options(const torch_options& opts) {
+  const auto& name = opts.device;
+  torch::Device device{at::kCPU};
+  try {
+    device = torch::Device{name};
+  } catch (const std::exception& e) {
+    return make_error(ec::bad_config, "device \"" + name + "\": " + torch_message(e));
+  }
+  if (device.is_cuda() && !cuda_available())
+    return make_error(ec::unsupported, "device \"" + name
+                                         + "\": this LibTorch build has no CUDA or no GPU is present");
+  if (opts.threads > 0)
+    at::set_num_threads(static_cast<int>(opts.threads));
+  torch::jit::getProfilingMode() = opts.profiling_executor;
+  torch::jit::getExecutorMode() = opts.profiling_executor;
+  return device;
 }
 
 } // namespace tessera::torch_backend

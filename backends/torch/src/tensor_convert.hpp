@@ -5,6 +5,7 @@
 #pragma once
 
 #include "tessera/core/tensor_buffer.hpp"
+#include "tessera/torch/torch_executor.hpp"
 
 #include <caf/expected.hpp>
 #include <torch/script.h>
@@ -23,6 +24,11 @@ at::Tensor view_of(const tensor_buffer& buf);
 /// A buffer viewing a tensor's bytes; non-contiguous or device tensors are made
 /// contiguous on the CPU first (the only copy).
 caf::expected<tensor_buffer> buffer_of(const at::Tensor& t);
+
+/// The device the options name ("cpu", "cuda:0"), after applying their
+/// process-wide LibTorch settings (threads, graph executor); ec::bad_config when
+/// it does not parse, ec::unsupported when this build or machine lacks it.
+caf::expected<torch::Device> apply_torch_options(const torch_options& opts);
 
 /// Renders a c10::Error without its C++ backtrace.
 std::string torch_message(const std::exception& e);

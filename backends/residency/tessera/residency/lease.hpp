@@ -29,6 +29,8 @@ struct lease_report {
   uint64_t blobs_hit = 0;  ///< already resident
   uint64_t blobs_joined = 0; ///< in flight for someone else; waited for
   uint64_t bytes_evicted = 0;
+  uint64_t copies = 0;       ///< copies after the read (through staging), for blobs it read
+  uint64_t bytes_copied = 0; ///< bytes those copies moved
   double elapsed_ms = 0.0;
 };
 

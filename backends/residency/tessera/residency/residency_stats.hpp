@@ -54,6 +54,7 @@ struct residency_counters {
   uint64_t blobs_read = 0;       ///< blobs read from the store
   uint64_t bytes_read = 0;
   uint64_t copies = 0;           ///< host-to-device copies (copy mode)
+  uint64_t bytes_copied = 0;     ///< bytes those copies moved
   uint64_t prefetched_blobs = 0; ///< blobs brought in by prefetch
   uint64_t evictions = 0;
   uint64_t bytes_evicted = 0;

@@ -1,0 +1,277 @@
+#include "stream_window.hpp"
+
+#include "tessera/core/error.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+namespace tessera::torch_backend {
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+double ms_since(clock_type::time_point start) {
+  return std::chrono::duration<double, std::milli>(clock_type::now() - start).count();
+}
+
+// Weight of the newest sample in the moving averages of load and compute time.
+constexpr double sample_weight = 0.3;
+
+double averaged(double avg, double sample) {
+  return avg <= 0.0 ? sample : (1.0 - sample_weight) * avg + sample_weight * sample;
+}
+
+} // namespace
+
+stream_window::stream_window(residency::residency_manager& residency, std::string owner,
+                             stream_plan plan, const stream_options& opts,
+                             budget_source budget, std::shared_ptr<std::atomic<uint64_t>> held)
+  : residency_(residency), owner_(std::move(owner)), plan_(std::move(plan)), opts_(opts),
+    budget_(std::move(budget)), held_total_(std::move(held)) {
+  // Until the first measurements, keep two blocks ahead.
+  depth_ = std::clamp<uint32_t>(2, 1, std::max<uint32_t>(opts_.max_depth, 1));
+}
+
+stream_window::~stream_window() {
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (helper_.joinable())
+    helper_.join();
+  lock_type lock{mtx_};
+  std::vector<running> rest = std::move(running_);
+  running_.clear();
+  for (auto& [s, l] : ready_)
+    if (l.lease != nullptr)
+      rest.push_back({s, std::move(l.lease)});
+  ready_.clear();
+  release(lock, std::move(rest));
+}
+
+void stream_window::start() {
+  if (opts_.prefetch && !plan_.steps.empty())
+    helper_ = std::thread{[this] { prefetch_loop(); }};
+}
+
+uint64_t stream_window::new_bytes(uint32_t s) const {
+  uint64_t bytes = 0;
+  for (const auto& b : plan_.steps[s].blobs)
+    if (auto i = counts_.find(b.id); i == counts_.end() || i->second == 0)
+      bytes += b.bytes;
+  return bytes;
+}
+
+bool stream_window::admissible(uint32_t s, bool& forced) const {
+  forced = false;
+  if (s >= next_run_ + depth_)
+    return false;
+  if (held_ + new_bytes(s) <= budget_())
+    return true;
+  // The run waits for this block and holds nothing it could let go: load it
+  // anyway, alone. Only a budget lowered below the block gets here.
+  if (s == next_run_ && waiting_) {
+    forced = true;
+    return true;
+  }
+  return false;
+}
+
+void stream_window::hold(uint32_t s) {
+  uint64_t added = 0;
+  for (const auto& b : plan_.steps[s].blobs)
+    if (counts_[b.id]++ == 0)
+      added += b.bytes;
+  held_ += added;
+  *held_total_ += added;
+  peak_ = std::max(peak_, held_);
+}
+
+void stream_window::unhold(uint32_t s) {
+  uint64_t dropped = 0;
+  for (const auto& b : plan_.steps[s].blobs) {
+    auto i = counts_.find(b.id);
+    if (--i->second == 0) {
+      dropped += b.bytes;
+      counts_.erase(i);
+    }
+  }
+  held_ -= dropped;
+  *held_total_ -= dropped;
+}
+
+void stream_window::load(lock_type& lock, uint32_t s, bool forced) {
+  hold(s);
+  ++next_load_;
+  in_flight_ = true;
+  forced_ += forced ? 1 : 0;
+  lock.unlock();
+  auto start = clock_type::now();
+  auto got = residency_.load(owner_, plan_.steps[s].blobs);
+  auto elapsed = ms_since(start);
+  lock.lock();
+  in_flight_ = false;
+  loaded entry;
+  entry.load_ms = elapsed;
+  if (got) {
+    entry.lease = std::move(*got);
+    if (entry.lease->report().bytes_read > 0) {
+      load_ms_ = averaged(load_ms_, elapsed);
+      adapt();
+    }
+  } else {
+    unhold(s);
+    entry.error = wrap(got.error(), "block \"" + plan_.steps[s].name + "\"");
+    failed_ = true;
+  }
+  ready_.emplace(s, std::move(entry));
+  cv_.notify_all();
+}
+
+bool stream_window::trim(lock_type& lock) {
+  auto budget = budget_();
+  std::vector<running> back;
+  while (held_ > budget && next_load_ > next_run_ && !in_flight_) {
+    // The block the run already waits for stays: it would only be loaded again.
+    if (next_load_ - 1 == next_run_ && waiting_)
+      break;
+    auto i = ready_.find(next_load_ - 1);
+    if (i == ready_.end() || i->second.lease == nullptr)
+      break;
+    back.push_back({i->first, std::move(i->second.lease)});
+    ready_.erase(i);
+    --next_load_;
+    ++trimmed_;
+    // Count it as released now, so the loop sees what is left.
+    unhold(back.back().step);
+  }
+  if (back.empty())
+    return false;
+  // Re-hold for the release below, which unholds after the leases are gone;
+  // the budget check above already used the reduced figure.
+  for (const auto& r : back)
+    hold(r.step);
+  release(lock, std::move(back));
+  return true;
+}
+
+void stream_window::prefetch_loop() {
+  lock_type lock{mtx_};
+  while (!stop_ && !failed_ && next_load_ < plan_.steps.size()) {
+    if (trim(lock))
+      continue;
+    bool forced = false;
+    if (!admissible(next_load_, forced)) {
+      cv_.wait(lock);
+      continue;
+    }
+    load(lock, next_load_, forced);
+  }
+}
+
+caf::expected<residency::lease_ptr> stream_window::take(uint32_t s, stream_block_stats& st) {
+  lock_type lock{mtx_};
+  next_run_ = s;
+  waiting_ = true;
+  bool early = ready_.count(s) != 0;
+  auto start = clock_type::now();
+  if (!opts_.prefetch) {
+    bool forced = false;
+    admissible(s, forced); // with nothing loaded ahead it fits, or is forced
+    load(lock, s, forced);
+  } else {
+    cv_.notify_all(); // the helper may now force this block
+    cv_.wait(lock, [&] { return ready_.count(s) != 0 || stop_; });
+  }
+  st.wait_ms = ms_since(start);
+  waiting_ = false;
+  auto i = ready_.find(s);
+  if (i == ready_.end())
+    return make_error(ec::unavailable, "the stream stopped before block \""
+                                         + plan_.steps[s].name + "\" was loaded");
+  auto entry = std::move(i->second);
+  ready_.erase(i);
+  next_run_ = s + 1;
+  if (entry.error)
+    return entry.error;
+  const auto& r = entry.lease->report();
+  st.node = plan_.steps[s].name;
+  st.bytes = plan_.steps[s].bytes;
+  st.blobs_read = r.blobs_read;
+  st.bytes_read = r.bytes_read;
+  st.copies = r.copies;
+  st.bytes_copied = r.bytes_copied;
+  st.prefetched = opts_.prefetch && early;
+  st.load_ms = entry.load_ms;
+  st.held_bytes = held_;
+  st.budget_bytes = budget_();
+  st.ahead = next_load_ - next_run_;
+  running_.push_back({s, entry.lease});
+  cv_.notify_all();
+  return entry.lease;
+}
+
+void stream_window::finish(uint32_t s, double compute_ms) {
+  lock_type lock{mtx_};
+  compute_ms_ = averaged(compute_ms_, compute_ms);
+  adapt();
+  std::vector<running> done;
+  for (auto i = running_.begin(); i != running_.end();) {
+    if (plan_.steps[i->step].release_after <= s) {
+      done.push_back(std::move(*i));
+      i = running_.erase(i);
+    } else {
+      ++i;
+    }
+  }
+  release(lock, std::move(done));
+}
+
+void stream_window::release(lock_type& lock, std::vector<running> leases) {
+  if (leases.empty())
+    return;
+  // Unload first, then stop counting: the manager's referenced bytes never
+  // exceed what the window counts.
+  lock.unlock();
+  for (auto& r : leases)
+    residency_.unload(r.lease, opts_.free_finished);
+  lock.lock();
+  for (const auto& r : leases)
+    unhold(r.step);
+  cv_.notify_all();
+}
+
+void stream_window::budget_changed() {
+  // Give back what no longer fits at once, rather than when the helper wakes.
+  lock_type lock{mtx_};
+  trim(lock);
+  cv_.notify_all();
+}
+
+void stream_window::adapt() {
+  if (load_ms_ <= 0.0 || compute_ms_ <= 0.0)
+    return;
+  // Enough blocks ahead to cover one load with computing, and one to spare.
+  auto blocks = static_cast<uint32_t>(std::ceil(load_ms_ / compute_ms_)) + 1;
+  depth_ = std::clamp<uint32_t>(blocks, 1, std::max<uint32_t>(opts_.max_depth, 1));
+}
+
+uint64_t stream_window::peak_held_bytes() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return peak_;
+}
+
+uint32_t stream_window::forced_blocks() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return forced_;
+}
+
+uint32_t stream_window::trimmed_blocks() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return trimmed_;
+}
+
+} // namespace tessera::torch_backend

@@ -1,0 +1,109 @@
+// The blocks one streamed run holds: the running block, blocks that later steps
+// bind again, and a window of prefetched blocks that a helper thread leases
+// ahead of the running one. It keeps the run's held bytes within a budget that
+// may change at any time, and sizes the window from measured load and compute
+// times. Torch-free: it deals in leases only; streamed_run binds and runs them.
+#pragma once
+
+#include "stream_plan.hpp"
+#include "tessera/residency/residency_manager.hpp"
+#include "tessera/torch/streaming.hpp"
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+namespace tessera::torch_backend {
+
+class stream_window {
+public:
+  /// The run's budget right now (its share, scaled by memory pressure).
+  using budget_source = std::function<uint64_t()>;
+
+  /// `held` (shared by the model's runs) is
+  /// kept equal to the sum of the bytes its windows hold.
+  stream_window(residency::residency_manager& residency, std::string owner,
+                stream_plan plan, const stream_options& opts, budget_source budget,
+                std::shared_ptr<std::atomic<uint64_t>> held);
+
+  /// Stops the helper thread and releases every block still held.
+  ~stream_window();
+
+  stream_window(const stream_window&) = delete;
+  stream_window& operator=(const stream_window&) = delete;
+
+  /// Starts the helper thread when prefetching.
+  void start();
+
+  /// Waits for step `s` (steps are taken in order), loading it here when not
+  /// prefetching; fills the block's load figures into `st`.
+  caf::expected<residency::lease_ptr> take(uint32_t s, stream_block_stats& st);
+
+  /// Step `s` ran: releases the blocks no later step binds.
+  void finish(uint32_t s, double compute_ms);
+
+  /// The budget changed: the helper re-checks it and gives back prefetched
+  /// blocks that no longer fit.
+  void budget_changed();
+
+  uint64_t peak_held_bytes() const;
+  uint32_t forced_blocks() const;
+  uint32_t trimmed_blocks() const;
+
+private:
+  struct loaded {
+    residency::lease_ptr lease;
+    caf::error error;
+    double load_ms = 0.0;
+  };
+
+  struct running {
+    uint32_t step = 0;
+    residency::lease_ptr lease;
+  };
+
+  using lock_type = std::unique_lock<std::mutex>;
+
+  void prefetch_loop();
+  uint64_t new_bytes(uint32_t s) const;
+  bool admissible(uint32_t s, bool& forced) const;
+  void load(lock_type& lock, uint32_t s, bool forced);
+  bool trim(lock_type& lock);
+  void hold(uint32_t s);
+  void unhold(uint32_t s);
+  void release(lock_type& lock, std::vector<running> leases);
+  void adapt();
+
+  residency::residency_manager& residency_;
+  std::string owner_;
+  stream_plan plan_;
+  stream_options opts_;
+  budget_source budget_;
+  std::shared_ptr<std::atomic<uint64_t>> held_total_;
+
+  mutable std::mutex mtx_;
+  std::condition_variable cv_;
+  uint32_t next_load_ = 0; ///< the next step to lease
+  uint32_t next_run_ = 0;  ///< the next step the run will take
+  bool waiting_ = false;   ///< the run waits for step next_run_
+  bool in_flight_ = false; ///< the helper is leasing a step right now
+  bool failed_ = false;
+  bool stop_ = false;
+  std::map<uint32_t, loaded> ready_; ///< leased, not yet taken
+  std::vector<running> running_;      ///< taken, not yet released
+  std::unordered_map<content_id, uint32_t> counts_; ///< held blob -> steps holding it
+  uint64_t held_ = 0;
+  uint64_t peak_ = 0;
+  uint32_t depth_ = 1; ///< blocks to keep loaded ahead of the running one
+  double load_ms_ = 0.0;    ///< moving averages per block
+  double compute_ms_ = 0.0;
+  uint32_t forced_ = 0;
+  uint32_t trimmed_ = 0;
+  std::thread helper_;
+};
+
+} // namespace tessera::torch_backend
