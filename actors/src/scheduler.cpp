@@ -1,117 +1,140 @@
 #include "tessera/actors/scheduler.hpp"
 
+#include "scheduler_queue.hpp"
+#include "tessera/core/batching.hpp"
 #include "tessera/core/error.hpp"
 
 #include <caf/all.hpp>
-
-#include <deque>
-#include <set>
 
 namespace tessera::actors {
 
 namespace {
 
-struct pending {
-  infer_job job;
-  caf::typed_response_promise<infer_outcome> promise;
-};
-
-struct slot {
-  executor_actor handle;
-  bool busy = false;
-  bool up = true;
-  std::set<std::string> models; ///< names it ran last (it may have swapped some out)
-};
-
 struct scheduler_data {
   std::vector<slot> slots;
-  std::deque<pending> queue;
+  std::unique_ptr<job_queue> queue;
+  steady_time next_wake = steady_time::max();
 
   static inline const char* name = "scheduler";
-
-  // Answers the jobs that are past their deadline.
-  void expire(steady_time now) {
-    for (auto i = queue.begin(); i != queue.end();) {
-      if (now > i->job.deadline) {
-        i->promise.deliver(make_error(ec::deadline_exceeded,
-                                      "model \"" + i->job.model + "\": the deadline passed in the queue"));
-        i = queue.erase(i);
-      } else {
-        ++i;
-      }
-    }
-  }
-
-  // The job for an idle executor: highest priority first; within it, a model
-  // the executor holds, then the earliest deadline, then the oldest.
-  std::deque<pending>::iterator pick(const slot& s) {
-    auto best = queue.end();
-    auto better = [&](const pending& a, const pending& b) {
-      if (a.job.priority != b.job.priority)
-        return a.job.priority > b.job.priority;
-      bool ra = s.models.count(a.job.model) > 0;
-      bool rb = s.models.count(b.job.model) > 0;
-      if (ra != rb)
-        return ra;
-      if (a.job.deadline != b.job.deadline)
-        return a.job.deadline < b.job.deadline;
-      return a.job.arrival < b.job.arrival;
-    };
-    for (auto i = queue.begin(); i != queue.end(); ++i)
-      if (best == queue.end() || better(*i, *best))
-        best = i;
-    return best;
-  }
 };
 
 using self_ptr = scheduler_actor::stateful_pointer<scheduler_data>;
 
+void dispatch(self_ptr self);
+
+// Stacks the members' inputs into one job.
+caf::expected<infer_job> combine(const std::vector<pending>& members) {
+  infer_job job = members.front().job;
+  if (members.size() == 1)
+    return job;
+  for (size_t k = 0; k < job.inputs.size(); ++k) {
+    std::vector<tensor_buffer> parts;
+    for (const auto& m : members)
+      parts.push_back(m.job.inputs[k]);
+    auto whole = concat_rows(parts);
+    if (!whole)
+      return whole.error();
+    job.inputs[k] = std::move(*whole);
+  }
+  for (const auto& m : members) {
+    job.arrival = std::min(job.arrival, m.job.arrival);
+    job.deadline = std::min(job.deadline, m.job.deadline);
+  }
+  return job;
+}
+
+// Hands each member its rows of the batch's outputs.
+void deliver_split(std::vector<pending>& members, infer_outcome& out) {
+  if (members.size() == 1) {
+    members.front().promise.deliver(std::move(out));
+    return;
+  }
+  std::vector<int64_t> rows;
+  for (const auto& m : members)
+    rows.push_back(rows_of(m.job.inputs.front()));
+  std::vector<infer_outcome> parts(members.size(), out);
+  for (auto& p : parts)
+    p.tensors.clear();
+  for (const auto& t : out.tensors) {
+    auto pieces = split_rows(t, rows);
+    if (!pieces) {
+      for (auto& m : members)
+        m.promise.deliver(pieces.error());
+      return;
+    }
+    for (size_t i = 0; i < members.size(); ++i)
+      parts[i].tensors.push_back(std::move((*pieces)[i]));
+  }
+  for (size_t i = 0; i < members.size(); ++i)
+    members[i].promise.deliver(std::move(parts[i]));
+}
+
+void run_on(self_ptr self, size_t i, std::vector<pending> members) {
+  auto& st = self->state;
+  auto job = combine(members);
+  if (!job) {
+    for (auto& m : members)
+      m.promise.deliver(job.error());
+    return;
+  }
+  st.slots[i].busy = true;
+  auto shared = std::make_shared<std::vector<pending>>(std::move(members));
+  auto model = job->model;
+  self->request(st.slots[i].handle, caf::infinite, run_atom::value, std::move(*job))
+    .then(
+      [self, i, shared, model](infer_outcome& out) {
+        auto& s = self->state.slots[i];
+        s.busy = false;
+        s.models.insert(model);
+        deliver_split(*shared, out);
+        dispatch(self);
+      },
+      [self, i, shared](caf::error& err) {
+        auto& st = self->state;
+        st.slots[i].busy = false;
+        // Jobs whose executor went away run elsewhere while they can.
+        bool gone = code_of(err) == ec::unavailable;
+        if (gone) { // until the bridge sees it again
+          st.slots[i].up = false;
+          st.slots[i].models.clear();
+        }
+        auto now = std::chrono::steady_clock::now();
+        for (auto& m : *shared) {
+          if (gone && ++m.job.attempts < st.slots.size() && now < m.job.deadline)
+            st.queue->push_front(std::move(m));
+          else
+            m.promise.deliver(err);
+        }
+        dispatch(self);
+      });
+}
+
 void dispatch(self_ptr self) {
   auto& st = self->state;
-  st.expire(std::chrono::steady_clock::now());
-  for (size_t i = 0; i < st.slots.size() && !st.queue.empty(); ++i) {
+  auto now = std::chrono::steady_clock::now();
+  st.queue->expire(now);
+  for (size_t i = 0; i < st.slots.size() && !st.queue->empty(); ++i) {
     if (st.slots[i].busy || !st.slots[i].up)
       continue;
-    auto it = st.pick(st.slots[i]);
-    auto p = std::move(*it);
-    st.queue.erase(it);
-    st.slots[i].busy = true;
-    auto promise = p.promise;
-    auto model = p.job.model;
-    auto retry = p.job; // shares the tensors; used if the executor turns out to be gone
-    self->request(st.slots[i].handle, caf::infinite, run_atom::value, std::move(p.job))
-      .then(
-        [self, i, promise, model](infer_outcome& out) mutable {
-          auto& s = self->state.slots[i];
-          s.busy = false;
-          s.models.insert(model);
-          promise.deliver(std::move(out));
-          dispatch(self);
-        },
-        [self, i, promise, retry](caf::error& err) mutable {
-          auto& st = self->state;
-          st.slots[i].busy = false;
-          // A job whose executor went away runs elsewhere while it can.
-          bool gone = code_of(err) == ec::unavailable;
-          if (gone) { // until the bridge sees it again
-            st.slots[i].up = false;
-            st.slots[i].models.clear();
-          }
-          if (gone && ++retry.attempts < st.slots.size()
-              && std::chrono::steady_clock::now() < retry.deadline) {
-            st.queue.push_front(pending{std::move(retry), promise});
-          } else {
-            promise.deliver(std::move(err));
-          }
-          dispatch(self);
-        });
+    auto wake = steady_time::max();
+    auto members = st.queue->take(st.slots[i], now, wake);
+    if (members.empty()) {
+      // A batch is still filling: look again when its wait is over.
+      if (wake != steady_time::max() && wake < st.next_wake) {
+        st.next_wake = wake;
+        self->delayed_send(self, wake - now, tick_atom::value);
+      }
+      break;
+    }
+    run_on(self, i, std::move(members));
   }
 }
 
 scheduler_actor::behavior_type scheduler_impl(self_ptr self, std::vector<executor_actor> executors,
-                                              std::vector<bool> up) {
+                                              std::vector<bool> up, scheduler_options opts) {
   for (size_t i = 0; i < executors.size(); ++i)
     self->state.slots.push_back(slot{std::move(executors[i]), false, up.empty() || up[i], {}});
+  self->state.queue = std::make_unique<job_queue>(std::move(opts));
   return {
     [self](run_atom, infer_job& job) -> caf::typed_response_promise<infer_outcome> {
       auto promise = self->make_response_promise<infer_outcome>();
@@ -120,24 +143,24 @@ scheduler_actor::behavior_type scheduler_impl(self_ptr self, std::vector<executo
         promise.deliver(make_error(ec::unavailable, "no executor is up"));
         return promise;
       }
-      self->state.queue.push_back(pending{std::move(job), promise});
+      self->state.queue->push(pending{std::move(job), promise});
       dispatch(self);
       return promise;
     },
-    [self](peer_atom, uint32_t slot_index, bool up) {
+    [self](tick_atom) {
+      self->state.next_wake = steady_time::max();
+      dispatch(self);
+    },
+    [self](peer_atom, uint32_t slot_index, bool is_up) {
       auto& st = self->state;
       if (slot_index < st.slots.size()) {
-        st.slots[slot_index].up = up;
-        if (!up)
+        st.slots[slot_index].up = is_up;
+        if (!is_up)
           st.slots[slot_index].models.clear();
       }
       // With no executor up, queued jobs cannot run: answer them now.
-      bool any = std::any_of(st.slots.begin(), st.slots.end(), [](const slot& s) { return s.up; });
-      if (!any)
-        for (auto& p : st.queue)
-          p.promise.deliver(make_error(ec::unavailable, "no executor is up"));
-      if (!any)
-        st.queue.clear();
+      if (std::none_of(st.slots.begin(), st.slots.end(), [](const slot& s) { return s.up; }))
+        st.queue->fail_all(make_error(ec::unavailable, "no executor is up"));
       dispatch(self);
     },
     [self](status_atom) -> caf::typed_response_promise<std::vector<executor_state>> {
@@ -163,8 +186,8 @@ scheduler_actor::behavior_type scheduler_impl(self_ptr self, std::vector<executo
 } // namespace
 
 scheduler_actor spawn_scheduler(caf::actor_system& sys, std::vector<executor_actor> executors,
-                                std::vector<bool> up) {
-  return sys.spawn(scheduler_impl, std::move(executors), std::move(up));
+                                std::vector<bool> up, scheduler_options opts) {
+  return sys.spawn(scheduler_impl, std::move(executors), std::move(up), std::move(opts));
 }
 
 } // namespace tessera::actors

@@ -2,6 +2,8 @@
 #include "tessera/residency/cpu_arena.hpp"
 #include "tessera/torch/torch_executor.hpp"
 
+#include <caf/all.hpp>
+
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -120,6 +122,48 @@ TEST_SUITE("node") {
     CHECK(answered == clients * per_client);
     CHECK(mismatched == 0);
     CHECK(n->counters().answered.load() == static_cast<uint64_t>(clients * per_client));
+  }
+
+  TEST_CASE("with dynamic batching on, concurrent requests share batches and get their own rows") {
+    const auto& zoo = small_zoo::get();
+    auto cfg = node_config_for(zoo);
+    cfg.max_batch_rows = 8;
+    cfg.max_queue_delay_us = 20000;
+    auto n = start_node(cfg);
+    const auto& m = zoo.manifest("mobilenetv2");
+    zmq::context_t ctx{1};
+    auto cl = client::connect(ctx, n->endpoint());
+    REQUIRE(cl);
+    std::map<std::string, infer_request> sent;
+    for (int i = 0; i < 6; ++i) {
+      auto req = infer_for(m, 1, 500 + i);
+      auto id = cl->send({"", req}, reply_timeout);
+      REQUIRE(id);
+      sent.emplace(*id, std::move(req));
+    }
+    double worst = 0.0;
+    for (auto& [id, req] : sent) {
+      auto r = cl->wait_for(id, reply_timeout);
+      REQUIRE_MESSAGE(r, describe(r.error()));
+      auto& out = std::get<infer_response>(*r).outputs.at(0).tensor;
+      CHECK(out.spec.shape.at(0) == 1);
+      worst = std::max(worst, max_relative_difference(out, local_outputs(zoo, m, req.inputs)[0]));
+    }
+    // Batched GEMMs may block differently from single rows: equal to float precision.
+    MESSAGE("largest relative difference to single runs: " << worst);
+    CHECK(worst <= 1e-4);
+    CHECK(n->residency().stats().counters.loads == 1);
+    // Fewer runs than requests: some shared a batch.
+    caf::scoped_actor self{n->system()};
+    uint64_t runs = 0;
+    self->request(n->scheduler(), reply_timeout, actors::status_atom::value)
+      .receive([&](const std::vector<actors::executor_state>& states) {
+                 for (const auto& st : states)
+                   runs += st.served;
+               },
+               [&](const caf::error& err) { FAIL(describe(err)); });
+    MESSAGE("6 requests ran in " << runs << " batches");
+    CHECK(runs < 6);
   }
 
   TEST_CASE("model operations: load, ready, index, status, metadata, unload") {

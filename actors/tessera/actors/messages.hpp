@@ -87,7 +87,8 @@ using executor_actor = caf::typed_actor<
 using scheduler_actor = caf::typed_actor<
   caf::replies_to<run_atom, infer_job>::with<infer_outcome>,
   caf::replies_to<status_atom>::with<std::vector<executor_state>>,
-  caf::reacts_to<peer_atom, uint32_t, bool>>;
+  caf::reacts_to<peer_atom, uint32_t, bool>,
+  caf::reacts_to<tick_atom>>;
 
 /// The monitor: samples memory and tells executors about pressure.
 using monitor_actor = caf::typed_actor<caf::reacts_to<tick_atom>,

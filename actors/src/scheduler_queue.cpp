@@ -1,0 +1,98 @@
+#include "scheduler_queue.hpp"
+
+#include "tessera/core/batching.hpp"
+#include "tessera/core/error.hpp"
+
+#include <algorithm>
+#include <functional>
+
+namespace tessera::actors {
+
+void job_queue::expire(steady_time now) {
+  for (auto i = queue_.begin(); i != queue_.end();) {
+    if (now > i->job.deadline) {
+      i->promise.deliver(make_error(ec::deadline_exceeded,
+                                    "model \"" + i->job.model + "\": the deadline passed in the queue"));
+      i = queue_.erase(i);
+    } else {
+      ++i;
+    }
+  }
+}
+
+void job_queue::fail_all(const caf::error& err) {
+  for (auto& p : queue_)
+    p.promise.deliver(err);
+  queue_.clear();
+}
+
+std::deque<pending>::iterator job_queue::pick(const slot& s, steady_time now) {
+  auto waited_ms = [&](const pending& p) {
+    return std::chrono::duration<double, std::milli>(now - p.job.arrival).count();
+  };
+  auto better = [&](const pending& a, const pending& b) {
+    if (opts_.order == queue_order::fifo)
+      return a.job.arrival < b.job.arrival;
+    int pa = effective_priority(static_cast<int>(a.job.priority), waited_ms(a), opts_.aging);
+    int pb = effective_priority(static_cast<int>(b.job.priority), waited_ms(b), opts_.aging);
+    if (pa != pb)
+      return pa > pb;
+    // Saturated jobs run oldest first: that is what bounds their wait.
+    if (saturated(static_cast<int>(a.job.priority), waited_ms(a), opts_.aging))
+      return a.job.arrival < b.job.arrival;
+    if (opts_.order == queue_order::reuse_aware) {
+      bool ra = s.models.count(a.job.model) > 0;
+      bool rb = s.models.count(b.job.model) > 0;
+      if (ra != rb)
+        return ra;
+    }
+    if (a.job.deadline != b.job.deadline)
+      return a.job.deadline < b.job.deadline;
+    return a.job.arrival < b.job.arrival;
+  };
+  auto best = queue_.end();
+  for (auto i = queue_.begin(); i != queue_.end(); ++i)
+    if (best == queue_.end() || better(*i, *best))
+      best = i;
+  return best;
+}
+
+std::vector<pending> job_queue::take(const slot& s, steady_time now, steady_time& wake) {
+  std::vector<pending> out;
+  auto first_it = pick(s, now);
+  if (first_it == queue_.end())
+    return out;
+  auto first = static_cast<size_t>(std::distance(queue_.begin(), first_it));
+  const auto& lead = queue_[first].job;
+  // Gather the jobs that can share its batch, in queue order.
+  std::vector<size_t> members{first};
+  int64_t rows = lead.inputs.empty() ? 1 : rows_of(lead.inputs.front());
+  for (size_t i = 0; i < queue_.size() && opts_.max_batch_rows > 1; ++i) {
+    const auto& j = queue_[i].job;
+    if (i == first || j.model != lead.model || j.version != lead.version || j.outputs != lead.outputs
+        || lead.inputs.empty() || !batchable(j.inputs, lead.inputs))
+      continue;
+    auto r = rows_of(j.inputs.front());
+    if (rows + r > static_cast<int64_t>(opts_.max_batch_rows))
+      continue;
+    rows += r;
+    members.push_back(i);
+  }
+  // Wait a little for more, if allowed and the batch has room.
+  if (opts_.max_queue_delay.count() > 0 && rows < static_cast<int64_t>(opts_.max_batch_rows)) {
+    auto ready_at = lead.arrival + opts_.max_queue_delay;
+    if (now < ready_at && now + opts_.max_queue_delay < lead.deadline) {
+      wake = ready_at;
+      return out;
+    }
+  }
+  for (auto i : members)
+    out.push_back(std::move(queue_[i]));
+  // Erase from the highest index down, so the lower indices stay valid.
+  std::sort(members.begin(), members.end(), std::greater<size_t>{});
+  for (auto i : members)
+    queue_.erase(queue_.begin() + static_cast<std::ptrdiff_t>(i));
+  return out;
+}
+
+} // namespace tessera::actors

@@ -1,0 +1,63 @@
+// The scheduler's queue and the choices it makes: which job an idle executor
+// runs next, and which other jobs join it in one batch. Plain data, no actor,
+// so the policy reads in one place.
+#pragma once
+
+#include "tessera/actors/scheduler.hpp"
+
+#include <caf/typed_response_promise.hpp>
+
+#include <deque>
+#include <set>
+
+namespace tessera::actors {
+
+struct pending {
+  infer_job job;
+  caf::typed_response_promise<infer_outcome> promise;
+};
+
+struct slot {
+  executor_actor handle;
+  bool busy = false;
+  bool up = true;
+  std::set<std::string> models; ///< models it ran last (it may have swapped some out)
+};
+
+class job_queue {
+public:
+  explicit job_queue(scheduler_options opts) : opts_(std::move(opts)) {
+    // nop
+  }
+
+  void push(pending p) {
+    queue_.push_back(std::move(p));
+  }
+
+  void push_front(pending p) {
+    queue_.push_front(std::move(p));
+  }
+
+  bool empty() const {
+    return queue_.empty();
+  }
+
+  /// Answers and removes the jobs past their deadline.
+  void expire(steady_time now);
+
+  /// Answers and removes every job with `err`.
+  void fail_all(const caf::error& err);
+
+  /// The next job for an idle executor, removed from the queue, with the
+  /// queued jobs that join its batch; empty when nothing should run now. When
+  /// a batch could still grow, `wake` is set to when it stops waiting.
+  std::vector<pending> take(const slot& s, steady_time now, steady_time& wake);
+
+private:
+  std::deque<pending>::iterator pick(const slot& s, steady_time now);
+
+  scheduler_options opts_;
+  std::deque<pending> queue_;
+};
+
+} // namespace tessera::actors
