@@ -47,6 +47,9 @@ int run_sharing_bench(const bench_options& opts);
 /// Runs `tessera bench rpc`; returns the exit code.
 int run_rpc_bench(const bench_options& opts);
 
+/// Runs `tessera bench tenancy`; returns the exit code.
+int run_tenancy_bench(const bench_options& opts);
+
 /// Runs `tessera bench tiers`; returns the exit code.
 int run_tiers_bench(const bench_options& opts);
 

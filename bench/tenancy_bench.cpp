@@ -1,0 +1,126 @@
+// `tessera bench tenancy`: real CPU execution on one node, in the same run:
+// one executor against two concurrent executors (one LibTorch thread each),
+// and dynamic batching on against off. Clients keep requests in flight for a
+// fixed time over a mix of small zoo models; throughput is replies per second.
+#include "bench_report.hpp"
+#include "bench_store.hpp"
+
+#include "tessera/actors/node.hpp"
+#include "tessera/core/error.hpp"
+#include "tessera/transport/client.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <thread>
+
+namespace tessera::bench {
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+// Replies per second from `clients` clients, each keeping `window` requests in
+// flight for `span`, over the given models (batch 1).
+caf::expected<double> measure(const node_config& cfg, const std::vector<model_manifest>& models,
+                              int clients, int window, std::chrono::milliseconds span) {
+  auto n = actors::node::start(cfg);
+  if (!n)
+    return n.error();
+  // Warm up: load every model once, so both sides measure serving, not loading.
+  {
+    zmq::context_t ctx{1};
+    auto cl = transport::client::connect(ctx, (*n)->endpoint());
+    if (!cl)
+      return cl.error();
+    for (const auto& m : models)
+      for (int i = 0; i < 2; ++i) {
+        transport::infer_request r;
+        r.model_name = m.name;
+        r.inputs.push_back({m.inputs[0].name, random_tensor(with_batch(m.inputs[0].spec, 1), 1)});
+        if (auto got = cl->call({"", std::move(r)}, std::chrono::seconds(60)); !got)
+          return got.error();
+      }
+  }
+  std::atomic<uint64_t> done{0};
+  std::vector<std::thread> threads;
+  auto t0 = clock_type::now();
+  for (int c = 0; c < clients; ++c)
+    threads.emplace_back([&, c] {
+      zmq::context_t ctx{1};
+      auto cl = transport::client::connect(ctx, (*n)->endpoint());
+      if (!cl)
+        return;
+      int in_flight = 0;
+      uint64_t k = 0;
+      while (clock_type::now() - t0 < span || in_flight > 0) {
+        while (in_flight < window && clock_type::now() - t0 < span) {
+          const auto& m = models[(c + k++) % models.size()];
+          transport::infer_request r;
+          r.model_name = m.name;
+          r.inputs.push_back({m.inputs[0].name, random_tensor(with_batch(m.inputs[0].spec, 1), k)});
+          if (!cl->send({"", std::move(r)}, std::chrono::seconds(5)))
+            return;
+          ++in_flight;
+        }
+        auto got = cl->receive(std::chrono::seconds(60));
+        if (!got)
+          return;
+        --in_flight;
+        if (got->value)
+          ++done;
+      }
+    });
+  for (auto& t : threads)
+    t.join();
+  return static_cast<double>(done.load()) / std::chrono::duration<double>(clock_type::now() - t0).count();
+}
+
+} // namespace
+
+int run_tenancy_bench(const bench_options& opts) {
+  auto bs = open_bench_store(opts, "tenancy");
+  if (!bs)
+    return std::fprintf(stderr, "bench tenancy: %s\n", describe(bs.error()).c_str()), 1;
+  std::vector<model_manifest> models;
+  for (const char* name : {"mobilenetv2", "mobilenet-cars", "resnet18", "vit-tiny"})
+    if (const auto* e = bs->find(name))
+      models.push_back(e->manifest);
+  node_config base;
+  base.store_path = bs->store->root();
+  base.listen = "tcp://127.0.0.1:*";
+  base.torch_threads = 1;
+  base.executors = 1;
+  auto two = base;
+  two.executors = 2;
+  auto batched = base;
+  batched.max_batch_rows = 8;
+  batched.max_queue_delay_us = 2000;
+  const auto span = std::chrono::milliseconds(2000);
+  std::vector<double> ratio_concurrent, ratio_batching;
+  std::printf("Throughput, 4 clients x 2 requests in flight, models %s... (requests/s)\n",
+              models.front().name.c_str());
+  std::printf("%-5s %14s %14s %14s %14s\n", "run", "1 executor", "2 executors", "batching off", "batching on");
+  for (uint32_t r = 0; r < opts.repeat; ++r) {
+    auto one = measure(base, models, 4, 2, span);
+    auto conc = measure(two, models, 4, 2, span);
+    // Batching gathers requests for one model: send a single model there.
+    std::vector<model_manifest> single{models.front()};
+    auto off = measure(base, single, 4, 2, span);
+    auto on = measure(batched, single, 4, 2, span);
+    if (!one || !conc || !off || !on) {
+      auto err = !one ? one.error() : !conc ? conc.error() : !off ? off.error() : on.error();
+      return std::fprintf(stderr, "bench tenancy: %s\n", describe(err).c_str()), 1;
+    }
+    std::printf("%-5u %14.1f %14.1f %14.1f %14.1f\n", r + 1, *one, *conc, *off, *on);
+    ratio_concurrent.push_back(*conc / *one);
+    ratio_batching.push_back(*on / *off);
+  }
+  bench_report report{"tenancy"};
+  report.metric("concurrent_throughput_ratio", median(ratio_concurrent));
+  report.metric("batching_throughput_ratio", median(ratio_batching));
+  report.finish(opts);
+  return 0;
+}
+
+} // namespace tessera::bench
