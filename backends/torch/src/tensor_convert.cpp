@@ -2,6 +2,8 @@
 
 #include "tessera/core/error.hpp"
 
+#include <dlfcn.h>
+
 #include <ATen/Parallel.h>
 #include <torch/csrc/jit/runtime/graph_executor.h>
 
@@ -84,8 +86,15 @@ caf::expected<torch::Device> apply_torch_options(const torch_options& opts) {
   if (device.is_cuda() && !cuda_available())
     return make_error(ec::unsupported, "device \"" + name
                                          + "\": this LibTorch build has no CUDA or no GPU is present");
-  if (opts.threads > 0)
+  if (opts.threads > 0) {
     at::set_num_threads(static_cast<int>(opts.threads));
+    // Debian's LibTorch does its GEMMs in OpenBLAS, whose own thread pool
+    // ignores LibTorch's setting: concurrent executors would each start one
+    // thread per core and spin against each other.
+    using set_threads_fn = void (*)(int);
+    if (auto* set = reinterpret_cast<set_threads_fn>(::dlsym(RTLD_DEFAULT, "openblas_set_num_threads")))
+      set(static_cast<int>(opts.threads));
+  }
   torch::jit::getProfilingMode() = opts.profiling_executor;
   torch::jit::getExecutorMode() = opts.profiling_executor;
   return device;
