@@ -56,4 +56,7 @@ int run_tiers_bench(const bench_options& opts);
 /// Runs `tessera bench fusion`; returns the exit code.
 int run_fusion_bench(const bench_options& opts);
 
+/// Runs `tessera bench swap`; returns the exit code.
+int run_swap_bench(const bench_options& opts);
+
 } // namespace tessera::bench

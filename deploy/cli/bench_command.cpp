@@ -28,6 +28,8 @@ void add_bench_command(CLI::App& app, cli_context& ctx, command_action& action) 
   tiers->callback([&action, opts] { action = [opts] { return bench::run_tiers_bench(*opts); }; });
   auto* fusion = cmd->add_subcommand("fusion", "fused groups vs separate models: latency and peak memory");
   fusion->callback([&action, opts] { action = [opts] { return bench::run_fusion_bench(*opts); }; });
+  auto* swap = cmd->add_subcommand("swap", "models streamed block by block at 1/2, 1/3, 1/5 of their size vs fully resident");
+  swap->callback([&action, opts] { action = [opts] { return bench::run_swap_bench(*opts); }; });
   cmd->fallthrough();
 }
 

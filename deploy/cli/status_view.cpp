@@ -50,6 +50,8 @@ void print_tiers(const residency::residency_stats& s,
               static_cast<unsigned long long>(c.blob_hits), static_cast<unsigned long long>(c.blob_joins),
               static_cast<unsigned long long>(c.prefetched_blobs),
               static_cast<unsigned long long>(c.evictions), format_mb(c.bytes_evicted).c_str());
+  std::printf("copies after reads (through staging): %llu (%s)\n",
+              static_cast<unsigned long long>(c.copies), format_mb(c.bytes_copied).c_str());
   std::printf("resident models:");
   for (const auto& m : s.resident_models)
     std::printf(" %s", m.c_str());
@@ -86,7 +88,8 @@ nlohmann::json tiers_json(const residency::residency_stats& s,
                   {"failed_loads", c.failed_loads}, {"unloads", c.unloads},
                   {"blobs_read", c.blobs_read}, {"bytes_read", c.bytes_read},
                   {"blob_hits", c.blob_hits}, {"blob_joins", c.blob_joins},
-                  {"evictions", c.evictions}, {"bytes_evicted", c.bytes_evicted}}},
+                  {"evictions", c.evictions}, {"bytes_evicted", c.bytes_evicted},
+                  {"copies", c.copies}, {"bytes_copied", c.bytes_copied}}},
     {"resident_models", s.resident_models},
   };
   if (store)

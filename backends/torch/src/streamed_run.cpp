@@ -164,8 +164,14 @@ public:
       auto compute_start = clock_type::now();
       c10::IValue value;
       {
-        auto bound = bind_node(model->skeletons_[idx], m.nodes[idx], **lease, device_,
-                               "model \"" + m.name + "\": node \"" + m.nodes[idx].name + "\"");
+        // Bound outside inference mode, like the resident executor's parameters:
+        // the graph executor then sees the same kind of tensors in both.
+        caf::expected<bound_node> bound = make_error(ec::none);
+        {
+          c10::InferenceMode normal{false};
+          bound = bind_node(model->skeletons_[idx], m.nodes[idx], **lease, device_,
+                            "model \"" + m.name + "\": node \"" + m.nodes[idx].name + "\"");
+        }
         if (!bound)
           return bound.error();
         value = call_node(*bound, std::move(args));

@@ -1,0 +1,195 @@
+// `tessera bench swap`: a model run fully resident (parameters loaded before the
+// clock starts) against the same model streamed block by block at budgets of
+// 1/2, 1/3 and 1/5 of its size, and once at 1/3 without prefetching. CPU, copy
+// mode (every streamed block is read into the arena, as onto a discrete GPU).
+// Each streamed configuration has a device of exactly its budget, so a run
+// starts with at most that much of the model resident. All configurations run
+// in the same rounds, interleaved; medians over rounds. docs/swapping.md.
+#include "bench_report.hpp"
+
+#include "bench_store.hpp"
+#include "load_rig.hpp"
+#include "tessera/core/error.hpp"
+#include "tessera/torch/streaming.hpp"
+
+#include <chrono>
+#include <cstdio>
+
+namespace tessera::bench {
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+double ms_since(clock_type::time_point start) {
+  return std::chrono::duration<double, std::milli>(clock_type::now() - start).count();
+}
+
+residency::residency_options copy_mode(uint64_t budget) {
+  residency::residency_options o;
+  o.mode = load_mode::copy;
+  o.device_budget_bytes = budget;
+  return o;
+}
+
+// One streamed configuration: its own device of `budget` bytes.
+struct stream_config {
+  std::string label;
+  uint64_t divisor = 0;
+  bool prefetch = true;
+  residency::cpu_arena arena;
+  std::unique_ptr<residency::residency_manager> residency;
+  std::unique_ptr<torch_backend::streaming_executor> exec;
+  std::shared_ptr<torch_backend::streamed_model> model;
+  std::vector<double> ms;
+  std::vector<double> read_fraction; ///< bytes read per run / model bytes
+  std::vector<double> wait_fraction; ///< time waiting for blocks / run time
+};
+
+caf::error make_stream(stream_config& c, const store::block_store& st, const model_manifest& m) {
+  auto budget = parameter_bytes(m) / c.divisor;
+  c.residency = std::make_unique<residency::residency_manager>(st, c.arena, copy_mode(budget));
+  auto exec = torch_backend::make_streaming_executor({}, *c.residency, st.skeletons());
+  if (!exec)
+    return exec.error();
+  c.exec = std::move(*exec);
+  torch_backend::stream_options so;
+  so.budget_bytes = budget;
+  so.prefetch = c.prefetch;
+  auto model = c.exec->prepare(m, so);
+  if (!model)
+    return model.error();
+  c.model = std::move(*model);
+  return {};
+}
+
+struct model_result {
+  std::string model;
+  double resident_ms = 0.0;
+  std::vector<std::unique_ptr<stream_config>> streams;
+  std::vector<std::string> refused;
+};
+
+// Measures one model: resident, and each streamed configuration that its
+// largest block allows (the others are refused and listed).
+caf::expected<model_result> measure(const bench_store& bs, const std::string& name,
+                                    const bench_options& opts) {
+  const auto* entry = bs.find(name);
+  if (entry == nullptr)
+    return make_error(ec::unknown_model, "the bench store has no model \"" + name + "\"");
+  const auto& m = entry->manifest;
+  model_result out;
+  out.model = name;
+  auto rig = load_rig::make(*bs.store, copy_mode(8ull << 30));
+  if (!rig)
+    return rig.error();
+  auto loaded = (*rig)->exec->load(m);
+  if (!loaded)
+    return loaded.error();
+  struct wanted {
+    const char* label;
+    uint64_t divisor;
+    bool prefetch;
+  };
+  // "1/1, cached": a budget of the whole model, so after the first run every
+  // block is found resident: what streaming costs apart from reading.
+  for (auto w : {wanted{"1/1, cached", 1, true}, wanted{"1/2", 2, true}, wanted{"1/3", 3, true}, wanted{"1/5", 5, true},
+                 wanted{"1/3, no prefetch", 3, false}}) {
+    auto c = std::make_unique<stream_config>();
+    c->label = w.label;
+    c->divisor = w.divisor;
+    c->prefetch = w.prefetch;
+    if (auto err = make_stream(*c, *bs.store, m)) {
+      if (code_of(err) != ec::out_of_memory)
+        return err;
+      out.refused.push_back(std::string{w.label} + ": " + describe(err));
+      continue;
+    }
+    out.streams.push_back(std::move(c));
+  }
+  std::vector<tensor_buffer> in{random_tensor(with_batch(m.inputs[0].spec, 1), 7)};
+  std::vector<double> resident;
+  auto model_bytes = static_cast<double>(parameter_bytes(m));
+  // Untimed rounds first: LibTorch's first calls and the arena's first fills are slower.
+  for (uint32_t round = 0; round < opts.repeat + 2; ++round) {
+    bool timed = round >= 2;
+    auto start = clock_type::now();
+    auto r = (*rig)->exec->run(**loaded, in);
+    if (!r)
+      return r.error();
+    if (timed)
+      resident.push_back(ms_since(start));
+    for (auto& c : out.streams) {
+      torch_backend::stream_stats st;
+      start = clock_type::now();
+      auto s = c->exec->run(*c->model, in, &st);
+      auto ms = ms_since(start);
+      if (!s)
+        return s.error();
+      if (!timed)
+        continue;
+      c->ms.push_back(ms);
+      c->read_fraction.push_back(static_cast<double>(st.bytes_read) / model_bytes);
+      c->wait_fraction.push_back(st.wait_ms / st.elapsed_ms);
+    }
+  }
+  out.resident_ms = median(resident);
+  (*rig)->exec->unload(*loaded);
+  return out;
+}
+
+void print(const model_result& r) {
+  std::printf("%s: fully resident %.2f ms (median)\n", r.model.c_str(), r.resident_ms);
+  std::printf("  %-18s %10s %8s %12s %12s\n", "budget", "ms", "ratio", "read/model", "waiting");
+  for (const auto& c : r.streams)
+    std::printf("  %-18s %10.2f %8.3f %12.2f %11.1f%%\n", c->label.c_str(), median(c->ms),
+                median(c->ms) / r.resident_ms, median(c->read_fraction),
+                100.0 * median(c->wait_fraction));
+  for (const auto& why : r.refused)
+    std::printf("  refused %s\n", why.c_str());
+}
+
+const stream_config* find(const model_result& r, const std::string& label) {
+  for (const auto& c : r.streams)
+    if (c->label == label)
+      return c.get();
+  return nullptr;
+}
+
+} // namespace
+
+int run_swap_bench(const bench_options& opts) {
+  auto bs = open_bench_store(opts, "swap");
+  if (!bs) {
+    std::fprintf(stderr, "bench swap: %s\n", describe(bs.error()).c_str());
+    return 1;
+  }
+  bench_report report{"swap"};
+  // ResNet-18 is the zoo's largest model, but its last block holds 40% of it,
+  // so it streams only at 1/2; ViT-Tiny (blocks of 8%) streams at every budget
+  // and gives the headline ratios. docs/swapping.md.
+  for (const char* name : {"vit-tiny", "resnet18"}) {
+    auto r = measure(*bs, name, opts);
+    if (!r) {
+      std::fprintf(stderr, "bench swap: %s: %s\n", name, describe(r.error()).c_str());
+      return 1;
+    }
+    print(*r);
+    std::string prefix = std::string{name} == "vit-tiny" ? "" : "resnet18_";
+    for (const auto& [label, key] : {std::pair{"1/2", "latency_ratio_budget_1_2"},
+                                     std::pair{"1/3", "latency_ratio_budget_1_3"},
+                                     std::pair{"1/5", "latency_ratio_budget_1_5"}})
+      if (const auto* c = find(*r, label))
+        report.metric(prefix + key, median(c->ms) / r->resident_ms);
+    const auto* with = find(*r, "1/3");
+    const auto* without = find(*r, "1/3, no prefetch");
+    if (with != nullptr && without != nullptr)
+      report.metric(prefix + "prefetch_gain", median(without->ms) / median(with->ms));
+    if (const auto* cached = find(*r, "1/1, cached"))
+      report.metric(prefix + "latency_ratio_all_cached", median(cached->ms) / r->resident_ms);
+  }
+  report.finish(opts);
+  return 0;
+}
+
+} // namespace tessera::bench
