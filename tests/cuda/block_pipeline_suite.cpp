@@ -1,3 +1,4 @@
+#include "error_text.hpp"
 #include "fake_copy_engine.hpp"
 #include "tessera/cuda/block_pipeline.hpp"
 #include "tessera/cuda/staged_copier.hpp"
@@ -82,7 +83,7 @@ TEST_SUITE("block_pipeline") {
   TEST_CASE("block k+1 transfers while block k computes, two blocks resident") {
     swap_rig rig{6, 2};
     auto run = cuda::run_block_pipeline(rig.engine, 6, 2, rig.steps());
-    REQUIRE_MESSAGE(run, describe(run.error()));
+    REQUIRE_MESSAGE(run, error_text(run));
     CHECK(run->max_resident_blocks == 2);
     for (size_t k = 0; k < 6; ++k) {
       CAPTURE(k);

@@ -1,3 +1,4 @@
+#include "error_text.hpp"
 #include "mobilenet_store.hpp"
 #include "tessera/residency/cpu_arena.hpp"
 #include "tessera/residency/residency_manager.hpp"
@@ -99,9 +100,9 @@ TEST_SUITE("cuda_runtime") {
     if (!gpu)
       return;
     auto memory = cuda::make_cuda_device_memory(gpu->index);
-    REQUIRE_MESSAGE(memory, describe(memory.error()));
+    REQUIRE_MESSAGE(memory, error_text(memory));
     auto engine = cuda::make_cuda_copy_engine(gpu->index);
-    REQUIRE_MESSAGE(engine, describe(engine.error()));
+    REQUIRE_MESSAGE(engine, error_text(engine));
     auto pinned = cuda::make_pinned_host_allocator();
     REQUIRE(pinned);
     auto pool = cuda::pinned_staging_pool::make(std::move(*pinned), 2, 1u << 20);
@@ -134,7 +135,7 @@ TEST_SUITE("cuda_runtime") {
       right[k] = !(*memory)->copy_to_host(back.data(), slots[k % 2].data, block_bytes) && back == host[k];
     };
     auto run = cuda::run_block_pipeline(**engine, host.size(), 2, steps);
-    REQUIRE_MESSAGE(run, describe(run.error()));
+    REQUIRE_MESSAGE(run, error_text(run));
     for (size_t k = 0; k < host.size(); ++k)
       CHECK(right[k]);
   }
@@ -144,7 +145,7 @@ TEST_SUITE("cuda_runtime") {
     if (!gpu)
       return;
     auto memory = cuda::make_cuda_device_memory(gpu->index);
-    REQUIRE_MESSAGE(memory, describe(memory.error()));
+    REQUIRE_MESSAGE(memory, error_text(memory));
     auto& zoo = mobilenet_store::get();
     residency::residency_options opts;
     opts.device_budget_bytes = 1ull << 30;
@@ -157,7 +158,7 @@ TEST_SUITE("cuda_runtime") {
       const auto& m = zoo.base;
       for (int cycle = 0; cycle < 100; ++cycle) {
         auto lease = mgr.load(m.name, residency::blob_refs_of(m));
-        REQUIRE_MESSAGE(lease, describe(lease.error()));
+        REQUIRE_MESSAGE(lease, error_text(lease));
         mgr.unload(*lease);
       }
       CHECK(mgr.stats().device.used_bytes == 0);

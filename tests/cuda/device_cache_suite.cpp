@@ -1,3 +1,4 @@
+#include "error_text.hpp"
 #include "mobilenet_store.hpp"
 #include "tessera/residency/cpu_arena.hpp"
 #include "tessera/residency/residency_manager.hpp"
@@ -105,7 +106,7 @@ TEST_SUITE("device_cache") {
     cache_rig rig{8 * mib};
     { auto b = rig.memory->allocate(4 * mib); REQUIRE(b); }
     auto big = rig.memory->allocate(6 * mib);
-    REQUIRE_MESSAGE(big, describe(big.error()));
+    REQUIRE_MESSAGE(big, error_text(big));
     CHECK(rig.memory->figures().trimmed_bytes == 4 * mib);
     auto none = rig.memory->allocate(4 * mib);
     REQUIRE_FALSE(none);
@@ -167,7 +168,7 @@ TEST_SUITE("device_cache") {
     uint64_t device_allocations_after_first = 0;
     for (int cycle = 0; cycle < 100; ++cycle) {
       auto lease = mgr.load(m.name, residency::blob_refs_of(m));
-      REQUIRE_MESSAGE(lease, describe(lease.error()));
+      REQUIRE_MESSAGE(lease, error_text(lease));
       if (cycle == 0) {
         device_allocations_after_first = rig.counts->allocations;
         // The bytes really went through copies into the device's memory.

@@ -3,6 +3,7 @@
 // unload cycles, at a fraction of the whole small zoo's build time.
 #pragma once
 
+#include "error_text.hpp"
 #include "scratch_dir.hpp"
 #include "tessera/core/error.hpp"
 #include "tessera/store/block_store.hpp"
@@ -35,7 +36,7 @@ struct mobilenet_store {
     opts.scale = 0.25;
     opts.families = {"mobilenet"};
     auto built = zoo::build_zoo(*s.store, opts);
-    REQUIRE_MESSAGE(built, describe(built.error()));
+    REQUIRE_MESSAGE(built, error_text(built));
     for (const auto& e : *built)
       if (e.manifest.name == "mobilenetv2")
         s.base = e.manifest;

@@ -1,3 +1,4 @@
+#include "error_text.hpp"
 #include "counting_host_allocator.hpp"
 #include "tessera/cuda/pinned_staging_pool.hpp"
 
@@ -17,7 +18,7 @@ std::unique_ptr<cuda::pinned_staging_pool> make_pool(std::shared_ptr<host_alloca
                                                      size_t buffers, size_t bytes) {
   auto pool = cuda::pinned_staging_pool::make(std::make_unique<counting_host_allocator>(counts),
                                               buffers, bytes);
-  REQUIRE_MESSAGE(pool, describe(pool.error()));
+  REQUIRE_MESSAGE(pool, error_text(pool));
   return std::move(*pool);
 }
 
