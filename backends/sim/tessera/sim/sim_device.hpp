@@ -1,0 +1,49 @@
+// A simulated device for the simulator and scheduling benchmarks: a virtual
+// clock, a load bandwidth, per-block compute times and block residency under a
+// byte budget, using the cost model of core/schedule_model.hpp. Running a model
+// advances the clock by the load of its missing blocks plus its compute.
+#pragma once
+
+#include "tessera/core/manifest.hpp"
+#include "tessera/core/schedule_model.hpp"
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace tessera::sim {
+
+struct sim_run {
+  double start_ms = 0.0;
+  double load_ms = 0.0;
+  double end_ms = 0.0;
+};
+
+class sim_device {
+public:
+  sim_device(std::vector<schedule_model> models, schedule_device device);
+
+  /// Runs model `name` for a job that arrived at `arrival_ms` (virtual): it
+  /// starts when both it has arrived and the device is free.
+  caf::expected<sim_run> run(const std::string& name, double arrival_ms);
+
+  double clock_ms() const {
+    return clock_ms_;
+  }
+
+  const std::vector<schedule_model>& models() const {
+    return inst_.models;
+  }
+
+private:
+  schedule_instance inst_;
+  residency_state state_;
+  std::map<std::string, size_t> index_;
+  double clock_ms_ = 0.0;
+};
+
+/// A schedule model of a manifest: one block per node, with the bytes of the
+/// node's parameters and a share of `model_exec_ms` proportional to them.
+schedule_model schedule_model_of(const model_manifest& m, double model_exec_ms);
+
+} // namespace tessera::sim
