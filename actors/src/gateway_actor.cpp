@@ -5,6 +5,7 @@
 #include "tessera/actors/bridge.hpp"
 #include "tessera/core/error.hpp"
 #include "tessera/core/input_check.hpp"
+#include "tessera/store/group_store.hpp"
 
 #include <caf/all.hpp>
 
@@ -163,6 +164,44 @@ void handle_unload(self_ptr self, uint64_t ticket, const model_unload_request& r
             });
 }
 
+// Defines a fused group: members pinned at their current versions, the plan
+// checked (inputs that cannot be bound together are refused), then stored.
+void handle_fuse(self_ptr self, uint64_t ticket, const fuse_request& req) {
+  auto& st = self->state;
+  const auto& store = *st.shared->deps.store;
+  if (auto err = store::check_model_name(req.group_name))
+    return st.shared->post(ticket, wrap(err, "group_name"));
+  group_definition def;
+  def.name = req.group_name;
+  for (const auto& ref : req.models) {
+    auto colon = ref.rfind(':');
+    std::optional<int64_t> version;
+    std::string name = ref;
+    if (colon != std::string::npos) {
+      name = ref.substr(0, colon);
+      try {
+        version = std::stoll(ref.substr(colon + 1));
+      } catch (const std::exception&) {
+        return st.shared->post(ticket, make_error(ec::invalid_argument, "models: \"" + ref
+                                                                          + "\" has no valid version"));
+      }
+    }
+    auto m = st.manifest(name, version);
+    if (!m)
+      return st.shared->post(ticket, wrap(m.error(), "group \"" + req.group_name + "\""));
+    def.models.push_back(model_ref(*m));
+  }
+  auto plan = store::plan_group(store, def);
+  if (!plan)
+    return st.shared->post(ticket, plan.error());
+  def.models.clear();
+  for (const auto& member : plan->members)
+    def.models.push_back(member.model);
+  if (auto err = store::group_store{store.root()}.put(def))
+    return st.shared->post(ticket, err);
+  st.shared->post(ticket, response_body{fuse_response{def.name, def.models, plan->merged.size()}});
+}
+
 // Operations answered from the executors' states: ready, index and status.
 template <class Respond>
 void with_executor_states(self_ptr self, uint64_t ticket, Respond respond) {
@@ -270,6 +309,8 @@ caf::behavior gateway_impl(self_ptr self, std::shared_ptr<gateway_shared> shared
         return handle_load(self, ticket, *load);
       if (auto* unload = std::get_if<model_unload_request>(&body))
         return handle_unload(self, ticket, *unload);
+      if (auto* fuse = std::get_if<fuse_request>(&body))
+        return handle_fuse(self, ticket, *fuse);
       handle_other(self, ticket, body);
     },
   };

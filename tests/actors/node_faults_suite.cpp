@@ -50,7 +50,8 @@ TEST_SUITE("node_faults") {
     late.deadline_ms = 0;
     CHECK(code_of_reply(*cl, {"", late}) == ec::deadline_exceeded);
     CHECK(code_of_reply(*cl, {"", model_load_request{"no-such-model", {}, {}}}) == ec::unknown_model);
-    CHECK(code_of_reply(*cl, {"", fuse_request{"g", {"a", "b"}}}) == ec::unsupported);
+    CHECK(code_of_reply(*cl, {"", fuse_request{"g", {"a", "b"}}}) == ec::unknown_model);
+    CHECK(code_of_reply(*cl, {"", fuse_request{"bad name!", {"resnet18", "resnet-cars"}}}) != ec::none);
 
     // Raw garbage on a DEALER socket: answered with malformed_request.
     zmq::socket_t raw{ctx, zmq::socket_type::dealer};
