@@ -48,6 +48,19 @@ struct executor_data {
 
   caf::expected<std::shared_ptr<backend::loaded_model>>
   ensure_loaded(const std::string& name, uint32_t version, load_outcome* out) {
+    // The common case, a held model asked for by its exact version, needs no
+    // manifest read (the gateway resolves versions before jobs get here).
+    if (version != 0)
+      if (auto i = loaded.find(name + ":" + std::to_string(version)); i != loaded.end()) {
+        i->second.last_used = ++tick;
+        if (out != nullptr) {
+          const auto& m = i->second.model->manifest();
+          out->model = m.name;
+          out->version = m.version;
+          out->reused_bytes = parameter_bytes(m);
+        }
+        return i->second.model;
+      }
     auto m = deps->store->manifests().get(name, version);
     if (!m)
       return m.error();
