@@ -117,7 +117,7 @@ TEST_SUITE("curve") {
     auto r = cl->call_as<infer_response>({"", infer_for(zoo.manifest("resnet18"), 1, 3)}, reply_timeout);
     REQUIRE_MESSAGE(r, describe(r.error()));
     auto executor = std::get<std::string>(r->parameters.at("executor"));
-    CHECK(executor.rfind("worker/", 0) == 0);
+    CHECK(executor.find(" worker/cpu/") != std::string::npos); // "ENDPOINT worker/cpu/0": ran on the worker
 
     // A coordinator with the wrong key for its worker never sees it up.
     auto wrong = node_config_for(zoo);

@@ -132,7 +132,7 @@ TEST_SUITE("metrics") {
       auto r = cl->call({"", infer_for(m, 1, i)}, reply_timeout);
       REQUIRE_MESSAGE(r, describe(r.error()));
     }
-    infer_request unknown;
+    auto unknown = infer_for(m, 1, 9);
     unknown.model_name = "no-such-model";
     auto bad = cl->call({"", unknown}, reply_timeout);
     CHECK_FALSE(bad);
