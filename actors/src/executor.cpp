@@ -95,7 +95,7 @@ struct executor_data {
 
   caf::result<infer_outcome> run(const infer_job& job) {
     auto start = std::chrono::steady_clock::now();
-    if (start > job.deadline)
+    if (start > job.deadline && !job.best_effort)
       return make_error(ec::deadline_exceeded, "model \"" + job.model + "\": the deadline passed while queued");
     load_outcome lo;
     auto model = ensure_loaded(job.model, job.version, &lo);

@@ -70,6 +70,17 @@ constexpr auto deadline_grace = std::chrono::milliseconds(5);
 
 } // namespace
 
+bool best_effort(const transport::infer_request& req) {
+  auto i = req.parameters.find("best_effort");
+  if (i == req.parameters.end())
+    return false;
+  if (auto* b = std::get_if<bool>(&i->second))
+    return *b;
+  if (auto* n = std::get_if<int64_t>(&i->second))
+    return *n != 0;
+  return false;
+}
+
 void gateway_shared::post(uint64_t ticket, caf::expected<transport::response_body> body) {
   {
     std::lock_guard<std::mutex> guard{mtx};
@@ -153,7 +164,7 @@ caf::expected<std::unique_ptr<gateway>> gateway::start(caf::actor_system& sys, z
         }
         auto deadline = steady_time::max();
         if (auto* inf = std::get_if<transport::infer_request>(&*in->request.value))
-          if (inf->deadline_ms)
+          if (inf->deadline_ms && !best_effort(*inf))
             deadline = arrival + std::chrono::milliseconds(*inf->deadline_ms);
         auto ticket = next_ticket++;
         pending.emplace(ticket, in_flight{in->from, in->request.id, deadline,

@@ -95,6 +95,9 @@ void handle_infer(self_ptr self, uint64_t ticket, infer_request& req, steady_tim
   job.priority = req.priority;
   job.arrival = arrival;
   job.deadline = deadline;
+  job.best_effort = best_effort(req);
+  if (job.best_effort && req.deadline_ms) // it orders the queue, nothing expires it
+    job.deadline = arrival + std::chrono::milliseconds(*req.deadline_ms);
   auto shared = st.shared;
   self->request(st.shared->deps.scheduler, caf::infinite, run_atom::value, std::move(job))
     .then(

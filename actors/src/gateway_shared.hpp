@@ -34,6 +34,10 @@ struct gateway_shared {
   void post(uint64_t ticket, caf::expected<transport::response_body> body);
 };
 
+/// Whether an infer request asked to run even past its deadline
+/// (`parameters: {best_effort: true}`): then its deadline only orders the queue.
+bool best_effort(const transport::infer_request& req);
+
 /// Spawns the actor that handles decoded requests.
 caf::actor spawn_gateway_actor(caf::actor_system& sys, std::shared_ptr<gateway_shared> shared);
 

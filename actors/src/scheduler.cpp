@@ -100,7 +100,7 @@ void run_on(self_ptr self, size_t i, std::vector<pending> members) {
         }
         auto now = std::chrono::steady_clock::now();
         for (auto& m : *shared) {
-          if (gone && ++m.job.attempts < st.slots.size() && now < m.job.deadline)
+          if (gone && ++m.job.attempts < st.slots.size() && (now < m.job.deadline || m.job.best_effort))
             st.queue->push_front(std::move(m));
           else
             m.promise.deliver(err);

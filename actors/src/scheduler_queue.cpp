@@ -10,7 +10,7 @@ namespace tessera::actors {
 
 void job_queue::expire(steady_time now) {
   for (auto i = queue_.begin(); i != queue_.end();) {
-    if (now > i->job.deadline) {
+    if (now > i->job.deadline && !i->job.best_effort) {
       i->promise.deliver(make_error(ec::deadline_exceeded,
                                     "model \"" + i->job.model + "\": the deadline passed in the queue"));
       i = queue_.erase(i);

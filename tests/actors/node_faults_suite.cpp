@@ -94,5 +94,12 @@ TEST_SUITE("node_faults") {
     CHECK(next);
     auto after = cl->call_as<infer_response>({"", infer_for(zoo.manifest("vit-tiny"), 1, 4)}, reply_timeout);
     CHECK(after);
+    // Best effort: the same impossible deadline, but the request runs to the end.
+    auto patient = infer_for(zoo.manifest("resnet18"), 8, 5);
+    patient.deadline_ms = 1;
+    patient.parameters["best_effort"] = true;
+    auto done = cl->call_as<infer_response>({"", patient}, reply_timeout);
+    REQUIRE_MESSAGE(done, describe(done.error()));
+    CHECK(done->outputs.at(0).tensor.spec.shape.at(0) == 8);
   }
 }

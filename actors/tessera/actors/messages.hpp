@@ -42,6 +42,8 @@ struct infer_job {
   int64_t priority = 0;
   steady_time arrival{};
   steady_time deadline = steady_time::max();
+  /// Run even past the deadline (which then only orders the queue).
+  bool best_effort = false;
   /// Executors that failed this job because they were unavailable.
   uint32_t attempts = 0;
 };
