@@ -59,6 +59,9 @@ int run_tiers_bench(const bench_options& opts);
 /// Runs `tessera bench fusion`; returns the exit code.
 int run_fusion_bench(const bench_options& opts);
 
+/// Runs `tessera bench cuda`; returns the exit code (0 with a skip note without a GPU).
+int run_cuda_bench(const bench_options& opts);
+
 /// Runs `tessera bench swap`; returns the exit code.
 int run_swap_bench(const bench_options& opts);
 

@@ -9,6 +9,9 @@ namespace tessera::cli {
 void add_bench_command(CLI::App& app, cli_context& ctx, command_action& action) {
   auto* cmd = app.add_subcommand("bench", "run a benchmark against its baseline (see docs/benchmarks.md)");
   cmd->require_subcommand(1);
+  // Set before the subcommands are added: they inherit it, so that
+  // `bench NAME --json` passes --json up to this command (docs/benchmarks.md).
+  cmd->fallthrough();
   auto opts = std::make_shared<bench::bench_options>();
   cmd->add_flag("--json", opts->json, "end with one line {\"bench\": NAME, \"metrics\": {...}}");
   cmd->add_option("--scale", opts->scale, "zoo width multiplier for the benchmark's own store")
@@ -30,6 +33,8 @@ void add_bench_command(CLI::App& app, cli_context& ctx, command_action& action) 
   tiers->callback([&action, opts] { action = [opts] { return bench::run_tiers_bench(*opts); }; });
   auto* fusion = cmd->add_subcommand("fusion", "fused groups vs separate models: latency and peak memory");
   fusion->callback([&action, opts] { action = [opts] { return bench::run_fusion_bench(*opts); }; });
+  auto* cuda = cmd->add_subcommand("cuda", "staged host-to-device copies vs a plain pinned cudaMemcpy (GPU)");
+  cuda->callback([&action, opts] { action = [opts] { return bench::run_cuda_bench(*opts); }; });
   auto* swap = cmd->add_subcommand("swap", "models streamed block by block at 1/2, 1/3, 1/5 of their size vs fully resident");
   swap->callback([&action, opts] { action = [opts] { return bench::run_swap_bench(*opts); }; });
   cmd->fallthrough();

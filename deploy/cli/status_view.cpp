@@ -1,6 +1,8 @@
 #include "status_view.hpp"
 
 #include "cli_context.hpp"
+#include "tessera/core/error.hpp"
+#include "tessera/cuda/cuda_devices.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -13,6 +15,38 @@ namespace {
 void row(const char* name, uint64_t bytes, const char* note = "") {
   std::printf("  %-22s %12llu bytes  %10s  %s\n", name, static_cast<unsigned long long>(bytes),
               format_mb(bytes).c_str(), note);
+}
+
+/// The driver's view of each GPU (cudaMemGetInfo), beside Tessera's own count
+/// of the device tier; without a GPU, the reason (docs/cuda.md).
+void print_gpus() {
+  auto inv = cuda::probe_cuda();
+  if (inv.gpus.empty()) {
+    std::printf("gpu: none (%s)\n", inv.reason.c_str());
+    return;
+  }
+  for (const auto& g : inv.gpus) {
+    auto d = cuda::read_driver_memory(g.index);
+    if (d)
+      std::printf("gpu cuda:%d %s: driver free %s of %s%s\n", g.index, g.name.c_str(),
+                  format_mb(d->free_bytes).c_str(), format_mb(d->total_bytes).c_str(),
+                  cuda::unified_memory(g) ? " (unified memory: blobs used in place)" : "");
+    else
+      std::printf("gpu cuda:%d %s: %s\n", g.index, g.name.c_str(), describe(d.error()).c_str());
+  }
+}
+
+nlohmann::json gpus_json() {
+  auto inv = cuda::probe_cuda();
+  auto out = nlohmann::json::array();
+  for (const auto& g : inv.gpus) {
+    nlohmann::json one = {{"device", "cuda:" + std::to_string(g.index)}, {"name", g.name},
+                          {"unified_memory", cuda::unified_memory(g)}};
+    if (auto d = cuda::read_driver_memory(g.index))
+      one["driver"] = {{"free_bytes", d->free_bytes}, {"total_bytes", d->total_bytes}};
+    out.push_back(one);
+  }
+  return out;
 }
 
 } // namespace
@@ -40,6 +74,7 @@ void print_tiers(const residency::residency_stats& s,
   row("  detached", d.detached_bytes, "(freed, still viewed elsewhere)");
   row("reserved", d.reserved_bytes, "(admitted loads in flight)");
   row("allocator", d.allocator_bytes, "(the device allocator's own count)");
+  print_gpus();
   const auto& c = s.counters;
   std::printf("loads: %llu granted, %llu refused, %llu rolled back, %llu unloads\n",
               static_cast<unsigned long long>(c.loads), static_cast<unsigned long long>(c.refused_loads),
@@ -94,6 +129,7 @@ nlohmann::json tiers_json(const residency::residency_stats& s,
   };
   if (store)
     out["store"] = {{"blobs", store->blobs}, {"bytes", store->bytes}};
+  out["gpus"] = gpus_json();
   return out;
 }
 
