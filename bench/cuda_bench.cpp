@@ -32,7 +32,8 @@ int skip(const bench_options& opts, const std::string& reason) {
     for (char c : reason)
       if (c != '"' && c != '\\')
         quoted += c;
-    std::printf("{\"bench\": \"cuda\", \"metrics\": {}, \"skipped\": \"no GPU: %s\"}\n", quoted.c_str());
+    std::printf("{\"bench\": \"cuda\", \"metrics\": {}, \"skipped\": \"no GPU: %s\"}\n",
+                quoted.c_str());
   }
   std::fflush(stdout);
   return 0;
@@ -50,9 +51,10 @@ int run_cuda_bench(const bench_options& opts) {
   if (inv.gpus.empty())
     return skip(opts, inv.reason);
   const auto& gpu = inv.gpus.front();
-  std::printf("GPU %d: %s, %.1f GiB, compute %d.%d, %d copy engine(s)%s\n", gpu.index, gpu.name.c_str(),
-              static_cast<double>(gpu.total_bytes) / (1u << 30), gpu.compute_major, gpu.compute_minor,
-              gpu.async_engines, gpu.integrated ? ", integrated (unified memory)" : "");
+  std::printf("GPU %d: %s, %.1f GiB, compute %d.%d, %d copy engine(s)%s\n", gpu.index,
+              gpu.name.c_str(), static_cast<double>(gpu.total_bytes) / (1u << 30),
+              gpu.compute_major, gpu.compute_minor, gpu.async_engines,
+              gpu.integrated ? ", integrated (unified memory)" : "");
   auto bytes = static_cast<size_t>(256.0 * opts.scale) << 20;
   auto peak = cuda::pinned_memcpy_bytes_per_s(gpu.index, bytes, opts.repeat);
   if (!peak)
@@ -92,7 +94,8 @@ int run_cuda_bench(const bench_options& opts) {
   double staged = median(rates);
   std::printf("%-44s %10.2f GB/s\n", "plain cudaMemcpy from pinned memory", *peak / 1e9);
   std::printf("%-44s %10.2f GB/s\n", "staged pipeline (2 x 4 MiB pinned buffers)", staged / 1e9);
-  std::printf("swap_latency_ratio_budget_1_3 and switch_ms need a CUDA LibTorch; not measured here.\n");
+  std::printf(
+      "swap_latency_ratio_budget_1_3 and switch_ms need a CUDA LibTorch; not measured here.\n");
   std::printf("%s", cuda::describe(cuda::sample_device_memory(**memory)).c_str());
   bench_report report{"cuda"};
   report.metric("h2d_fraction_of_peak", staged / *peak);

@@ -21,18 +21,18 @@ struct swap_rig {
   std::unique_ptr<cuda::pinned_staging_pool> pool;
   std::unique_ptr<cuda::staged_copier> copier;
   size_t window;
-  std::vector<std::vector<std::byte>> host;     // each block's bytes
-  std::vector<std::vector<std::byte>> slots;    // device memory
-  std::vector<std::string> order;               // host-side calls, "T0" "C0" "R0"
-  std::vector<bool> computed_right;             // what each compute saw
-  std::vector<bool> computed;                   // compute k has run (on the device)
-  std::vector<size_t> copies_before_compute;    // copies enqueued when compute k ran
+  std::vector<std::vector<std::byte>> host;  // each block's bytes
+  std::vector<std::vector<std::byte>> slots; // device memory
+  std::vector<std::string> order;            // host-side calls, "T0" "C0" "R0"
+  std::vector<bool> computed_right;          // what each compute saw
+  std::vector<bool> computed;                // compute k has run (on the device)
+  std::vector<size_t> copies_before_compute; // copies enqueued when compute k ran
   size_t copies_enqueued = 0;
   size_t released_before_compute = 0;
 
   swap_rig(size_t blocks, size_t window, double progress = 0.0, uint32_t seed = 1)
-    : engine(progress, seed), window(window), slots(window, std::vector<std::byte>(block_bytes)),
-      computed_right(blocks), computed(blocks), copies_before_compute(blocks) {
+      : engine(progress, seed), window(window), slots(window, std::vector<std::byte>(block_bytes)),
+        computed_right(blocks), computed(blocks), copies_before_compute(blocks) {
     auto p = cuda::pinned_staging_pool::make(cuda::make_heap_host_allocator(), 2, 1024);
     REQUIRE(p);
     pool = std::move(*p);
@@ -91,8 +91,10 @@ TEST_SUITE("block_pipeline") {
       // Block k+1's transfer is issued right after block k's compute, before
       // block k+1's compute: on a GPU the two overlap.
       if (k + 1 < 6) {
-        CHECK(index_of(rig.order, "C" + std::to_string(k)) < index_of(rig.order, "T" + std::to_string(k + 1)));
-        CHECK(index_of(rig.order, "T" + std::to_string(k + 1)) < index_of(rig.order, "C" + std::to_string(k + 1)));
+        CHECK(index_of(rig.order, "C" + std::to_string(k)) <
+              index_of(rig.order, "T" + std::to_string(k + 1)));
+        CHECK(index_of(rig.order, "T" + std::to_string(k + 1)) <
+              index_of(rig.order, "C" + std::to_string(k + 1)));
         // When compute k ran on the lazy device, block k+1's copies were queued.
         CHECK(rig.copies_before_compute[k] >= (k + 2) * 4);
       }
@@ -100,7 +102,8 @@ TEST_SUITE("block_pipeline") {
     // Block k+2 takes block k's slot only after block k's compute completed.
     CHECK(rig.released_before_compute == 0);
     CHECK(index_of(rig.order, "R0") < index_of(rig.order, "T2"));
-    CHECK(std::count_if(rig.order.begin(), rig.order.end(), [](auto& s) { return s[0] == 'R'; }) == 6);
+    CHECK(std::count_if(rig.order.begin(), rig.order.end(), [](auto& s) { return s[0] == 'R'; }) ==
+          6);
     CHECK(rig.engine.clobbered_sources() == 0);
   }
 
@@ -109,14 +112,15 @@ TEST_SUITE("block_pipeline") {
     auto run = cuda::run_block_pipeline(rig.engine, 4, 1, rig.steps());
     REQUIRE(run);
     CHECK(run->max_resident_blocks == 1);
-    CHECK(rig.order == std::vector<std::string>{"T0", "C0", "R0", "T1", "C1", "R1", "T2", "C2", "R2",
-                                                "T3", "C3", "R3"});
+    CHECK(rig.order == std::vector<std::string>{"T0", "C0", "R0", "T1", "C1", "R1", "T2", "C2",
+                                                "R2", "T3", "C3", "R3"});
     CHECK(run->compute_waits == 4); // before each next transfer, and at the end
     for (size_t k = 0; k < 4; ++k)
       CHECK(rig.computed_right[k]);
   }
 
-  TEST_CASE("whatever the device's pace, every compute sees its own block and memory is reused safely") {
+  TEST_CASE(
+      "whatever the device's pace, every compute sees its own block and memory is reused safely") {
     for (size_t window = 1; window <= 3; ++window)
       for (uint32_t seed = 1; seed <= 30; ++seed) {
         CAPTURE(window);
@@ -125,7 +129,8 @@ TEST_SUITE("block_pipeline") {
         auto run = cuda::run_block_pipeline(rig.engine, 7, window, rig.steps());
         REQUIRE(run);
         CHECK(run->max_resident_blocks <= window);
-        CHECK(std::all_of(rig.computed_right.begin(), rig.computed_right.end(), [](bool b) { return b; }));
+        CHECK(std::all_of(rig.computed_right.begin(), rig.computed_right.end(),
+                          [](bool b) { return b; }));
         CHECK(rig.released_before_compute == 0);
         CHECK(rig.engine.clobbered_sources() == 0);
       }
@@ -145,7 +150,8 @@ TEST_SUITE("block_pipeline") {
     CHECK(code_of(run.error()) == ec::corrupt_blob);
     CHECK(describe(run.error()).find("block 3") != std::string::npos);
     // Blocks 0..3 were admitted (3 failed), all released, after their compute.
-    CHECK(std::count_if(rig.order.begin(), rig.order.end(), [](auto& s) { return s[0] == 'R'; }) == 4);
+    CHECK(std::count_if(rig.order.begin(), rig.order.end(), [](auto& s) { return s[0] == 'R'; }) ==
+          4);
     CHECK(rig.released_before_compute == 1); // block 3 never computed
     CHECK(rig.engine.drain());
   }

@@ -19,7 +19,7 @@ class counting_host_allocator final : public cuda::host_allocator {
 public:
   /// `fail_at`: the 1-based allocation that fails (0: none).
   counting_host_allocator(std::shared_ptr<host_allocation_counts> counts, int fail_at = 0)
-    : heap_(cuda::make_heap_host_allocator()), counts_(std::move(counts)), fail_at_(fail_at) {
+      : heap_(cuda::make_heap_host_allocator()), counts_(std::move(counts)), fail_at_(fail_at) {
     // nop
   }
 

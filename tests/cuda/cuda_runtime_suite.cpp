@@ -1,13 +1,13 @@
 #include "error_text.hpp"
 #include "mobilenet_store.hpp"
-#include "tessera/residency/cpu_arena.hpp"
-#include "tessera/residency/residency_manager.hpp"
 #include "tessera/core/error.hpp"
 #include "tessera/cuda/block_pipeline.hpp"
 #include "tessera/cuda/caching_device_memory.hpp"
 #include "tessera/cuda/cuda_devices.hpp"
 #include "tessera/cuda/memory_figures.hpp"
 #include "tessera/cuda/staged_copier.hpp"
+#include "tessera/residency/cpu_arena.hpp"
+#include "tessera/residency/residency_manager.hpp"
 
 #include <doctest/doctest.h>
 
@@ -39,8 +39,8 @@ TEST_SUITE("cuda_runtime") {
     if (inv.built_with_cuda)
       CHECK(inv.runtime_version > 0);
     MESSAGE("CUDA runtime " << inv.runtime_version << ", driver " << inv.driver_version << ", "
-                            << inv.gpus.size() << " GPU(s)" << std::string{inv.reason.empty() ? "" : ": "}
-                            << inv.reason);
+                            << inv.gpus.size() << " GPU(s)"
+                            << std::string{inv.reason.empty() ? "" : ": "} << inv.reason);
   }
 
   TEST_CASE("without a GPU every runtime entry point fails with `unsupported`, and says why") {
@@ -124,15 +124,17 @@ TEST_SUITE("cuda_runtime") {
     std::vector<bool> right(host.size());
     cuda::block_steps steps;
     steps.transfer = [&](size_t k) {
-      return copier.copy(slots[k % 2].data, block_bytes, [&](std::byte* buf, uint64_t off, size_t n) {
-        std::memcpy(buf, host[k].data() + off, n);
-        return caf::error{};
-      });
+      return copier.copy(slots[k % 2].data, block_bytes,
+                         [&](std::byte* buf, uint64_t off, size_t n) {
+                           std::memcpy(buf, host[k].data() + off, n);
+                           return caf::error{};
+                         });
     };
     steps.compute = [](size_t) { return caf::error{}; }; // no kernels: the order is what is tested
     steps.release = [&](size_t k) {
       std::vector<std::byte> back(block_bytes);
-      right[k] = !(*memory)->copy_to_host(back.data(), slots[k % 2].data, block_bytes) && back == host[k];
+      right[k] =
+          !(*memory)->copy_to_host(back.data(), slots[k % 2].data, block_bytes) && back == host[k];
     };
     auto run = cuda::run_block_pipeline(**engine, host.size(), 2, steps);
     REQUIRE_MESSAGE(run, error_text(run));

@@ -1,11 +1,11 @@
 #include "error_text.hpp"
-#include "mobilenet_store.hpp"
-#include "tessera/residency/cpu_arena.hpp"
-#include "tessera/residency/residency_manager.hpp"
 #include "heap_device_runtime.hpp"
+#include "mobilenet_store.hpp"
 #include "tessera/cuda/caching_device_memory.hpp"
 #include "tessera/cuda/memory_figures.hpp"
 #include "tessera/residency/blob_transfer.hpp"
+#include "tessera/residency/cpu_arena.hpp"
+#include "tessera/residency/residency_manager.hpp"
 
 #include <doctest/doctest.h>
 
@@ -24,7 +24,7 @@ struct cache_rig {
 
   explicit cache_rig(uint64_t capacity = 64 * mib, cuda::device_cache_options opts = {}) {
     memory = std::make_unique<cuda::caching_device_memory>(
-      std::make_unique<heap_device_runtime>(counts, capacity), opts);
+        std::make_unique<heap_device_runtime>(counts, capacity), opts);
   }
 };
 
@@ -62,7 +62,10 @@ TEST_SUITE("device_cache") {
 
   TEST_CASE("a large cached block is not spent on a much smaller request") {
     cache_rig rig;
-    { auto big = rig.memory->allocate(16 * mib); REQUIRE(big); }
+    {
+      auto big = rig.memory->allocate(16 * mib);
+      REQUIRE(big);
+    }
     auto small = rig.memory->allocate(2 * mib);
     REQUIRE(small);
     CHECK(rig.memory->figures().cache_hits == 0);
@@ -96,7 +99,10 @@ TEST_SUITE("device_cache") {
     cuda::device_cache_options off;
     off.cache_limit_bytes = 0;
     cache_rig rig{64 * mib, off};
-    { auto b = rig.memory->allocate(2 * mib); REQUIRE(b); }
+    {
+      auto b = rig.memory->allocate(2 * mib);
+      REQUIRE(b);
+    }
     CHECK(rig.counts->live_bytes == 0);
     CHECK(rig.counts->frees == 1);
     CHECK(rig.memory->figures().cached_bytes == 0);
@@ -104,7 +110,10 @@ TEST_SUITE("device_cache") {
 
   TEST_CASE("when the driver is out of memory, the cache is trimmed and the request retried") {
     cache_rig rig{8 * mib};
-    { auto b = rig.memory->allocate(4 * mib); REQUIRE(b); }
+    {
+      auto b = rig.memory->allocate(4 * mib);
+      REQUIRE(b);
+    }
     auto big = rig.memory->allocate(6 * mib);
     REQUIRE_MESSAGE(big, error_text(big));
     CHECK(rig.memory->figures().trimmed_bytes == 4 * mib);

@@ -23,7 +23,7 @@ public:
   /// `progress` is the chance that, after any call, queued work runs a step by
   /// itself (the device making progress behind the host's back). 0: fully lazy.
   explicit fake_copy_engine(double progress = 0.0, uint32_t seed = 1)
-    : progress_(progress), rng_(seed) {
+      : progress_(progress), rng_(seed) {
     // nop
   }
 
@@ -68,7 +68,8 @@ public:
     ++host_waits_;
     while (done_.count(e) == 0)
       if (!step(copy_) && !step(compute_))
-        return make_error(ec::backend_error, "fake: event " + std::to_string(e) + " can never complete");
+        return make_error(ec::backend_error,
+                          "fake: event " + std::to_string(e) + " can never complete");
     return {};
   }
 
@@ -150,22 +151,22 @@ private:
       return false;
     auto& o = q.front();
     switch (o.kind) {
-      case op::copy:
-        if (std::memcmp(o.src, o.snapshot.data(), o.snapshot.size()) != 0)
-          ++clobbered_;
-        std::memcpy(o.dst, o.src, o.snapshot.size());
-        --pending_copies_;
-        break;
-      case op::record:
-        done_.insert(o.event);
-        break;
-      case op::wait:
-        if (done_.count(o.event) == 0)
-          return false;
-        break;
-      case op::compute:
-        o.work();
-        break;
+    case op::copy:
+      if (std::memcmp(o.src, o.snapshot.data(), o.snapshot.size()) != 0)
+        ++clobbered_;
+      std::memcpy(o.dst, o.src, o.snapshot.size());
+      --pending_copies_;
+      break;
+    case op::record:
+      done_.insert(o.event);
+      break;
+    case op::wait:
+      if (done_.count(o.event) == 0)
+        return false;
+      break;
+    case op::compute:
+      o.work();
+      break;
     }
     q.pop_front();
     return true;

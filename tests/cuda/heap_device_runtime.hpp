@@ -25,7 +25,7 @@ struct heap_device_counts {
 class heap_device_runtime final : public cuda::device_runtime {
 public:
   heap_device_runtime(std::shared_ptr<heap_device_counts> counts, uint64_t capacity_bytes)
-    : counts_(std::move(counts)), capacity_bytes_(capacity_bytes) {
+      : counts_(std::move(counts)), capacity_bytes_(capacity_bytes) {
     // nop
   }
 

@@ -26,7 +26,8 @@ std::vector<std::byte> pattern(size_t bytes, uint32_t seed) {
 }
 
 std::unique_ptr<cuda::pinned_staging_pool> heap_pool(size_t buffers) {
-  auto pool = cuda::pinned_staging_pool::make(cuda::make_heap_host_allocator(), buffers, chunk_bytes);
+  auto pool =
+      cuda::pinned_staging_pool::make(cuda::make_heap_host_allocator(), buffers, chunk_bytes);
   REQUIRE(pool);
   return std::move(*pool);
 }

@@ -1,5 +1,5 @@
-#include "error_text.hpp"
 #include "counting_host_allocator.hpp"
+#include "error_text.hpp"
 #include "tessera/cuda/pinned_staging_pool.hpp"
 
 #include <doctest/doctest.h>
@@ -90,8 +90,8 @@ TEST_SUITE("staging_pool") {
 
   TEST_CASE("a failed allocation fails the pool and frees what it had") {
     auto counts = std::make_shared<host_allocation_counts>();
-    auto pool = cuda::pinned_staging_pool::make(std::make_unique<counting_host_allocator>(counts, 3),
-                                                4, 4096);
+    auto pool = cuda::pinned_staging_pool::make(
+        std::make_unique<counting_host_allocator>(counts, 3), 4, 4096);
     REQUIRE_FALSE(pool);
     CHECK(code_of(pool.error()) == ec::out_of_memory);
     CHECK(describe(pool.error()).find("buffer 3 of 4") != std::string::npos);

@@ -14,7 +14,7 @@ namespace {
 class pipeline_run {
 public:
   pipeline_run(copy_engine& engine, size_t blocks, const block_steps& steps)
-    : engine_(engine), steps_(steps), copied_(blocks), computed_(blocks) {
+      : engine_(engine), steps_(steps), copied_(blocks), computed_(blocks) {
     // nop
   }
 
@@ -113,7 +113,8 @@ private:
 caf::expected<block_pipeline_figures> run_block_pipeline(copy_engine& engine, size_t blocks,
                                                          size_t window, const block_steps& steps) {
   if (window == 0 || !steps.transfer || !steps.compute)
-    return make_error(ec::invalid_argument, "block pipeline: needs window >= 1, transfer and compute");
+    return make_error(ec::invalid_argument,
+                      "block pipeline: needs window >= 1, transfer and compute");
   pipeline_run run{engine, blocks, steps};
   for (size_t k = 0; k < blocks; ++k) {
     // On demand: block k must be in flight before it can compute.

@@ -76,7 +76,7 @@ struct caching_device_memory::state {
 
 caching_device_memory::caching_device_memory(std::unique_ptr<device_runtime> runtime,
                                              device_cache_options opts)
-  : state_(std::make_shared<state>()) {
+    : state_(std::make_shared<state>()) {
   state_->runtime = std::move(runtime);
   state_->opts = opts;
 }
@@ -130,7 +130,8 @@ caf::expected<backend::device_block> caching_device_memory::allocate(size_t byte
   return out;
 }
 
-caf::error caching_device_memory::copy_from_host(std::byte* dst, const std::byte* src, size_t bytes) {
+caf::error caching_device_memory::copy_from_host(std::byte* dst, const std::byte* src,
+                                                 size_t bytes) {
   return state_->runtime->copy_from_host(dst, src, bytes);
 }
 

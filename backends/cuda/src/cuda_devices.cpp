@@ -27,8 +27,8 @@ caf::expected<int> cuda_device_index(const std::string& device) {
   auto bad = [&] {
     return make_error(ec::bad_config, "device \"" + device + "\": expected cuda or cuda:N");
   };
-  if (device.compare(0, prefix.size(), prefix) != 0 || device.size() == prefix.size()
-      || device.size() > prefix.size() + 4)
+  if (device.compare(0, prefix.size(), prefix) != 0 || device.size() == prefix.size() ||
+      device.size() > prefix.size() + 4)
     return bad();
   int index = 0;
   for (size_t i = prefix.size(); i < device.size(); ++i) {

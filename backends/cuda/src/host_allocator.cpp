@@ -24,7 +24,8 @@ public:
     size_t rounded = (std::max<size_t>(bytes, 1) + page_bytes - 1) / page_bytes * page_bytes;
     void* p = std::aligned_alloc(page_bytes, rounded);
     if (p == nullptr)
-      return make_error(ec::out_of_memory, "heap: cannot allocate " + std::to_string(bytes) + " bytes");
+      return make_error(ec::out_of_memory,
+                        "heap: cannot allocate " + std::to_string(bytes) + " bytes");
     return static_cast<std::byte*>(p);
   }
 

@@ -38,14 +38,15 @@ device_memory_figures sample_device_memory(backend::device_memory& device,
 std::string describe(const device_memory_figures& f) {
   std::string out = f.device + ": tessera live " + mib(f.tessera_live_bytes) + "\n";
   if (f.allocator)
-    out += f.device + ": allocator reserved " + mib(f.allocator->reserved_bytes) + " (cached "
-           + mib(f.allocator->cached_bytes) + ", trimmed so far " + mib(f.allocator->trimmed_bytes) + ")\n";
+    out += f.device + ": allocator reserved " + mib(f.allocator->reserved_bytes) + " (cached " +
+           mib(f.allocator->cached_bytes) + ", trimmed so far " + mib(f.allocator->trimmed_bytes) +
+           ")\n";
   if (f.driver)
-    out += f.device + ": driver free " + mib(f.driver->free_bytes) + " of " + mib(f.driver->total_bytes)
-           + "\n";
+    out += f.device + ": driver free " + mib(f.driver->free_bytes) + " of " +
+           mib(f.driver->total_bytes) + "\n";
   if (f.framework)
-    out += f.device + ": libtorch allocated " + mib(f.framework->allocated_bytes) + ", reserved "
-           + mib(f.framework->reserved_bytes) + "\n";
+    out += f.device + ": libtorch allocated " + mib(f.framework->allocated_bytes) + ", reserved " +
+           mib(f.framework->reserved_bytes) + "\n";
   if (!f.note.empty())
     out += f.device + ": " + f.note + "\n";
   return out;

@@ -5,7 +5,7 @@
 namespace tessera::cuda {
 
 staging_lease::staging_lease(staging_lease&& other) noexcept
-  : pool_(other.pool_), data_(other.data_), bytes_(other.bytes_) {
+    : pool_(other.pool_), data_(other.data_), bytes_(other.bytes_) {
   other.pool_ = nullptr;
   other.data_ = nullptr;
   other.bytes_ = 0;
@@ -38,7 +38,7 @@ void staging_lease::give_back() {
 
 pinned_staging_pool::pinned_staging_pool(std::unique_ptr<host_allocator> allocator,
                                          size_t buffer_bytes)
-  : allocator_(std::move(allocator)), buffer_bytes_(buffer_bytes) {
+    : allocator_(std::move(allocator)), buffer_bytes_(buffer_bytes) {
   // nop
 }
 
@@ -46,13 +46,15 @@ caf::expected<std::unique_ptr<pinned_staging_pool>>
 pinned_staging_pool::make(std::unique_ptr<host_allocator> allocator, size_t buffers,
                           size_t buffer_bytes) {
   if (allocator == nullptr || buffers == 0 || buffer_bytes == 0)
-    return make_error(ec::invalid_argument, "staging pool: needs an allocator, buffers > 0 and bytes > 0");
-  std::unique_ptr<pinned_staging_pool> pool{new pinned_staging_pool(std::move(allocator), buffer_bytes)};
+    return make_error(ec::invalid_argument,
+                      "staging pool: needs an allocator, buffers > 0 and bytes > 0");
+  std::unique_ptr<pinned_staging_pool> pool{
+      new pinned_staging_pool(std::move(allocator), buffer_bytes)};
   for (size_t i = 0; i < buffers; ++i) {
     auto p = pool->allocator_->allocate(buffer_bytes);
     if (!p) // the destructor frees the buffers allocated so far
-      return wrap(p.error(), "staging pool (" + pool->allocator_->name() + ", buffer "
-                               + std::to_string(i + 1) + " of " + std::to_string(buffers) + ")");
+      return wrap(p.error(), "staging pool (" + pool->allocator_->name() + ", buffer " +
+                                 std::to_string(i + 1) + " of " + std::to_string(buffers) + ")");
     pool->all_.push_back(*p);
   }
   pool->free_ = pool->all_;

@@ -5,7 +5,7 @@
 namespace tessera::cuda {
 
 staged_copier::staged_copier(copy_engine& engine, pinned_staging_pool& pool, size_t depth)
-  : engine_(engine) {
+    : engine_(engine) {
   auto buffers = pool.acquire_many(std::max<size_t>(depth, 1));
   slots_.resize(buffers.size());
   for (size_t i = 0; i < buffers.size(); ++i)
@@ -15,7 +15,7 @@ staged_copier::staged_copier(copy_engine& engine, pinned_staging_pool& pool, siz
 staged_copier::~staged_copier() {
   // An error here cannot be returned; the buffers must not go back while a
   // copy may still read them, so wait as long as the engine answers at all.
-  (void) flush();
+  (void)flush();
 }
 
 size_t staged_copier::in_flight() const {
@@ -57,7 +57,7 @@ caf::error staged_copier::copy(std::byte* dst, uint64_t bytes, const fill_fn& fi
     auto e = engine_.record_copy_event();
     if (!e) {
       // The copy is enqueued but unmarked: only a full wait makes the buffer safe.
-      (void) flush();
+      (void)flush();
       return e.error();
     }
     s.pending = *e;

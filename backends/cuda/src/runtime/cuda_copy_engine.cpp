@@ -18,13 +18,13 @@ public:
   }
 
   ~cuda_copy_engine() override {
-    (void) cudaSetDevice(device_);
+    (void)cudaSetDevice(device_);
     for (auto e : events_)
-      (void) cudaEventDestroy(e);
+      (void)cudaEventDestroy(e);
     if (copy_stream_ != nullptr)
-      (void) cudaStreamDestroy(copy_stream_);
+      (void)cudaStreamDestroy(copy_stream_);
     if (compute_stream_ != nullptr)
-      (void) cudaStreamDestroy(compute_stream_);
+      (void)cudaStreamDestroy(compute_stream_);
   }
 
   caf::error start() {
@@ -60,7 +60,8 @@ public:
   caf::error compute_waits_for(copy_event e) override {
     if (auto err = check(e))
       return err;
-    return cuda_error(cudaStreamWaitEvent(compute_stream_, events_[e], 0), name() + ": cudaStreamWaitEvent");
+    return cuda_error(cudaStreamWaitEvent(compute_stream_, events_[e], 0),
+                      name() + ": cudaStreamWaitEvent");
   }
 
   caf::error host_wait(copy_event e) override {

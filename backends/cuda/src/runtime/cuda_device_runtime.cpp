@@ -14,7 +14,7 @@ namespace {
 class cuda_device_runtime final : public device_runtime {
 public:
   cuda_device_runtime(int device, bool host_accessible)
-    : device_(device), host_accessible_(host_accessible) {
+      : device_(device), host_accessible_(host_accessible) {
     // nop
   }
 
@@ -32,16 +32,18 @@ public:
     void* p = nullptr;
     // On unified memory the host writes blobs straight into "device" memory
     // (host_accessible), so it must be managed memory, not cudaMalloc's.
-    auto status = host_accessible_ ? cudaMallocManaged(&p, bytes, cudaMemAttachGlobal) : cudaMalloc(&p, bytes);
-    if (auto err = cuda_error(status, name() + (host_accessible_ ? ": cudaMallocManaged(" : ": cudaMalloc(")
-                                        + std::to_string(bytes) + ")"))
+    auto status = host_accessible_ ? cudaMallocManaged(&p, bytes, cudaMemAttachGlobal)
+                                   : cudaMalloc(&p, bytes);
+    if (auto err = cuda_error(
+            status, name() + (host_accessible_ ? ": cudaMallocManaged(" : ": cudaMalloc(") +
+                        std::to_string(bytes) + ")"))
       return err;
     return static_cast<std::byte*>(p);
   }
 
   void deallocate(std::byte* data) override {
     if (!current())
-      (void) cuda_error(cudaFree(data), name() + ": cudaFree");
+      (void)cuda_error(cudaFree(data), name() + ": cudaFree");
   }
 
   caf::error copy_from_host(std::byte* dst, const std::byte* src, size_t bytes) override {
@@ -60,7 +62,8 @@ public:
   caf::error synchronize() override {
     if (auto err = current())
       return err;
-    return cuda_error(cudaStreamSynchronize(cudaStreamPerThread), name() + ": cudaStreamSynchronize");
+    return cuda_error(cudaStreamSynchronize(cudaStreamPerThread),
+                      name() + ": cudaStreamSynchronize");
   }
 
   caf::expected<driver_memory> memory_info() override {
@@ -84,9 +87,9 @@ caf::expected<std::unique_ptr<device_runtime>> make_cuda_device_runtime(int devi
   for (const auto& g : inv.gpus)
     if (g.index == device)
       return std::unique_ptr<device_runtime>{
-        std::make_unique<cuda_device_runtime>(device, unified_memory(g))};
-  return make_error(ec::unsupported, "cuda:" + std::to_string(device) + ": "
-                                       + (inv.reason.empty() ? "no such GPU" : inv.reason));
+          std::make_unique<cuda_device_runtime>(device, unified_memory(g))};
+  return make_error(ec::unsupported, "cuda:" + std::to_string(device) + ": " +
+                                         (inv.reason.empty() ? "no such GPU" : inv.reason));
 }
 
 } // namespace tessera::cuda

@@ -28,7 +28,7 @@ public:
   }
 
   void deallocate(std::byte* data, size_t) override {
-    (void) cuda_error(cudaFreeHost(data), "cudaFreeHost");
+    (void)cuda_error(cudaFreeHost(data), "cudaFreeHost");
   }
 };
 

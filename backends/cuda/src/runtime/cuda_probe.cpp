@@ -13,9 +13,9 @@ bool built_with_cuda() {
 cuda_inventory probe_cuda() {
   cuda_inventory inv;
   inv.built_with_cuda = true;
-  (void) cudaRuntimeGetVersion(&inv.runtime_version);
+  (void)cudaRuntimeGetVersion(&inv.runtime_version);
   // 0 when no driver is installed; the call itself succeeds then.
-  (void) cudaDriverGetVersion(&inv.driver_version);
+  (void)cudaDriverGetVersion(&inv.driver_version);
   int count = 0;
   if (auto err = cuda_error(cudaGetDeviceCount(&count), "cudaGetDeviceCount")) {
     inv.reason = tessera::describe(err);

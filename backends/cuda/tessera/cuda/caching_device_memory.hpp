@@ -21,9 +21,9 @@ struct device_cache_options {
 
 /// The allocator's own counters.
 struct allocator_figures {
-  uint64_t live_bytes = 0;     ///< handed out and not yet freed (rounded sizes)
-  uint64_t cached_bytes = 0;   ///< freed, kept for reuse
-  uint64_t reserved_bytes = 0; ///< live + cached: what the allocator holds from the driver
+  uint64_t live_bytes = 0;         ///< handed out and not yet freed (rounded sizes)
+  uint64_t cached_bytes = 0;       ///< freed, kept for reuse
+  uint64_t reserved_bytes = 0;     ///< live + cached: what the allocator holds from the driver
   uint64_t device_allocations = 0; ///< calls to the runtime's allocate
   uint64_t device_frees = 0;       ///< calls to the runtime's deallocate
   uint64_t cache_hits = 0;         ///< allocations served from the cache

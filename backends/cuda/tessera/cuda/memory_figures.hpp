@@ -26,8 +26,8 @@ struct framework_allocator_figures {
 using framework_probe = std::function<std::optional<framework_allocator_figures>()>;
 
 struct device_memory_figures {
-  std::string device;                       ///< "cpu", "cuda:0"
-  uint64_t tessera_live_bytes = 0;          ///< device_memory::allocated_bytes()
+  std::string device;                         ///< "cpu", "cuda:0"
+  uint64_t tessera_live_bytes = 0;            ///< device_memory::allocated_bytes()
   std::optional<allocator_figures> allocator; ///< the caching allocator (GPU only)
   std::optional<driver_memory> driver;        ///< cudaMemGetInfo (GPU only)
   std::optional<framework_allocator_figures> framework;

@@ -17,10 +17,10 @@ namespace tessera::cuda {
 
 /// What a copier did, for tests and benchmarks.
 struct staged_copy_figures {
-  uint64_t chunks = 0;        ///< copies enqueued
-  uint64_t bytes = 0;         ///< bytes enqueued
-  uint64_t reuse_waits = 0;   ///< times the host waited for a buffer's copy to finish
-  size_t max_in_flight = 0;   ///< most buffers whose copy had not been seen complete
+  uint64_t chunks = 0;      ///< copies enqueued
+  uint64_t bytes = 0;       ///< bytes enqueued
+  uint64_t reuse_waits = 0; ///< times the host waited for a buffer's copy to finish
+  size_t max_in_flight = 0; ///< most buffers whose copy had not been seen complete
 };
 
 class staged_copier {
