@@ -177,9 +177,6 @@ std::vector<metric_family> collect_node_metrics(const node_metrics_input& in) {
   out.push_back(counter("requests_expired_total", "Requests the gateway answered itself at their deadline.",
                         static_cast<double>(in.expired)));
   add_request_families(out, in.requests);
-  if (in.queue_length)
-    out.push_back(gauge("queue_length", "Inference jobs waiting in the scheduler's queue.",
-                        static_cast<double>(*in.queue_length)));
   add_residency_families(out, in.residency);
   auto peer_up = family("peer_up", "1 when a peer answers its heartbeats, 0 when it is down.", "gauge");
   auto peer_requests = family("peer_requests_total", "Requests sent to a peer, by outcome.", "counter");

@@ -55,8 +55,6 @@ struct node_metrics_input {
   std::vector<peer_status> peers;
   /// Absent when the scheduler did not answer in time.
   std::optional<std::vector<executor_state>> executors;
-  /// Jobs waiting in the scheduler's queue, where known.
-  std::optional<uint64_t> queue_length;
   uint64_t curve_admitted = 0;
   uint64_t curve_refused = 0;
 };
