@@ -6,8 +6,8 @@
 
 namespace tessera::actors {
 
-caf::expected<std::unique_ptr<metrics_server>> metrics_server::start(const std::string& listen, scrape_fn scrape,
-                                                                     ready_fn ready) {
+caf::expected<std::unique_ptr<metrics_server>>
+metrics_server::start(const std::string& listen, scrape_fn scrape, ready_fn ready) {
   auto colon = listen.rfind(':');
   if (colon == std::string::npos)
     return make_error(ec::bad_config, "metrics_listen: \"" + listen + "\" is not HOST:PORT");
@@ -30,7 +30,9 @@ caf::expected<std::unique_ptr<metrics_server>> metrics_server::start(const std::
   http.Get("/metrics", [scrape](const httplib::Request&, httplib::Response& res) {
     res.set_content(scrape(), "text/plain; version=0.0.4; charset=utf-8");
   });
-  http.Get("/healthz", [](const httplib::Request&, httplib::Response& res) { res.set_content("ok\n", "text/plain"); });
+  http.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content("ok\n", "text/plain");
+  });
   http.Get("/readyz", [ready](const httplib::Request&, httplib::Response& res) {
     bool ok = !ready || ready();
     res.status = ok ? 200 : 503;
@@ -43,7 +45,8 @@ caf::expected<std::unique_ptr<metrics_server>> metrics_server::start(const std::
   if (port <= 0)
     return make_error(ec::io_error, "metrics_listen: cannot bind " + listen);
   m->port_ = port;
-  m->url_ = "http://" + (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
+  m->url_ = "http://" + (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
+            std::to_string(port);
   m->thread_ = std::thread{[&http] { http.listen_after_bind(); }};
   // stop() is a no-op until the server runs; wait, so a quick stop is not lost.
   for (int i = 0; i < 2000 && !http.is_running(); ++i)

@@ -43,17 +43,19 @@ metric_family counter(std::string name, std::string help, double value) {
 }
 
 void add_request_families(std::vector<metric_family>& out, const request_metrics_snapshot& r) {
-  auto answered = family("requests_total", "Requests answered, by operation, model and outcome code.", "counter");
+  auto answered = family("requests_total",
+                         "Requests answered, by operation, model and outcome code.", "counter");
   for (const auto& [labels, n] : r.answered)
     add(answered, {{"operation", labels.operation}, {"model", labels.model}, {"code", labels.code}},
         static_cast<double>(n));
   out.push_back(std::move(answered));
-  auto latency = family("request_duration_seconds", "Time from a request's arrival to its answer.", "histogram");
+  auto latency = family("request_duration_seconds", "Time from a request's arrival to its answer.",
+                        "histogram");
   for (const auto& [key, h] : r.latency)
     add_histogram(latency, {{"operation", key.first}, {"model", key.second}}, h);
   out.push_back(std::move(latency));
   const std::pair<const char*, const std::map<std::string, latency_histogram>*> stages[] = {
-    {"queue", &r.queue}, {"load", &r.load}, {"run", &r.run}};
+      {"queue", &r.queue}, {"load", &r.load}, {"run", &r.run}};
   auto stage = family("infer_stage_seconds",
                       "Stages of successful inferences: queue (waiting for an executor), load "
                       "(bringing blocks in), run (compute).",
@@ -62,29 +64,33 @@ void add_request_families(std::vector<metric_family>& out, const request_metrics
     for (const auto& [model, h] : *per_model)
       add_histogram(stage, {{"stage", name}, {"model", model}}, h);
   out.push_back(std::move(stage));
-  auto deadlines = family("deadlines_total", "Requests with a deadline, by whether it was met.", "counter");
+  auto deadlines =
+      family("deadlines_total", "Requests with a deadline, by whether it was met.", "counter");
   add(deadlines, {{"outcome", "met"}}, static_cast<double>(r.deadline_met));
   add(deadlines, {{"outcome", "missed"}}, static_cast<double>(r.deadline_missed));
   out.push_back(std::move(deadlines));
 }
 
 void add_residency_families(std::vector<metric_family>& out, const residency::residency_stats& s) {
-  auto device = family("device_bytes", "Device-tier bytes by state (budget is the limit).", "gauge");
+  auto device =
+      family("device_bytes", "Device-tier bytes by state (budget is the limit).", "gauge");
   const std::pair<const char*, uint64_t> states[] = {
-    {"budget", s.device.budget_bytes},         {"used", s.device.used_bytes},
-    {"reserved", s.device.reserved_bytes},     {"referenced", s.device.referenced_bytes},
-    {"cached", s.device.cached_bytes},         {"pinned", s.device.pinned_bytes},
-    {"detached", s.device.detached_bytes}};
+      {"budget", s.device.budget_bytes},     {"used", s.device.used_bytes},
+      {"reserved", s.device.reserved_bytes}, {"referenced", s.device.referenced_bytes},
+      {"cached", s.device.cached_bytes},     {"pinned", s.device.pinned_bytes},
+      {"detached", s.device.detached_bytes}};
   for (const auto& [state, bytes] : states)
     add(device, {{"state", state}}, static_cast<double>(bytes));
   out.push_back(std::move(device));
-  auto host = family("host_bytes", "Host-tier bytes: the staging pool, and device bytes that are mapped host memory.",
-                     "gauge");
+  auto host = family(
+      "host_bytes",
+      "Host-tier bytes: the staging pool, and device bytes that are mapped host memory.", "gauge");
   add(host, {{"state", "staging"}}, static_cast<double>(s.host.staging_bytes));
   add(host, {{"state", "staging_in_use"}}, static_cast<double>(s.host.staging_in_use_bytes));
   add(host, {{"state", "aliased"}}, static_cast<double>(s.host.aliased_bytes));
   out.push_back(std::move(host));
-  out.push_back(gauge("resident_blobs", "Blobs resident in the device tier.", static_cast<double>(s.device.resident_blobs)));
+  out.push_back(gauge("resident_blobs", "Blobs resident in the device tier.",
+                      static_cast<double>(s.device.resident_blobs)));
   out.push_back(gauge("resident_models", "Models holding a lease on the device tier.",
                       static_cast<double>(s.resident_models.size())));
   const auto& c = s.counters;
@@ -94,25 +100,33 @@ void add_residency_families(std::vector<metric_family>& out, const residency::re
   add(loads, {{"outcome", "failed"}}, static_cast<double>(c.failed_loads));
   out.push_back(std::move(loads));
   out.push_back(counter("unloads_total", "Model unloads.", static_cast<double>(c.unloads)));
-  auto lookups = family("blob_lookups_total",
-                        "Blobs loads asked the device tier for: hit (resident, shared), join (in flight, "
-                        "shared) or miss (read from the store).",
-                        "counter");
+  auto lookups =
+      family("blob_lookups_total",
+             "Blobs loads asked the device tier for: hit (resident, shared), join (in flight, "
+             "shared) or miss (read from the store).",
+             "counter");
   add(lookups, {{"tier", "device"}, {"result", "hit"}}, static_cast<double>(c.blob_hits));
   add(lookups, {{"tier", "device"}, {"result", "join"}}, static_cast<double>(c.blob_joins));
   add(lookups, {{"tier", "device"}, {"result", "miss"}}, static_cast<double>(c.blobs_read));
   out.push_back(std::move(lookups));
   out.push_back(counter("store_read_bytes_total", "Bytes read from the store into the device tier.",
                         static_cast<double>(c.bytes_read)));
-  out.push_back(counter("prefetched_blobs_total", "Blobs brought in by prefetch.", static_cast<double>(c.prefetched_blobs)));
-  out.push_back(counter("host_to_device_copies_total", "Host-to-device copies (copy mode).", static_cast<double>(c.copies)));
-  out.push_back(counter("failed_blob_reads_total", "Blob reads that failed.", static_cast<double>(c.failed_blob_reads)));
-  auto evictions = family("evictions_total", "Blobs evicted from the device tier, by reason.", "counter");
+  out.push_back(counter("prefetched_blobs_total", "Blobs brought in by prefetch.",
+                        static_cast<double>(c.prefetched_blobs)));
+  out.push_back(counter("host_to_device_copies_total", "Host-to-device copies (copy mode).",
+                        static_cast<double>(c.copies)));
+  out.push_back(counter("failed_blob_reads_total", "Blob reads that failed.",
+                        static_cast<double>(c.failed_blob_reads)));
+  auto evictions =
+      family("evictions_total", "Blobs evicted from the device tier, by reason.", "counter");
   add(evictions, {{"reason", "memory"}}, static_cast<double>(c.evictions));
   out.push_back(std::move(evictions));
-  out.push_back(counter("evicted_bytes_total", "Bytes evicted from the device tier.", static_cast<double>(c.bytes_evicted)));
-  auto pressure = family("memory_pressure_level", "Memory pressure: 0 normal, 1 low, 2 high, 3 critical.", "gauge");
-  add(pressure, {{"level", to_string(s.pressure)}}, static_cast<double>(static_cast<int>(s.pressure)));
+  out.push_back(counter("evicted_bytes_total", "Bytes evicted from the device tier.",
+                        static_cast<double>(c.bytes_evicted)));
+  auto pressure = family("memory_pressure_level",
+                         "Memory pressure: 0 normal, 1 low, 2 high, 3 critical.", "gauge");
+  add(pressure, {{"level", to_string(s.pressure)}},
+      static_cast<double>(static_cast<int>(s.pressure)));
   out.push_back(std::move(pressure));
 }
 
@@ -139,8 +153,10 @@ void add_histogram(metric_family& f, const metric_labels& labels, const latency_
   for (size_t i = 0; i < h.buckets.size(); ++i) {
     cumulative += h.buckets[i];
     auto with_le = labels;
-    with_le.emplace_back("le", i < latency_bounds_ms.size() ? number_text(latency_bounds_ms[i] / 1000.0) : "+Inf");
-    f.samples.push_back(metric_sample{"_bucket", std::move(with_le), static_cast<double>(cumulative)});
+    with_le.emplace_back(
+        "le", i < latency_bounds_ms.size() ? number_text(latency_bounds_ms[i] / 1000.0) : "+Inf");
+    f.samples.push_back(
+        metric_sample{"_bucket", std::move(with_le), static_cast<double>(cumulative)});
   }
   f.samples.push_back(metric_sample{"_sum", labels, h.sum_ms / 1000.0});
   f.samples.push_back(metric_sample{"_count", labels, static_cast<double>(h.count)});
@@ -156,7 +172,8 @@ std::string render_exposition(const std::vector<metric_family>& families) {
       if (!s.labels.empty()) {
         out += "{";
         for (size_t i = 0; i < s.labels.size(); ++i)
-          out += (i == 0 ? "" : ",") + s.labels[i].first + "=\"" + escape_label_value(s.labels[i].second) + "\"";
+          out += (i == 0 ? "" : ",") + s.labels[i].first + "=\"" +
+                 escape_label_value(s.labels[i].second) + "\"";
         out += "}";
       }
       out += " " + number_text(s.value) + "\n";
@@ -171,36 +188,46 @@ std::vector<metric_family> collect_node_metrics(const node_metrics_input& in) {
   add(info, {{"node", in.node_name}}, 1);
   out.push_back(std::move(info));
   out.push_back(gauge("uptime_seconds", "Seconds since the node started.", in.uptime_seconds));
-  out.push_back(counter("requests_received_total", "Requests the gateway received (decodable or not).",
+  out.push_back(counter("requests_received_total",
+                        "Requests the gateway received (decodable or not).",
                         static_cast<double>(in.received)));
-  out.push_back(gauge("requests_in_flight", "Requests received and not yet answered.", static_cast<double>(in.in_flight)));
-  out.push_back(counter("requests_expired_total", "Requests the gateway answered itself at their deadline.",
+  out.push_back(gauge("requests_in_flight", "Requests received and not yet answered.",
+                      static_cast<double>(in.in_flight)));
+  out.push_back(counter("requests_expired_total",
+                        "Requests the gateway answered itself at their deadline.",
                         static_cast<double>(in.expired)));
   add_request_families(out, in.requests);
   add_residency_families(out, in.residency);
-  auto peer_up = family("peer_up", "1 when a peer answers its heartbeats, 0 when it is down.", "gauge");
-  auto peer_requests = family("peer_requests_total", "Requests sent to a peer, by outcome.", "counter");
+  auto peer_up =
+      family("peer_up", "1 when a peer answers its heartbeats, 0 when it is down.", "gauge");
+  auto peer_requests =
+      family("peer_requests_total", "Requests sent to a peer, by outcome.", "counter");
   for (const auto& p : in.peers) {
     add(peer_up, {{"peer", p.endpoint}}, p.up ? 1 : 0);
-    add(peer_requests, {{"peer", p.endpoint}, {"outcome", "sent"}}, static_cast<double>(p.requests));
-    add(peer_requests, {{"peer", p.endpoint}, {"outcome", "failed"}}, static_cast<double>(p.failures));
+    add(peer_requests, {{"peer", p.endpoint}, {"outcome", "sent"}},
+        static_cast<double>(p.requests));
+    add(peer_requests, {{"peer", p.endpoint}, {"outcome", "failed"}},
+        static_cast<double>(p.failures));
   }
   out.push_back(std::move(peer_up));
   out.push_back(std::move(peer_requests));
   if (in.executors) {
     auto loaded = family("executor_loaded_models", "Models an executor holds loaded.", "gauge");
     auto served = family("executor_served_total", "Jobs an executor has run.", "counter");
-    auto swaps = family("executor_swaps_total", "Models an executor swapped out, by reason.", "counter");
+    auto swaps =
+        family("executor_swaps_total", "Models an executor swapped out, by reason.", "counter");
     for (const auto& e : *in.executors) {
       add(loaded, {{"executor", e.name}}, static_cast<double>(e.loaded.size()));
       add(served, {{"executor", e.name}}, static_cast<double>(e.served));
-      add(swaps, {{"executor", e.name}, {"reason", "memory_pressure"}}, static_cast<double>(e.swaps_out));
+      add(swaps, {{"executor", e.name}, {"reason", "memory_pressure"}},
+          static_cast<double>(e.swaps_out));
     }
     out.push_back(std::move(loaded));
     out.push_back(std::move(served));
     out.push_back(std::move(swaps));
   }
-  auto curve = family("curve_handshakes_total", "CURVE handshakes the ZAP handler answered, by result.", "counter");
+  auto curve = family("curve_handshakes_total",
+                      "CURVE handshakes the ZAP handler answered, by result.", "counter");
   add(curve, {{"result", "admitted"}}, static_cast<double>(in.curve_admitted));
   add(curve, {{"result", "refused"}}, static_cast<double>(in.curve_refused));
   out.push_back(std::move(curve));

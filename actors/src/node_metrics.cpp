@@ -11,7 +11,8 @@ namespace tessera::actors {
 std::string node::metrics_text() {
   node_metrics_input in;
   in.node_name = node_name_;
-  in.uptime_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+  in.uptime_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
   const auto& c = gateway_->counters();
   in.received = c.received.load();
   in.in_flight = c.in_flight.load();
@@ -25,10 +26,10 @@ std::string node::metrics_text() {
   }
   caf::scoped_actor self{*system_};
   self->request(scheduler_, std::chrono::milliseconds(500), status_atom::value)
-    .receive([&](std::vector<executor_state>& states) { in.executors = std::move(states); },
-             [&](caf::error&) {
-               // Left out of this scrape; the next one tries again.
-             });
+      .receive([&](std::vector<executor_state>& states) { in.executors = std::move(states); },
+               [&](caf::error&) {
+                 // Left out of this scrape; the next one tries again.
+               });
   return render_exposition(collect_node_metrics(in));
 }
 

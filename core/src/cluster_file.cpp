@@ -59,7 +59,8 @@ public:
       return bad(field(key), "must be an integer");
     auto v = *node->value<int64_t>();
     if (v < lo || v > hi)
-      return bad(field(key), std::to_string(v) + " is not in " + std::to_string(lo) + "-" + std::to_string(hi));
+      return bad(field(key),
+                 std::to_string(v) + " is not in " + std::to_string(lo) + "-" + std::to_string(hi));
     out = v;
     return {};
   }
@@ -121,8 +122,8 @@ bool is_name(const std::string& s) {
 }
 
 caf::error read_settings(table_reader& r, cluster_settings& s) {
-  if (auto err = r.only({"name", "transport", "service", "install_dir", "binary", "store", "keys_dir",
-                         "install_deps", "curve", "client_keys"}))
+  if (auto err = r.only({"name", "transport", "service", "install_dir", "binary", "store",
+                         "keys_dir", "install_deps", "curve", "client_keys"}))
     return err;
   if (auto err = r.text("name", s.name))
     return err;
@@ -140,7 +141,8 @@ caf::error read_settings(table_reader& r, cluster_settings& s) {
     return err;
   if (s.install_dir.empty() || s.install_dir.front() != '/')
     return bad(r.field("install_dir"), "must be an absolute path");
-  for (auto [key, member] : {std::pair{"binary", &s.binary}, {"store", &s.store}, {"keys_dir", &s.keys_dir}}) {
+  for (auto [key, member] :
+       {std::pair{"binary", &s.binary}, {"store", &s.store}, {"keys_dir", &s.keys_dir}}) {
     if (auto err = r.text(key, *member))
       return err;
     if (member->empty())
@@ -156,11 +158,15 @@ caf::error read_settings(table_reader& r, cluster_settings& s) {
 }
 
 caf::error read_box(table_reader& r, const cluster_settings& s, cluster_box& b) {
-  if (auto err = r.only({"name", "host", "ssh_user", "ssh_port", "netns", "roles", "port", "metrics_port", "device",
-                         "device_budget", "executors", "store_path"}))
+  if (auto err = r.only({"name", "host", "ssh_user", "ssh_port", "netns", "roles", "port",
+                         "metrics_port", "device", "device_budget", "executors", "store_path"}))
     return err;
-  for (auto [key, member] : {std::pair{"name", &b.name}, {"host", &b.host}, {"ssh_user", &b.ssh_user},
-                             {"netns", &b.netns}, {"device", &b.device}, {"store_path", &b.store_path}})
+  for (auto [key, member] : {std::pair{"name", &b.name},
+                             {"host", &b.host},
+                             {"ssh_user", &b.ssh_user},
+                             {"netns", &b.netns},
+                             {"device", &b.device},
+                             {"store_path", &b.store_path}})
     if (auto err = r.text(key, *member))
       return err;
   if (!is_name(b.name))
@@ -226,7 +232,8 @@ caf::error check_cluster(const cluster_spec& spec) {
     if (!ports.insert(where + ":" + std::to_string(b.port)).second)
       return bad(at + ".port", std::to_string(b.port) + " is already used on " + where);
     if (b.metrics_port != 0 && !ports.insert(where + ":" + std::to_string(b.metrics_port)).second)
-      return bad(at + ".metrics_port", std::to_string(b.metrics_port) + " is already used on " + where);
+      return bad(at + ".metrics_port",
+                 std::to_string(b.metrics_port) + " is already used on " + where);
     coordinator = coordinator || b.has_role("coordinator");
     worker = worker || b.has_role("worker");
     if (b.has_role("coordinator") && b.executors == 0 && peers_of(spec, b).empty())
@@ -267,8 +274,8 @@ caf::expected<cluster_spec> parse_cluster_file(const std::string& text, const st
   try {
     doc = toml::parse(text, source);
   } catch (const toml::parse_error& e) {
-    return make_error(ec::bad_config, source + ":" + std::to_string(e.source().begin.line) + ": "
-                                        + std::string{e.description()});
+    return make_error(ec::bad_config, source + ":" + std::to_string(e.source().begin.line) + ": " +
+                                          std::string{e.description()});
   }
   cluster_spec spec;
   auto fail = [&](const caf::error& err) { return wrap(err, source); };
@@ -327,7 +334,8 @@ std::string endpoint_of(const cluster_box& box) {
   return "tcp://" + box.host + ":" + std::to_string(box.port);
 }
 
-std::string node_config_toml(const cluster_spec& spec, const cluster_box& box, const cluster_keys& keys) {
+std::string node_config_toml(const cluster_spec& spec, const cluster_box& box,
+                             const cluster_keys& keys) {
   auto peers = peers_of(spec, box);
   std::vector<std::string> peer_endpoints;
   for (const auto* p : peers)
@@ -345,7 +353,8 @@ std::string node_config_toml(const cluster_spec& spec, const cluster_box& box, c
   if (box.metrics_port != 0)
     out << "metrics_listen = " << quoted("0.0.0.0:" + std::to_string(box.metrics_port)) << "\n";
   if (spec.settings.curve) {
-    out << "curve_secret_key_file = " << quoted(spec.settings.install_dir + "/keys/node.key") << "\n";
+    out << "curve_secret_key_file = " << quoted(spec.settings.install_dir + "/keys/node.key")
+        << "\n";
     std::vector<std::string> allow;
     for (const auto& [name, key] : keys.box_public)
       allow.push_back(key);

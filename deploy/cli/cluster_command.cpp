@@ -52,10 +52,12 @@ void print_shell(const std::string& file, const cluster_spec& spec) {
   print_array("box_name", spec, [](const cluster_box& b) { return b.name; });
   print_array("box_host", spec, [](const cluster_box& b) { return b.host; });
   print_array("box_user", spec, [](const cluster_box& b) { return b.ssh_user; });
-  print_array("box_ssh_port", spec, [](const cluster_box& b) { return std::to_string(b.ssh_port); });
+  print_array("box_ssh_port", spec,
+              [](const cluster_box& b) { return std::to_string(b.ssh_port); });
   print_array("box_netns", spec, [](const cluster_box& b) { return b.netns; });
   print_array("box_port", spec, [](const cluster_box& b) { return std::to_string(b.port); });
-  print_array("box_metrics_port", spec, [](const cluster_box& b) { return std::to_string(b.metrics_port); });
+  print_array("box_metrics_port", spec,
+              [](const cluster_box& b) { return std::to_string(b.metrics_port); });
   print_array("box_store_path", spec, [](const cluster_box& b) { return b.store_path; });
   print_array("box_roles", spec, [](const cluster_box& b) {
     std::string out;
@@ -74,13 +76,14 @@ caf::expected<cluster_keys> read_keys(const std::string& file, const cluster_spe
   for (const auto& b : spec.boxes) {
     auto key = transport::read_curve_key_file(dir + "/" + b.name + ".pub");
     if (!key)
-      return wrap(key.error(), "box " + b.name + " (make it with `tessera keys gen --out " + dir + " --name "
-                                 + b.name + "`)");
+      return wrap(key.error(), "box " + b.name + " (make it with `tessera keys gen --out " + dir +
+                                   " --name " + b.name + "`)");
     keys.box_public[b.name] = *key;
   }
   for (size_t i = 0; i < spec.settings.client_keys.size(); ++i) {
     const auto& k = spec.settings.client_keys[i];
-    auto key = transport::resolve_curve_key(transport::validate_curve_key(k, "") ? beside(file, k) : k);
+    auto key =
+        transport::resolve_curve_key(transport::validate_curve_key(k, "") ? beside(file, k) : k);
     if (!key)
       return wrap(key.error(), "cluster.client_keys[" + std::to_string(i) + "]");
     keys.clients.push_back(*key);
@@ -91,10 +94,12 @@ caf::expected<cluster_keys> read_keys(const std::string& file, const cluster_spe
 } // namespace
 
 void add_cluster_command(CLI::App& app, cli_context& ctx, command_action& action) {
-  auto* cluster = app.add_subcommand("cluster", "read a cluster file (see deploy/cluster.example.toml)");
+  auto* cluster =
+      app.add_subcommand("cluster", "read a cluster file (see deploy/cluster.example.toml)");
   cluster->require_subcommand(1);
   auto file = std::make_shared<std::string>();
-  auto* check = cluster->add_subcommand("check", "validate a cluster file; errors name the bad field");
+  auto* check =
+      cluster->add_subcommand("check", "validate a cluster file; errors name the bad field");
   check->add_option("file", *file, "cluster file")->required();
   check->callback([&action, file] {
     action = [file]() -> int {
@@ -104,13 +109,15 @@ void add_cluster_command(CLI::App& app, cli_context& ctx, command_action& action
       size_t coordinators = 0;
       for (const auto& b : spec->boxes)
         coordinators += b.has_role("coordinator") ? 1 : 0;
-      std::printf("%s: cluster %s, %zu boxes (%zu coordinator%s), transport %s, CURVE %s\n", file->c_str(),
-                  spec->settings.name.c_str(), spec->boxes.size(), coordinators, coordinators == 1 ? "" : "s",
-                  spec->settings.transport.c_str(), spec->settings.curve ? "on" : "off");
+      std::printf("%s: cluster %s, %zu boxes (%zu coordinator%s), transport %s, CURVE %s\n",
+                  file->c_str(), spec->settings.name.c_str(), spec->boxes.size(), coordinators,
+                  coordinators == 1 ? "" : "s", spec->settings.transport.c_str(),
+                  spec->settings.curve ? "on" : "off");
       return 0;
     };
   });
-  auto* show = cluster->add_subcommand("show", "print the cluster as bash variables (for tessera-cluster)");
+  auto* show =
+      cluster->add_subcommand("show", "print the cluster as bash variables (for tessera-cluster)");
   show->add_option("file", *file, "cluster file")->required();
   show->callback([&action, file] {
     action = [file]() -> int {
@@ -121,7 +128,8 @@ void add_cluster_command(CLI::App& app, cli_context& ctx, command_action& action
       return 0;
     };
   });
-  auto* node_cfg = cluster->add_subcommand("node-config", "print the node configuration (TOML) of one box");
+  auto* node_cfg =
+      cluster->add_subcommand("node-config", "print the node configuration (TOML) of one box");
   auto box = std::make_shared<std::string>();
   node_cfg->add_option("file", *file, "cluster file")->required();
   node_cfg->add_option("box", *box, "box name")->required();
@@ -141,7 +149,7 @@ void add_cluster_command(CLI::App& app, cli_context& ctx, command_action& action
       return fail(make_error(ec::invalid_argument, "no box \"" + *box + "\" in " + *file));
     };
   });
-  (void) ctx;
+  (void)ctx;
 }
 
 } // namespace tessera::cli

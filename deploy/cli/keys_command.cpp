@@ -13,7 +13,8 @@ namespace tessera::cli {
 void add_keys_command(CLI::App& app, cli_context& ctx, command_action& action) {
   auto* keys = app.add_subcommand("keys", "CurveZMQ key pairs for nodes and clients");
   keys->require_subcommand(1);
-  auto* gen = keys->add_subcommand("gen", "make a key pair: DIR/NAME.key (secret, mode 0600) and DIR/NAME.pub");
+  auto* gen = keys->add_subcommand(
+      "gen", "make a key pair: DIR/NAME.key (secret, mode 0600) and DIR/NAME.pub");
   auto dir = std::make_shared<std::string>(".");
   auto name = std::make_shared<std::string>("tessera");
   auto force = std::make_shared<bool>(false);
@@ -50,7 +51,7 @@ void add_keys_command(CLI::App& app, cli_context& ctx, command_action& action) {
       return 0;
     };
   });
-  (void) ctx;
+  (void)ctx;
 }
 
 } // namespace tessera::cli

@@ -63,7 +63,8 @@ TEST_SUITE("curve") {
     auto n = start_node(cfg);
     zmq::context_t ctx{1};
 
-    auto good = client::connect(ctx, n->endpoint(), {}, curve_client_keys{server.public_key, allowed});
+    auto good =
+        client::connect(ctx, n->endpoint(), {}, curve_client_keys{server.public_key, allowed});
     REQUIRE(good);
     auto health = good->call_as<health_response>({"", health_request{}}, reply_timeout);
     REQUIRE_MESSAGE(health, describe(health.error()));
@@ -72,7 +73,8 @@ TEST_SUITE("curve") {
     CHECK_MESSAGE(r, describe(r.error()));
 
     // A fresh key the node does not know: the handshake is refused, nothing comes back.
-    auto stranger = client::connect(ctx, n->endpoint(), {}, curve_client_keys{server.public_key, {}});
+    auto stranger =
+        client::connect(ctx, n->endpoint(), {}, curve_client_keys{server.public_key, {}});
     REQUIRE(stranger);
     auto refused = stranger->call({"", health_request{}}, short_timeout);
     REQUIRE_FALSE(refused);
@@ -107,17 +109,20 @@ TEST_SUITE("curve") {
     ccfg.curve_peer_keys = {dir.path() + "/worker.pub"};
     ccfg.curve_allow = {client_keys.public_key};
     auto coordinator = start_node(ccfg);
-    for (int i = 0; i < 100 && !(coordinator->peers().size() == 1 && coordinator->peers()[0].up); ++i)
+    for (int i = 0; i < 100 && !(coordinator->peers().size() == 1 && coordinator->peers()[0].up);
+         ++i)
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     REQUIRE(coordinator->peers()[0].up);
     zmq::context_t ctx{1};
     auto cl = client::connect(ctx, coordinator->endpoint(), {},
                               curve_client_keys{coordinator_keys.public_key, client_keys});
     REQUIRE(cl);
-    auto r = cl->call_as<infer_response>({"", infer_for(zoo.manifest("resnet18"), 1, 3)}, reply_timeout);
+    auto r =
+        cl->call_as<infer_response>({"", infer_for(zoo.manifest("resnet18"), 1, 3)}, reply_timeout);
     REQUIRE_MESSAGE(r, describe(r.error()));
     auto executor = std::get<std::string>(r->parameters.at("executor"));
-    CHECK(executor.find(" worker/cpu/") != std::string::npos); // "ENDPOINT worker/cpu/0": ran on the worker
+    CHECK(executor.find(" worker/cpu/") !=
+          std::string::npos); // "ENDPOINT worker/cpu/0": ran on the worker
 
     // A coordinator with the wrong key for its worker never sees it up.
     auto wrong = node_config_for(zoo);

@@ -30,7 +30,8 @@ std::map<std::string, double> samples_of(const std::string& text) {
     if (line.empty() || line[0] == '#')
       continue;
     auto space = line.rfind(' ');
-    out[line.substr(0, space)] = line.substr(space + 1) == "+Inf" ? INFINITY : std::stod(line.substr(space + 1));
+    out[line.substr(0, space)] =
+        line.substr(space + 1) == "+Inf" ? INFINITY : std::stod(line.substr(space + 1));
   }
   return out;
 }
@@ -81,23 +82,38 @@ TEST_SUITE("metrics") {
     CHECK(s.at(R"(tessera_node_info{node="box \"1\"\\a"})") == 1);
     CHECK(s.at(R"(tessera_requests_total{operation="infer",model="resnet18",code="ok"})") == 4);
     // Buckets are cumulative, in seconds, and +Inf equals the count.
-    CHECK(s.at(R"(tessera_request_duration_seconds_bucket{operation="infer",model="resnet18",le="0.0005"})") == 1);
-    CHECK(s.at(R"(tessera_request_duration_seconds_bucket{operation="infer",model="resnet18",le="0.005"})") == 3);
-    CHECK(s.at(R"(tessera_request_duration_seconds_bucket{operation="infer",model="resnet18",le="10"})") == 4);
-    CHECK(s.at(R"(tessera_request_duration_seconds_bucket{operation="infer",model="resnet18",le="+Inf"})") == 5);
-    CHECK(s.at(R"(tessera_request_duration_seconds_count{operation="infer",model="resnet18"})") == 5);
-    CHECK(s.at(R"(tessera_request_duration_seconds_sum{operation="infer",model="resnet18"})")
-          == doctest::Approx(100.0462));
+    CHECK(
+        s.at(
+            R"(tessera_request_duration_seconds_bucket{operation="infer",model="resnet18",le="0.0005"})") ==
+        1);
+    CHECK(
+        s.at(
+            R"(tessera_request_duration_seconds_bucket{operation="infer",model="resnet18",le="0.005"})") ==
+        3);
+    CHECK(
+        s.at(
+            R"(tessera_request_duration_seconds_bucket{operation="infer",model="resnet18",le="10"})") ==
+        4);
+    CHECK(
+        s.at(
+            R"(tessera_request_duration_seconds_bucket{operation="infer",model="resnet18",le="+Inf"})") ==
+        5);
+    CHECK(s.at(R"(tessera_request_duration_seconds_count{operation="infer",model="resnet18"})") ==
+          5);
+    CHECK(s.at(R"(tessera_request_duration_seconds_sum{operation="infer",model="resnet18"})") ==
+          doctest::Approx(100.0462));
     CHECK(s.at(R"(tessera_deadlines_total{outcome="missed"})") == 1);
     CHECK(s.at(R"(tessera_device_bytes{state="used"})") == 600);
     CHECK(s.at(R"(tessera_memory_pressure_level{level="high"})") == 2);
     CHECK(s.at(R"(tessera_peer_up{peer="tcp://10.0.0.3:5555"})") == 0);
     CHECK(s.at(R"(tessera_peer_requests_total{peer="tcp://10.0.0.2:5555",outcome="failed"})") == 1);
     CHECK(s.at(R"(tessera_executor_loaded_models{executor="box/cpu/0"})") == 2);
-    CHECK(s.at(R"(tessera_executor_swaps_total{executor="box/cpu/0",reason="memory_pressure"})") == 2);
+    CHECK(s.at(R"(tessera_executor_swaps_total{executor="box/cpu/0",reason="memory_pressure"})") ==
+          2);
     // Without the scheduler's answer, the executor families are left out, not zeroed.
     in.executors.reset();
-    CHECK(render_exposition(collect_node_metrics(in)).find("tessera_executor_") == std::string::npos);
+    CHECK(render_exposition(collect_node_metrics(in)).find("tessera_executor_") ==
+          std::string::npos);
   }
 
   TEST_CASE("request metrics cap the model labels") {
@@ -122,7 +138,8 @@ TEST_SUITE("metrics") {
     scrape(port, "/readyz", &status);
     CHECK(status == 200);
     const auto& m = zoo.manifest("resnet18");
-    const std::string ok_key = R"(tessera_requests_total{operation="infer",model="resnet18",code="ok"})";
+    const std::string ok_key =
+        R"(tessera_requests_total{operation="infer",model="resnet18",code="ok"})";
     auto before = samples_of(scrape(port, "/metrics"));
     CHECK(before.count(ok_key) == 0);
     zmq::context_t ctx{1};
@@ -139,8 +156,13 @@ TEST_SUITE("metrics") {
     auto text = scrape(port, "/metrics");
     auto after = samples_of(text);
     CHECK(after.at(ok_key) == 3);
-    CHECK(after.at(R"(tessera_requests_total{operation="infer",model="no-such-model",code="unknown_model"})") == 1);
-    CHECK(after.at(R"(tessera_request_duration_seconds_count{operation="infer",model="resnet18"})") == 3);
+    CHECK(
+        after.at(
+            R"(tessera_requests_total{operation="infer",model="no-such-model",code="unknown_model"})") ==
+        1);
+    CHECK(
+        after.at(R"(tessera_request_duration_seconds_count{operation="infer",model="resnet18"})") ==
+        3);
     CHECK(after.at(R"(tessera_infer_stage_seconds_count{stage="load",model="resnet18"})") == 3);
     CHECK(after.at("tessera_requests_received_total") == 4);
     CHECK(after.at(R"(tessera_device_bytes{state="referenced"})") > 0);
@@ -161,14 +183,16 @@ TEST_SUITE("metrics") {
     scratch_dir dir{"metrics"};
     auto path = dir.path() + "/metrics.txt";
     std::ofstream{path} << text;
-    auto command = python + " -c 'import sys\n"
+    auto command = python +
+                   " -c 'import sys\n"
                    "from prometheus_client.parser import text_string_to_metric_families as parse\n"
                    "fams = {f.name: f for f in parse(open(sys.argv[1]).read())}\n"
-                   "ok = [s.value for s in fams[\"tessera_requests\"].samples if s.labels.get(\"code\") == \"ok\"]\n"
+                   "ok = [s.value for s in fams[\"tessera_requests\"].samples if "
+                   "s.labels.get(\"code\") == \"ok\"]\n"
                    "assert fams[\"tessera_request_duration_seconds\"].type == \"histogram\"\n"
                    "assert fams[\"tessera_requests\"].type == \"counter\"\n"
-                   "print(int(sum(ok)))' "
-                   + path;
+                   "print(int(sum(ok)))' " +
+                   path;
     std::string out;
     if (FILE* p = ::popen(command.c_str(), "r")) {
       char buf[256];

@@ -50,7 +50,8 @@ caf::expected<curve_keypair> generate_curve_keypair() {
   char pub[z85_key_chars + 1] = {};
   char sec[z85_key_chars + 1] = {};
   if (zmq_curve_keypair(pub, sec) != 0)
-    return make_error(ec::unsupported, std::string{"zmq_curve_keypair: "} + zmq_strerror(zmq_errno()));
+    return make_error(ec::unsupported,
+                      std::string{"zmq_curve_keypair: "} + zmq_strerror(zmq_errno()));
   return curve_keypair{pub, sec};
 }
 
@@ -59,14 +60,16 @@ caf::expected<std::string> curve_public_key(const std::string& secret_key) {
     return err;
   char pub[z85_key_chars + 1] = {};
   if (zmq_curve_public(pub, secret_key.c_str()) != 0)
-    return make_error(ec::unsupported, std::string{"zmq_curve_public: "} + zmq_strerror(zmq_errno()));
+    return make_error(ec::unsupported,
+                      std::string{"zmq_curve_public: "} + zmq_strerror(zmq_errno()));
   return std::string{pub};
 }
 
 caf::error validate_curve_key(const std::string& key, const std::string& what) {
   if (key.size() != z85_key_chars)
-    return make_error(ec::invalid_argument, what + ": a CURVE key is " + std::to_string(z85_key_chars)
-                                              + " Z85 characters, not " + std::to_string(key.size()));
+    return make_error(ec::invalid_argument,
+                      what + ": a CURVE key is " + std::to_string(z85_key_chars) +
+                          " Z85 characters, not " + std::to_string(key.size()));
   uint8_t bytes[32];
   if (zmq_z85_decode(bytes, key.c_str()) == nullptr)
     return make_error(ec::invalid_argument, what + ": not valid Z85");
@@ -94,7 +97,8 @@ caf::expected<std::string> resolve_curve_key(const std::string& key_or_path) {
   struct stat st {};
   if (::stat(key_or_path.c_str(), &st) == 0 && S_ISREG(st.st_mode))
     return read_curve_key_file(key_or_path);
-  if (auto err = validate_curve_key(key_or_path, "\"" + key_or_path + "\" (neither a file nor a key)"))
+  if (auto err =
+          validate_curve_key(key_or_path, "\"" + key_or_path + "\" (neither a file nor a key)"))
     return err;
   return key_or_path;
 }

@@ -33,9 +33,8 @@ caf::expected<std::unique_ptr<zap_handler>> zap_handler::start(zmq::context_t& c
     socket->set(zmq::sockopt::linger, 0);
     socket->bind(zap_endpoint);
   } catch (const zmq::error_t& e) {
-    return make_error(ec::already_exists,
-                      std::string{"ZAP handler: cannot bind "} + zap_endpoint + " (one per ZeroMQ context): "
-                        + e.what());
+    return make_error(ec::already_exists, std::string{"ZAP handler: cannot bind "} + zap_endpoint +
+                                              " (one per ZeroMQ context): " + e.what());
   }
   std::unique_ptr<zap_handler> h{new zap_handler};
   auto* self = h.get();

@@ -24,8 +24,8 @@ public:
   using ready_fn = std::function<bool()>;
 
   /// Binds `listen` ("HOST:PORT"; port 0 picks a free one) and starts serving.
-  static caf::expected<std::unique_ptr<metrics_server>> start(const std::string& listen, scrape_fn scrape,
-                                                              ready_fn ready);
+  static caf::expected<std::unique_ptr<metrics_server>> start(const std::string& listen,
+                                                              scrape_fn scrape, ready_fn ready);
 
   /// Stops serving and joins the server thread.
   ~metrics_server();

@@ -14,7 +14,7 @@
 namespace tessera::actors {
 
 /// Bucket bounds of every latency histogram, in milliseconds.
-inline constexpr std::array<double, 14> latency_bounds_ms{0.5, 1,   2,    5,    10,   20,   50,
+inline constexpr std::array<double, 14> latency_bounds_ms{0.5, 1,   2,   5,    10,   20,   50,
                                                           100, 200, 500, 1000, 2000, 5000, 10000};
 
 /// A Prometheus-style histogram over latency_bounds_ms: per-bucket counts (not

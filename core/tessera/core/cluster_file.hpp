@@ -85,6 +85,7 @@ struct cluster_keys {
 /// The node configuration (TOML, for `tessera --config`) of one box. With CURVE
 /// its secret key is read from `<install_dir>/keys/node.key`, and it admits
 /// every box's key and the clients' keys.
-std::string node_config_toml(const cluster_spec& spec, const cluster_box& box, const cluster_keys& keys);
+std::string node_config_toml(const cluster_spec& spec, const cluster_box& box,
+                             const cluster_keys& keys);
 
 } // namespace tessera
