@@ -178,6 +178,7 @@ grep -c "^request" "$work/during-restart.txt" | grep -qx 40 || fail "the client 
 [ "$(cat "$work/during-restart.rc")" = 0 ] ||
   fail "requests failed during the rolling restart: $(grep -A1 error "$work/during-restart.txt" | head)"
 echo "rolling restart: 40 requests, none failed"
+"${cluster[@]}" logs box2 -n 5 | grep -q "tessera node box2 serving" || fail "logs do not show box2's node"
 
 # --- kill box3's node: the cluster keeps serving on box2
 kill -9 "$(cat "$work/install/box3/run/node.pid")"
