@@ -1,6 +1,7 @@
 #include "tessera/actors/gateway.hpp"
 
 #include "gateway_shared.hpp"
+#include "tessera/actors/request_log.hpp"
 #include "tessera/core/error.hpp"
 
 #include <caf/all.hpp>
@@ -18,6 +19,7 @@ struct in_flight {
   std::string operation; ///< labels for request_metrics
   std::string model;
   steady_time arrival{};
+  std::string trace;
 };
 
 double ms_since(steady_time t) {
@@ -36,8 +38,19 @@ double number_parameter(const transport::parameter_map& params, const char* key)
 }
 
 // What request_metrics needs from a reply: its code, and an inference's stages.
+void log_answer(request_log* log, const in_flight& p, const caf::error& err) {
+  if (log == nullptr)
+    return;
+  request_log_entry e{p.id, p.trace, p.operation, p.model, err ? to_string(code_of(err)) : "ok", {},
+                      ms_since(p.arrival)};
+  if (err)
+    e.message = describe(err);
+  log->answered(e);
+}
+
 void record_answer(gateway_counters& counters, const in_flight& p,
-                   const caf::expected<transport::response_body>& body) {
+                   const caf::expected<transport::response_body>& body, request_log* log) {
+  log_answer(log, p, body ? caf::error{} : body.error());
   auto code = body ? std::string{"ok"} : std::string{to_string(code_of(body.error()))};
   counters.requests.record(p.operation, p.model, code, ms_since(p.arrival));
   if (p.deadline != steady_time::max())
@@ -151,6 +164,8 @@ caf::expected<std::unique_ptr<gateway>> gateway::start(caf::actor_system& sys, z
         auto arrival = std::chrono::steady_clock::now();
         if (!in->request.value) {
           answer_error(in->from, in->request.id, in->request.value.error());
+          log_answer(sh.opts.log.get(), in_flight{in->from, in->request.id, {}, "invalid", "", arrival, in->request.id},
+                     in->request.value.error());
           sh.counters.requests.record("invalid", "", to_string(code_of(in->request.value.error())), 0.0);
           continue;
         }
@@ -163,13 +178,21 @@ caf::expected<std::unique_ptr<gateway>> gateway::start(caf::actor_system& sys, z
           continue;
         }
         auto deadline = steady_time::max();
-        if (auto* inf = std::get_if<transport::infer_request>(&*in->request.value))
+        std::string trace = in->request.id;
+        if (auto* inf = std::get_if<transport::infer_request>(&*in->request.value)) {
           if (inf->deadline_ms && !best_effort(*inf))
             deadline = arrival + std::chrono::milliseconds(*inf->deadline_ms);
+          // The trace id follows the request to other nodes (see remote_executor).
+          auto t = inf->parameters.find("trace_id");
+          if (t != inf->parameters.end() && std::holds_alternative<std::string>(t->second))
+            trace = std::get<std::string>(t->second);
+          else
+            inf->parameters["trace_id"] = trace;
+        }
         auto ticket = next_ticket++;
         pending.emplace(ticket, in_flight{in->from, in->request.id, deadline,
                                           transport::to_string(transport::operation_of(*in->request.value)),
-                                          model_of(*in->request.value), arrival});
+                                          model_of(*in->request.value), arrival, trace});
         caf::anon_send(actor, run_atom::value, ticket, std::move(*in->request.value), arrival, deadline);
       }
       // Replies the actor posted.
@@ -187,7 +210,7 @@ caf::expected<std::unique_ptr<gateway>> gateway::start(caf::actor_system& sys, z
         auto p = pending.find(r.ticket);
         if (p == pending.end())
           continue; // already answered (deadline): exactly once
-        record_answer(sh.counters, p->second, r.body);
+        record_answer(sh.counters, p->second, r.body, sh.opts.log.get());
         if (r.body)
           router_ptr->reply(p->second.from, p->second.id, *r.body);
         else
@@ -202,7 +225,7 @@ caf::expected<std::unique_ptr<gateway>> gateway::start(caf::actor_system& sys, z
         if (p->second.deadline != steady_time::max() && now > p->second.deadline + deadline_grace) {
           auto expired = make_error(ec::deadline_exceeded, "the request did not finish by its deadline");
           answer_error(p->second.from, p->second.id, expired);
-          record_answer(sh.counters, p->second, expired);
+          record_answer(sh.counters, p->second, expired, sh.opts.log.get());
           ++sh.counters.expired;
           p = pending.erase(p);
         } else {

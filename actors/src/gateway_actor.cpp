@@ -96,6 +96,9 @@ void handle_infer(self_ptr self, uint64_t ticket, infer_request& req, steady_tim
   job.arrival = arrival;
   job.deadline = deadline;
   job.best_effort = best_effort(req);
+  if (auto t = req.parameters.find("trace_id"); t != req.parameters.end())
+    if (auto* s = std::get_if<std::string>(&t->second))
+      job.trace_id = *s;
   if (job.best_effort && req.deadline_ms) // it orders the queue, nothing expires it
     job.deadline = arrival + std::chrono::milliseconds(*req.deadline_ms);
   auto shared = st.shared;

@@ -5,6 +5,7 @@
 #include "tessera/actors/executor.hpp"
 #include "tessera/actors/monitor.hpp"
 #include "tessera/actors/remote_executor.hpp"
+#include "tessera/actors/request_log.hpp"
 #include "tessera/actors/scheduler.hpp"
 #include "tessera/core/error.hpp"
 #include "tessera/torch/torch_executor.hpp"
@@ -102,6 +103,9 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg, zmq::co
       caf::anon_send(*t, pressure_atom::value, level);
   });
   gateway_options gopts;
+  auto log = std::make_shared<request_log>(
+    log_options{cfg.node_name, cfg.log_level, cfg.log_format == "json", cfg.log_file});
+  gopts.log = log;
   gopts.endpoint = cfg.listen;
   gopts.node_name = cfg.node_name;
   gopts.limits.max_message_bytes = cfg.max_message_bytes;
@@ -113,6 +117,8 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg, zmq::co
   if (!g)
     return g.error();
   n->gateway_ = std::move(*g);
+  log->event("started: serving " + n->gateway_->endpoint() + " with " + std::to_string(cfg.executors)
+                   + " executor(s) and " + std::to_string(cfg.peers.size()) + " peer(s)");
   n->node_name_ = cfg.node_name;
   if (!cfg.metrics_listen.empty()) {
     auto* raw = n.get();

@@ -82,6 +82,10 @@ executor_actor spawn_remote_executor(caf::actor_system& sys, bridge* net, size_t
                                 job.inputs[i]});
         req.outputs = job.outputs;
         req.priority = job.priority;
+        if (!job.trace_id.empty())
+          req.parameters["trace_id"] = job.trace_id;
+        if (job.best_effort)
+          req.parameters["best_effort"] = true;
         if (job.deadline != steady_time::max()) {
           auto left = std::chrono::duration_cast<std::chrono::milliseconds>(job.deadline
                                                                             - std::chrono::steady_clock::now());

@@ -282,6 +282,20 @@ const std::vector<entry>& entries() {
        return {};
      },
      [](const node_config& c) { return join_list(c.curve_peer_keys); }},
+    {"log_format", "text, or json for one JSON object per line",
+     [](node_config& c, const std::string& v) -> caf::error {
+       if (v != "text" && v != "json")
+         return bad_field("log_format", "\"" + v + "\" is not text or json");
+       c.log_format = v;
+       return {};
+     },
+     [](const node_config& c) { return c.log_format; }},
+    {"log_file", "file the node logs to (empty: standard error)",
+     [](node_config& c, const std::string& v) -> caf::error {
+       c.log_file = v;
+       return {};
+     },
+     [](const node_config& c) { return c.log_file; }},
     {"log_level", "trace, debug, info, warn or error",
      [](node_config& c, const std::string& v) -> caf::error {
        c.log_level = v;

@@ -3,6 +3,9 @@
 #include "tessera/torch/torch_executor.hpp"
 
 #include <caf/all.hpp>
+#include <nlohmann/json.hpp>
+
+#include <fstream>
 
 #include <atomic>
 #include <cmath>
@@ -174,6 +177,40 @@ TEST_SUITE("node") {
                [&](const caf::error& err) { FAIL(describe(err)); });
     MESSAGE("6 requests ran in " << runs << " batches");
     CHECK(runs < 6);
+  }
+
+  TEST_CASE("each answered request is logged as JSON with its id and trace") {
+    const auto& zoo = small_zoo::get();
+    test::scratch_dir dir{"log"};
+    auto cfg = node_config_for(zoo);
+    cfg.log_format = "json";
+    cfg.log_file = dir.path() + "/node.log";
+    {
+      auto n = start_node(cfg);
+      zmq::context_t ctx{1};
+      auto cl = client::connect(ctx, n->endpoint());
+      REQUIRE(cl);
+      CHECK(cl->call({"first", infer_for(zoo.manifest("mobilenetv2"), 1, 1)}, reply_timeout));
+      auto upstream = infer_for(zoo.manifest("mobilenetv2"), 1, 2);
+      upstream.parameters["trace_id"] = std::string{"from-another-node"};
+      CHECK(cl->call({"second", upstream}, reply_timeout));
+      CHECK_FALSE(cl->call({"third", model_load_request{"no-such-model", {}, {}}}, reply_timeout));
+    }
+    std::ifstream in{cfg.log_file};
+    std::map<std::string, nlohmann::json> by_id;
+    for (std::string line; std::getline(in, line);) {
+      auto j = nlohmann::json::parse(line, nullptr, false);
+      REQUIRE_FALSE(j.is_discarded()); // every line is one JSON object
+      if (j.value("event", "") == "request")
+        by_id[j.at("id").get<std::string>()] = j;
+    }
+    REQUIRE(by_id.count("first") == 1);
+    CHECK(by_id["first"]["trace"] == "first");
+    CHECK(by_id["first"]["code"] == "ok");
+    CHECK(by_id["first"]["model"] == "mobilenetv2");
+    CHECK(by_id["second"]["trace"] == "from-another-node");
+    CHECK(by_id["third"]["code"] == "unknown_model");
+    CHECK(by_id["third"]["level"] == "warning");
   }
 
   TEST_CASE("model operations: load, ready, index, status, metadata, unload") {

@@ -30,6 +30,8 @@ struct gateway_options {
   transport::codec_limits limits;
   /// Requests in flight beyond this are refused with ec::overloaded.
   size_t max_in_flight = 1024;
+  /// Where answered requests are logged; none when empty.
+  std::shared_ptr<class request_log> log;
   /// CURVE: the gateway's secret key (empty: off) and the client public keys
   /// its ZAP handler admits ("*": any).
   transport::curve_server_keys curve;

@@ -42,6 +42,8 @@ struct infer_job {
   int64_t priority = 0;
   steady_time arrival{};
   steady_time deadline = steady_time::max();
+  /// The id that follows the request across nodes (the first client's id).
+  std::string trace_id;
   /// Run even past the deadline (which then only orders the queue).
   bool best_effort = false;
   /// Executors that failed this job because they were unavailable.

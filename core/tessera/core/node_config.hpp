@@ -33,6 +33,10 @@ struct node_config {
   watermarks marks;
   uint32_t torch_threads = 0;
   std::string log_level = "info";
+  /// Log lines as text or as JSON objects (one per line).
+  std::string log_format = "text";
+  /// Where the log goes; empty: standard error.
+  std::string log_file;
   /// Where the gateway listens for clients.
   std::string listen = "tcp://127.0.0.1:5555";
   /// How this node names itself in status replies and logs.
