@@ -24,6 +24,7 @@ void add_store_command(CLI::App& app, cli_context& ctx, command_action& action);
 void add_config_command(CLI::App& app, cli_context& ctx, command_action& action);
 void add_node_command(CLI::App& app, cli_context& ctx, command_action& action);
 void add_client_commands(CLI::App& app, cli_context& ctx, command_action& action);
+void add_top_command(CLI::App& app, cli_context& ctx, command_action& action);
 void add_status_command(CLI::App& app, cli_context& ctx, command_action& action);
 void add_bench_command(CLI::App& app, cli_context& ctx, command_action& action);
 void add_fuse_command(CLI::App& app, cli_context& ctx, command_action& action);

@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   add_config_command(app, ctx, action);
   add_node_command(app, ctx, action);
   add_client_commands(app, ctx, action);
+  add_top_command(app, ctx, action);
   add_status_command(app, ctx, action);
   add_bench_command(app, ctx, action);
   add_fuse_command(app, ctx, action);
