@@ -109,8 +109,18 @@ executor_actor spawn_remote_executor(caf::actor_system& sys, bridge* net, size_t
           if (auto e = resp->parameters.find("executor"); e != resp->parameters.end())
             if (auto* s = std::get_if<std::string>(&e->second))
               out.executor = who + " " + *s;
+          // Queue time here, then the worker's own figures; the rest of the
+          // round trip (network, the worker's queue) counts as run time.
           out.queue_ms = std::chrono::duration<double, std::milli>(start - arrival).count();
-          out.run_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+          auto number = [&](const char* key) {
+            auto p = resp->parameters.find(key);
+            return p != resp->parameters.end() && std::holds_alternative<double>(p->second)
+                     ? std::get<double>(p->second)
+                     : 0.0;
+          };
+          out.load_ms = number("load_ms");
+          out.run_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count()
+                       - out.load_ms;
           ++self->state.served;
           rp.deliver(std::move(out));
         });
