@@ -21,6 +21,7 @@ packages=(
   python3-zmq python3-msgpack     # Python client (deploy/clients/python)
   python3-prometheus-client       # tests parse /metrics with a real Prometheus parser
   iproute2 rsync openssh-client   # deploy/tessera-cluster and the multi-host test (ip netns)
+  gnuplot-nox                     # tessera sim plots (skipped with a note when absent)
 )
 
 missing=()

@@ -30,6 +30,7 @@ void add_bench_command(CLI::App& app, cli_context& ctx, command_action& action);
 void add_fuse_command(CLI::App& app, cli_context& ctx, command_action& action);
 void add_keys_command(CLI::App& app, cli_context& ctx, command_action& action);
 void add_cluster_command(CLI::App& app, cli_context& ctx, command_action& action);
+void add_sim_command(CLI::App& app, cli_context& ctx, command_action& action);
 
 /// What `tessera run --group NAME` asks for (deploy/cli/fuse_command.cpp).
 struct group_run_args {

@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
   add_fuse_command(app, ctx, action);
   add_keys_command(app, ctx, action);
   add_cluster_command(app, ctx, action);
+  add_sim_command(app, ctx, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -12,6 +12,19 @@ sim_device::sim_device(std::vector<schedule_model> models, schedule_device devic
   for (size_t i = 0; i < inst_.models.size(); ++i)
     index_.emplace(inst_.models[i].name, i);
   state_ = initial_residency(inst_);
+  for (const auto& m : inst_.models)
+    for (const auto& b : m.blocks)
+      block_bytes_[b.id] = b.bytes;
+}
+
+uint64_t sim_device::resident_bytes() const {
+  uint64_t total = 0;
+  for (const auto& id : state_.blocks) {
+    auto b = block_bytes_.find(id);
+    if (b != block_bytes_.end())
+      total += b->second;
+  }
+  return total;
 }
 
 caf::expected<sim_run> sim_device::run(const std::string& name, double arrival_ms) {
@@ -21,7 +34,12 @@ caf::expected<sim_run> sim_device::run(const std::string& name, double arrival_m
   sim_run r;
   r.start_ms = std::max(clock_ms_, arrival_ms);
   r.load_ms = load_ms(inst_, state_, i->second);
+  r.loaded_bytes = missing_bytes(inst_, state_, i->second);
+  auto before = state_.blocks;
   note_served(inst_, state_, i->second);
+  for (const auto& id : before)
+    if (std::find(state_.blocks.begin(), state_.blocks.end(), id) == state_.blocks.end())
+      ++r.evicted_blocks;
   r.end_ms = r.start_ms + r.load_ms + model_exec_ms(inst_.models[i->second]);
   clock_ms_ = r.end_ms;
   return r;

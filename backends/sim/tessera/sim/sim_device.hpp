@@ -17,6 +17,8 @@ struct sim_run {
   double start_ms = 0.0;
   double load_ms = 0.0;
   double end_ms = 0.0;
+  uint64_t loaded_bytes = 0; ///< bytes brought in for this run
+  uint64_t evicted_blocks = 0; ///< blocks that left residency because of it
 };
 
 class sim_device {
@@ -35,10 +37,14 @@ public:
     return inst_.models;
   }
 
+  /// Bytes of the blocks resident now (shared blocks count once).
+  uint64_t resident_bytes() const;
+
 private:
   schedule_instance inst_;
   residency_state state_;
   std::map<std::string, size_t> index_;
+  std::map<content_id, uint64_t> block_bytes_;
   double clock_ms_ = 0.0;
 };
 

@@ -1,0 +1,56 @@
+// `tessera sim SCENARIO.toml`: runs a scenario through the in-process cluster
+// simulator (the real scheduler actor, simulated devices, virtual time) for
+// every policy and load level, writes CSVs and plots, and prints a summary.
+#include "commands.hpp"
+
+#include "tessera/sim/model_catalog.hpp"
+#include "tessera/sim/simulation.hpp"
+
+#include <cstdio>
+
+namespace tessera::cli {
+
+void add_sim_command(CLI::App& app, cli_context& ctx, command_action& action) {
+  auto* cmd = app.add_subcommand("sim", "simulate a cluster scenario in virtual time and compare policies");
+  auto path = std::make_shared<std::string>();
+  auto opts = std::make_shared<sim::simulation_options>();
+  auto quiet = std::make_shared<bool>(false);
+  auto no_plots = std::make_shared<bool>(false);
+  cmd->add_option("scenario", *path, "scenario TOML (see sim/scenarios/ and docs/simulator.md)")->required();
+  cmd->add_option("--out", opts->out_dir, "folder for the CSVs and plots")->capture_default_str();
+  cmd->add_flag("--quiet", *quiet, "no progress on stderr");
+  cmd->add_flag("--no-plots", *no_plots, "skip the gnuplot PNGs");
+  cmd->callback([&ctx, &action, path, opts, quiet, no_plots] {
+    action = [&ctx, path, opts, quiet, no_plots]() -> int {
+      auto s = sim::load_scenario(*path);
+      if (!s)
+        return fail(s.error());
+      std::vector<schedule_model> models;
+      if (s->models.source == sim::model_source::zoo) {
+        auto store = ctx.open_store(false);
+        if (!store)
+          return fail(store.error());
+        auto zoo = sim::zoo_models(s->models, store->manifests().list_latest());
+        if (!zoo)
+          return fail(zoo.error());
+        models = std::move(*zoo);
+      } else {
+        models = sim::synthetic_models(s->models);
+      }
+      opts->progress = !*quiet;
+      opts->plots = !*no_plots;
+      std::printf("scenario %s: %u nodes x %u executors, %zu models, seed %llu\n", s->name.c_str(),
+                  s->nodes.count, s->nodes.executors, models.size(), static_cast<unsigned long long>(s->seed));
+      if (!s->description.empty())
+        std::printf("%s\n", s->description.c_str());
+      auto rows = sim::run_simulation(*s, models, *opts);
+      if (!rows)
+        return fail(rows.error());
+      std::printf("\n%s\nCSVs in %s/ (summary.csv, <policy>_x<level>_requests.csv, _nodes.csv)\n",
+                  sim::summary_table(*rows).c_str(), opts->out_dir.c_str());
+      return 0;
+    };
+  });
+}
+
+} // namespace tessera::cli

@@ -1,0 +1,79 @@
+#include "tessera/sim/model_catalog.hpp"
+
+#include "tessera/core/error.hpp"
+#include "tessera/sim/sim_device.hpp"
+
+namespace tessera::sim {
+
+namespace {
+
+// Distinct, deterministic ids for synthetic blocks (never a real hash).
+content_id synthetic_id(uint64_t family, uint64_t owner, uint64_t block) {
+  return content_id{0x5157000000000000ULL | family, (owner << 20) | block};
+}
+
+} // namespace
+
+std::vector<schedule_model> synthetic_models(const model_spec& spec) {
+  const auto& s = spec.synthetic;
+  std::vector<schedule_model> out;
+  auto bytes_of = [](double mb) { return static_cast<uint64_t>(mb * 1.0e6); };
+  for (uint32_t f = 0; f < s.families; ++f) {
+    for (uint32_t v = 0; v < s.variants; ++v) {
+      schedule_model m;
+      m.name = "f" + std::to_string(f) + "v" + std::to_string(v);
+      // Variant v's trunk belongs to variant 0 when shared, else to itself.
+      uint64_t trunk_owner = s.shared_trunk ? 0 : v + 1;
+      for (uint32_t b = 0; b < s.trunk_blocks; ++b) {
+        schedule_block block;
+        block.id = synthetic_id(f, trunk_owner, b);
+        block.bytes = bytes_of(s.trunk_mb / s.trunk_blocks);
+        block.exec_ms = spec.exec_ms_per_mb * s.trunk_mb / s.trunk_blocks;
+        m.blocks.push_back(block);
+      }
+      schedule_block head;
+      head.id = synthetic_id(f, 1000 + v, 0);
+      head.bytes = bytes_of(s.head_mb);
+      head.exec_ms = spec.exec_ms_per_mb * s.head_mb;
+      m.blocks.push_back(head);
+      if (auto t = spec.exec_ms.find(m.name); t != spec.exec_ms.end()) {
+        double scale = t->second / std::max(1.0e-9, model_exec_ms(m));
+        for (auto& b : m.blocks)
+          b.exec_ms *= scale;
+      }
+      out.push_back(std::move(m));
+    }
+  }
+  return out;
+}
+
+caf::expected<std::vector<schedule_model>> zoo_models(const model_spec& spec,
+                                                      const std::vector<model_manifest>& manifests) {
+  std::vector<schedule_model> out;
+  auto add = [&](const model_manifest& m) {
+    uint64_t bytes = 0;
+    for (const auto& n : m.nodes)
+      for (const auto& p : n.params)
+        bytes += p.spec.bytes();
+    auto t = spec.exec_ms.find(m.name);
+    double exec = t != spec.exec_ms.end() ? t->second : spec.exec_ms_per_mb * static_cast<double>(bytes) / 1.0e6;
+    out.push_back(schedule_model_of(m, exec));
+  };
+  if (spec.zoo_names.empty()) {
+    for (const auto& m : manifests)
+      add(m);
+  } else {
+    for (const auto& name : spec.zoo_names) {
+      auto m = std::find_if(manifests.begin(), manifests.end(), [&](const auto& x) { return x.name == name; });
+      if (m == manifests.end())
+        return make_error(ec::unknown_model, "scenario field models.names: the store has no model \"" + name
+                                               + "\" (run `tessera zoo` first)");
+      add(*m);
+    }
+  }
+  if (out.empty())
+    return make_error(ec::unknown_model, "scenario field models.names: the store holds no models");
+  return out;
+}
+
+} // namespace tessera::sim

@@ -1,0 +1,62 @@
+// The shared state of one virtual-time cluster run: the virtual clock, one
+// simulated device per scheduler slot (executor), and one record per request.
+// The driver and the slot executors share it; the test coordinator runs them
+// all on one thread, so no locks are needed.
+#pragma once
+
+#include "tessera/sim/sim_device.hpp"
+
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+namespace tessera::sim {
+
+enum class request_status : uint8_t { pending, met, missed, failed };
+
+const char* to_string(request_status s);
+
+/// One request's fate. start/end/node/load describe its last run (a job whose
+/// node failed under it runs again elsewhere).
+struct request_record {
+  uint64_t id = 0;
+  std::string model;
+  double arrival_ms = 0.0;
+  double deadline_ms = 0.0;
+  double start_ms = -1.0;
+  double end_ms = -1.0;
+  double load_ms = 0.0;
+  int32_t node = -1;
+  request_status status = request_status::pending;
+  uint32_t answers = 0; ///< how often the client was answered (exactly 1 when sound)
+  uint32_t runs = 0;    ///< how often an executor started it
+};
+
+/// A stretch of time a slot's device was busy, and what it held at its end.
+struct busy_span {
+  double start_ms = 0.0;
+  double end_ms = 0.0;
+  uint64_t resident_bytes = 0;
+};
+
+/// One executor: its device, whether its node has failed, and when its
+/// current job is due to finish (infinity when idle).
+struct slot_state {
+  uint32_t node = 0;
+  sim_device device;
+  bool failed = false;
+  double due_ms = std::numeric_limits<double>::infinity();
+  std::vector<busy_span> spans;
+  uint64_t loaded_bytes = 0;
+  uint64_t switches = 0; ///< runs that had to load blocks
+  uint64_t evictions = 0; ///< blocks dropped from residency
+};
+
+struct cluster_world {
+  double now_ms = 0.0;
+  std::vector<slot_state> slots;
+  std::vector<request_record> records; ///< record i has ticket i + 1
+};
+
+} // namespace tessera::sim

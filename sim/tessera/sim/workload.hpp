@@ -1,0 +1,28 @@
+// The requests a scenario sends: seeded arrivals (Poisson, bursty on/off,
+// diurnal sinusoidal rate) over Zipf-popular models with deadlines of a few
+// cold service times, or a trace replayed from CSV. Deterministic per seed.
+#pragma once
+
+#include "tessera/sim/scenario.hpp"
+
+#include <string>
+#include <vector>
+
+namespace tessera::sim {
+
+/// One request: times in virtual milliseconds from the start of the run.
+struct sim_request {
+  std::string model;
+  double arrival_ms = 0.0;
+  double deadline_ms = 0.0;
+};
+
+/// The workload at `level` times the scenario's rate, sorted by arrival.
+caf::expected<std::vector<sim_request>> make_workload(const scenario& s, const std::vector<schedule_model>& models,
+                                                      double level);
+
+/// Reads a trace: lines of time_ms,model,deadline_ms (deadline relative to
+/// the arrival); a first line that does not start with a digit is a header.
+caf::expected<std::vector<sim_request>> read_trace(const std::string& path);
+
+} // namespace tessera::sim
