@@ -120,6 +120,8 @@ struct executor_data {
       r.names.push_back(name);
       r.tensors.push_back((*out)[i]);
     }
+    for (const auto& [k, h] : loaded)
+      r.held.push_back(h.model->manifest().name);
     r.queue_ms = ms_between(job.arrival, start);
     r.load_ms = ms_between(start, loaded_at);
     r.run_ms = ms_between(loaded_at, done);

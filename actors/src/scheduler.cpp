@@ -85,7 +85,11 @@ void run_on(self_ptr self, size_t i, std::vector<pending> members) {
       [self, i, shared, model](infer_outcome& out) {
         auto& s = self->state.slots[i];
         s.busy = false;
-        s.models.insert(model);
+        // What the executor holds now, when it says; otherwise what it ran last.
+        if (!out.held.empty())
+          s.models = std::set<std::string>(out.held.begin(), out.held.end());
+        else
+          s.remember(model);
         deliver_split(*shared, out);
         dispatch(self);
       },
@@ -97,14 +101,21 @@ void run_on(self_ptr self, size_t i, std::vector<pending> members) {
         if (gone) { // until the bridge sees it again
           st.slots[i].up = false;
           st.slots[i].models.clear();
+          st.slots[i].recent.clear();
         }
         auto now = std::chrono::steady_clock::now();
+        bool any_up = std::any_of(st.slots.begin(), st.slots.end(), [](const slot& x) { return x.up; });
         for (auto& m : *shared) {
-          if (gone && ++m.job.attempts < st.slots.size() && (now < m.job.deadline || m.job.best_effort))
+          // Re-queued only while some executor is up: otherwise nothing would
+          // ever take it, and every request must be answered.
+          if (gone && any_up && ++m.job.attempts < st.slots.size()
+              && (now < m.job.deadline || m.job.best_effort))
             st.queue->push_front(std::move(m));
           else
             m.promise.deliver(err);
         }
+        if (!any_up)
+          st.queue->fail_all(make_error(ec::unavailable, "no executor is up"));
         dispatch(self);
       });
 }
@@ -157,6 +168,7 @@ scheduler_actor::behavior_type scheduler_impl(self_ptr self, std::vector<executo
         st.slots[slot_index].up = is_up;
         if (!is_up)
           st.slots[slot_index].models.clear();
+          st.slots[slot_index].recent.clear();
       }
       // With no executor up, queued jobs cannot run: answer them now.
       if (std::none_of(st.slots.begin(), st.slots.end(), [](const slot& s) { return s.up; }))

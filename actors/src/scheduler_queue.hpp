@@ -7,6 +7,7 @@
 
 #include <caf/typed_response_promise.hpp>
 
+#include <algorithm>
 #include <deque>
 #include <set>
 
@@ -21,7 +22,19 @@ struct slot {
   executor_actor handle;
   bool busy = false;
   bool up = true;
-  std::set<std::string> models; ///< models it ran last (it may have swapped some out)
+  std::set<std::string> models; ///< models it holds, as far as the scheduler knows
+  std::deque<std::string> recent; ///< for executors that do not report what they hold
+
+  /// Notes a model an executor ran, keeping only the last few: an executor
+  /// that does not report its models has likely swapped older ones out.
+  void remember(const std::string& model) {
+    constexpr size_t kept = 3;
+    recent.erase(std::remove(recent.begin(), recent.end(), model), recent.end());
+    recent.push_back(model);
+    if (recent.size() > kept)
+      recent.pop_front();
+    models = std::set<std::string>(recent.begin(), recent.end());
+  }
 };
 
 class job_queue {

@@ -252,6 +252,18 @@ TEST_SUITE("scheduler") {
     CHECK(r2.log->ran == std::vector<std::string>{"b:X", "b:Y"});
   }
 
+  TEST_CASE("when every executor turns out to be gone, every job is still answered") {
+    rig r;
+    auto a = r.executor("a", true);
+    auto b = r.executor("b", true);
+    auto s = spawn_scheduler(*r.sys, {a, b});
+    r.submit(s, {job("X"), job("Y"), job("Z")});
+    r.sched->run();
+    REQUIRE(r.replies->size() == 3);
+    for (const auto& x : *r.replies)
+      CHECK(x == "error:unavailable");
+  }
+
   TEST_CASE("with no executor up, jobs are refused with unavailable at once") {
     rig r;
     auto a = r.executor("a");

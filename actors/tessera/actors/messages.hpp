@@ -57,6 +57,8 @@ struct infer_outcome {
   std::vector<std::string> names;
   std::vector<tensor_buffer> tensors;
   std::string executor;
+  /// Names of the models the executor holds after this job (empty: unknown).
+  std::vector<std::string> held;
   double queue_ms = 0.0;
   double load_ms = 0.0;
   double run_ms = 0.0;
