@@ -1,13 +1,13 @@
 #include "tessera/actors/bridge.hpp"
 
 #include "tessera/core/error.hpp"
+#include "wake_queue.hpp"
 
 #include <zmq_addon.hpp>
 
 #include <deque>
 #include <map>
 #include <mutex>
-#include <optional>
 
 namespace tessera::actors {
 
@@ -40,15 +40,9 @@ struct bridge_shared {
   bridge_options opts;
   bridge::peer_handler on_change;
   std::atomic<bool> stopping{false};
-  std::string wake_endpoint;
-  std::mutex mtx;
-  std::deque<outgoing> outbox;
+  wake_queue<outgoing> outbox;
+  std::mutex mtx; ///< guards snapshot
   std::vector<peer_status> snapshot;
-  zmq::context_t* ctx = nullptr;
-  /// The wake-up end, shared by every sending thread under `wake_mtx` (a
-  /// ZeroMQ socket may change threads when access is serialized).
-  std::mutex wake_mtx;
-  std::optional<zmq::socket_t> wake_push;
 };
 
 caf::expected<std::unique_ptr<bridge>> bridge::start(zmq::context_t& ctx, std::vector<std::string> peers,
@@ -58,15 +52,11 @@ caf::expected<std::unique_ptr<bridge>> bridge::start(zmq::context_t& ctx, std::v
   auto& sh = *b->shared_;
   sh.opts = opts;
   sh.on_change = std::move(on_change);
-  sh.ctx = &ctx;
-  sh.wake_endpoint = "inproc://tessera-bridge-wake-" + std::to_string(reinterpret_cast<uintptr_t>(b.get()));
+  if (auto err = sh.outbox.open(ctx, "inproc://tessera-bridge-wake-"
+                                         + std::to_string(reinterpret_cast<uintptr_t>(b.get()))))
+    return wrap(err, "bridge");
   auto links = std::make_shared<std::vector<peer_link>>();
-  auto pull = std::make_shared<zmq::socket_t>(ctx, zmq::socket_type::pull);
   try {
-    pull->bind(sh.wake_endpoint);
-    sh.wake_push.emplace(ctx, zmq::socket_type::push);
-    sh.wake_push->set(zmq::sockopt::linger, 0);
-    sh.wake_push->connect(sh.wake_endpoint);
     for (const auto& endpoint : peers) {
       peer_link link;
       link.socket = std::make_unique<zmq::socket_t>(ctx, zmq::socket_type::dealer);
@@ -87,7 +77,7 @@ caf::expected<std::unique_ptr<bridge>> bridge::start(zmq::context_t& ctx, std::v
   }
   for (const auto& l : *links)
     sh.snapshot.push_back(l.status);
-  b->thread_ = std::thread{[shared = b->shared_, links, pull] {
+  b->thread_ = std::thread{[shared = b->shared_, links] {
     auto& sh = *shared;
     auto& peers = *links;
     std::map<std::string, waiting> in_flight;
@@ -125,7 +115,7 @@ caf::expected<std::unique_ptr<bridge>> bridge::start(zmq::context_t& ctx, std::v
     };
     while (!sh.stopping.load()) {
       std::vector<zmq::pollitem_t> items;
-      items.push_back({pull->handle(), 0, ZMQ_POLLIN, 0});
+      items.push_back({sh.outbox.pull().handle(), 0, ZMQ_POLLIN, 0});
       for (auto& l : peers)
         items.push_back({l.socket->handle(), 0, ZMQ_POLLIN, 0});
       try {
@@ -133,17 +123,7 @@ caf::expected<std::unique_ptr<bridge>> bridge::start(zmq::context_t& ctx, std::v
       } catch (const zmq::error_t&) {
         continue;
       }
-      if ((items[0].revents & ZMQ_POLLIN) != 0) {
-        zmq::message_t drain;
-        while (pull->recv(drain, zmq::recv_flags::dontwait)) {
-        }
-      }
-      std::deque<outgoing> work;
-      {
-        std::lock_guard<std::mutex> guard{sh.mtx};
-        work.swap(sh.outbox);
-      }
-      for (auto& w : work) {
+      for (auto& w : sh.outbox.take((items[0].revents & ZMQ_POLLIN) != 0)) {
         if (w.peer >= peers.size() || !peers[w.peer].status.up) {
           w.done(make_error(ec::unavailable, "peer " + std::to_string(w.peer) + " is down"));
           continue;
@@ -206,12 +186,7 @@ caf::expected<std::unique_ptr<bridge>> bridge::start(zmq::context_t& ctx, std::v
     for (auto& [id, w] : in_flight)
       if (w.done)
         w.done(make_error(ec::unavailable, "the bridge is stopping"));
-    std::deque<outgoing> left;
-    {
-      std::lock_guard<std::mutex> guard{sh.mtx};
-      left.swap(sh.outbox);
-    }
-    for (auto& w : left)
+    for (auto& w : sh.outbox.take(false))
       w.done(make_error(ec::unavailable, "the bridge is stopping"));
   }};
   return b;
@@ -223,21 +198,11 @@ bridge::~bridge() {
   shared_->stopping = true;
   if (thread_.joinable())
     thread_.join();
-  std::lock_guard<std::mutex> guard{shared_->wake_mtx};
-  shared_->wake_push.reset(); // before the context may be closed
+  shared_->outbox.close(); // before the context may be closed
 }
 
 void bridge::send(size_t peer, transport::request_body body, reply_handler done) {
-  {
-    std::lock_guard<std::mutex> guard{shared_->mtx};
-    shared_->outbox.push_back(outgoing{peer, std::move(body), std::move(done)});
-  }
-  try {
-    std::lock_guard<std::mutex> guard{shared_->wake_mtx};
-    shared_->wake_push->send(zmq::const_buffer{"w", 1}, zmq::send_flags::dontwait);
-  } catch (const zmq::error_t&) {
-    // The thread polls its outbox every few milliseconds anyway.
-  }
+  shared_->outbox.post(outgoing{peer, std::move(body), std::move(done)});
 }
 
 std::vector<peer_status> bridge::peers() const {

@@ -94,19 +94,6 @@ bool best_effort(const transport::infer_request& req) {
   return false;
 }
 
-void gateway_shared::post(uint64_t ticket, caf::expected<transport::response_body> body) {
-  {
-    std::lock_guard<std::mutex> guard{mtx};
-    outbox.push_back(posted_reply{ticket, std::move(body)});
-  }
-  try {
-    if (wake_push)
-      wake_push->send(zmq::const_buffer{"w", 1}, zmq::send_flags::dontwait);
-  } catch (const zmq::error_t&) {
-    // The thread drains the outbox on its poll timeout anyway.
-  }
-}
-
 caf::expected<std::unique_ptr<gateway>> gateway::start(caf::actor_system& sys, zmq::context_t& ctx,
                                                        gateway_options opts, gateway_deps deps) {
   std::unique_ptr<gateway> g{new gateway};
@@ -115,7 +102,6 @@ caf::expected<std::unique_ptr<gateway>> gateway::start(caf::actor_system& sys, z
   sh.opts = std::move(opts);
   sh.deps = std::move(deps);
   sh.ctx = &ctx;
-  sh.wake_endpoint = "inproc://tessera-gateway-wake-" + std::to_string(reinterpret_cast<uintptr_t>(g.get()));
   if (!sh.opts.curve.secret_key.empty()) {
     auto zap = transport::zap_handler::start(ctx, sh.opts.curve_allow);
     if (!zap)
@@ -126,19 +112,12 @@ caf::expected<std::unique_ptr<gateway>> gateway::start(caf::actor_system& sys, z
   if (!router)
     return router.error();
   g->endpoint_ = router->endpoint();
-  // The thread's PULL end is bound before the actor's PUSH end connects.
-  auto pull = std::make_shared<zmq::socket_t>(ctx, zmq::socket_type::pull);
-  try {
-    pull->bind(sh.wake_endpoint);
-    sh.wake_push.emplace(ctx, zmq::socket_type::push);
-    sh.wake_push->set(zmq::sockopt::linger, 0);
-    sh.wake_push->connect(sh.wake_endpoint);
-  } catch (const zmq::error_t& e) {
-    return make_error(ec::io_error, std::string{"gateway: cannot make its wake-up socket: "} + e.what());
-  }
+  if (auto err = sh.outbox.open(ctx, "inproc://tessera-gateway-wake-"
+                                         + std::to_string(reinterpret_cast<uintptr_t>(g.get()))))
+    return wrap(err, "gateway");
   auto actor = spawn_gateway_actor(sys, g->shared_);
   auto router_ptr = std::make_shared<transport::router_socket>(std::move(*router));
-  g->thread_ = std::thread{[shared = g->shared_, router_ptr, pull, actor]() mutable {
+  g->thread_ = std::thread{[shared = g->shared_, router_ptr, actor]() mutable {
     auto& sh = *shared;
     std::map<uint64_t, in_flight> pending;
     uint64_t next_ticket = 1;
@@ -149,7 +128,7 @@ caf::expected<std::unique_ptr<gateway>> gateway::start(caf::actor_system& sys, z
     };
     while (!sh.stopping.load()) {
       zmq::pollitem_t items[] = {{router_ptr->socket().handle(), 0, ZMQ_POLLIN, 0},
-                                 {pull->handle(), 0, ZMQ_POLLIN, 0}};
+                                 {sh.outbox.pull().handle(), 0, ZMQ_POLLIN, 0}};
       try {
         zmq::poll(items, 2, std::chrono::milliseconds(2));
       } catch (const zmq::error_t&) {
@@ -196,17 +175,7 @@ caf::expected<std::unique_ptr<gateway>> gateway::start(caf::actor_system& sys, z
         caf::anon_send(actor, run_atom::value, ticket, std::move(*in->request.value), arrival, deadline);
       }
       // Replies the actor posted.
-      if ((items[1].revents & ZMQ_POLLIN) != 0) {
-        zmq::message_t drain;
-        while (pull->recv(drain, zmq::recv_flags::dontwait)) {
-        }
-      }
-      std::deque<posted_reply> ready;
-      {
-        std::lock_guard<std::mutex> guard{sh.mtx};
-        ready.swap(sh.outbox);
-      }
-      for (auto& r : ready) {
+      for (auto& r : sh.outbox.take((items[1].revents & ZMQ_POLLIN) != 0)) {
         auto p = pending.find(r.ticket);
         if (p == pending.end())
           continue; // already answered (deadline): exactly once
@@ -237,6 +206,7 @@ caf::expected<std::unique_ptr<gateway>> gateway::start(caf::actor_system& sys, z
     for (auto& [ticket, p] : pending)
       answer_error(p.from, p.id, make_error(ec::unavailable, "the node is shutting down"));
     caf::anon_send_exit(actor, caf::exit_reason::user_shutdown);
+    sh.outbox.close(); // the actor's late posts are dropped; no reader is left
   }};
   return g;
 }

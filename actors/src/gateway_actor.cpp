@@ -65,10 +65,6 @@ struct gateway_data {
 
 using self_ptr = caf::stateful_actor<gateway_data>*;
 
-std::optional<int64_t> version_of(uint32_t v) {
-  return v == 0 ? std::nullopt : std::optional<int64_t>{v};
-}
-
 void handle_infer(self_ptr self, uint64_t ticket, infer_request& req, steady_time arrival,
                   steady_time deadline) {
   auto& st = self->state;

@@ -1,14 +1,10 @@
 // State shared by the gateway's socket thread and its actor: the outbox of
-// replies (the actor posts, the thread sends) and the counters. The actor wakes
-// the thread through an inproc PUSH socket that only the actor uses.
+// replies (the actor posts, the thread sends) and the counters.
 #pragma once
 
 #include "tessera/actors/gateway.hpp"
 #include "tessera/transport/router_socket.hpp"
-
-#include <deque>
-#include <mutex>
-#include <optional>
+#include "wake_queue.hpp"
 
 namespace tessera::actors {
 
@@ -21,17 +17,16 @@ struct gateway_shared {
   gateway_options opts;
   gateway_deps deps;
   zmq::context_t* ctx = nullptr;
-  std::string wake_endpoint;
   gateway_counters counters;
   std::atomic<bool> stopping{false};
   steady_time started = std::chrono::steady_clock::now();
 
-  std::mutex mtx;
-  std::deque<posted_reply> outbox;
-  std::optional<zmq::socket_t> wake_push; ///< used by the actor only
+  wake_queue<posted_reply> outbox;
 
   /// Queues a reply and wakes the socket thread (called from the actor).
-  void post(uint64_t ticket, caf::expected<transport::response_body> body);
+  void post(uint64_t ticket, caf::expected<transport::response_body> body) {
+    outbox.post(posted_reply{ticket, std::move(body)});
+  }
 };
 
 /// Whether an infer request asked to run even past its deadline
