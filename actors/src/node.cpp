@@ -148,7 +148,6 @@ node::~node() {
   gateway_.reset();
   pressure_target_.reset();
   peer_target_.reset();
-  bridge_.reset(); // fails what is in flight to peers, before the actors stop
   if (system_) {
     for (auto& e : executors_)
       caf::anon_send_exit(e, caf::exit_reason::user_shutdown);
@@ -158,8 +157,12 @@ node::~node() {
     scheduler_ = nullptr;
     monitor_ = nullptr;
     system_->await_all_actors_done();
-    system_.reset();
   }
+  // Remote executors hold the bridge, so it goes once they are done; what it
+  // still has in flight fails into their (closed) mailboxes while the actor
+  // system that owns them exists.
+  bridge_.reset();
+  system_.reset();
 }
 
 } // namespace tessera::actors
