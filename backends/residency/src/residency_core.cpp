@@ -118,8 +118,8 @@ caf::expected<lease_ptr> residency_core::load(const std::string& owner,
   report.blobs = unique.size();
   report.bytes = total;
   std::vector<std::pair<content_id, uint64_t>> seen; // id and the serial this load saw
-  std::vector<std::pair<content_id, uint64_t>> to_read;
-  std::vector<std::pair<content_id, uint64_t>> to_bump;
+  std::vector<read_order> to_read;
+  std::vector<read_order> to_bump;
   auto waiter = std::make_shared<load_waiter>();
   lock_type lock{mtx_};
   uint64_t missing = 0;
@@ -136,11 +136,11 @@ caf::expected<lease_ptr> residency_core::load(const std::string& owner,
       e.serial = next_serial_++;
       e.bytes = b.bytes;
       e.pending = std::make_shared<load_state>();
-      to_read.emplace_back(b.id, e.serial);
+      to_read.push_back({b.id, e.serial, b.bytes});
     } else if (!e.resident) {
       ++report.blobs_joined;
       if (!e.claimed) // queued as a prefetch: read it now, at demand priority
-        to_bump.emplace_back(b.id, e.serial);
+        to_bump.push_back({b.id, e.serial, e.bytes});
     } else {
       ++report.blobs_hit;
     }
@@ -165,7 +165,7 @@ caf::expected<lease_ptr> residency_core::load(const std::string& owner,
         continue; // the blob failed and left the table
       --i->second.refs;
       bool ours = std::any_of(to_read.begin(), to_read.end(),
-                              [&](const auto& r) { return r.first == id; });
+                              [&](const auto& r) { return r.id == id; });
       if (ours && i->second.refs == 0 && i->second.pins == 0)
         erase(i);
     }
@@ -187,8 +187,8 @@ caf::expected<lease_ptr> residency_core::load(const std::string& owner,
   counters_.blob_joins += report.blobs_joined;
   report.blobs_read = to_read.size();
   for (const auto& r : to_read) {
-    report.bytes_read += request.at(r.first);
-    const auto& e = table_.at(r.first);
+    report.bytes_read += r.bytes;
+    const auto& e = table_.at(r.id);
     report.copies += e.copies;
     report.bytes_copied += e.copies * e.bytes;
   }
@@ -200,7 +200,7 @@ caf::expected<lease_ptr> residency_core::load(const std::string& owner,
 }
 
 size_t residency_core::prefetch(const std::vector<blob_ref>& blobs) {
-  std::vector<std::pair<content_id, uint64_t>> to_read;
+  std::vector<read_order> to_read;
   {
     std::lock_guard<std::mutex> guard{mtx_};
     // Prefetch never pushes usage past the low watermark and never evicts.
@@ -215,7 +215,7 @@ size_t residency_core::prefetch(const std::vector<blob_ref>& blobs) {
       e.prefetched = true;
       e.pending = std::make_shared<load_state>();
       reserved_ += b.bytes;
-      to_read.emplace_back(b.id, e.serial);
+      to_read.push_back({b.id, e.serial, b.bytes});
     }
   }
   submit_reads(to_read, io_priority::prefetch);
@@ -223,9 +223,8 @@ size_t residency_core::prefetch(const std::vector<blob_ref>& blobs) {
   return to_read.size();
 }
 
-void residency_core::submit_reads(const std::vector<std::pair<content_id, uint64_t>>& work,
-                                  io_priority p) {
-  std::vector<std::pair<content_id, uint64_t>> small;
+void residency_core::submit_reads(const std::vector<read_order>& work, io_priority p) {
+  std::vector<read_order> small;
   uint64_t small_bytes = 0;
   auto flush = [&] {
     if (!small.empty())
@@ -234,33 +233,26 @@ void residency_core::submit_reads(const std::vector<std::pair<content_id, uint64
     small_bytes = 0;
   };
   for (const auto& w : work) {
-    uint64_t bytes = 0;
-    {
-      std::lock_guard<std::mutex> guard{mtx_};
-      if (auto i = table_.find(w.first); i != table_.end())
-        bytes = i->second.bytes;
-    }
-    if (bytes >= grouped_blob_bytes) {
-      io_->submit(p, [this, one = std::vector<std::pair<content_id, uint64_t>>{w}] {
-        read_group(one);
-      });
+    if (w.bytes >= grouped_blob_bytes) {
+      io_->submit(p, [this, one = std::vector<read_order>{w}] { read_group(one); });
       continue;
     }
     small.push_back(w);
-    small_bytes += bytes;
+    small_bytes += w.bytes;
     if (small_bytes >= small_group_bytes)
       flush();
   }
   flush();
 }
 
-void residency_core::read_group(const std::vector<std::pair<content_id, uint64_t>>& group) {
-  for (const auto& [id, serial] : group) {
+void residency_core::read_group(const std::vector<read_order>& group) {
+  for (const auto& order : group) {
+    const auto& id = order.id;
     uint64_t declared = 0;
     {
       std::lock_guard<std::mutex> guard{mtx_};
       auto i = table_.find(id);
-      if (i == table_.end() || i->second.serial != serial || i->second.claimed)
+      if (i == table_.end() || i->second.serial != order.serial || i->second.claimed)
         continue; // another task read it, or it is gone
       i->second.claimed = true;
       declared = i->second.bytes;

@@ -94,8 +94,15 @@ private:
   caf::error make_room(const std::string& owner, uint64_t total, uint64_t missing,
                        const std::unordered_map<content_id, uint64_t>& request,
                        uint64_t& evicted);
-  void submit_reads(const std::vector<std::pair<content_id, uint64_t>>& work, io_priority p);
-  void read_group(const std::vector<std::pair<content_id, uint64_t>>& group);
+  /// A blob to read: the entry (by id and serial) and its declared bytes.
+  struct read_order {
+    content_id id;
+    uint64_t serial = 0;
+    uint64_t bytes = 0;
+  };
+
+  void submit_reads(const std::vector<read_order>& work, io_priority p);
+  void read_group(const std::vector<read_order>& group);
   caf::error name_users(const caf::error& err, const content_id& id) const;
   void touch(const content_id& id, entry& e);
   void erase(table::iterator i);
