@@ -14,6 +14,11 @@ struct scheduler_data {
   std::vector<slot> slots;
   std::unique_ptr<job_queue> queue;
   steady_time next_wake = steady_time::max();
+  std::function<steady_time()> clock; ///< scheduler_options::clock, or steady_clock
+
+  steady_time now() const {
+    return clock ? clock() : std::chrono::steady_clock::now();
+  }
 
   static inline const char* name = "scheduler";
 };
@@ -103,7 +108,7 @@ void run_on(self_ptr self, size_t i, std::vector<pending> members) {
           st.slots[i].models.clear();
           st.slots[i].recent.clear();
         }
-        auto now = std::chrono::steady_clock::now();
+        auto now = st.now();
         bool any_up = std::any_of(st.slots.begin(), st.slots.end(), [](const slot& x) { return x.up; });
         for (auto& m : *shared) {
           // Re-queued only while some executor is up: otherwise nothing would
@@ -122,7 +127,7 @@ void run_on(self_ptr self, size_t i, std::vector<pending> members) {
 
 void dispatch(self_ptr self) {
   auto& st = self->state;
-  auto now = std::chrono::steady_clock::now();
+  auto now = st.now();
   st.queue->expire(now);
   for (size_t i = 0; i < st.slots.size() && !st.queue->empty(); ++i) {
     if (st.slots[i].busy || !st.slots[i].up)
@@ -145,6 +150,7 @@ scheduler_actor::behavior_type scheduler_impl(self_ptr self, std::vector<executo
                                               std::vector<bool> up, scheduler_options opts) {
   for (size_t i = 0; i < executors.size(); ++i)
     self->state.slots.push_back(slot{std::move(executors[i]), false, up.empty() || up[i], {}});
+  self->state.clock = opts.clock;
   self->state.queue = std::make_unique<job_queue>(std::move(opts));
   return {
     [self](run_atom, infer_job& job) -> caf::typed_response_promise<infer_outcome> {

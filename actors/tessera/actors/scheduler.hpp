@@ -13,6 +13,8 @@
 
 #include <caf/actor_system.hpp>
 
+#include <functional>
+
 namespace tessera::actors {
 
 enum class queue_order : uint8_t {
@@ -28,6 +30,10 @@ struct scheduler_options {
   /// How long a job may wait for others to join its batch.
   std::chrono::microseconds max_queue_delay{0};
   aging_policy aging;
+  /// The clock that judges deadlines, queue waits and aging. Empty means
+  /// steady_clock; the simulator passes its virtual clock, so queue expiry
+  /// follows virtual time.
+  std::function<steady_time()> clock;
 };
 
 /// `up[i]` says whether executor i starts available (remote ones start down
