@@ -16,7 +16,8 @@
 
 namespace tessera::actors {
 
-caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg, zmq::context_t* ctx) {
+caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg, zmq::context_t* ctx,
+                                                  backend_factory make_backend) {
   if (auto err = validate_config(cfg))
     return err;
   if (cfg.device != "cpu")
@@ -52,7 +53,8 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg, zmq::co
     torch_backend::torch_options opts;
     opts.device = cfg.device;
     opts.threads = threads;
-    auto exec = torch_backend::make_torch_executor(opts, *n->residency_, n->store_->skeletons());
+    auto exec = make_backend ? make_backend(i)
+                             : torch_backend::make_torch_executor(opts, *n->residency_, n->store_->skeletons());
     if (!exec)
       return exec.error();
     auto deps = std::make_shared<executor_deps>();

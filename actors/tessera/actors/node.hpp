@@ -8,6 +8,7 @@
 #include "tessera/actors/gateway.hpp"
 #include "tessera/actors/messages.hpp"
 #include "tessera/actors/metrics_server.hpp"
+#include "tessera/backend/model_executor.hpp"
 #include "tessera/core/node_config.hpp"
 #include "tessera/residency/cpu_arena.hpp"
 #include "tessera/residency/residency_manager.hpp"
@@ -17,16 +18,23 @@
 #include <caf/actor_system_config.hpp>
 #include <zmq.hpp>
 
+#include <functional>
 #include <memory>
 
 namespace tessera::actors {
 
 class node {
 public:
+  /// Makes executor `index`'s backend; empty means LibTorch. The simulator's
+  /// real-time mode passes simulated devices (backends/sim).
+  using backend_factory
+    = std::function<caf::expected<std::unique_ptr<backend::model_executor>>(uint32_t index)>;
+
   /// Opens the store and starts everything. `ctx` lets a test share one ZeroMQ
   /// context (for inproc:// endpoints); by default the node makes its own.
   static caf::expected<std::unique_ptr<node>> start(const node_config& cfg,
-                                                    zmq::context_t* ctx = nullptr);
+                                                    zmq::context_t* ctx = nullptr,
+                                                    backend_factory make_backend = {});
 
   /// Stops the gateway (answering what is in flight), then the actors.
   ~node();
