@@ -1,5 +1,5 @@
+#include "cache_rig.hpp"
 #include "error_text.hpp"
-#include "heap_device_runtime.hpp"
 #include "mobilenet_store.hpp"
 #include "tessera/cuda/caching_device_memory.hpp"
 #include "tessera/cuda/memory_figures.hpp"
@@ -17,16 +17,6 @@ using namespace tessera::test;
 namespace {
 
 constexpr uint64_t mib = 1u << 20;
-
-struct cache_rig {
-  std::shared_ptr<heap_device_counts> counts = std::make_shared<heap_device_counts>();
-  std::unique_ptr<cuda::caching_device_memory> memory;
-
-  explicit cache_rig(uint64_t capacity = 64 * mib, cuda::device_cache_options opts = {}) {
-    memory = std::make_unique<cuda::caching_device_memory>(
-        std::make_unique<heap_device_runtime>(counts, capacity), opts);
-  }
-};
 
 } // namespace
 

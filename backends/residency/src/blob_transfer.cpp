@@ -2,6 +2,7 @@
 
 #include "tessera/core/content_id.hpp"
 #include "tessera/core/error.hpp"
+#include "tessera/cuda/staged_copier.hpp"
 
 namespace tessera::residency {
 
@@ -56,11 +57,25 @@ caf::expected<transferred_blob> map_blob_in_place(const store::blob_store& store
   return out;
 }
 
-caf::expected<transferred_blob> copy_blob_to_device(const store::blob_store& store,
-                                                    const content_id& id,
-                                                    backend::device_memory& device,
-                                                    staging_pool& staging, bool verify,
-                                                    bool force_staging) {
+namespace {
+
+/// A blob opened for a copy: its file, the device memory it goes to, and the
+/// hasher its chunks go through.
+struct blob_copy {
+  store::blob_file file;
+  transferred_blob out;
+  std::unique_ptr<blob_hasher> hasher;
+
+  caf::error finish(const content_id& id) const {
+    if (hasher && hasher->digest() != id)
+      return make_error(ec::corrupt_blob, "blob " + id.to_hex() + ": bytes hash to "
+                                            + hasher->digest().to_hex() + " (the file is corrupt)");
+    return {};
+  }
+};
+
+caf::expected<blob_copy> open_blob_copy(const store::blob_store& store, const content_id& id,
+                                        backend::device_memory& device, bool verify) {
   auto file = store.open(id);
   if (!file)
     return file.error();
@@ -69,42 +84,70 @@ caf::expected<transferred_blob> copy_blob_to_device(const store::blob_store& sto
   auto block = device.allocate(h.data_bytes);
   if (!block)
     return wrap(block.error(), "blob " + id.to_hex());
-  transferred_blob out;
-  out.spec = h.spec;
-  out.data = block->data;
-  out.bytes = h.data_bytes;
-  out.memory = std::move(block->owner);
-  std::unique_ptr<blob_hasher> hasher;
+  blob_copy c;
+  c.out.spec = h.spec;
+  c.out.data = block->data;
+  c.out.bytes = h.data_bytes;
+  c.out.memory = std::move(block->owner);
   if (verify)
-    hasher = std::make_unique<blob_hasher>(h.spec);
-  bool direct = device.host_accessible() && !force_staging;
-  staging_buffer buffer;
-  if (!direct)
-    buffer = staging.acquire();
-  // Direct reads go in chunks small enough to hash while they are in cache.
-  size_t chunk = direct ? direct_chunk_bytes : buffer.bytes();
-  for (uint64_t offset = 0; offset < h.data_bytes;) {
-    auto n = std::min<uint64_t>(chunk, h.data_bytes - offset);
-    auto* dst = direct ? out.data + offset : buffer.data();
-    if (auto err = file->read_data(dst, n, offset))
+    c.hasher = std::make_unique<blob_hasher>(h.spec);
+  c.file = std::move(*file);
+  return c;
+}
+
+} // namespace
+
+caf::expected<transferred_blob> copy_blob_to_device(const store::blob_store& store,
+                                                    const content_id& id,
+                                                    backend::device_memory& device, bool verify) {
+  auto c = open_blob_copy(store, id, device, verify);
+  if (!c)
+    return c.error();
+  auto& out = c->out;
+  // Chunks small enough to hash while they are in cache.
+  for (uint64_t offset = 0; offset < out.bytes;) {
+    auto n = std::min<uint64_t>(direct_chunk_bytes, out.bytes - offset);
+    if (auto err = c->file.read_data(out.data + offset, n, offset))
       return err;
-    if (hasher)
-      hasher->update(dst, n);
-    if (!direct) {
-      if (auto err = device.copy_from_host(out.data + offset, buffer.data(), n))
-        return err;
-      // The staging buffer is reused for the next chunk only once the copy is done.
-      if (auto err = device.synchronize())
-        return err;
-    }
+    if (c->hasher)
+      c->hasher->update(out.data + offset, n);
     offset += n;
-    out.bytes_read += n;
   }
-  out.copies = !direct && h.data_bytes > 0 ? 1 : 0;
-  if (hasher && hasher->digest() != id)
-    return make_error(ec::corrupt_blob, "blob " + id.to_hex() + ": bytes hash to "
-                                          + hasher->digest().to_hex() + " (the file is corrupt)");
-  return out;
+  out.bytes_read = out.bytes;
+  if (auto err = c->finish(id))
+    return err;
+  return std::move(out);
+}
+
+caf::expected<transferred_blob> stage_blob_to_device(const store::blob_store& store,
+                                                     const content_id& id,
+                                                     backend::device_memory& device,
+                                                     const staging_route& route, bool verify) {
+  auto c = open_blob_copy(store, id, device, verify);
+  if (!c)
+    return c.error();
+  auto& out = c->out;
+  {
+    // Declared after the device memory, so it is gone (every copy waited
+    // for) before that memory could be freed on an error.
+    cuda::staged_copier copier{route.engine, route.pool, route.depth};
+    auto err = copier.copy(out.data, out.bytes, [&](std::byte* buffer, uint64_t offset, size_t n) {
+      if (auto read_err = c->file.read_data(buffer, n, offset))
+        return read_err;
+      if (c->hasher)
+        c->hasher->update(buffer, n);
+      return caf::error{};
+    });
+    if (!err)
+      err = copier.flush();
+    if (err)
+      return err;
+  }
+  out.bytes_read = out.bytes;
+  out.copies = out.bytes > 0 ? 1 : 0;
+  if (auto err = c->finish(id))
+    return err;
+  return std::move(out);
 }
 
 } // namespace tessera::residency

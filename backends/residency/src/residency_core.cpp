@@ -1,7 +1,7 @@
 #include "residency_core.hpp"
 
 #include "tessera/core/error.hpp"
-#include "tessera/residency/blob_transfer.hpp"
+#include "tessera/cuda/device_memory_copy_engine.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -35,9 +35,58 @@ residency_core::residency_core(const store::block_store& store, backend::device_
     used_(std::make_shared<std::atomic<uint64_t>>(0)) {
   auto threads = std::max(1u, opts_.io_threads);
   if (opts_.mode == load_mode::copy)
-    staging_ = std::make_unique<staging_pool>(threads, opts_.staging_buffer_bytes);
+    open_staging();
   io_ = std::make_unique<io_pool>(threads);
   bytes_per_ms_ = opts_.reload_cost.bytes_per_ms;
+}
+
+void residency_core::open_staging() {
+  auto threads = std::max(1u, opts_.io_threads);
+  auto depth = std::max<size_t>(1, opts_.staging_depth);
+  auto allocator = opts_.staging_allocator
+                     ? opts_.staging_allocator()
+                     : caf::expected<std::unique_ptr<cuda::host_allocator>>{
+                       cuda::make_locked_heap_host_allocator()};
+  if (!allocator) {
+    staging_error_ = wrap(allocator.error(), "staging buffers");
+    return;
+  }
+  // Each I/O thread cycles through `depth` buffers of its own.
+  auto pool = cuda::pinned_staging_pool::make(std::move(*allocator), threads * depth,
+                                              opts_.staging_buffer_bytes);
+  if (!pool) {
+    staging_error_ = pool.error();
+    return;
+  }
+  staging_ = std::move(*pool);
+  for (unsigned i = 0; i < threads; ++i) {
+    auto engine = opts_.copy_engines ? opts_.copy_engines()
+                                     : caf::expected<std::unique_ptr<cuda::copy_engine>>{
+                                       cuda::make_device_memory_copy_engine(device_)};
+    if (!engine) {
+      staging_error_ = wrap(engine.error(), "copy engine");
+      return;
+    }
+    idle_engines_.push_back(std::move(*engine));
+  }
+}
+
+caf::expected<transferred_blob> residency_core::stage(const content_id& id) {
+  if (staging_error_)
+    return staging_error_;
+  std::unique_ptr<cuda::copy_engine> engine;
+  {
+    // One engine per I/O thread, so one is always idle for the asking thread.
+    std::lock_guard<std::mutex> guard{engines_mtx_};
+    engine = std::move(idle_engines_.back());
+    idle_engines_.pop_back();
+  }
+  auto got = stage_blob_to_device(store_.blobs(), id, device_,
+                                  {*engine, *staging_, std::max<size_t>(1, opts_.staging_depth)},
+                                  opts_.verify);
+  std::lock_guard<std::mutex> guard{engines_mtx_};
+  idle_engines_.push_back(std::move(engine));
+  return got;
 }
 
 void residency_core::stop_io() {
@@ -223,7 +272,11 @@ size_t residency_core::prefetch(const std::vector<blob_ref>& blobs) {
   return to_read.size();
 }
 
-void residency_core::submit_reads(const std::vector<read_order>& work, io_priority p) {
+void residency_core::submit_reads(std::vector<read_order> work, io_priority p) {
+  // Largest first: a load waits for its last blob, so the big reads start at
+  // once and the small groups fill in behind them on whichever thread is free.
+  std::stable_sort(work.begin(), work.end(),
+                   [](const read_order& a, const read_order& b) { return a.bytes > b.bytes; });
   std::vector<read_order> small;
   uint64_t small_bytes = 0;
   auto flush = [&] {
@@ -261,10 +314,11 @@ void residency_core::read_group(const std::vector<read_order>& group) {
     bool in_place = opts_.mode == load_mode::in_place;
     bool small = declared < small_blob_bytes && (in_place || device_.host_accessible())
                  && !opts_.force_staging;
+    bool direct = device_.host_accessible() && !opts_.force_staging;
     auto got = small      ? read_small_blob(store_.blobs(), id, declared, device_, in_place, opts_.verify)
                : in_place ? map_blob_in_place(store_.blobs(), id, opts_.verify)
-                          : copy_blob_to_device(store_.blobs(), id, device_, *staging_,
-                                                opts_.verify, opts_.force_staging);
+               : direct   ? copy_blob_to_device(store_.blobs(), id, device_, opts_.verify)
+                          : stage(id);
     auto elapsed = ms_since(start);
     caf::error err = got ? caf::error{} : name_users(got.error(), id);
     bool wake = false;

@@ -4,9 +4,11 @@
 // Leases keep the core alive, so a lease may outlive its manager.
 #pragma once
 
+#include "tessera/cuda/pinned_staging_pool.hpp"
 #include "tessera/residency/io_pool.hpp"
 #include "tessera/residency/residency_manager.hpp"
-#include "tessera/residency/staging_pool.hpp"
+
+#include "tessera/residency/blob_transfer.hpp"
 
 #include <atomic>
 #include <condition_variable>
@@ -101,8 +103,12 @@ private:
     uint64_t bytes = 0;
   };
 
-  void submit_reads(const std::vector<read_order>& work, io_priority p);
+  void submit_reads(std::vector<read_order> work, io_priority p);
   void read_group(const std::vector<read_order>& group);
+  /// Copy mode: the staging buffers, and one copy engine per I/O thread.
+  void open_staging();
+  /// Copies a blob through staging on a copy engine borrowed for the copy.
+  caf::expected<transferred_blob> stage(const content_id& id);
   caf::error name_users(const caf::error& err, const content_id& id) const;
   void touch(const content_id& id, entry& e);
   void erase(table::iterator i);
@@ -114,7 +120,10 @@ private:
   const store::block_store& store_;
   backend::device_memory& device_;
   residency_options opts_;
-  std::unique_ptr<staging_pool> staging_;
+  std::unique_ptr<cuda::pinned_staging_pool> staging_;
+  caf::error staging_error_; ///< why staging could not be set up, if it could not
+  std::mutex engines_mtx_;
+  std::vector<std::unique_ptr<cuda::copy_engine>> idle_engines_;
   std::unique_ptr<io_pool> io_;
 
   mutable std::mutex mtx_;

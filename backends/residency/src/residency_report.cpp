@@ -26,9 +26,10 @@ residency_stats residency_core::stats() const {
   d.detached_bytes = d.used_bytes > listed ? d.used_bytes - listed : 0;
   d.allocator_bytes = device_.allocated_bytes();
   if (staging_) {
+    auto f = staging_->figures();
     out.host.staging_bytes = staging_->total_bytes();
-    out.host.staging_in_use_bytes = staging_->bytes_in_use();
-    out.host.staging_locked = staging_->locked();
+    out.host.staging_in_use_bytes = static_cast<uint64_t>(f.lent) * f.buffer_bytes;
+    out.host.staging_locked = f.page_locked;
   }
   if (opts_.mode == load_mode::in_place)
     out.host.aliased_bytes = d.used_bytes;

@@ -32,6 +32,11 @@ public:
 /// Page-aligned heap memory, not page-locked.
 std::unique_ptr<host_allocator> make_heap_host_allocator();
 
+/// Page-aligned heap memory that it tries to page-lock with mlock (within
+/// RLIMIT_MEMLOCK): staging on a machine without CUDA, locked like pinned memory
+/// where it can be. page_locked() says whether every buffer so far was locked.
+std::unique_ptr<host_allocator> make_locked_heap_host_allocator();
+
 /// Page-locked memory from cudaHostAlloc. Fails with ec::unsupported in a build
 /// without CUDA, and where the runtime finds no driver or no GPU.
 caf::expected<std::unique_ptr<host_allocator>> make_pinned_host_allocator();

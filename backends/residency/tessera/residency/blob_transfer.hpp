@@ -3,12 +3,14 @@
 // Copy: the data is read in chunks and copied into device memory, each chunk
 // hashed while it is hot in cache, so a verified copy costs one pass over the
 // bytes rather than two. A device that can address host memory (the CPU arena)
-// is read into directly; otherwise chunks go through pinned staging buffers.
+// is read into directly; otherwise chunks go through staging buffers and a copy
+// engine (backends/cuda), the next chunk read while the last one is copied.
 #pragma once
 
 #include "tessera/backend/device_memory.hpp"
 #include "tessera/core/tensor_spec.hpp"
-#include "tessera/residency/staging_pool.hpp"
+#include "tessera/cuda/copy_engine.hpp"
+#include "tessera/cuda/pinned_staging_pool.hpp"
 #include "tessera/store/blob_store.hpp"
 
 #include <caf/expected.hpp>
@@ -42,12 +44,25 @@ caf::expected<transferred_blob> read_small_blob(const store::blob_store& store,
 caf::expected<transferred_blob> map_blob_in_place(const store::blob_store& store,
                                                   const content_id& id, bool verify);
 
-/// Allocates device memory and streams the blob into it: directly where the
-/// device is host-accessible, unless `force_staging`; through staging otherwise.
+/// Allocates device memory on a host-accessible device and reads the blob
+/// straight into it.
 caf::expected<transferred_blob> copy_blob_to_device(const store::blob_store& store,
                                                     const content_id& id,
-                                                    backend::device_memory& device,
-                                                    staging_pool& staging, bool verify,
-                                                    bool force_staging = false);
+                                                    backend::device_memory& device, bool verify);
+
+/// Where a copy through staging goes: its buffers and the engine that copies.
+struct staging_route {
+  cuda::copy_engine& engine;
+  cuda::pinned_staging_pool& pool;
+  size_t depth = 2; ///< buffers in turn, so reads overlap copies
+};
+
+/// Allocates device memory and streams the blob into it through staging: each
+/// chunk is read into a staging buffer and hashed there, then copied by the
+/// engine while the next chunk is read. Returns once every copy completed.
+caf::expected<transferred_blob> stage_blob_to_device(const store::blob_store& store,
+                                                     const content_id& id,
+                                                     backend::device_memory& device,
+                                                     const staging_route& route, bool verify);
 
 } // namespace tessera::residency

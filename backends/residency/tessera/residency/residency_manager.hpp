@@ -10,6 +10,8 @@
 #include "tessera/core/manifest.hpp"
 #include "tessera/core/memory_pressure.hpp"
 #include "tessera/core/node_config.hpp"
+#include "tessera/cuda/copy_engine.hpp"
+#include "tessera/cuda/host_allocator.hpp"
 #include "tessera/residency/lease.hpp"
 #include "tessera/residency/residency_stats.hpp"
 #include "tessera/store/block_store.hpp"
@@ -29,9 +31,20 @@ struct residency_options {
   bool verify = true;
   unsigned io_threads = 2;
   size_t staging_buffer_bytes = 1u << 20;
+  /// Staging buffers each copy through staging cycles through: while one
+  /// buffer's copy is in flight, the next one is filled from the file.
+  size_t staging_depth = 2;
   /// Copy mode: go through staging even where the device can read host memory
   /// (exercises and measures the discrete-GPU path on a CPU).
   bool force_staging = false;
+  /// Copy mode through staging: makes one copy engine per I/O thread. Unset,
+  /// copies go through the device's copy_from_host() and synchronize(); a GPU
+  /// passes cuda::make_cuda_copy_engine(N), so chunks go up asynchronously on
+  /// copy streams while the next chunk is read.
+  std::function<caf::expected<std::unique_ptr<cuda::copy_engine>>()> copy_engines;
+  /// Where staging buffers come from. Unset: the heap, mlocked where the limit
+  /// allows; a GPU passes cuda::make_pinned_host_allocator().
+  std::function<caf::expected<std::unique_ptr<cuda::host_allocator>>()> staging_allocator;
   eviction_policy policy = eviction_policy::cost_aware;
   reload_cost_model reload_cost;
   watermarks marks;
