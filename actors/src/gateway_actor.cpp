@@ -38,10 +38,25 @@ struct gateway_data {
     if (auto i = manifests.find(key); i != manifests.end() && now - i->second.fetched < manifest_ttl)
       return i->second.manifest;
     auto m = shared->deps.store->manifests().get(key.first, key.second);
+    if (!m && code_of(m.error()) == ec::unknown_model)
+      m = group_dag(m.error(), model); // a fused group answers as its DAG
     if (!m)
       return m.error();
     manifests[key] = cached{*m, now};
     return m;
+  }
+
+  // A fused group is addressed like a model: its fused DAG has the group
+  // inputs and "member/output" outputs (docs/fusion.md, "Serving").
+  caf::expected<model_manifest> group_dag(caf::error not_model, const std::string& name) {
+    const auto& store = *shared->deps.store;
+    auto def = store::group_store{store.root()}.get(name);
+    if (!def)
+      return not_model;
+    auto plan = store::plan_group(store, *def);
+    if (!plan)
+      return plan.error();
+    return std::move(plan->dag);
   }
 
   // Puts the request's named inputs in manifest order and checks them.

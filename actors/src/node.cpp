@@ -92,6 +92,8 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg, zmq::co
                                            : queue_order::reuse_aware;
   sopts.max_batch_rows = cfg.max_batch_rows;
   sopts.max_queue_delay = std::chrono::microseconds(cfg.max_queue_delay_us);
+  sopts.auto_fuse.enabled = cfg.auto_fuse;
+  sopts.auto_fuse.store = n->store_.get();
   n->scheduler_ = spawn_scheduler(*n->system_, n->executors_, up, sopts);
   if (n->peer_target_)
     *n->peer_target_ = caf::actor_cast<caf::actor>(n->scheduler_);

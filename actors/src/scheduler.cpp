@@ -3,6 +3,8 @@
 #include "scheduler_queue.hpp"
 #include "tessera/core/batching.hpp"
 #include "tessera/core/error.hpp"
+#include "tessera/core/fusion_pass.hpp"
+#include "fusion_advisor.hpp"
 
 #include <caf/all.hpp>
 
@@ -15,6 +17,23 @@ struct scheduler_data {
   std::unique_ptr<job_queue> queue;
   steady_time next_wake = steady_time::max();
   std::function<steady_time()> clock; ///< scheduler_options::clock, or steady_clock
+  /// Co-request statistics for the grouping policy (scheduler_options::auto_fuse).
+  auto_fuse_options auto_fuse;
+  std::unique_ptr<co_request_counter> co_requests;
+  uint64_t counted = 0;
+  steady_time started{};
+  caf::actor advisor;
+
+  /// Counts a request for the grouping policy, and hands the advisor the
+  /// statistics every auto_fuse.every_requests requests.
+  void note_request(const infer_job& job) {
+    if (co_requests == nullptr || job.group)
+      return;
+    auto at_ms = std::chrono::duration<double, std::milli>(now() - started).count();
+    co_requests->record(job.model + ":" + std::to_string(job.version), at_ms);
+    if (++counted % std::max<uint64_t>(1, auto_fuse.every_requests) == 0)
+      caf::anon_send(advisor, fuse_atom::value, std::make_shared<const co_request_counter>(*co_requests));
+  }
 
   steady_time now() const {
     return clock ? clock() : std::chrono::steady_clock::now();
@@ -74,9 +93,58 @@ void deliver_split(std::vector<pending>& members, infer_outcome& out) {
     members[i].promise.deliver(std::move(parts[i]));
 }
 
-void run_on(self_ptr self, size_t i, std::vector<pending> members) {
+// One job that runs a group pass for every member the pending jobs ask.
+caf::expected<infer_job> combine_pass(const fused_plan& plan, const std::vector<pending>& members) {
+  infer_job job;
+  const auto& lead = members.front().job;
+  job.ticket = lead.ticket;
+  job.trace_id = lead.trace_id;
+  job.model = plan.name;
+  job.group = true;
+  job.priority = lead.priority;
+  job.arrival = lead.arrival;
+  job.best_effort = true;
+  std::vector<member_request> requests;
+  for (const auto& m : members) {
+    auto ref = m.job.model + ":" + std::to_string(m.job.version);
+    requests.push_back({plan.find(ref), &m.job.inputs});
+    if (std::find(job.members.begin(), job.members.end(), ref) == job.members.end())
+      job.members.push_back(ref);
+    job.priority = std::max(job.priority, m.job.priority);
+    job.arrival = std::min(job.arrival, m.job.arrival);
+    // The pass keeps the earliest deadline of the jobs that hold to theirs.
+    if (!m.job.best_effort)
+      job.deadline = std::min(job.deadline, m.job.deadline);
+    job.best_effort = job.best_effort && m.job.best_effort;
+  }
+  auto inputs = group_inputs_for(plan, requests);
+  if (!inputs)
+    return inputs.error();
+  job.inputs = std::move(*inputs);
+  for (const auto& in : plan.dag.inputs)
+    job.input_names.push_back(in.name);
+  return job;
+}
+
+// Hands each pending job its member's outputs of a group pass, under its own
+// output names.
+void deliver_pass(const fused_plan& plan, std::vector<pending>& members, const infer_outcome& out) {
+  for (auto& m : members) {
+    infer_outcome part = out; // timings and what the executor holds
+    part.model = m.job.model;
+    part.version = m.job.version;
+    part.names.clear();
+    part.tensors.clear();
+    member_outputs_of(*plan.find(m.job.model + ":" + std::to_string(m.job.version)), out.names,
+                      out.tensors, m.job.outputs, part.names, part.tensors);
+    m.promise.deliver(std::move(part));
+  }
+}
+
+void run_on(self_ptr self, size_t i, taken work) {
   auto& st = self->state;
-  auto job = combine(members);
+  auto& members = work.members;
+  auto job = work.group ? combine_pass(*work.group, members) : combine(members);
   if (!job) {
     for (auto& m : members)
       m.promise.deliver(job.error());
@@ -85,17 +153,23 @@ void run_on(self_ptr self, size_t i, std::vector<pending> members) {
   st.slots[i].busy = true;
   auto shared = std::make_shared<std::vector<pending>>(std::move(members));
   auto model = job->model;
+  auto group = work.group;
   self->request(st.slots[i].handle, caf::infinite, run_atom::value, std::move(*job))
     .then(
-      [self, i, shared, model](infer_outcome& out) {
+      [self, i, shared, model, group](infer_outcome& out) {
         auto& s = self->state.slots[i];
         s.busy = false;
         // What the executor holds now, when it says; otherwise what it ran last.
-        if (!out.held.empty())
+        if (!out.held.empty()) {
           s.models = std::set<std::string>(out.held.begin(), out.held.end());
-        else
+          s.groups = out.groups;
+        } else {
           s.remember(model);
-        deliver_split(*shared, out);
+        }
+        if (group)
+          deliver_pass(*group, *shared, out);
+        else
+          deliver_split(*shared, out);
         dispatch(self);
       },
       [self, i, shared](caf::error& err) {
@@ -107,6 +181,7 @@ void run_on(self_ptr self, size_t i, std::vector<pending> members) {
           st.slots[i].up = false;
           st.slots[i].models.clear();
           st.slots[i].recent.clear();
+          st.slots[i].groups.clear();
         }
         auto now = st.now();
         bool any_up = std::any_of(st.slots.begin(), st.slots.end(), [](const slot& x) { return x.up; });
@@ -133,8 +208,8 @@ void dispatch(self_ptr self) {
     if (st.slots[i].busy || !st.slots[i].up)
       continue;
     auto wake = steady_time::max();
-    auto members = st.queue->take(st.slots[i], now, wake);
-    if (members.empty()) {
+    auto work = st.queue->take(st.slots[i], now, wake);
+    if (work.members.empty()) {
       // A batch is still filling: look again when its wait is over.
       if (wake != steady_time::max() && wake < st.next_wake) {
         st.next_wake = wake;
@@ -142,15 +217,27 @@ void dispatch(self_ptr self) {
       }
       break;
     }
-    run_on(self, i, std::move(members));
+    run_on(self, i, std::move(work));
   }
 }
 
 scheduler_actor::behavior_type scheduler_impl(self_ptr self, std::vector<executor_actor> executors,
                                               std::vector<bool> up, scheduler_options opts) {
-  for (size_t i = 0; i < executors.size(); ++i)
-    self->state.slots.push_back(slot{std::move(executors[i]), false, up.empty() || up[i], {}});
+  for (size_t i = 0; i < executors.size(); ++i) {
+    slot s;
+    s.handle = std::move(executors[i]);
+    s.up = up.empty() || up[i];
+    self->state.slots.push_back(std::move(s));
+  }
   self->state.clock = opts.clock;
+  if (opts.auto_fuse.enabled && opts.auto_fuse.store != nullptr) {
+    auto& st = self->state;
+    st.auto_fuse = opts.auto_fuse;
+    st.co_requests = std::make_unique<co_request_counter>(opts.auto_fuse.window_ms);
+    st.started = st.now();
+    st.advisor = spawn_fusion_advisor(self->system(), *opts.auto_fuse.store, opts.auto_fuse.grouping);
+    self->link_to(st.advisor);
+  }
   self->state.queue = std::make_unique<job_queue>(std::move(opts));
   return {
     [self](run_atom, infer_job& job) -> caf::typed_response_promise<infer_outcome> {
@@ -160,6 +247,7 @@ scheduler_actor::behavior_type scheduler_impl(self_ptr self, std::vector<executo
         promise.deliver(make_error(ec::unavailable, "no executor is up"));
         return promise;
       }
+      self->state.note_request(job);
       self->state.queue->push(pending{std::move(job), promise});
       dispatch(self);
       return promise;
@@ -172,9 +260,11 @@ scheduler_actor::behavior_type scheduler_impl(self_ptr self, std::vector<executo
       auto& st = self->state;
       if (slot_index < st.slots.size()) {
         st.slots[slot_index].up = is_up;
-        if (!is_up)
+        if (!is_up) {
           st.slots[slot_index].models.clear();
           st.slots[slot_index].recent.clear();
+          st.slots[slot_index].groups.clear();
+        }
       }
       // With no executor up, queued jobs cannot run: answer them now.
       if (std::none_of(st.slots.begin(), st.slots.end(), [](const slot& s) { return s.up; }))

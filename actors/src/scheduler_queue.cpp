@@ -2,6 +2,7 @@
 
 #include "tessera/core/batching.hpp"
 #include "tessera/core/error.hpp"
+#include "tessera/core/fusion_pass.hpp"
 
 #include <algorithm>
 #include <functional>
@@ -57,12 +58,55 @@ std::deque<pending>::iterator job_queue::pick(const slot& s, steady_time now) {
   return best;
 }
 
-std::vector<pending> job_queue::take(const slot& s, steady_time now, steady_time& wake) {
-  std::vector<pending> out;
+void job_queue::take_out(std::vector<size_t> indices, std::vector<pending>& out) {
+  for (auto i : indices)
+    out.push_back(std::move(queue_[i]));
+  // Erase from the highest index down, so the lower indices stay valid.
+  std::sort(indices.begin(), indices.end(), std::greater<size_t>{});
+  for (auto i : indices)
+    queue_.erase(queue_.begin() + static_cast<std::ptrdiff_t>(i));
+}
+
+taken job_queue::take_pass(const slot& s, size_t first) {
+  const auto& lead = queue_[first].job;
+  if (lead.group)
+    return {};
+  auto ref_of = [](const infer_job& j) { return j.model + ":" + std::to_string(j.version); };
+  for (const auto& plan : s.groups) {
+    const auto* lead_member = plan->find(ref_of(lead));
+    if (lead_member == nullptr)
+      continue;
+    std::vector<tensor_buffer> pass;
+    add_to_pass(*plan, pass, {lead_member, &lead.inputs});
+    std::vector<size_t> members{first};
+    for (size_t i = 0; i < queue_.size(); ++i) {
+      const auto& j = queue_[i].job;
+      const auto* member = i == first || j.group ? nullptr : plan->find(ref_of(j));
+      if (member == nullptr || !shares_pass(*plan, pass, {member, &j.inputs}))
+        continue;
+      add_to_pass(*plan, pass, {member, &j.inputs});
+      members.push_back(i);
+    }
+    if (members.size() == 1)
+      return {};
+    taken out;
+    out.group = plan;
+    take_out(std::move(members), out.members);
+    return out;
+  }
+  return {};
+}
+
+taken job_queue::take(const slot& s, steady_time now, steady_time& wake) {
+  taken out;
   auto first_it = pick(s, now);
   if (first_it == queue_.end())
     return out;
   auto first = static_cast<size_t>(std::distance(queue_.begin(), first_it));
+  // Requests for members of a group the executor holds that share an input
+  // run in one pass of the group.
+  if (auto pass = take_pass(s, first); !pass.members.empty())
+    return pass;
   const auto& lead = queue_[first].job;
   // Gather the jobs that can share its batch, in queue order.
   std::vector<size_t> members{first};
@@ -70,7 +114,8 @@ std::vector<pending> job_queue::take(const slot& s, steady_time now, steady_time
   for (size_t i = 0; i < queue_.size() && opts_.max_batch_rows > 1; ++i) {
     const auto& j = queue_[i].job;
     if (i == first || j.model != lead.model || j.version != lead.version || j.outputs != lead.outputs
-        || lead.inputs.empty() || !batchable(j.inputs, lead.inputs))
+        || j.group != lead.group || j.members != lead.members || lead.inputs.empty()
+        || !batchable(j.inputs, lead.inputs))
       continue;
     auto r = rows_of(j.inputs.front());
     if (rows + r > static_cast<int64_t>(opts_.max_batch_rows))
@@ -86,12 +131,7 @@ std::vector<pending> job_queue::take(const slot& s, steady_time now, steady_time
       return out;
     }
   }
-  for (auto i : members)
-    out.push_back(std::move(queue_[i]));
-  // Erase from the highest index down, so the lower indices stay valid.
-  std::sort(members.begin(), members.end(), std::greater<size_t>{});
-  for (auto i : members)
-    queue_.erase(queue_.begin() + static_cast<std::ptrdiff_t>(i));
+  take_out(std::move(members), out.members);
   return out;
 }
 

@@ -1,6 +1,7 @@
 // The scheduler's queue and the choices it makes: which job an idle executor
-// runs next, and which other jobs join it in one batch. Plain data, no actor,
-// so the policy reads in one place.
+// runs next, and which other jobs join it in one batch, or in one pass of a
+// fused group the executor holds. Plain data, no actor, so the policy reads in
+// one place.
 #pragma once
 
 #include "tessera/actors/scheduler.hpp"
@@ -24,6 +25,8 @@ struct slot {
   bool up = true;
   std::set<std::string> models; ///< models it holds, as far as the scheduler knows
   std::deque<std::string> recent; ///< for executors that do not report what they hold
+  /// Fused groups it holds, as it last reported (local executors report them).
+  std::vector<std::shared_ptr<const fused_plan>> groups;
 
   /// Notes a model an executor ran, keeping only the last few: an executor
   /// that does not report its models has likely swapped older ones out.
@@ -35,6 +38,14 @@ struct slot {
       recent.pop_front();
     models = std::set<std::string>(recent.begin(), recent.end());
   }
+};
+
+/// What an idle executor runs next: one job, a batch of one model's jobs, or
+/// (with `group` set) one pass of a fused group it holds over jobs for members
+/// of that group that share an input.
+struct taken {
+  std::vector<pending> members;
+  std::shared_ptr<const fused_plan> group;
 };
 
 class job_queue {
@@ -62,12 +73,20 @@ public:
   void fail_all(const caf::error& err);
 
   /// The next job for an idle executor, removed from the queue, with the
-  /// queued jobs that join its batch; empty when nothing should run now. When
-  /// a batch could still grow, `wake` is set to when it stops waiting.
-  std::vector<pending> take(const slot& s, steady_time now, steady_time& wake);
+  /// queued jobs that join its batch or its group pass; empty when nothing
+  /// should run now. When a batch could still grow, `wake` is set to when it
+  /// stops waiting.
+  taken take(const slot& s, steady_time now, steady_time& wake);
 
 private:
   std::deque<pending>::iterator pick(const slot& s, steady_time now);
+
+  /// The queued jobs that can share a pass with queue_[first] through a group
+  /// `s` holds (members of it whose inputs agree and share one with the pass),
+  /// removed from the queue with it; empty when none can.
+  taken take_pass(const slot& s, size_t first);
+
+  void take_out(std::vector<size_t> indices, std::vector<pending>& out);
 
   scheduler_options opts_;
   std::deque<pending> queue_;

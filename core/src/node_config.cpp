@@ -249,6 +249,15 @@ const std::vector<entry>& entries() {
        return {};
      },
      [](const node_config& c) { return std::to_string(c.max_queue_delay_us); }},
+    {"auto_fuse", "define fused groups the grouping policy proposes from co-requests (docs/fusion.md)",
+     [](node_config& c, const std::string& v) -> caf::error {
+       auto x = parse_bool("auto_fuse", v);
+       if (!x)
+         return x.error();
+       c.auto_fuse = *x;
+       return {};
+     },
+     [](const node_config& c) { return std::string{c.auto_fuse ? "true" : "false"}; }},
     {"max_message_bytes", "largest request the gateway accepts (KiB/MiB/GiB)",
      [](node_config& c, const std::string& v) -> caf::error {
        auto x = parse_u64("max_message_bytes", v);

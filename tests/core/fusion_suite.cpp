@@ -1,4 +1,5 @@
 #include "tessera/core/error.hpp"
+#include "tessera/core/fusion_pass.hpp"
 #include "tessera/core/fusion_plan.hpp"
 #include "tessera/core/fusion_policy.hpp"
 #include "tessera/core/group_definition.hpp"
@@ -6,6 +7,9 @@
 #include "tessera/core/model_graph.hpp"
 
 #include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cstring>
 
 using namespace tessera;
 
@@ -294,5 +298,64 @@ TEST_SUITE("fusion") {
     groups = propose_groups(catalogue, c, opts);
     REQUIRE(groups.size() == 1);
     CHECK(groups[0].models.size() == 4);
+  }
+
+  TEST_CASE("a pass over several members' requests: shared inputs, conflicts, unread inputs") {
+    auto other = chain("other", {1, 2, 3}, 31);
+    // base reads "image"; other reads its own group input "second".
+    auto p = plan_of({base(), cars(), other}, "g");
+    auto two = plan_fusion("g2", {base(), other}, {{"other", "image", "second"}});
+    REQUIRE(two);
+    auto frame = random_tensor(with_batch(image_spec, 2), 1);
+    auto copy = tensor_buffer::copy_of(frame.spec, frame.data);
+    auto different = random_tensor(with_batch(image_spec, 2), 2);
+    std::vector<tensor_buffer> in_frame{frame}, in_copy{copy}, in_other{different};
+    CHECK(same_tensor(frame, copy));
+    CHECK_FALSE(same_tensor(frame, different));
+    // Byte-equal inputs for two members share the pass; different ones do not.
+    std::vector<tensor_buffer> pass;
+    add_to_pass(p, pass, {p.find("base"), &in_frame});
+    CHECK(shares_pass(p, pass, {p.find("cars"), &in_copy}));
+    CHECK_FALSE(shares_pass(p, pass, {p.find("cars"), &in_other}));
+    auto ok = group_inputs_for(p, {{p.find("base"), &in_frame}, {p.find("cars"), &in_copy}});
+    REQUIRE(ok);
+    REQUIRE(ok->size() == 1);
+    CHECK(same_tensor((*ok)[0], frame));
+    auto clash = group_inputs_for(p, {{p.find("base"), &in_frame}, {p.find("cars"), &in_other}});
+    REQUIRE_FALSE(clash);
+    CHECK(code_of(clash.error()) == ec::invalid_argument);
+    CHECK(describe(clash.error()).find("image") != std::string::npos);
+    // A member reading another group input shares nothing with the pass, and
+    // a request for one member gets zeros for the input it does not read.
+    std::vector<tensor_buffer> pass2;
+    add_to_pass(*two, pass2, {two->find("base"), &in_frame});
+    CHECK_FALSE(shares_pass(*two, pass2, {two->find("other"), &in_other}));
+    auto alone = group_inputs_for(*two, {{two->find("base"), &in_frame}});
+    REQUIRE(alone);
+    REQUIRE(alone->size() == 2);
+    CHECK(same_tensor((*alone)[0], frame));
+    CHECK((*alone)[1].spec == with_batch(image_spec, 2));
+    auto zeros = std::vector<float>(static_cast<size_t>((*alone)[1].bytes / sizeof(float)), 1.0f);
+    std::memcpy(zeros.data(), (*alone)[1].data, (*alone)[1].bytes);
+    CHECK(std::all_of(zeros.begin(), zeros.end(), [](float v) { return v == 0.0f; }));
+    std::vector<tensor_buffer> none;
+    CHECK_FALSE(group_inputs_for(p, {{p.find("base"), &none}}));
+  }
+
+  TEST_CASE("a member's outputs are picked from a pass by its label and renamed") {
+    auto p = plan_of({base(), cars()});
+    std::vector<std::string> names{"base/logits", "cars/logits"};
+    std::vector<tensor_buffer> tensors{random_tensor({dtype::float32, {1, 10}}, 1),
+                                       random_tensor({dtype::float32, {1, 196}}, 2)};
+    std::vector<std::string> got_names;
+    std::vector<tensor_buffer> got;
+    member_outputs_of(*p.find("cars"), names, tensors, {}, got_names, got);
+    CHECK(got_names == std::vector<std::string>{"logits"});
+    REQUIRE(got.size() == 1);
+    CHECK(same_tensor(got[0], tensors[1]));
+    got_names.clear();
+    got.clear();
+    member_outputs_of(*p.find("base"), names, tensors, {"other"}, got_names, got);
+    CHECK(got_names.empty()); // not asked for
   }
 }

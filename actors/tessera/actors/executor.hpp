@@ -1,7 +1,9 @@
 // The executor actor: one per device slot, detached because LibTorch calls and
-// blob reads block. It keeps the models it has loaded, runs jobs, loads on
-// demand (swapping out its least recently used models when memory is full) and
-// swaps models out under memory pressure until usage is below the low watermark.
+// blob reads block. Its units are models and fused groups: a model that a
+// stored group definition lists is served from that group, loaded as one unit
+// (its members' sub-DAGs run alone, or several in one pass). It loads on demand
+// (swapping out its least recently used units when memory is full) and swaps
+// units out under memory pressure until usage is below the low watermark.
 #pragma once
 
 #include "tessera/actors/messages.hpp"

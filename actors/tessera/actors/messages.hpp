@@ -5,6 +5,8 @@
 // serializable) message types here.
 #pragma once
 
+#include "tessera/core/fusion_plan.hpp"
+#include "tessera/core/fusion_policy.hpp"
 #include "tessera/core/memory_pressure.hpp"
 #include "tessera/core/tensor_buffer.hpp"
 #include "tessera/residency/residency_stats.hpp"
@@ -15,6 +17,7 @@
 #include <caf/typed_actor.hpp>
 
 #include <chrono>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -27,6 +30,7 @@ using status_atom = caf::atom_constant<caf::atom("status")>;
 using pressure_atom = caf::atom_constant<caf::atom("pressure")>;
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using peer_atom = caf::atom_constant<caf::atom("peer")>;
+using fuse_atom = caf::atom_constant<caf::atom("fuse")>;
 
 using steady_time = std::chrono::steady_clock::time_point;
 
@@ -48,6 +52,12 @@ struct infer_job {
   bool best_effort = false;
   /// Executors that failed this job because they were unavailable.
   uint32_t attempts = 0;
+  /// The job runs the fused group named `model` in one pass, for `members`
+  /// ("name:version"; every member when empty); `inputs` are the group inputs
+  /// and the outputs are named "member/output" (docs/fusion.md, "Serving").
+  /// A job for a group name is recognised without it, as no model has that name.
+  bool group = false;
+  std::vector<std::string> members;
 };
 
 /// What an executor returns for a job.
@@ -62,6 +72,9 @@ struct infer_outcome {
   double queue_ms = 0.0;
   double load_ms = 0.0;
   double run_ms = 0.0;
+  /// The fused groups the executor holds after this job (empty: none or
+  /// unknown), so the scheduler can send their members' requests one pass.
+  std::vector<std::shared_ptr<const fused_plan>> groups;
 };
 
 /// What loading a model did.
@@ -78,6 +91,10 @@ struct executor_state {
   std::vector<std::string> loaded; ///< "name:version"
   uint64_t served = 0;
   uint64_t swaps_out = 0;
+  /// Fused groups it holds (their members are listed in `loaded` too).
+  std::vector<std::string> groups;
+  /// Passes that served requests for two or more members of a group at once.
+  uint64_t fused_passes = 0;
 };
 
 /// An executor: runs jobs on one device, loads and unloads models, and swaps
@@ -108,3 +125,4 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tessera::actors::load_outcome)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tessera::actors::executor_state)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<tessera::actors::executor_state>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tessera::pressure_level)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<const tessera::co_request_counter>)

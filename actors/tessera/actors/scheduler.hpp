@@ -6,16 +6,40 @@
 // are run as one batch (dynamic batching), up to a row limit, optionally after
 // waiting a little for more. Jobs that can no longer meet their deadline are
 // answered with deadline_exceeded; jobs whose executor vanished run elsewhere.
+// Jobs for members of a fused group an executor holds that share an input run
+// in one pass of the group.
 #pragma once
 
 #include "tessera/actors/messages.hpp"
+#include "tessera/core/fusion_policy.hpp"
 #include "tessera/core/schedule_aging.hpp"
 
 #include <caf/actor_system.hpp>
 
 #include <functional>
 
+namespace tessera::store {
+class block_store;
+} // namespace tessera::store
+
 namespace tessera::actors {
+
+/// Proposing fused groups from co-request statistics (core/fusion_policy.hpp):
+/// the scheduler counts which models are requested together, and every
+/// `every_requests` requests an advisor actor runs the policy over the store's
+/// catalogue and defines the groups it proposes (docs/fusion.md, "Automatic
+/// groups"). Executors then serve their members from the group.
+struct auto_fuse_options {
+  /// Off by default (node_config auto_fuse).
+  bool enabled = false;
+  /// Two models requested within this window count as requested together.
+  double window_ms = 100.0;
+  /// The policy runs after every this many requests.
+  uint64_t every_requests = 200;
+  grouping_options grouping;
+  /// Where the catalogue is read and proposed groups are defined; none: off.
+  const store::block_store* store = nullptr;
+};
 
 enum class queue_order : uint8_t {
   reuse_aware, ///< held models first, then earliest deadline
@@ -34,6 +58,7 @@ struct scheduler_options {
   /// steady_clock; the simulator passes its virtual clock, so queue expiry
   /// follows virtual time.
   std::function<steady_time()> clock;
+  auto_fuse_options auto_fuse;
 };
 
 /// `up[i]` says whether executor i starts available (remote ones start down

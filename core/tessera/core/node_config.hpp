@@ -53,6 +53,10 @@ struct node_config {
   uint32_t max_batch_rows = 1;
   /// How long a request may wait for others to join its batch, in microseconds.
   uint64_t max_queue_delay_us = 0;
+  /// Define the fused groups that the grouping policy proposes from the
+  /// scheduler's co-request statistics (docs/fusion.md, "Automatic groups").
+  /// Off by default: a group changes what executors load and swap.
+  bool auto_fuse = false;
   /// Largest request or reply the gateway accepts, in bytes.
   uint64_t max_message_bytes = 256ull << 20;
   /// HOST:PORT where /metrics, /healthz and /readyz are served over HTTP
