@@ -34,7 +34,9 @@ residency_core::residency_core(const store::block_store& store, backend::device_
   : store_(store), device_(device), opts_(std::move(opts)),
     used_(std::make_shared<std::atomic<uint64_t>>(0)) {
   auto threads = std::max(1u, opts_.io_threads);
-  if (opts_.mode == load_mode::copy)
+  // Staging only where copies go through it: a host-accessible device (the
+  // CPU arena) is read into directly.
+  if (opts_.mode == load_mode::copy && (!device_.host_accessible() || opts_.force_staging))
     open_staging();
   io_ = std::make_unique<io_pool>(threads);
   bytes_per_ms_ = opts_.reload_cost.bytes_per_ms;
