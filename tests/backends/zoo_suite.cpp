@@ -6,6 +6,7 @@
 #include "tessera/core/error.hpp"
 #include "tessera/core/manifest_json.hpp"
 #include "tessera/zoo/families.hpp"
+#include "tessera/zoo/layer_slices.hpp"
 #include "tessera/zoo/zoo.hpp"
 
 #include <doctest/doctest.h>
@@ -47,8 +48,20 @@ bool contains(const std::vector<std::string>& names, const std::string& name) {
   return std::find(names.begin(), names.end(), name) != names.end();
 }
 
+// A node computes (part of) a module when it is named after it: the module's
+// own name, or the name followed by '_' and the part (docs/model-zoo.md).
+bool in_module(const std::string& node, const std::string& module) {
+  return node == module || node.rfind(module + "_", 0) == 0;
+}
+
+bool in_any_module(const std::string& node, const std::vector<std::string>& modules) {
+  return std::any_of(modules.begin(), modules.end(),
+                     [&](const std::string& m) { return in_module(node, m); });
+}
+
 // What the zoo's metadata promises two models of one family share: every node
-// that neither changed relative to the base, unless one of them is unrelated.
+// of a module that neither changed relative to the base, unless one of them is
+// unrelated.
 size_t expected_shared_bytes(const zoo::zoo_entry& a, const zoo::zoo_entry& b) {
   if (a.manifest.name == b.manifest.name)
     return parameter_bytes(a.manifest);
@@ -56,7 +69,8 @@ size_t expected_shared_bytes(const zoo::zoo_entry& a, const zoo::zoo_entry& b) {
     return 0;
   size_t total = 0;
   for (const auto& node : a.manifest.nodes)
-    if (!contains(a.changed_nodes, node.name) && !contains(b.changed_nodes, node.name))
+    if (!in_any_module(node.name, a.changed_modules)
+        && !in_any_module(node.name, b.changed_modules))
       for (const auto& p : node.params)
         total += p.spec.bytes();
   return total;
@@ -170,28 +184,49 @@ TEST_CASE("bytes shared between variants match the zoo's metadata") {
           break;
         case zoo::sharing_kind::head:
           CHECK(e->derived_from == base.manifest.name);
-          CHECK(e->changed_nodes == std::vector<std::string>{"head"});
+          CHECK(e->changed_modules == std::vector<std::string>{"head"});
           CHECK(shared_bytes(base.manifest, e->manifest) > 0);
           break;
         case zoo::sharing_kind::finetune:
           CHECK(e->derived_from == base.manifest.name);
-          CHECK(e->changed_nodes.size() >= 3);
-          CHECK(contains(e->changed_nodes, "head"));
+          CHECK(e->changed_modules.size() == 4);
+          CHECK(contains(e->changed_modules, "head"));
+          CHECK(e->changed_nodes.size() >= e->changed_modules.size());
           break;
         case zoo::sharing_kind::unrelated:
           CHECK(e->derived_from.empty());
           CHECK(e->changed_nodes.empty());
           break;
       }
-      // A changed node has no blob in common with the base; an unchanged one is the same block.
+      // The nodes of a changed module are the module's own name or start with
+      // it (a module cut into several blocks), and the head ends every model.
+      for (const auto& name : e->changed_nodes)
+        CHECK(in_any_module(name, e->changed_modules));
+      for (const auto& node : e->manifest.nodes)
+        CHECK(contains(e->changed_nodes, node.name) == in_any_module(node.name, e->changed_modules));
+      CHECK(e->manifest.nodes.back().name == "head");
+      // Backbones are cut the same way in every variant: the nodes before the
+      // head match the base's one for one. A changed node has no blob in common
+      // with the base; an unchanged one is the same block.
+      size_t backbone = 0;
+      while (backbone < e->manifest.nodes.size()
+             && !in_module(e->manifest.nodes[backbone].name, "head"))
+        ++backbone;
+      REQUIRE(backbone < base.manifest.nodes.size());
+      CHECK(in_module(base.manifest.nodes[backbone].name, "head"));
       for (size_t i = 0; i < e->manifest.nodes.size(); ++i) {
         const auto& node = e->manifest.nodes[i];
+        bool changed = contains(e->changed_nodes, node.name)
+                       || e->sharing == zoo::sharing_kind::unrelated;
+        if (i >= backbone) {
+          CHECK(in_module(node.name, "head"));
+          CHECK(changed == (e->sharing != zoo::sharing_kind::base));
+          continue;
+        }
         const auto& base_node = base.manifest.nodes[i];
         REQUIRE(node.name == base_node.name);
         CHECK(node.skeleton == base_node.skeleton);
         bool same_block = block_id(node) == block_id(base_node);
-        bool changed = contains(e->changed_nodes, node.name)
-                       || e->sharing == zoo::sharing_kind::unrelated;
         CHECK(same_block != changed);
       }
     }
@@ -205,7 +240,7 @@ TEST_CASE("bytes shared between variants match the zoo's metadata") {
 
 TEST_CASE("skeletons follow the forward(inputs..., params...) convention") {
   test::scratch_dir dir{"zoo-skeletons"};
-  auto entries = build(dir.path(), 42, {"vit", "mobilenet"});
+  auto entries = build(dir.path(), 42);
   auto store = store::block_store::open(dir.path(), false);
   REQUIRE(store);
   for (const auto& e : entries)
@@ -219,12 +254,17 @@ TEST_CASE("skeletons follow the forward(inputs..., params...) convention") {
       CHECK(src.find("def ", 1) == std::string::npos);
       auto header = src.substr(0, src.find('\n'));
       CHECK(header.find(") -> Tensor:") != std::string::npos);
-      // Inputs come first, then the parameters in binding order.
-      std::string expected = "def forward(x: Tensor";
+      // Inputs come first (x, or x0, x1, ... for a block reading several),
+      // then the parameters in binding order.
+      REQUIRE(!node.inputs.empty());
+      std::string expected = "def forward(";
+      for (size_t i = 0; i < node.inputs.size(); ++i)
+        expected += (i == 0 ? "" : ", ")
+                    + (node.inputs.size() == 1 ? std::string{"x"} : "x" + std::to_string(i))
+                    + ": Tensor";
       for (const auto& p : node.params)
         expected += ", " + p.name + ": Tensor";
       CHECK(header == expected + ") -> Tensor:");
-      CHECK(node.inputs.size() == 1);
     }
 }
 
@@ -282,6 +322,58 @@ TEST_CASE("architectures have the published parameter counts at scale 1") {
   auto small = zoo::vit_tiny_architecture(0.25, 10);
   CHECK(small.front().output_shape == std::vector<int64_t>{-1, 197, 48});
   CHECK(zoo::scaled_width(64, 0.1) == 8);
+}
+
+TEST_CASE("blocks stay under the block limit, so every model streams at 1/5 of its size") {
+  // Architectures only (no values): cheap at every scale.
+  for (double scale : {0.25, 0.5, 1.0, 2.0, 4.0, 16.0})
+    for (const auto& f : zoo::family_infos()) {
+      auto limit = zoo::zoo_block_limit(f, scale);
+      for (int64_t classes : {1000, 200, 196}) {
+        CAPTURE(scale);
+        CAPTURE(f.family);
+        CAPTURE(classes);
+        auto whole = f.make(scale, classes, zoo::unlimited_block_params);
+        auto cut = f.make(scale, classes, limit);
+        // Cutting moves parameters between blocks; it neither adds nor drops any.
+        CHECK(zoo::parameter_count(cut) == zoo::parameter_count(whole));
+        auto total = zoo::parameter_count(cut);
+        std::set<std::string> modules;
+        for (const auto& block : cut) {
+          CAPTURE(block.name);
+          CHECK(zoo::parameter_count(block) <= limit);
+          CHECK(zoo::parameter_count(block) * 5 <= total);
+          modules.insert(block.module);
+          // A module keeps its name on its last block; its other blocks carry it as a prefix.
+          CHECK(in_module(block.name, block.module));
+        }
+        // Every module of the uncut network is still there, under its own name.
+        for (const auto& block : whole) {
+          CHECK(block.module == block.name);
+          CHECK(modules.count(block.name) == 1);
+          CHECK(std::any_of(cut.begin(), cut.end(),
+                            [&](const zoo::block_plan& b) { return b.name == block.name; }));
+        }
+        CHECK(cut.back().name == "head");
+        CHECK(cut.back().output_shape == std::vector<int64_t>{-1, classes});
+      }
+    }
+  // At scale 1 ResNet-18's last stage is cut per conv, and its 512x512 convs
+  // (20.2% of the model each) in two by output channels; MobileNetV2's head is
+  // cut in three; ViT-Tiny keeps one block per module.
+  auto resnet = zoo::resnet18_architecture(1.0, 1000, zoo::zoo_block_limit(zoo::family_infos()[0], 1.0));
+  CHECK(resnet.size() == 15);
+  auto mobilenet =
+    zoo::mobilenetv2_architecture(1.0, 1000, zoo::zoo_block_limit(zoo::family_infos()[1], 1.0));
+  CHECK(std::count_if(mobilenet.begin(), mobilenet.end(),
+                      [](const zoo::block_plan& b) { return b.module == "head"; })
+        == 3);
+  auto vit = zoo::vit_tiny_architecture(1.0, 1000, zoo::zoo_block_limit(zoo::family_infos()[2], 1.0));
+  CHECK(vit.size() == 14);
+  CHECK(zoo::output_slices(512, 512 * 4609, 1'200'000) == std::vector<int64_t>{256, 256});
+  CHECK(zoo::output_slices(1000, 1000, 334) == std::vector<int64_t>{334, 333, 333});
+  CHECK(zoo::output_slices(8, 8000, 1) == std::vector<int64_t>(8, 1));
+  CHECK(zoo::output_slices(64, 100, 1000) == std::vector<int64_t>{64});
 }
 
 } // TEST_SUITE

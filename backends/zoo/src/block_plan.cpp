@@ -17,15 +17,21 @@ int64_t fan_in_of(const std::vector<int64_t>& shape) {
   return n;
 }
 
+int64_t parameter_count(const block_plan& block) {
+  int64_t total = 0;
+  for (const auto& p : block.params) {
+    int64_t n = 1;
+    for (auto d : p.shape)
+      n *= d;
+    total += n;
+  }
+  return total;
+}
+
 int64_t parameter_count(const architecture& arch) {
   int64_t total = 0;
   for (const auto& block : arch)
-    for (const auto& p : block.params) {
-      int64_t n = 1;
-      for (auto d : p.shape)
-        n *= d;
-      total += n;
-    }
+    total += parameter_count(block);
   return total;
 }
 

@@ -69,25 +69,36 @@ void block_writer::line(const std::string& code) {
   body_.push_back(code);
 }
 
-block_plan block_writer::finish(const std::string& name,
-                                std::vector<int64_t> output_shape) const {
+void block_writer::concat(const std::string& out, const std::vector<std::string>& parts) {
+  std::string list;
+  for (const auto& p : parts)
+    list += (list.empty() ? "" : ", ") + p;
+  line(out + " = torch.cat([" + list + "], 1)");
+}
+
+std::string block_writer::arg(size_t i) const {
+  return inputs_.size() == 1 ? std::string{"x"} : "x" + std::to_string(i);
+}
+
+block_plan block_writer::finish(const std::string& name, std::vector<int64_t> output_shape,
+                                std::string module) const {
   std::string script = "def forward(";
   bool first = true;
-  auto arg = [&](const std::string& n) {
+  auto add_arg = [&](const std::string& n) {
     script += (first ? "" : ", ") + n + ": Tensor";
     first = false;
   };
-  if (inputs_.size() == 1)
-    arg("x");
-  else
-    for (size_t i = 0; i < inputs_.size(); ++i)
-      arg("x" + std::to_string(i));
+  for (size_t i = 0; i < inputs_.size(); ++i)
+    add_arg(arg(i));
   for (const auto& p : params_)
-    arg(p.name);
+    add_arg(p.name);
   script += ") -> Tensor:\n";
   for (const auto& code : body_)
     script += "    " + code + "\n";
-  return block_plan{name, std::move(script), inputs_, params_, std::move(output_shape)};
+  if (module.empty())
+    module = name;
+  return block_plan{name,    std::move(module), std::move(script),
+                    inputs_, params_,           std::move(output_shape)};
 }
 
 } // namespace tessera::zoo

@@ -3,8 +3,8 @@
 namespace tessera::zoo {
 
 const std::vector<family_info>& family_infos() {
-  // The fine-tuned blocks sit early, in the middle and late in each network, so
-  // the fine-tune variant shares blocks on both sides of every changed one.
+  // The fine-tuned modules sit early, in the middle and late in each network, so
+  // the fine-tune variant shares modules on both sides of every changed one.
   static const std::vector<family_info> infos = {
     {"resnet", "resnet18", "ResNet-18", {"layer1_1", "layer3_0", "layer4_1"},
      &resnet18_architecture},

@@ -1,6 +1,10 @@
 // MobileNetV2 (Sandler et al., 2018) for 224x224 input: 3.5M parameters at scale 1.
+// An inverted residual above the block limit becomes an expansion block and a
+// depthwise + projection block; `last_conv` and the classifier are cut by
+// output channels where they exceed it.
 #include "tessera/zoo/block_writer.hpp"
 #include "tessera/zoo/families.hpp"
+#include "tessera/zoo/layer_slices.hpp"
 
 namespace tessera::zoo {
 
@@ -8,27 +12,60 @@ namespace {
 
 constexpr const char* relu6 = "y = torch.clamp(y, 0.0, 6.0)";
 
+// Parameters of a conv without bias followed by batch norm.
+int64_t conv_bn_params(int64_t out_channels, int64_t in_per_group, int64_t kernel) {
+  return out_channels * in_per_group * kernel * kernel + 4 * out_channels;
+}
+
+struct residual_plan {
+  std::string name;
+  int64_t in_channels;
+  int64_t out_channels;
+  int64_t stride;
+  int64_t expansion;
+  int64_t out_size;
+};
+
 // Expansion (1x1, skipped when t = 1), depthwise 3x3, linear projection (1x1);
 // the residual is added when the block keeps stride 1 and its channel count.
-block_plan inverted_residual(const std::string& name, const std::string& input,
-                             int64_t in_channels, int64_t out_channels, int64_t stride,
-                             int64_t expansion, int64_t out_size) {
-  block_writer w{{input}};
-  int64_t hidden = in_channels * expansion;
-  std::string src = "x";
-  if (expansion != 1) {
-    w.conv("y", "x", "expand_conv", hidden, in_channels, 1, 1, 0);
-    w.batch_norm("y", "y", "expand_bn", hidden);
+void add_inverted_residual(architecture& arch, const residual_plan& r, int64_t max_params) {
+  auto input = arch.back().name;
+  int64_t hidden = r.in_channels * r.expansion;
+  bool residual = r.stride == 1 && r.in_channels == r.out_channels;
+  slice_body expand = [&](block_writer& w, const std::string& in, int64_t channels) {
+    w.conv("y", in, "expand_conv", channels, r.in_channels, 1, 1, 0);
+    w.batch_norm("y", "y", "expand_bn", channels);
     w.line(relu6);
-    src = "y";
+  };
+  slice_body project = [&](block_writer& w, const std::string& in, int64_t channels) {
+    w.conv("y", in, "dw_conv", hidden, hidden, 3, r.stride, 1, true);
+    w.batch_norm("y", "y", "dw_bn", hidden);
+    w.line(relu6);
+    w.conv("y", "y", "project_conv", channels, hidden, 1, 1, 0);
+    w.batch_norm("y", "y", "project_bn", channels);
+  };
+  auto expand_params = r.expansion != 1 ? conv_bn_params(hidden, r.in_channels, 1) : 0;
+  auto project_params = conv_bn_params(hidden, 1, 3) + conv_bn_params(r.out_channels, hidden, 1);
+  std::string src = input;
+  if (expand_params + project_params > max_params && r.expansion != 1) {
+    src = r.name + "_expand";
+    auto in_size = r.out_size * r.stride;
+    add_sliced_layer(arch, src, r.name, input, output_slices(hidden, expand_params, max_params),
+                     {-1, hidden, in_size, in_size}, expand);
+    expand_params = 0;
   }
-  w.conv("y", src, "dw_conv", hidden, hidden, 3, stride, 1, true);
-  w.batch_norm("y", "y", "dw_bn", hidden);
-  w.line(relu6);
-  w.conv("y", "y", "project_conv", out_channels, hidden, 1, 1, 0);
-  w.batch_norm("y", "y", "project_bn", out_channels);
-  w.line(stride == 1 && in_channels == out_channels ? "return y + x" : "return y");
-  return w.finish(name, {-1, out_channels, out_size, out_size});
+  std::vector<std::string> inputs{src};
+  if (residual && src != input)
+    inputs.push_back(input);
+  block_writer w{inputs};
+  auto x = w.arg(0);
+  if (expand_params > 0) {
+    expand(w, x, hidden);
+    x = "y";
+  }
+  project(w, x, r.out_channels);
+  w.line(residual ? "return y + " + w.arg(inputs.size() - 1) : std::string{"return y"});
+  arch.push_back(w.finish(r.name, {-1, r.out_channels, r.out_size, r.out_size}));
 }
 
 struct stage_setting {
@@ -40,7 +77,7 @@ struct stage_setting {
 
 } // namespace
 
-architecture mobilenetv2_architecture(double scale, int64_t classes) {
+architecture mobilenetv2_architecture(double scale, int64_t classes, int64_t max_block_params) {
   static const stage_setting stages[] = {{1, 16, 1, 1}, {6, 24, 2, 2}, {6, 32, 3, 2},
                                          {6, 64, 4, 2}, {6, 96, 3, 1}, {6, 160, 3, 2},
                                          {6, 320, 1, 1}};
@@ -61,24 +98,22 @@ architecture mobilenetv2_architecture(double scale, int64_t classes) {
       int64_t stride = i == 0 ? s.stride : 1;
       int64_t out_channels = scaled_width(s.channels, scale);
       size /= stride;
-      arch.push_back(inverted_residual("block" + std::to_string(index++), arch.back().name,
-                                       channels, out_channels, stride, s.expansion, size));
+      add_inverted_residual(
+          arch,
+          {"block" + std::to_string(index++), channels, out_channels, stride, s.expansion, size},
+          max_block_params);
       channels = out_channels;
     }
   int64_t last = scaled_width(1280, scale);
-  {
-    block_writer w{{arch.back().name}};
-    w.conv("y", "x", "conv", last, channels, 1, 1, 0);
-    w.batch_norm("y", "y", "bn", last);
+  slice_body last_conv = [channels](block_writer& w, const std::string& in, int64_t width) {
+    w.conv("y", in, "conv", width, channels, 1, 1, 0);
+    w.batch_norm("y", "y", "bn", width);
     w.line(relu6);
-    w.line("return y");
-    arch.push_back(w.finish("last_conv", {-1, last, size, size}));
-  }
-  block_writer head{{arch.back().name}};
-  head.line("y = torch.flatten(torch.adaptive_avg_pool2d(x, [1, 1]), 1)");
-  head.linear("y", "y", "fc", classes, last);
-  head.line("return y");
-  arch.push_back(head.finish(zoo_head_node, {-1, classes}));
+  };
+  add_sliced_layer(arch, "last_conv", "last_conv", arch.back().name,
+                   output_slices(last, conv_bn_params(last, channels, 1), max_block_params),
+                   {-1, last, size, size}, last_conv);
+  add_pooled_classifier(arch, last, classes, max_block_params);
   return arch;
 }
 

@@ -42,8 +42,8 @@ caf::error model_writer::write(const architecture& arch, const lineage_plan& lin
   m.inputs = {io_spec{zoo_input_name, tensor_spec{dtype::float32, {-1, 3, 224, 224}}, ""}};
   m.nodes.clear();
   for (const auto& block : arch) {
-    const auto& changed = lineage.changed_nodes;
-    bool is_changed = std::find(changed.begin(), changed.end(), block.name) != changed.end();
+    const auto& changed = lineage.changed_modules;
+    bool is_changed = std::find(changed.begin(), changed.end(), block.module) != changed.end();
     std::string tag = is_changed ? lineage.changed_tag : std::string{"base"};
     node_spec node;
     node.name = block.name;

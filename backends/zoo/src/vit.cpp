@@ -1,8 +1,10 @@
 // ViT-Tiny/16 (Dosovitskiy et al., 2021; DeiT-Ti widths) for 224x224 input:
 // 196 patches plus a class token, 12 pre-LN encoder layers with 3 heads,
-// 5.7M parameters at scale 1.
+// 5.7M parameters at scale 1. Every encoder layer is under the block limit at
+// any scale; a head above it becomes a LayerNorm block and a cut classifier.
 #include "tessera/zoo/block_writer.hpp"
 #include "tessera/zoo/families.hpp"
+#include "tessera/zoo/layer_slices.hpp"
 
 namespace tessera::zoo {
 
@@ -52,7 +54,7 @@ block_plan encoder_block(const std::string& name, const std::string& input, int6
 
 } // namespace
 
-architecture vit_tiny_architecture(double scale, int64_t classes) {
+architecture vit_tiny_architecture(double scale, int64_t classes, int64_t max_block_params) {
   // Heads stay 3, so the width is a multiple of heads * 8 (head dim a multiple of 8).
   int64_t dim = scaled_width(192, scale, heads * 8);
   int64_t mlp = 4 * dim;
@@ -60,12 +62,26 @@ architecture vit_tiny_architecture(double scale, int64_t classes) {
   arch.push_back(embed_block(dim));
   for (int i = 0; i < 12; ++i)
     arch.push_back(encoder_block("encoder" + std::to_string(i), arch.back().name, dim, mlp));
-  block_writer head{{arch.back().name}};
-  head.line("y = x.select(1, 0)");
-  head.layer_norm("y", "y", "norm", dim);
-  head.linear("y", "y", "fc", classes, dim);
-  head.line("return y");
-  arch.push_back(head.finish(zoo_head_node, {-1, classes}));
+  slice_body classifier = [dim](block_writer& w, const std::string& in, int64_t channels) {
+    w.linear("y", in, "fc", channels, dim);
+  };
+  auto fc_params = classes * (dim + 1);
+  if (fc_params + 2 * dim <= max_block_params) {
+    block_writer head{{arch.back().name}};
+    head.line("y = x.select(1, 0)");
+    head.layer_norm("y", "y", "norm", dim);
+    classifier(head, "y", classes);
+    head.line("return y");
+    arch.push_back(head.finish(zoo_head_node, {-1, classes}));
+    return arch;
+  }
+  block_writer norm{{arch.back().name}};
+  norm.line("y = x.select(1, 0)");
+  norm.layer_norm("y", "y", "norm", dim);
+  norm.line("return y");
+  arch.push_back(norm.finish("head_norm", {-1, dim}, zoo_head_node));
+  add_sliced_layer(arch, zoo_head_node, zoo_head_node, "head_norm",
+                   output_slices(classes, fc_params, max_block_params), {-1, classes}, classifier);
   return arch;
 }
 

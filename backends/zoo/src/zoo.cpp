@@ -45,7 +45,7 @@ std::string describe_variant(const family_info& f, const variant_plan& v,
     case sharing_kind::head:
       return f.title + " backbone of " + f.base_name + " with a new " + head + tail;
     case sharing_kind::finetune:
-      return f.title + " from " + f.base_name + " with 3 blocks and the head fine-tuned" + tail;
+      return f.title + " from " + f.base_name + " with 3 modules and the head fine-tuned" + tail;
     case sharing_kind::unrelated:
       return f.title + " trained from an unrelated seed, sharing nothing" + tail;
   }
@@ -85,6 +85,14 @@ const char* to_string(sharing_kind kind) {
   return "unknown";
 }
 
+int64_t zoo_block_limit(const family_info& family, double scale) {
+  int64_t fewest = variants[0].classes;
+  for (const auto& v : variants)
+    fewest = std::min(fewest, v.classes);
+  auto smallest = parameter_count(family.make(scale, fewest, unlimited_block_params));
+  return smallest * zoo_block_limit_percent / 100;
+}
+
 std::vector<std::string> zoo_families() {
   std::vector<std::string> out;
   for (const auto& f : family_infos())
@@ -107,10 +115,11 @@ build_zoo(const store::block_store& store, const zoo_options& opts,
   model_writer writer{store};
   for (const auto* f : *families) {
     std::map<int64_t, architecture> by_classes;
+    auto limit = zoo_block_limit(*f, opts.scale);
     for (const auto& v : variants) {
       auto& arch = by_classes[v.classes];
       if (arch.empty())
-        arch = f->make(opts.scale, v.classes);
+        arch = f->make(opts.scale, v.classes, limit);
       zoo_entry entry;
       entry.sharing = v.sharing;
       auto& m = entry.manifest;
@@ -123,11 +132,11 @@ build_zoo(const store::block_store& store, const zoo_options& opts,
         case sharing_kind::base:
           break;
         case sharing_kind::head:
-          lineage.changed_nodes = {zoo_head_node};
+          lineage.changed_modules = {zoo_head_node};
           break;
         case sharing_kind::finetune:
-          lineage.changed_nodes = f->finetuned_blocks;
-          lineage.changed_nodes.push_back(zoo_head_node);
+          lineage.changed_modules = f->finetuned_modules;
+          lineage.changed_modules.push_back(zoo_head_node);
           break;
         case sharing_kind::unrelated:
           lineage.seed = derived_seed(opts.seed, "scratch");
@@ -135,7 +144,11 @@ build_zoo(const store::block_store& store, const zoo_options& opts,
       }
       if (v.sharing == sharing_kind::head || v.sharing == sharing_kind::finetune) {
         entry.derived_from = f->base_name;
-        entry.changed_nodes = lineage.changed_nodes;
+        entry.changed_modules = lineage.changed_modules;
+        for (const auto& block : arch)
+          if (std::find(entry.changed_modules.begin(), entry.changed_modules.end(), block.module)
+              != entry.changed_modules.end())
+            entry.changed_nodes.push_back(block.name);
       }
       if (auto err = writer.write(arch, lineage, m))
         return err;

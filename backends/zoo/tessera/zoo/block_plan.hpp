@@ -33,6 +33,10 @@ struct param_plan {
 /// One block (node) of a model before any values exist.
 struct block_plan {
   std::string name;
+  /// The network module (layer, residual block, head) the block computes all
+  /// or part of: a module too large for one block is cut into several
+  /// (layer_slices.hpp), and variants change modules, never parts of one.
+  std::string module;
   /// TorchScript source of `def forward(inputs..., params...) -> Tensor`.
   std::string script;
   /// Model input or node names feeding the block, in argument order.
@@ -53,5 +57,11 @@ int64_t fan_in_of(const std::vector<int64_t>& shape);
 
 /// Number of scalar parameters (running statistics included).
 int64_t parameter_count(const architecture& arch);
+
+/// Parameters of one block.
+int64_t parameter_count(const block_plan& block);
+
+/// No limit on the parameters of one block.
+constexpr int64_t unlimited_block_params = INT64_MAX;
 
 } // namespace tessera::zoo

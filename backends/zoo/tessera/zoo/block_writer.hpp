@@ -40,8 +40,16 @@ public:
   /// One statement of the body, without indentation.
   void line(const std::string& code);
 
-  /// The finished block; the body must end with a `return` line.
-  block_plan finish(const std::string& name, std::vector<int64_t> output_shape) const;
+  /// `out = torch.cat([parts...], 1)`: joins slices of a layer's output channels.
+  void concat(const std::string& out, const std::vector<std::string>& parts);
+
+  /// The skeleton argument that carries input `i`: `x` or `x<i>`.
+  std::string arg(size_t i) const;
+
+  /// The finished block; the body must end with a `return` line. `module`
+  /// defaults to the block's own name (a module in one block).
+  block_plan finish(const std::string& name, std::vector<int64_t> output_shape,
+                    std::string module = {}) const;
 
 private:
   std::vector<std::string> inputs_;

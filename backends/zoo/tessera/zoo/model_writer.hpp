@@ -20,8 +20,9 @@ namespace tessera::zoo {
 struct lineage_plan {
   uint64_t seed = 0;
   std::string family;
-  /// Nodes drawn from the `changed_tag` streams; every other node uses "base".
-  std::vector<std::string> changed_nodes;
+  /// Modules whose blocks are drawn from the `changed_tag` streams; every other
+  /// block uses "base".
+  std::vector<std::string> changed_modules;
   std::string changed_tag;
 };
 

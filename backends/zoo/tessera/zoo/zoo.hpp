@@ -42,7 +42,10 @@ struct zoo_entry {
   sharing_kind sharing = sharing_kind::base;
   /// Name of the base model for head and finetune variants, empty otherwise.
   std::string derived_from;
-  /// Nodes whose parameters differ from `derived_from` (empty without one).
+  /// Modules (layers, residual blocks, the head) whose parameters differ from
+  /// `derived_from`, and the nodes that compute them (empty without one). A
+  /// module is one node unless it is above the zoo's block limit.
+  std::vector<std::string> changed_modules;
   std::vector<std::string> changed_nodes;
 };
 
