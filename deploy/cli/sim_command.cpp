@@ -5,6 +5,7 @@
 
 #include "tessera/sim/model_catalog.hpp"
 #include "tessera/sim/simulation.hpp"
+#include "tessera/sim/validation.hpp"
 
 #include <cstdio>
 
@@ -20,11 +21,21 @@ void add_sim_command(CLI::App& app, cli_context& ctx, command_action& action) {
   cmd->add_option("--out", opts->out_dir, "folder for the CSVs and plots")->capture_default_str();
   cmd->add_flag("--quiet", *quiet, "no progress on stderr");
   cmd->add_flag("--no-plots", *no_plots, "skip the gnuplot PNGs");
-  cmd->callback([&ctx, &action, path, opts, quiet, no_plots] {
-    action = [&ctx, path, opts, quiet, no_plots]() -> int {
+  auto realtime = std::make_shared<bool>(false);
+  auto validate = std::make_shared<bool>(false);
+  cmd->add_flag("--validate", *validate,
+                "fidelity check: run the scenario's first policy and level simulated and for real (zoo models, "
+                "LibTorch on the CPU, 3 local nodes) and print both side by side");
+  cmd->add_flag("--realtime", *realtime,
+                "run on real nodes over inproc:// ZeroMQ in real time (scaled by the scenario's speedup)");
+  cmd->callback([&ctx, &action, path, opts, quiet, no_plots, realtime, validate] {
+    action = [&ctx, path, opts, quiet, no_plots, realtime, validate]() -> int {
       auto s = sim::load_scenario(*path);
       if (!s)
         return fail(s.error());
+      if (*realtime)
+        s->mode = sim::run_mode::real_time;
+      opts->store_path = ctx.config().store_path;
       std::vector<schedule_model> models;
       if (s->models.source == sim::model_source::zoo) {
         auto store = ctx.open_store(false);
@@ -37,10 +48,20 @@ void add_sim_command(CLI::App& app, cli_context& ctx, command_action& action) {
       } else {
         models = sim::synthetic_models(s->models);
       }
+      if (*validate) {
+        std::printf("validating %s: %u nodes, %zu models, %llu requests, simulated and real...\n", s->name.c_str(),
+                    s->nodes.count, models.size(), static_cast<unsigned long long>(s->workload.requests));
+        auto v = sim::validate_against_real(*s, models, opts->store_path);
+        if (!v)
+          return fail(v.error());
+        std::printf("%s", sim::validation_table(*v).c_str());
+        return v->within_tolerance() ? 0 : 1;
+      }
       opts->progress = !*quiet;
       opts->plots = !*no_plots;
-      std::printf("scenario %s: %u nodes x %u executors, %zu models, seed %llu\n", s->name.c_str(),
-                  s->nodes.count, s->nodes.executors, models.size(), static_cast<unsigned long long>(s->seed));
+      std::printf("scenario %s: %u nodes x %u executors, %zu models, seed %llu, %s\n", s->name.c_str(),
+                  s->nodes.count, s->nodes.executors, models.size(), static_cast<unsigned long long>(s->seed),
+                  s->mode == sim::run_mode::real_time ? "real time on inproc:// nodes" : "virtual time");
       if (!s->description.empty())
         std::printf("%s\n", s->description.c_str());
       auto rows = sim::run_simulation(*s, models, *opts);

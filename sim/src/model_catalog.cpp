@@ -3,6 +3,8 @@
 #include "tessera/core/error.hpp"
 #include "tessera/sim/sim_device.hpp"
 
+#include <algorithm>
+
 namespace tessera::sim {
 
 namespace {
@@ -44,6 +46,45 @@ std::vector<schedule_model> synthetic_models(const model_spec& spec) {
       out.push_back(std::move(m));
     }
   }
+  return out;
+}
+
+std::vector<schedule_model> family_units(const std::vector<schedule_model>& models,
+                                         std::map<std::string, std::string>& unit_of) {
+  std::vector<schedule_model> units;
+  for (const auto& m : models) {
+    auto family = m.name.substr(0, m.name.find('v'));
+    unit_of[m.name] = family;
+    auto u = std::find_if(units.begin(), units.end(), [&](const auto& x) { return x.name == family; });
+    if (u == units.end()) {
+      units.push_back(schedule_model{family, {}});
+      u = units.end() - 1;
+    }
+    for (const auto& b : m.blocks)
+      if (std::none_of(u->blocks.begin(), u->blocks.end(), [&](const auto& x) { return x.id == b.id; }))
+        u->blocks.push_back(b);
+  }
+  return units;
+}
+
+model_manifest manifest_of(const schedule_model& m) {
+  model_manifest out;
+  out.name = m.name;
+  out.family = "synthetic";
+  tensor_spec io{dtype::float32, {-1, 4}};
+  out.inputs.push_back({"x", io, ""});
+  std::string previous = "x";
+  for (size_t i = 0; i < m.blocks.size(); ++i) {
+    tessera::node_spec n;
+    n.name = "b" + std::to_string(i);
+    n.skeleton = content_id{0x5157000000000000ULL, 0};
+    n.params.push_back({"w", m.blocks[i].id, tensor_spec{dtype::uint8, {static_cast<int64_t>(m.blocks[i].bytes)}}});
+    n.inputs.push_back(previous);
+    n.output = io;
+    previous = n.name;
+    out.nodes.push_back(std::move(n));
+  }
+  out.outputs.push_back({"y", io, previous});
   return out;
 }
 

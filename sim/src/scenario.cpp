@@ -105,13 +105,14 @@ private:
   caf::error& err_;
 };
 
-void read_nodes(const toml::table* t, node_spec& n, caf::error& err) {
-  field_reader r{t, "nodes", err};
-  r.only({"count", "executors", "budget_mb", "load_mb_per_s", "residency"});
+// The node fields; a [[configs]] entry may override all but count.
+void node_fields(field_reader& r, node_spec& n) {
   r.integer("count", n.count, 1, 100000);
   r.integer("executors", n.executors, 1, 64);
   r.number("budget_mb", n.budget_mb, 0.001, 1.0e9);
   r.number("load_mb_per_s", n.load_mb_per_s, 0.001, 1.0e9);
+  r.number("executor_speed", n.executor_speed, 0.01, 1.0);
+  r.flag("swap", n.swap);
   std::string residency;
   r.text("residency", residency);
   if (residency == "lru_blocks")
@@ -122,12 +123,48 @@ void read_nodes(const toml::table* t, node_spec& n, caf::error& err) {
     n.residency = residency_policy::last_model;
   else if (!residency.empty())
     r.fail("residency", "must be lru_blocks, lru_models or last_model, got \"" + residency + "\"");
+  std::string placement;
+  r.text("placement", placement);
+  if (placement == "static")
+    n.placement = placement_kind::fixed;
+  else if (placement == "dynamic")
+    n.placement = placement_kind::dynamic;
+  else if (!placement.empty())
+    r.fail("placement", "must be \"dynamic\" or \"static\", got \"" + placement + "\"");
+  if (n.swap && n.residency != residency_policy::lru_blocks)
+    r.fail("swap", "needs residency = \"lru_blocks\" (swapping keeps the bottom blocks that fit)");
+}
+
+void read_nodes(const toml::table* t, node_spec& n, caf::error& err) {
+  field_reader r{t, "nodes", err};
+  r.only({"count", "executors", "budget_mb", "load_mb_per_s", "residency", "placement", "executor_speed", "swap"});
+  node_fields(r, n);
+}
+
+// How synthetic models share: sharing (bottom or none) and unit (model or group).
+void sharing_fields(field_reader& r, synthetic_spec& s) {
+  std::string sharing;
+  r.text("sharing", sharing);
+  if (sharing == "none")
+    s.shared_trunk = false;
+  else if (sharing == "bottom")
+    s.shared_trunk = true;
+  else if (!sharing.empty())
+    r.fail("sharing", "must be \"bottom\" or \"none\", got \"" + sharing + "\"");
+  std::string unit;
+  r.text("unit", unit);
+  if (unit == "group")
+    s.fused = true;
+  else if (unit == "model")
+    s.fused = false;
+  else if (!unit.empty())
+    r.fail("unit", "must be \"model\" or \"group\", got \"" + unit + "\"");
 }
 
 void read_models(const toml::table* t, model_spec& m, caf::error& err) {
   field_reader r{t, "models", err};
   r.only({"source", "names", "exec_ms_per_mb", "exec_ms", "families", "variants", "trunk_blocks", "trunk_mb",
-          "head_mb", "sharing"});
+          "head_mb", "sharing", "unit"});
   std::string source = "synthetic";
   r.text("source", source);
   if (source == "zoo")
@@ -168,18 +205,26 @@ void read_models(const toml::table* t, model_spec& m, caf::error& err) {
   r.integer("trunk_blocks", s.trunk_blocks, 1, 1000);
   r.number("trunk_mb", s.trunk_mb, 0.0, 1.0e6);
   r.number("head_mb", s.head_mb, 0.0, 1.0e6);
-  std::string sharing = "bottom";
-  r.text("sharing", sharing);
-  if (sharing == "none")
-    s.shared_trunk = false;
-  else if (sharing != "bottom")
-    r.fail("sharing", "must be \"bottom\" or \"none\", got \"" + sharing + "\"");
+  sharing_fields(r, s);
+  if (s.fused && m.source == model_source::zoo)
+    r.fail("unit", "groups are built from synthetic families; fuse zoo models with `tessera fuse`");
+}
+
+void uplink_field(field_reader& r, bool& edf) {
+  std::string uplink;
+  r.text("uplink", uplink);
+  if (uplink == "edf")
+    edf = true;
+  else if (uplink == "equal")
+    edf = false;
+  else if (!uplink.empty())
+    r.fail("uplink", "must be \"equal\" or \"edf\", got \"" + uplink + "\"");
 }
 
 void read_workload(const toml::table* t, workload_spec& w, const std::string& base_dir, caf::error& err) {
   field_reader r{t, "workload", err};
   r.only({"kind", "rate_per_s", "on_ms", "off_ms", "period_ms", "amplitude", "trace", "load_levels", "requests",
-          "duration_ms", "zipf", "slack_min", "slack_max"});
+          "duration_ms", "zipf", "slack_min", "slack_max", "uplink_mb_per_s", "input_kb", "uplink"});
   std::string kind = "poisson";
   r.text("kind", kind);
   if (kind == "poisson")
@@ -204,6 +249,9 @@ void read_workload(const toml::table* t, workload_spec& w, const std::string& ba
   r.number("slack_max", w.slack_max, 0.0, 1.0e6);
   if (w.slack_max < w.slack_min)
     r.fail("slack_max", "must not be below slack_min");
+  r.number("uplink_mb_per_s", w.uplink_mb_per_s, 0.0, 1.0e9);
+  r.number("input_kb", w.input_kb, 0.0, 1.0e9);
+  uplink_field(r, w.uplink_edf);
   r.text("trace", w.trace_path);
   if (w.kind == arrival_kind::trace) {
     if (w.trace_path.empty())
@@ -225,8 +273,9 @@ void read_workload(const toml::table* t, workload_spec& w, const std::string& ba
   }
 }
 
-void read_policies(const toml::node* n, std::vector<actors::queue_order>& out, caf::error& err) {
-  field_reader r{nullptr, "", err};
+void read_policies(const toml::node* n, std::vector<actors::queue_order>& out, caf::error& err,
+                   const std::string& section = "") {
+  field_reader r{nullptr, section, err};
   if (n == nullptr)
     return;
   const auto* arr = n->as_array();
@@ -268,7 +317,48 @@ void read_faults(const toml::node* n, const node_spec& nodes, std::vector<fault_
   }
 }
 
+void read_configs(const toml::node* n, scenario& s, caf::error& err) {
+  if (n == nullptr)
+    return;
+  const auto* arr = n->as_array();
+  if (arr == nullptr) {
+    field_reader{nullptr, "", err}.fail("configs", "must be an array of tables ([[configs]])");
+    return;
+  }
+  for (size_t i = 0; i < arr->size(); ++i) {
+    auto section = "configs[" + std::to_string(i) + "]";
+    const auto* t = arr->get(i)->as_table();
+    field_reader r{t, section, err};
+    if (t == nullptr)
+      return r.fail("name", "each config must be a table with a name");
+    r.only({"name", "executors", "budget_mb", "load_mb_per_s", "residency", "placement", "executor_speed", "swap",
+            "sharing", "unit", "policies", "uplink"});
+    config_spec c{"", s.nodes, s.models, s.policies, s.workload.uplink_edf};
+    r.text("name", c.name);
+    if (c.name.empty() || c.name.find_first_of("/\\ ,") != std::string::npos)
+      r.fail("name", "is required: a short name without spaces, commas or slashes");
+    for (const auto& other : s.configs)
+      if (other.name == c.name)
+        r.fail("name", "\"" + c.name + "\" is used twice");
+    node_fields(r, c.nodes);
+    sharing_fields(r, c.models.synthetic);
+    uplink_field(r, c.uplink_edf);
+    read_policies(r.get("policies"), c.policies, err, section);
+    s.configs.push_back(std::move(c));
+  }
+}
+
 } // namespace
+
+scenario with_config(const scenario& s, const config_spec& c) {
+  scenario out = s;
+  out.nodes = c.nodes;
+  out.models = c.models;
+  out.policies = c.policies;
+  out.workload.uplink_edf = c.uplink_edf;
+  out.configs.clear();
+  return out;
+}
 
 caf::expected<scenario> parse_scenario_text(const std::string& text, const std::string& base_dir) {
   toml::table doc;
@@ -281,7 +371,15 @@ caf::expected<scenario> parse_scenario_text(const std::string& text, const std::
   scenario s;
   caf::error err;
   field_reader top{&doc, "", err};
-  top.only({"name", "description", "seed", "bucket_ms", "policies", "nodes", "models", "workload", "faults"});
+  top.only({"name", "description", "seed", "bucket_ms", "mode", "speedup", "policies", "nodes", "models", "workload",
+            "faults", "configs"});
+  std::string mode = "virtual";
+  top.text("mode", mode);
+  if (mode == "realtime")
+    s.mode = run_mode::real_time;
+  else if (mode != "virtual")
+    top.fail("mode", "must be \"virtual\" or \"realtime\", got \"" + mode + "\"");
+  top.number("speedup", s.speedup, 0.01, 1000.0);
   top.text("name", s.name);
   top.text("description", s.description);
   top.integer("seed", s.seed, 0, INT64_MAX);
@@ -291,6 +389,12 @@ caf::expected<scenario> parse_scenario_text(const std::string& text, const std::
   read_workload(doc["workload"].as_table(), s.workload, base_dir, err);
   read_policies(doc.get("policies"), s.policies, err);
   read_faults(doc.get("faults"), s.nodes, s.faults, err);
+  read_configs(doc.get("configs"), s, err);
+  if (s.mode == run_mode::real_time)
+    for (size_t i = 0; i < s.faults.size(); ++i)
+      if (s.faults[i].node == 0)
+        top.fail("faults[" + std::to_string(i) + "].node",
+                 "node 0 faces the clients in real-time mode and cannot fail");
   if (err)
     return err;
   return s;

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <map>
 
 namespace tessera::sim {
 
@@ -32,6 +33,28 @@ caf::error open_for_write(std::ofstream& out, const std::string& path) {
   return {};
 }
 
+// The most one node held at once: its executors' resident bytes summed at
+// each moment one of them changed (after each job).
+uint64_t peak_node_resident(const cluster_world& w) {
+  std::map<uint32_t, std::vector<std::pair<double, std::pair<size_t, uint64_t>>>> changes;
+  for (size_t i = 0; i < w.slots.size(); ++i)
+    for (const auto& sp : w.slots[i].spans)
+      changes[w.slots[i].node].push_back({sp.end_ms, {i, sp.resident_bytes}});
+  uint64_t peak = 0;
+  for (auto& [node, list] : changes) {
+    std::stable_sort(list.begin(), list.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::map<size_t, uint64_t> held;
+    for (const auto& [when, change] : list) {
+      held[change.first] = change.second;
+      uint64_t total = 0;
+      for (const auto& [slot, bytes] : held)
+        total += bytes;
+      peak = std::max(peak, total);
+    }
+  }
+  return peak;
+}
+
 } // namespace
 
 const char* to_string(request_status s) {
@@ -49,11 +72,12 @@ const char* to_string(request_status s) {
 }
 
 std::string run_stem(const cluster_run& run) {
-  return std::string{to_string(run.policy)} + "_x" + fmt("%.2f", run.level);
+  return (run.config.empty() ? std::string{} : run.config + "_") + to_string(run.policy) + "_x" + fmt("%.2f", run.level);
 }
 
 run_summary summarize(const cluster_run& run) {
   run_summary s;
+  s.config = run.config.empty() ? "-" : run.config;
   s.policy = to_string(run.policy);
   s.level = run.level;
   s.events = run.events;
@@ -84,6 +108,11 @@ run_summary summarize(const cluster_run& run) {
   s.met_per_s = static_cast<double>(s.met) / secs;
   s.p50_ms = percentile(latency, 0.50);
   s.p99_ms = percentile(latency, 0.99);
+  double sum = 0.0;
+  for (double l : latency)
+    sum += l;
+  s.mean_ms = latency.empty() ? 0.0 : sum / static_cast<double>(latency.size());
+  s.peak_resident_bytes = peak_node_resident(run.world);
   for (const auto& sl : run.world.slots) {
     s.loaded_bytes += sl.loaded_bytes;
     s.switches += sl.switches;
@@ -162,28 +191,31 @@ caf::error write_summary_csv(const std::vector<run_summary>& rows, const std::st
   std::ofstream out;
   if (auto err = open_for_write(out, path))
     return err;
-  out << "policy,level,requests,met,missed,failed,lost,hit_rate,met_per_s,completed_per_s,p50_ms,p99_ms,"
-         "loaded_bytes,switches,evictions,makespan_ms\n";
+  out << "config,policy,level,requests,met,missed,failed,lost,hit_rate,met_per_s,completed_per_s,p50_ms,p99_ms,"
+         "mean_ms,peak_resident_bytes,loaded_bytes,switches,evictions,makespan_ms\n";
   for (const auto& r : rows)
-    out << r.policy << ',' << fmt("%.2f", r.level) << ',' << r.requests << ',' << r.met << ',' << r.missed << ','
-        << r.failed << ',' << r.lost << ',' << fmt("%.4f", r.hit_rate) << ',' << fmt("%.3f", r.met_per_s) << ','
-        << fmt("%.3f", r.completed_per_s) << ',' << fmt("%.3f", r.p50_ms) << ',' << fmt("%.3f", r.p99_ms) << ','
+    out << r.config << ',' << r.policy << ',' << fmt("%.2f", r.level) << ',' << r.requests << ',' << r.met << ','
+        << r.missed << ',' << r.failed << ',' << r.lost << ',' << fmt("%.4f", r.hit_rate) << ','
+        << fmt("%.3f", r.met_per_s) << ',' << fmt("%.3f", r.completed_per_s) << ',' << fmt("%.3f", r.p50_ms) << ','
+        << fmt("%.3f", r.p99_ms) << ',' << fmt("%.3f", r.mean_ms) << ',' << r.peak_resident_bytes << ','
         << r.loaded_bytes << ',' << r.switches << ',' << r.evictions << ',' << fmt("%.3f", r.makespan_ms) << '\n';
   return out ? caf::error{} : make_error(ec::io_error, "write failed: " + path);
 }
 
 std::string summary_table(const std::vector<run_summary>& rows) {
   std::string out;
-  char line[256];
-  std::snprintf(line, sizeof line, "%-12s %5s %7s %6s %6s %6s %7s %8s %9s %9s %9s %8s %8s\n", "policy", "load",
-                "requests", "met", "missed", "failed", "hit", "met/s", "p50 ms", "p99 ms", "loaded MB", "switches",
-                "evicted");
+  char line[320];
+  std::snprintf(line, sizeof line, "%-12s %-12s %5s %8s %7s %6s %6s %7s %8s %8s %8s %9s %8s %9s %8s %8s\n", "config",
+                "policy", "load", "requests", "met", "missed", "failed", "hit", "met/s", "p50 ms", "p99 ms", "mean ms",
+                "peak MB", "loaded MB", "switches", "evicted");
   out += line;
   for (const auto& r : rows) {
-    std::snprintf(line, sizeof line, "%-12s %5.2f %7llu %6llu %6llu %6llu %6.1f%% %8.2f %9.1f %9.1f %9.1f %8llu %8llu\n",
-                  r.policy.c_str(), r.level, static_cast<unsigned long long>(r.requests),
+    std::snprintf(line, sizeof line,
+                  "%-12s %-12s %5.2f %8llu %7llu %6llu %6llu %6.1f%% %8.2f %8.1f %8.1f %9.1f %8.1f %9.1f %8llu %8llu\n",
+                  r.config.c_str(), r.policy.c_str(), r.level, static_cast<unsigned long long>(r.requests),
                   static_cast<unsigned long long>(r.met), static_cast<unsigned long long>(r.missed),
                   static_cast<unsigned long long>(r.failed), 100.0 * r.hit_rate, r.met_per_s, r.p50_ms, r.p99_ms,
+                  r.mean_ms, static_cast<double>(r.peak_resident_bytes) / 1.0e6,
                   static_cast<double>(r.loaded_bytes) / 1.0e6, static_cast<unsigned long long>(r.switches),
                   static_cast<unsigned long long>(r.evictions));
     out += line;

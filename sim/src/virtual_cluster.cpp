@@ -8,7 +8,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <limits>
+#include <map>
 
 namespace tessera::sim {
 
@@ -49,39 +51,40 @@ caf::expected<cluster_run> run_cluster(const scenario& s, const std::vector<sche
   // A request the actors never answer is reported as lost, not waited for.
   sys.await_actors_before_shutdown(false);
   auto& coordinator = dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler());
-  auto world = std::make_shared<cluster_world>();
-  schedule_device dev;
-  dev.load_bytes_per_ms = s.nodes.load_mb_per_s * 1.0e3;
-  dev.capacity_bytes = static_cast<uint64_t>(s.nodes.budget_mb * 1.0e6 / s.nodes.executors);
-  dev.residency = s.nodes.residency;
-  for (uint32_t n = 0; n < s.nodes.count; ++n)
-    for (uint32_t e = 0; e < s.nodes.executors; ++e)
-      world->slots.push_back(slot_state{n, sim_device{models, dev}});
+  auto world = std::make_shared<cluster_world>(make_world(s, models, requests));
   std::vector<slot_executor_actor> slots;
-  std::vector<actors::executor_actor> executors;
-  for (size_t i = 0; i < world->slots.size(); ++i) {
+  for (size_t i = 0; i < world->slots.size(); ++i)
     slots.push_back(spawn_slot_executor(sys, world, i));
-    executors.push_back(caf::actor_cast<actors::executor_actor>(slots.back()));
-  }
+  // The scheduler reads the virtual clock, so its queue expiry, aging and
+  // re-queueing judge virtual deadlines, as they judge real ones in production.
+  auto at = [](double ms) { return actors::steady_time{} + std::chrono::microseconds(std::llround(ms * 1000.0)); };
   actors::scheduler_options opts;
   opts.order = policy;
-  auto scheduler = actors::spawn_scheduler(sys, executors, {}, opts);
-  auto forward = sys.spawn(client, scheduler, world);
-  for (size_t i = 0; i < requests.size(); ++i) {
-    request_record r;
-    r.id = i + 1;
-    r.model = requests[i].model;
-    r.arrival_ms = requests[i].arrival_ms;
-    r.deadline_ms = requests[i].deadline_ms;
-    world->records.push_back(std::move(r));
+  opts.clock = [world, at] { return at(world->now_ms); };
+  // Dynamic placement: one scheduler over every executor. Static: one per
+  // node over its own executors, and each model goes to its home node.
+  bool fixed = s.nodes.placement == placement_kind::fixed;
+  std::vector<actors::scheduler_actor> schedulers;
+  std::vector<std::pair<size_t, uint32_t>> slot_in; // slot -> (scheduler, index there)
+  for (uint32_t n = 0; n < (fixed ? s.nodes.count : 1u); ++n) {
+    std::vector<actors::executor_actor> executors;
+    for (size_t i = 0; i < slots.size(); ++i)
+      if (!fixed || world->slots[i].node == n) {
+        slot_in.emplace_back(schedulers.size(), static_cast<uint32_t>(executors.size()));
+        executors.push_back(caf::actor_cast<actors::executor_actor>(slots[i]));
+      }
+    schedulers.push_back(actors::spawn_scheduler(sys, executors, {}, opts));
   }
+  std::map<std::string, size_t> home;
+  for (size_t m = 0; m < models.size(); ++m)
+    home[models[m].name] = fixed ? m % s.nodes.count : 0;
+  std::vector<caf::actor> forward;
+  for (const auto& sc : schedulers)
+    forward.push_back(sys.spawn(client, sc, world));
+  // Requests enter when their input is on the node (after any upload).
+  auto by_ready = ready_order(requests);
   auto faults = s.faults;
   std::stable_sort(faults.begin(), faults.end(), [](const auto& a, const auto& b) { return a.at_ms < b.at_ms; });
-  // Virtual deadlines are judged from the records; the scheduler sees real ones
-  // an hour away (order preserved, so EDF and reuse-aware order by them), so its
-  // own clock never expires a job during the run.
-  auto epoch = std::chrono::steady_clock::now() + std::chrono::hours(1);
-  auto at = [&](double ms) { return epoch + std::chrono::microseconds(static_cast<int64_t>(ms * 1000.0)); };
   cluster_run out;
   out.policy = policy;
   out.level = level;
@@ -91,7 +94,7 @@ caf::expected<cluster_run> run_cluster(const scenario& s, const std::vector<sche
     while (coordinator.try_run_once()) {
       // run every actor until nothing is left to do at this instant
     }
-    double t_arrival = next < requests.size() ? requests[next].arrival_ms : never;
+    double t_arrival = next < requests.size() ? requests[by_ready[next]].ready_ms : never;
     double t_fault = next_fault < faults.size() ? faults[next_fault].at_ms : never;
     double t_done = never;
     for (const auto& sl : world->slots)
@@ -127,15 +130,16 @@ caf::expected<cluster_run> run_cluster(const scenario& s, const std::vector<sche
       }
       for (size_t i = 0; i < world->slots.size(); ++i)
         if (world->slots[i].node == node)
-          caf::anon_send(scheduler, actors::peer_atom::value, static_cast<uint32_t>(i), false);
+          caf::anon_send(schedulers[slot_in[i].first], actors::peer_atom::value, slot_in[i].second, false);
     } else {
-      while (next < requests.size() && requests[next].arrival_ms <= t) {
+      while (next < requests.size() && requests[by_ready[next]].ready_ms <= t) {
+        const auto& r = requests[by_ready[next]];
         actors::infer_job j;
-        j.ticket = next + 1;
-        j.model = requests[next].model;
-        j.arrival = at(requests[next].arrival_ms);
-        j.deadline = at(requests[next].deadline_ms);
-        caf::anon_send(forward, actors::run_atom::value, std::move(j));
+        j.ticket = by_ready[next] + 1;
+        j.model = r.model;
+        j.arrival = at(r.arrival_ms);
+        j.deadline = at(r.deadline_ms);
+        caf::anon_send(forward[home[r.model]], actors::run_atom::value, std::move(j));
         ++next;
       }
     }

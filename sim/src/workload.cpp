@@ -34,6 +34,60 @@ double peak_rate(const workload_spec& w, double level) {
 
 } // namespace
 
+std::vector<size_t> ready_order(const std::vector<sim_request>& requests) {
+  std::vector<size_t> order(requests.size());
+  for (size_t i = 0; i < order.size(); ++i)
+    order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return requests[a].ready_ms < requests[b].ready_ms; });
+  return order;
+}
+
+void apply_uplink(std::vector<sim_request>& requests, const workload_spec& w) {
+  for (auto& r : requests)
+    r.ready_ms = r.arrival_ms;
+  if (w.uplink_mb_per_s <= 0.0 || w.input_kb <= 0.0)
+    return;
+  const double bytes_per_ms = w.uplink_mb_per_s * 1.0e3;
+  const double size = w.input_kb * 1.0e3;
+  std::vector<double> left(requests.size(), size);
+  std::vector<size_t> active;
+  double t = 0.0;
+  size_t next = 0;
+  while (next < requests.size() || !active.empty()) {
+    if (active.empty()) {
+      t = std::max(t, requests[next].arrival_ms);
+      active.push_back(next++);
+      continue;
+    }
+    // The uploads served now and the rate each gets.
+    std::vector<size_t> served = active;
+    if (w.uplink_edf) {
+      auto first = std::min_element(active.begin(), active.end(), [&](size_t a, size_t b) {
+        return requests[a].deadline_ms != requests[b].deadline_ms ? requests[a].deadline_ms < requests[b].deadline_ms
+                                                                  : a < b;
+      });
+      served = {*first};
+    }
+    double rate = bytes_per_ms / static_cast<double>(served.size());
+    double finish = INFINITY;
+    for (auto i : served)
+      finish = std::min(finish, t + left[i] / rate);
+    double arrive = next < requests.size() ? requests[next].arrival_ms : INFINITY;
+    double until = std::min(finish, arrive);
+    for (auto i : served)
+      left[i] -= (until - t) * rate;
+    t = until;
+    for (auto i : served)
+      if (left[i] <= 1.0e-6) {
+        requests[i].ready_ms = t;
+        active.erase(std::find(active.begin(), active.end(), i));
+      }
+    while (next < requests.size() && requests[next].arrival_ms <= t)
+      active.push_back(next++);
+  }
+}
+
 caf::expected<std::vector<sim_request>> read_trace(const std::string& path) {
   std::ifstream in{path};
   if (!in)
@@ -90,6 +144,7 @@ caf::expected<std::vector<sim_request>> make_workload(const scenario& s, const s
       if (out.size() >= w.requests)
         break;
     }
+    apply_uplink(out, w);
     return out;
   }
   if (models.empty())
@@ -120,8 +175,10 @@ caf::expected<std::vector<sim_request>> make_workload(const scenario& s, const s
       continue;
     const auto& m = models[perm[pick(rng)]];
     double cold = model_exec_ms(m) + static_cast<double>(model_bytes(m)) / load_bytes_per_ms;
-    out.push_back({m.name, t, t + slack(rng) * cold});
+    double upload = w.uplink_mb_per_s > 0.0 ? w.input_kb / w.uplink_mb_per_s : 0.0;
+    out.push_back({m.name, t, t + upload + slack(rng) * cold, t});
   }
+  apply_uplink(out, w);
   return out;
 }
 

@@ -59,4 +59,20 @@ struct cluster_world {
   std::vector<request_record> records; ///< record i has ticket i + 1
 };
 
+struct scenario;
+struct sim_request;
+
+/// The device of each executor of the scenario's nodes: the node's budget split
+/// among its executors, its bandwidth and residency policy.
+schedule_device slot_device(const scenario& s);
+
+/// What each executor's simulated device does beyond the cost model: swap,
+/// the executors' shared compute, fused families as units.
+sim_device_options slot_device_options(const scenario& s, const std::vector<schedule_model>& models);
+
+/// A world with one slot per (node, executor), each with a device over
+/// `models`, and one pending record per request.
+cluster_world make_world(const scenario& s, const std::vector<schedule_model>& models,
+                         const std::vector<sim_request>& requests);
+
 } // namespace tessera::sim

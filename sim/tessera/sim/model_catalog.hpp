@@ -6,6 +6,7 @@
 #include "tessera/core/manifest.hpp"
 #include "tessera/sim/scenario.hpp"
 
+#include <map>
 #include <vector>
 
 namespace tessera::sim {
@@ -18,5 +19,16 @@ std::vector<schedule_model> synthetic_models(const model_spec& spec);
 /// when empty); names the spec asks for but `manifests` lacks are an error.
 caf::expected<std::vector<schedule_model>> zoo_models(const model_spec& spec,
                                                       const std::vector<model_manifest>& manifests);
+
+/// Synthetic families as fused groups: one unit per family ("f<k>") whose
+/// blocks are the union of its variants' ("f<k>v<j>"); `unit_of` maps each
+/// variant to its family's unit.
+std::vector<schedule_model> family_units(const std::vector<schedule_model>& models,
+                                         std::map<std::string, std::string>& unit_of);
+
+/// A manifest for a synthetic model, for real-time runs: one node per block
+/// (a parameter of the block's bytes), input "x" and output "y" of float32
+/// [batch, 4]. Nothing executes it; the simulated backend runs the model by name.
+model_manifest manifest_of(const schedule_model& m);
 
 } // namespace tessera::sim

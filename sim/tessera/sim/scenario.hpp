@@ -15,6 +15,11 @@
 
 namespace tessera::sim {
 
+/// Where a request may run: on any executor of any node, placed by the one
+/// scheduler (dynamic), or only on its model's home node (model index modulo
+/// node count), each node with a scheduler of its own (static).
+enum class placement_kind : uint8_t { dynamic, fixed };
+
 /// The boxes of the simulated cluster; every node is alike.
 struct node_spec {
   uint32_t count = 1;
@@ -24,6 +29,12 @@ struct node_spec {
   double budget_mb = 200.0;
   double load_mb_per_s = 1000.0;
   residency_policy residency = residency_policy::lru_blocks;
+  placement_kind placement = placement_kind::dynamic;
+  /// Compute speed of each executor when a node has several, relative to one
+  /// executor alone (they share the device); 1 means no slowdown.
+  double executor_speed = 1.0;
+  /// Run models larger than an executor's budget block by block (SwapNet).
+  bool swap = false;
 };
 
 /// Where the models come from.
@@ -39,6 +50,9 @@ struct synthetic_spec {
   double trunk_mb = 40.0;
   double head_mb = 4.0;
   bool shared_trunk = true;
+  /// unit = "group": each family is a fused group, loaded, kept and evicted as
+  /// one unit (its trunk once, all its heads); "model": each model alone.
+  bool fused = false;
 };
 
 struct model_spec {
@@ -71,6 +85,14 @@ struct workload_spec {
   /// plus compute); slack is drawn uniformly from [slack_min, slack_max].
   double slack_min = 3.0;
   double slack_max = 8.0;
+  /// Each request first uploads its input over the node's shared uplink
+  /// (PartialLoading's setting); 0 turns uploads off. The deadline counts
+  /// from the request's creation, so upload time is part of its latency.
+  double uplink_mb_per_s = 0.0;
+  double input_kb = 0.0;
+  /// How the uplink is shared by the uploads in flight: "equal" (each gets an
+  /// equal share) or "edf" (one at a time, earliest deadline first).
+  bool uplink_edf = false;
 };
 
 /// A node that fails (and stays down) at a virtual time.
@@ -79,8 +101,27 @@ struct fault_spec {
   double at_ms = 0.0;
 };
 
+/// How a scenario runs: in deterministic virtual time (the real scheduler with
+/// slot executors under CAF's test coordinator), or in real time with whole
+/// nodes (gateway, scheduler, executors on simulated devices) on inproc://.
+enum class run_mode : uint8_t { virtual_time, real_time };
+
+/// One configuration to compare: the scenario's nodes, models and policies
+/// with a few fields overridden ([[configs]]).
+struct config_spec {
+  std::string name;
+  node_spec nodes;
+  model_spec models;
+  std::vector<actors::queue_order> policies;
+  bool uplink_edf = false;
+};
+
 struct scenario {
   std::string name;
+  run_mode mode = run_mode::virtual_time;
+  /// Real-time mode: wall-clock time runs this many times faster than the
+  /// scenario's (a 10 s scenario takes 1 s at 10).
+  double speedup = 10.0;
   std::string description;
   uint64_t seed = 1;
   double bucket_ms = 1000.0; ///< width of the per-node time series buckets
@@ -89,7 +130,12 @@ struct scenario {
   workload_spec workload;
   std::vector<actors::queue_order> policies{actors::queue_order::reuse_aware};
   std::vector<fault_spec> faults;
+  /// Configurations to compare; none means the scenario as it is.
+  std::vector<config_spec> configs;
 };
+
+/// The scenario as configuration `c` changes it.
+scenario with_config(const scenario& s, const config_spec& c);
 
 /// Parses and validates a scenario; relative trace paths are resolved against
 /// `base_dir`. Errors are ec::bad_config and name the field.

@@ -12,6 +12,7 @@
 namespace tessera::sim {
 
 struct run_summary {
+  std::string config; ///< "-" without [[configs]]
   std::string policy;
   double level = 1.0;
   uint64_t requests = 0;
@@ -25,6 +26,9 @@ struct run_summary {
   double met_per_s = 0.0;       ///< deadline throughput
   double p50_ms = 0.0;          ///< latency (end - arrival) of completed requests
   double p99_ms = 0.0;
+  double mean_ms = 0.0;
+  /// Most bytes one node held resident at once (its executors together).
+  uint64_t peak_resident_bytes = 0;
   uint64_t loaded_bytes = 0;
   uint64_t switches = 0;
   uint64_t evictions = 0;
@@ -45,7 +49,7 @@ caf::error write_summary_csv(const std::vector<run_summary>& rows, const std::st
 /// The table printed on the terminal.
 std::string summary_table(const std::vector<run_summary>& rows);
 
-/// "reuse_aware_x1.0": a run's file name stem.
+/// "reuse_aware_x1.00", or "fused_reuse_aware_x1.00" in a config: a run's file name stem.
 std::string run_stem(const cluster_run& run);
 
 } // namespace tessera::sim

@@ -14,6 +14,9 @@ struct simulation_options {
   std::string out_dir = "sim-out";
   bool progress = true; ///< progress lines on stderr
   bool plots = true;    ///< PNGs when gnuplot is found
+  /// Real-time mode with zoo models: the store that holds their manifests.
+  /// Synthetic models get a store of their own under out_dir.
+  std::string store_path;
 };
 
 /// Runs the scenario; returns one summary per (level, policy), level-major.

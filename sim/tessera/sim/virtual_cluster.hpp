@@ -14,6 +14,7 @@ namespace tessera::sim {
 
 /// The outcome of one policy at one load level.
 struct cluster_run {
+  std::string config; ///< the [[configs]] entry, or empty
   actors::queue_order policy = actors::queue_order::reuse_aware;
   double level = 1.0;
   cluster_world world;

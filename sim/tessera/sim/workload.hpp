@@ -15,7 +15,19 @@ struct sim_request {
   std::string model;
   double arrival_ms = 0.0;
   double deadline_ms = 0.0;
+  /// When its input is on the node and the scheduler sees it: the arrival,
+  /// or later when it first uploads over the uplink.
+  double ready_ms = 0.0;
 };
+
+/// Indices of `requests` in the order they become ready (stable).
+std::vector<size_t> ready_order(const std::vector<sim_request>& requests);
+
+/// Sets each request's ready time from its upload over the shared uplink
+/// (workload.uplink_mb_per_s, input_kb): shared equally by the uploads in
+/// flight, or one at a time in deadline order (uplink = "edf"). Requests stay
+/// in arrival order.
+void apply_uplink(std::vector<sim_request>& requests, const workload_spec& w);
 
 /// The workload at `level` times the scenario's rate, sorted by arrival.
 caf::expected<std::vector<sim_request>> make_workload(const scenario& s, const std::vector<schedule_model>& models,
