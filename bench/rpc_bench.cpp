@@ -20,6 +20,8 @@
 #include <cstdio>
 #include <thread>
 
+#include <sys/resource.h>
+
 namespace tessera::bench {
 
 namespace {
@@ -29,6 +31,30 @@ using clock_type = std::chrono::steady_clock;
 double us_since(clock_type::time_point t) {
   return std::chrono::duration<double, std::micro>(clock_type::now() - t).count();
 }
+
+struct usage_per_request {
+  double cpu_us = 0;   ///< user + system time of every thread in the process
+  double switches = 0; ///< voluntary + involuntary context switches
+};
+
+/// Whole-process CPU time and context switches: with every thread of both
+/// nodes in this process, they say what a request costs even when other work
+/// on the machine makes wall-clock figures noisy.
+struct process_usage {
+  double cpu_us = 0;
+  double switches = 0;
+
+  static process_usage now() {
+    rusage ru{};
+    getrusage(RUSAGE_SELF, &ru);
+    auto us = [](const timeval& t) { return static_cast<double>(t.tv_sec) * 1e6 + static_cast<double>(t.tv_usec); };
+    return {us(ru.ru_utime) + us(ru.ru_stime), static_cast<double>(ru.ru_nvcsw + ru.ru_nivcsw)};
+  }
+  process_usage operator-(const process_usage& o) const { return {cpu_us - o.cpu_us, switches - o.switches}; }
+  usage_per_request per(uint64_t n) const {
+    return {cpu_us / static_cast<double>(n), switches / static_cast<double>(n)};
+  }
+};
 
 double percentile(std::vector<double> xs, double p) {
   std::sort(xs.begin(), xs.end());
@@ -160,7 +186,10 @@ int run_rpc_bench(const bench_options& opts) {
   if (!cl)
     return 1;
   std::vector<double> full;
+  process_usage full_usage;
   for (int i = 0; i < samples + 50; ++i) {
+    if (i == 50)
+      full_usage = process_usage::now();
     auto t = clock_type::now();
     auto r = cl->call(req, std::chrono::seconds(10));
     if (i >= 50)
@@ -168,15 +197,20 @@ int run_rpc_bench(const bench_options& opts) {
     if (!r)
       return std::fprintf(stderr, "bench rpc: %s\n", describe(r.error()).c_str()), 1;
   }
+  auto full_cost = (process_usage::now() - full_usage).per(samples);
 
   // 3. The floor: a raw ZeroMQ echo of the same bytes.
   std::vector<double> echo;
+  process_usage echo_usage;
+  usage_per_request echo_cost;
   {
     echo_server server{ctx};
     zmq::socket_t dealer{ctx, zmq::socket_type::dealer};
     dealer.set(zmq::sockopt::linger, 0);
     dealer.connect(server.endpoint);
     for (int i = 0; i < samples + 50; ++i) {
+      if (i == 50)
+        echo_usage = process_usage::now();
       auto frames = transport::encode_request(req);
       if (!frames)
         return 1;
@@ -187,6 +221,7 @@ int run_rpc_bench(const bench_options& opts) {
       if (i >= 50)
         echo.push_back(us_since(t));
     }
+    echo_cost = (process_usage::now() - echo_usage).per(samples);
   }
 
   // 4. Throughput: several clients, each keeping a window of requests in flight.
@@ -197,6 +232,7 @@ int run_rpc_bench(const bench_options& opts) {
   std::atomic<uint64_t> errors{0};
   std::vector<std::thread> threads;
   auto t0 = clock_type::now();
+  auto busy_usage = process_usage::now();
   for (int c = 0; c < clients; ++c)
     threads.emplace_back([&] {
       zmq::context_t cctx{1};
@@ -221,6 +257,7 @@ int run_rpc_bench(const bench_options& opts) {
     t.join();
   double seconds = std::chrono::duration<double>(clock_type::now() - t0).count();
   double rps = static_cast<double>(done.load()) / seconds;
+  auto busy_cost = (process_usage::now() - busy_usage).per(std::max<uint64_t>(1, done.load()));
 
   double d50 = percentile(direct, 0.5), d99 = percentile(direct, 0.99);
   double f50 = percentile(full, 0.5), f99 = percentile(full, 0.99);
@@ -232,11 +269,17 @@ int run_rpc_bench(const bench_options& opts) {
   std::printf("  %-52s %9.1f %9.1f\n", "raw ZeroMQ echo of the same bytes (floor)", e50, e99);
   std::printf("Throughput: %d clients x %d in flight: %.0f requests/s (%llu errors)\n", clients, window, rps,
               static_cast<unsigned long long>(errors.load()));
+  std::printf("Cost per request, whole process (CPU microseconds, context switches):\n");
+  std::printf("  %-52s %9.1f %9.1f\n", "full path, sequential", full_cost.cpu_us, full_cost.switches);
+  std::printf("  %-52s %9.1f %9.1f\n", "full path, 4 clients", busy_cost.cpu_us, busy_cost.switches);
+  std::printf("  %-52s %9.1f %9.1f\n", "ZeroMQ echo, sequential", echo_cost.cpu_us, echo_cost.switches);
   bench_report report{"rpc"};
   report.metric("overhead_p50_us", f50 - d50);
   report.metric("overhead_p99_us", f99 - d99);
   report.metric("full_over_echo_p50", f50 / e50);
   report.metric("throughput_rps", rps);
+  report.metric("cpu_us_per_request", busy_cost.cpu_us);
+  report.metric("context_switches_per_request", busy_cost.switches);
   report.finish(opts);
   return 0;
 }

@@ -37,11 +37,14 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg, zmq::co
   n->residency_ = std::make_unique<residency::residency_manager>(
     *n->store_, *n->arena_, residency::residency_options::from(cfg));
   n->residency_->learn_sharing_from(n->store_->manifests().list_latest());
-  // Actor threads: two workers are enough, executors are detached (own threads).
-  // The sharing policy wakes a worker as soon as work arrives; work stealing
-  // (CAF's default) lets idle workers sleep 10 ms between polls, which shows up
-  // as milliseconds of tail latency on every hop.
-  n->system_config_.set("scheduler.max-threads", 2);
+  // Actor threads: the pooled actors only route and queue (executors are
+  // detached, sockets have their own threads), so one worker (actor_threads)
+  // is the default: a request then crosses gateway, scheduler and remote
+  // executor on one thread without waking another (decision 22). The sharing
+  // policy wakes a worker as soon as work arrives; work stealing (CAF's
+  // default) lets idle workers sleep 10 ms between polls, which shows up as
+  // milliseconds of tail latency on every hop.
+  n->system_config_.set("scheduler.max-threads", static_cast<size_t>(cfg.actor_threads));
   n->system_config_.set("scheduler.policy", caf::atom("sharing"));
   n->system_ = std::make_unique<caf::actor_system>(n->system_config_);
   // Concurrent executors share the cores: give each its part, so they do not

@@ -32,12 +32,17 @@ public:
     return {};
   }
 
-  /// Queues an item and wakes the thread. Thread-safe: the PUSH socket is used
+  /// Queues an item and wakes the thread if it was idle. Thread-safe: the PUSH socket is used
   /// under a lock (a ZeroMQ socket may change threads when access is serialized).
   void post(T item) {
     {
       std::lock_guard<std::mutex> guard{items_mtx_};
+      bool was_empty = items_.empty();
       items_.push_back(std::move(item));
+      // The thread takes everything at once, so only the first item since its
+      // last take needs a wake-up; the rest ride along.
+      if (!was_empty)
+        return;
     }
     try {
       std::lock_guard<std::mutex> guard{push_mtx_};

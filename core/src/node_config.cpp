@@ -194,6 +194,15 @@ const std::vector<entry>& entries() {
        return {};
      },
      [](const node_config& c) { return std::to_string(c.torch_threads); }},
+    {"actor_threads", "threads for the pooled actors (gateway, scheduler, monitor); 1 keeps every hop on one thread",
+     [](node_config& c, const std::string& v) -> caf::error {
+       auto x = parse_u64("actor_threads", v);
+       if (!x)
+         return x.error();
+       c.actor_threads = static_cast<uint32_t>(*x);
+       return {};
+     },
+     [](const node_config& c) { return std::to_string(c.actor_threads); }},
     {"listen", "ZeroMQ endpoint of the client gateway (tcp://HOST:PORT; port * picks one)",
      [](node_config& c, const std::string& v) -> caf::error {
        c.listen = v;
@@ -421,6 +430,8 @@ caf::error validate_config(const node_config& cfg) {
     return bad_field("curve_peer_keys", "needs curve_secret_key_file (the node's own key pair)");
   if (cfg.io_threads < 1 || cfg.io_threads > 64)
     return bad_field("io_threads", "must be between 1 and 64");
+  if (cfg.actor_threads < 1 || cfg.actor_threads > 64)
+    return bad_field("actor_threads", "must be between 1 and 64");
   if (auto err = validate(cfg.marks))
     return bad_field("watermark_low/high/critical", describe(err));
   static const char* levels[] = {"trace", "debug", "info", "warn", "error", "off"};

@@ -32,6 +32,9 @@ struct node_config {
   bool keep_unloaded_blocks = true;
   watermarks marks;
   uint32_t torch_threads = 0;
+  /// Threads that run the node's pooled actors (gateway, scheduler, monitor).
+  /// They only route and queue; work that blocks runs on its own threads.
+  uint32_t actor_threads = 1;
   std::string log_level = "info";
   /// Log lines as text or as JSON objects (one per line).
   std::string log_format = "text";
