@@ -226,6 +226,57 @@ TEST_SUITE("swap") {
     }
   }
 
+  TEST_CASE("blocks kept between runs are found resident by the next run, within the budget") {
+    auto& zoo = test::small_zoo::get();
+    const auto& m = zoo.manifest("resnet18");
+    auto in = image(m, 1, 13);
+    auto bytes = test::model_bytes(m);
+    auto budget = bytes / 2;
+    // A device of exactly the budget: kept blocks and the window share it.
+    stream_rig r{*zoo.store, budget, load_mode::copy};
+    auto model = r.prepare(m, {budget});
+    sampler s{*r.rig.mgr, *model};
+    stream_stats first, second;
+    auto a = r.run(*model, in, &first);
+    auto b = r.run(*model, in, &second);
+    s.finish();
+    CHECK(same_bytes(a[0], b[0]));
+    CHECK(first.bytes_read == bytes); // nothing was resident before
+    REQUIRE(second.retained_bytes > 0);
+    CHECK(second.retained_bytes == first.retained_bytes);
+    CHECK(second.bytes_read == bytes - second.retained_bytes);
+    uint32_t kept = 0;
+    for (const auto& blk : second.blocks) {
+      CAPTURE(blk.node);
+      if (blk.retained) {
+        CHECK(blk.bytes_read == 0);
+        ++kept;
+      } else {
+        CHECK(blk.bytes_read == blk.bytes);
+      }
+    }
+    CHECK(kept > 0);
+    CHECK(second.blocks.front().retained); // the block every run starts by waiting for
+    CHECK(second.peak_held_bytes <= budget);
+    CHECK(s.max_held <= budget);
+    CHECK(s.max_used <= budget);
+    // What stays between runs is exactly the kept blocks, cached (evictable).
+    auto d = r.rig.mgr->stats().device;
+    CHECK(d.referenced_bytes == 0);
+    CHECK(d.cached_bytes == second.retained_bytes);
+    CHECK(model->held_bytes() == 0);
+    // Without retention the same device reads (almost) the whole model again.
+    stream_rig plain{*zoo.store, budget, load_mode::copy};
+    stream_options no_keep{budget};
+    no_keep.retain = false;
+    auto again = plain.prepare(m, no_keep);
+    stream_stats p1, p2;
+    plain.run(*again, in, &p1);
+    plain.run(*again, in, &p2);
+    CHECK(p2.retained_bytes == 0);
+    CHECK(p2.bytes_read > second.bytes_read);
+  }
+
   TEST_CASE("prefetching loads blocks ahead; without it the run waits for every block") {
     auto& zoo = test::small_zoo::get();
     const auto& m = zoo.manifest("vit-tiny");

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <numeric>
+#include <unordered_set>
 
 namespace tessera::torch_backend {
 
@@ -50,11 +52,84 @@ stream_window::~stream_window() {
       rest.push_back({s, std::move(l.lease)});
   ready_.clear();
   release(lock, std::move(rest));
+  drop_retention();
 }
 
 void stream_window::start() {
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    retain();
+  }
   if (opts_.prefetch && !plan_.steps.empty())
     helper_ = std::thread{[this] { prefetch_loop(); }};
+}
+
+void stream_window::retain() {
+  retained_.assign(plan_.steps.size(), false);
+  if (!opts_.retain || opts_.free_finished || plan_.steps.empty())
+    return;
+  // Candidates: the first step (no run can load it ahead of time: it waits
+  // for it), then the largest blocks, whose loads are the hardest to hide.
+  std::vector<uint32_t> order(plan_.steps.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin() + 1, order.end(), [&](uint32_t a, uint32_t b) {
+    return plan_.steps[a].bytes > plan_.steps[b].bytes;
+  });
+  // The blocks left out need a window: the largest of them running, and,
+  // when prefetching, the next largest loading beside it.
+  auto window_without = [&](uint32_t candidate) {
+    uint64_t first = 0;
+    uint64_t second = 0;
+    for (uint32_t s = 0; s < plan_.steps.size(); ++s) {
+      if (retained_[s] || s == candidate)
+        continue;
+      auto bytes = plan_.steps[s].bytes;
+      if (bytes > first) {
+        second = first;
+        first = bytes;
+      } else {
+        second = std::max(second, bytes);
+      }
+    }
+    return first + (opts_.prefetch ? second : 0);
+  };
+  auto budget = budget_();
+  std::unordered_set<content_id> kept;
+  uint64_t kept_bytes = 0;
+  for (auto s : order) {
+    uint64_t adds = 0;
+    for (const auto& b : plan_.steps[s].blobs)
+      adds += kept.count(b.id) == 0 ? b.bytes : 0;
+    if (kept_bytes + adds + window_without(s) > budget)
+      continue;
+    retained_[s] = true;
+    kept_bytes += adds;
+    for (const auto& b : plan_.steps[s].blobs)
+      if (kept.insert(b.id).second)
+        retained_blobs_.push_back(b);
+  }
+  // Held from the start: the kept bytes are the run's whether or not it has
+  // leased them yet, and whether or not they are still cached from the last run.
+  for (const auto& b : retained_blobs_)
+    if (counts_[b.id]++ == 0)
+      held_ += b.bytes;
+  retained_bytes_ = kept_bytes;
+  *held_total_ += kept_bytes;
+  peak_ = std::max(peak_, held_);
+}
+
+void stream_window::drop_retention() {
+  for (const auto& b : retained_blobs_) {
+    auto i = counts_.find(b.id);
+    if (--i->second == 0) {
+      counts_.erase(i);
+      held_ -= b.bytes;
+      *held_total_ -= b.bytes;
+    }
+  }
+  retained_blobs_.clear();
+  retained_.assign(plan_.steps.size(), false);
+  retained_bytes_ = 0;
 }
 
 uint64_t stream_window::new_bytes(uint32_t s) const {
@@ -133,6 +208,11 @@ void stream_window::load(lock_type& lock, uint32_t s, bool forced) {
 
 bool stream_window::trim(lock_type& lock) {
   auto budget = budget_();
+  // Under a lower budget, keeping blocks for the next run goes first.
+  if (held_ > budget && retained_bytes_ > 0) {
+    drop_retention();
+    cv_.notify_all();
+  }
   std::vector<running> back;
   while (held_ > budget && next_load_ > next_run_ && !in_flight_) {
     // The block the run already waits for stays: it would only be loaded again.
@@ -205,6 +285,7 @@ caf::expected<residency::lease_ptr> stream_window::take(uint32_t s, stream_block
   st.copies = r.copies;
   st.bytes_copied = r.bytes_copied;
   st.prefetched = opts_.prefetch && early;
+  st.retained = retained_[s];
   st.load_ms = entry.load_ms;
   st.held_bytes = held_;
   st.budget_bytes = budget_();
@@ -235,9 +316,15 @@ void stream_window::release(lock_type& lock, std::vector<running> leases) {
     return;
   // Unload first, then stop counting: the manager's referenced bytes never
   // exceed what the window counts.
+  // While retaining, the blocks not kept are freed, so that they do not push
+  // the kept ones out of the device when the next blocks need room.
+  bool retaining = opts_.retain && !opts_.free_finished;
+  std::vector<bool> free_now;
+  for (const auto& r : leases)
+    free_now.push_back(opts_.free_finished || (retaining && !retained_[r.step]));
   lock.unlock();
-  for (auto& r : leases)
-    residency_.unload(r.lease, opts_.free_finished);
+  for (size_t i = 0; i < leases.size(); ++i)
+    residency_.unload(leases[i].lease, free_now[i]);
   lock.lock();
   for (const auto& r : leases)
     unhold(r.step);
@@ -272,6 +359,11 @@ uint32_t stream_window::forced_blocks() const {
 uint32_t stream_window::trimmed_blocks() const {
   std::lock_guard<std::mutex> guard{mtx_};
   return trimmed_;
+}
+
+uint64_t stream_window::retained_bytes() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return retained_bytes_;
 }
 
 } // namespace tessera::torch_backend

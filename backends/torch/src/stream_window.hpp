@@ -53,6 +53,7 @@ public:
   uint64_t peak_held_bytes() const;
   uint32_t forced_blocks() const;
   uint32_t trimmed_blocks() const;
+  uint64_t retained_bytes() const;
 
 private:
   struct loaded {
@@ -77,6 +78,8 @@ private:
   void unhold(uint32_t s);
   void release(lock_type& lock, std::vector<running> leases);
   void adapt();
+  void retain();
+  void drop_retention();
 
   residency::residency_manager& residency_;
   std::string owner_;
@@ -103,6 +106,11 @@ private:
   double compute_ms_ = 0.0;
   uint32_t forced_ = 0;
   uint32_t trimmed_ = 0;
+  /// Steps kept cached between runs; their blobs are held from the start
+  /// (`retained_blobs_`), so the bytes count against the budget all along.
+  std::vector<bool> retained_;
+  std::vector<residency::blob_ref> retained_blobs_;
+  uint64_t retained_bytes_ = 0;
   std::thread helper_;
 };
 

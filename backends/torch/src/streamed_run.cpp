@@ -188,6 +188,7 @@ public:
     st.peak_held_bytes = window->peak_held_bytes();
     st.forced_blocks = window->forced_blocks();
     st.trimmed_blocks = window->trimmed_blocks();
+    st.retained_bytes = window->retained_bytes();
     window.reset(); // stops the helper and releases what is left
     registry_->leave(ticket);
     for (const auto& b : st.blocks) {

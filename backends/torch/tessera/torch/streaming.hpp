@@ -30,6 +30,11 @@ struct stream_options {
   /// Free a finished block's blobs at once when nobody else holds them, rather
   /// than leave them cached for the residency manager's eviction policy.
   bool free_finished = false;
+  /// Unless free_finished: keep the blocks that the budget holds beside the
+  /// window the other blocks need cached after a run, so the next run finds
+  /// them resident; the other blocks are freed when finished, so they do not
+  /// push the kept ones out. The kept blocks count against the run's budget.
+  bool retain = true;
 };
 
 /// What streaming one block did. Copy mode reads each blob once into device
@@ -43,6 +48,7 @@ struct stream_block_stats {
   uint64_t copies = 0;       ///< copies after the read (staging to device)
   uint64_t bytes_copied = 0;
   bool prefetched = false;   ///< loaded by the helper thread before it was needed
+  bool retained = false;     ///< one of the blocks kept cached between runs
   double load_ms = 0.0;      ///< leasing it (reads included)
   double wait_ms = 0.0;      ///< how long the run waited for it
   double compute_ms = 0.0;
@@ -62,6 +68,9 @@ struct stream_stats {
   uint32_t forced_blocks = 0;
   /// Prefetched blocks given back unrun because the budget shrank.
   uint32_t trimmed_blocks = 0;
+  /// Bytes of the blocks the run keeps cached for the next one (0 once the
+  /// budget shrank below what keeping them needs).
+  uint64_t retained_bytes = 0;
   double wait_ms = 0.0;
   double elapsed_ms = 0.0;
   backend::run_stats run;
