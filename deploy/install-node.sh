@@ -17,10 +17,17 @@ id tessera >/dev/null 2>&1 || useradd --system --home-dir "$home" --shell /usr/s
 mkdir -p "$home"/{bin,etc,keys,log,run}
 chown -R tessera:tessera "$home"/log "$home"/run "$home"/keys
 chmod 700 "$home"/keys
-# The store path in node.toml must be readable by the service user.
+# The store path in node.toml belongs to the service user, and is the one path
+# outside log/ and run/ that the hardened unit may write (fuse saves groups there).
+dropin=/etc/systemd/system/tessera-node.service.d
+rm -f "$dropin/store.conf"
 if [ -f "$home/etc/node.toml" ]; then
   store=$(sed -n 's/^store_path = "\(.*\)"$/\1/p' "$home/etc/node.toml")
-  [ -n "$store" ] && mkdir -p "$store" && chown -R tessera:tessera "$store"
+  if [ -n "$store" ]; then
+    mkdir -p "$store" "$dropin"
+    chown -R tessera:tessera "$store"
+    printf '[Service]\nReadWritePaths=%s\n' "$store" >"$dropin/store.conf"
+  fi
 fi
 sed "s|@TESSERA_HOME@|$home|g" "$unit" >/etc/systemd/system/tessera-node.service
 systemctl daemon-reload

@@ -42,7 +42,9 @@ struct executor_data {
   uint64_t tick = 0;
   uint64_t served = 0;
   uint64_t swaps_out = 0;
+  uint64_t swaps_out_pressure = 0;
   uint64_t fused_passes = 0;
+  load_totals loads;
 
   static inline const char* name = "executor";
 
@@ -101,6 +103,10 @@ struct executor_data {
   }
 
   void count_load(const backend::load_report& report, load_outcome* out) {
+    ++loads.loaded;
+    loads.shared_bytes += report.bytes - report.bytes_read;
+    loads.read_bytes += report.bytes_read;
+    loads.duration.observe(report.elapsed_ms);
     if (out != nullptr) {
       out->loaded_bytes = report.bytes_read;
       out->reused_bytes = report.bytes - report.bytes_read;
@@ -121,6 +127,7 @@ struct executor_data {
   caf::expected<held_group*> ensure_group(const group_definition& def, load_outcome* out) {
     if (auto i = groups.find(def.name); i != groups.end()) {
       i->second.last_used = ++tick;
+      ++loads.held;
       if (out != nullptr)
         out->reused_bytes = i->second.plan->savings.fused_bytes;
       return &i->second;
@@ -160,7 +167,8 @@ struct executor_data {
     if (version != 0)
       if (auto i = loaded.find(name + ":" + std::to_string(version)); i != loaded.end()) {
         i->second.last_used = ++tick;
-          if (out != nullptr) {
+        ++loads.held;
+        if (out != nullptr) {
           const auto& m = i->second.model->manifest();
           out->model = m.name;
           out->version = m.version;
@@ -178,6 +186,7 @@ struct executor_data {
     }
     if (auto i = loaded.find(k); i != loaded.end()) {
       i->second.last_used = ++tick;
+      ++loads.held;
       if (out != nullptr)
         out->reused_bytes = parameter_bytes(*m);
       return i->second.model;
@@ -204,6 +213,7 @@ struct executor_data {
   caf::expected<held_group*> group_for(const std::string& ref, load_outcome* out) {
     if (auto* g = group_holding(ref)) {
       g->last_used = ++tick;
+      ++loads.held;
       return g;
     }
     const auto* def = directory == nullptr ? nullptr : directory->containing(ref);
@@ -430,6 +440,8 @@ struct executor_data {
     s.loaded.assign(keys.begin(), keys.end());
     s.served = served;
     s.swaps_out = swaps_out;
+    s.swaps_out_pressure = swaps_out_pressure;
+    s.loads = loads;
     s.fused_passes = fused_passes;
     return s;
   }
@@ -447,8 +459,10 @@ struct executor_data {
     };
     if (over())
       mgr.drop_cached();
-    while (over() && swap_out_one())
+    while (over() && swap_out_one()) {
+      ++swaps_out_pressure;
       mgr.drop_cached();
+    }
   }
 };
 

@@ -267,7 +267,7 @@ void handle_other(self_ptr self, uint64_t ticket, request_body& body) {
     });
   }
   if (std::holds_alternative<server_status_request>(body)) {
-    return with_executor_states(self, ticket, [shared](const auto& states) {
+    auto respond = [shared](uint64_t queued, const std::vector<executor_state>& states) {
       server_status_response r;
       r.node_name = shared->opts.node_name;
       r.uptime_ms = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -275,6 +275,7 @@ void handle_other(self_ptr self, uint64_t ticket, request_body& body) {
                                             .count());
       r.requests_in_flight = shared->counters.in_flight.load();
       r.requests_served = shared->counters.answered.load();
+      r.requests_queued = queued;
       r.nodes.push_back(node_entry{shared->opts.node_name, "up"});
       if (shared->deps.peers != nullptr)
         for (const auto& p : shared->deps.peers->peers())
@@ -282,9 +283,19 @@ void handle_other(self_ptr self, uint64_t ticket, request_body& body) {
       auto s = shared->deps.residency->stats();
       r.devices.push_back(device_entry{shared->opts.node_name + "/cpu", s.device.used_bytes,
                                        s.device.budget_bytes});
-      (void) states;
+      for (const auto& e : states)
+        r.executors.push_back(executor_entry{e.name, e.loaded, e.served});
       return caf::expected<response_body>{response_body{std::move(r)}};
-    });
+    };
+    // The queue's length first, then the executors' states (for `tessera top`).
+    self->request(shared->deps.scheduler, ask_timeout, status_atom::value, queue_atom::value)
+      .then(
+        [self, ticket, respond](uint64_t queued) {
+          with_executor_states(self, ticket,
+                               [respond, queued](const auto& states) { return respond(queued, states); });
+        },
+        [shared, ticket](caf::error& err) { shared->post(ticket, std::move(err)); });
+    return;
   }
   if (auto* health = std::get_if<health_request>(&body)) {
     (void) health;

@@ -103,7 +103,7 @@ void add_residency_families(std::vector<metric_family>& out, const residency::re
   auto lookups =
       family("blob_lookups_total",
              "Blobs loads asked the device tier for: hit (resident, shared), join (in flight, "
-             "shared) or miss (read from the store).",
+             "shared) or miss (read from the store). The host tier keeps no cache of its own.",
              "counter");
   add(lookups, {{"tier", "device"}, {"result", "hit"}}, static_cast<double>(c.blob_hits));
   add(lookups, {{"tier", "device"}, {"result", "join"}}, static_cast<double>(c.blob_joins));
@@ -117,9 +117,13 @@ void add_residency_families(std::vector<metric_family>& out, const residency::re
                         static_cast<double>(c.copies)));
   out.push_back(counter("failed_blob_reads_total", "Blob reads that failed.",
                         static_cast<double>(c.failed_blob_reads)));
-  auto evictions =
-      family("evictions_total", "Blobs evicted from the device tier, by reason.", "counter");
-  add(evictions, {{"reason", "memory"}}, static_cast<double>(c.evictions));
+  auto evictions = family("evictions_total",
+                          "Blobs evicted from the device tier, by reason: load (room for a load, "
+                          "chosen by the eviction policy) or drop_cached (every cached blob "
+                          "dropped, under memory pressure or before a load is retried).",
+                          "counter");
+  add(evictions, {{"reason", "load"}}, static_cast<double>(c.evictions - c.evictions_dropped));
+  add(evictions, {{"reason", "drop_cached"}}, static_cast<double>(c.evictions_dropped));
   out.push_back(std::move(evictions));
   out.push_back(counter("evicted_bytes_total", "Bytes evicted from the device tier.",
                         static_cast<double>(c.bytes_evicted)));
@@ -128,6 +132,49 @@ void add_residency_families(std::vector<metric_family>& out, const residency::re
   add(pressure, {{"level", to_string(s.pressure)}},
       static_cast<double>(static_cast<int>(s.pressure)));
   out.push_back(std::move(pressure));
+}
+
+/// Every executor's models and jobs; swaps and loads only for this node's own
+/// executors (a peer's count on that peer).
+void add_executor_families(std::vector<metric_family>& out,
+                           const std::vector<executor_state>& executors) {
+  auto loaded = family("executor_loaded_models", "Models an executor holds loaded.", "gauge");
+  auto served = family("executor_served_total", "Jobs an executor has run.", "counter");
+  auto swaps = family("executor_swaps_total",
+                      "Models an executor swapped out, by reason: memory_pressure (the monitor "
+                      "asked) or load (room for another model).",
+                      "counter");
+  auto lookups = family("executor_model_lookups_total",
+                        "Jobs and loads by whether the executor held the model already (hit) or "
+                        "loaded it (miss).",
+                        "counter");
+  auto duration =
+      family("model_load_duration_seconds",
+             "Time to load a model: reading the blobs it lacked, then binding.", "histogram");
+  auto bytes = family("model_load_bytes_total",
+                      "Parameter bytes of the models loaded: shared (already resident or in flight "
+                      "for another load) or unshared (read from the store).",
+                      "counter");
+  for (const auto& e : executors) {
+    metric_labels who{{"executor", e.name}};
+    add(loaded, who, static_cast<double>(e.loaded.size()));
+    add(served, who, static_cast<double>(e.served));
+    if (e.remote)
+      continue;
+    add(swaps, {{"executor", e.name}, {"reason", "memory_pressure"}},
+        static_cast<double>(e.swaps_out_pressure));
+    add(swaps, {{"executor", e.name}, {"reason", "load"}},
+        static_cast<double>(e.swaps_out - e.swaps_out_pressure));
+    add(lookups, {{"executor", e.name}, {"result", "hit"}}, static_cast<double>(e.loads.held));
+    add(lookups, {{"executor", e.name}, {"result", "miss"}}, static_cast<double>(e.loads.loaded));
+    add_histogram(duration, who, e.loads.duration);
+    add(bytes, {{"executor", e.name}, {"sharing", "shared"}},
+        static_cast<double>(e.loads.shared_bytes));
+    add(bytes, {{"executor", e.name}, {"sharing", "unshared"}},
+        static_cast<double>(e.loads.read_bytes));
+  }
+  for (auto* f : {&loaded, &served, &swaps, &lookups, &duration, &bytes})
+    out.push_back(std::move(*f));
 }
 
 } // namespace
@@ -197,6 +244,10 @@ std::vector<metric_family> collect_node_metrics(const node_metrics_input& in) {
                         "Requests the gateway answered itself at their deadline.",
                         static_cast<double>(in.expired)));
   add_request_families(out, in.requests);
+  out.push_back(gauge("store_bytes", "Tensor bytes in the store tier (on disk).",
+                      static_cast<double>(in.store.bytes)));
+  out.push_back(
+      gauge("store_blobs", "Blobs in the store tier.", static_cast<double>(in.store.blobs)));
   add_residency_families(out, in.residency);
   auto peer_up =
       family("peer_up", "1 when a peer answers its heartbeats, 0 when it is down.", "gauge");
@@ -211,21 +262,12 @@ std::vector<metric_family> collect_node_metrics(const node_metrics_input& in) {
   }
   out.push_back(std::move(peer_up));
   out.push_back(std::move(peer_requests));
-  if (in.executors) {
-    auto loaded = family("executor_loaded_models", "Models an executor holds loaded.", "gauge");
-    auto served = family("executor_served_total", "Jobs an executor has run.", "counter");
-    auto swaps =
-        family("executor_swaps_total", "Models an executor swapped out, by reason.", "counter");
-    for (const auto& e : *in.executors) {
-      add(loaded, {{"executor", e.name}}, static_cast<double>(e.loaded.size()));
-      add(served, {{"executor", e.name}}, static_cast<double>(e.served));
-      add(swaps, {{"executor", e.name}, {"reason", "memory_pressure"}},
-          static_cast<double>(e.swaps_out));
-    }
-    out.push_back(std::move(loaded));
-    out.push_back(std::move(served));
-    out.push_back(std::move(swaps));
-  }
+  if (in.queued)
+    out.push_back(gauge("scheduler_queued_jobs",
+                        "Jobs waiting in the scheduler's queue for an executor.",
+                        static_cast<double>(*in.queued)));
+  if (in.executors)
+    add_executor_families(out, *in.executors);
   auto curve = family("curve_handshakes_total",
                       "CURVE handshakes the ZAP handler answered, by result.", "counter");
   add(curve, {{"result", "admitted"}}, static_cast<double>(in.curve_admitted));

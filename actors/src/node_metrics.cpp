@@ -1,8 +1,10 @@
 // One scrape of a node: copies the gateway's counters, the residency stats,
-// the peers and the executors' states (asked of the scheduler, with a short
-// timeout so a busy node still answers) into the pure exposition builder.
+// the store's totals, the peers, the scheduler's queue length and the
+// executors' states (asked of the scheduler, with a short timeout so a busy
+// node still answers) into the pure exposition builder.
 #include "tessera/actors/metrics_text.hpp"
 #include "tessera/actors/node.hpp"
+#include "tessera/residency/residency_manager.hpp"
 
 #include <caf/all.hpp>
 
@@ -19,12 +21,18 @@ std::string node::metrics_text() {
   in.expired = c.expired.load();
   in.requests = c.requests.snapshot();
   in.residency = residency_->stats();
+  in.store = residency::store_tier_of(*store_);
   in.peers = peers();
   if (auto* zap = gateway_->zap()) {
     in.curve_admitted = zap->admitted();
     in.curve_refused = zap->refused();
   }
   caf::scoped_actor self{*system_};
+  self->request(scheduler_, std::chrono::milliseconds(500), status_atom::value, queue_atom::value)
+      .receive([&](uint64_t queued) { in.queued = queued; },
+               [&](caf::error&) {
+                 // Left out of this scrape, like the executors below.
+               });
   self->request(scheduler_, std::chrono::milliseconds(500), status_atom::value)
       .receive([&](std::vector<executor_state>& states) { in.executors = std::move(states); },
                [&](caf::error&) {

@@ -157,6 +157,7 @@ executor_actor spawn_remote_executor(caf::actor_system& sys, bridge* net, size_t
           executor_state s;
           s.name = who;
           s.served = served;
+          s.remote = true;
           if (auto resp = as<transport::repository_index_response>(r))
             for (const auto& m : resp->models)
               s.loaded.push_back(m.name + ":" + std::to_string(m.version.value_or(0)));

@@ -1,15 +1,6 @@
 #include "tessera/actors/request_metrics.hpp"
 
-#include <algorithm>
-
 namespace tessera::actors {
-
-void latency_histogram::observe(double ms) {
-  auto i = std::lower_bound(latency_bounds_ms.begin(), latency_bounds_ms.end(), ms);
-  ++buckets[static_cast<size_t>(i - latency_bounds_ms.begin())];
-  sum_ms += ms;
-  ++count;
-}
 
 std::string request_metrics::model_label(const std::string& model) {
   if (model.empty() || models_seen_.count(model) > 0)

@@ -271,6 +271,7 @@ scheduler_actor::behavior_type scheduler_impl(self_ptr self, std::vector<executo
         st.queue->fail_all(make_error(ec::unavailable, "no executor is up"));
       dispatch(self);
     },
+    [self](status_atom, queue_atom) -> uint64_t { return self->state.queue->size(); },
     [self](status_atom) -> caf::typed_response_promise<std::vector<executor_state>> {
       auto rp = self->make_response_promise<std::vector<executor_state>>();
       auto collected = std::make_shared<std::vector<executor_state>>();

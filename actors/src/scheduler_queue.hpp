@@ -66,6 +66,10 @@ public:
     return queue_.empty();
   }
 
+  size_t size() const {
+    return queue_.size();
+  }
+
   /// Answers and removes the jobs past their deadline.
   void expire(steady_time now);
 

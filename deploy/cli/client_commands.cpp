@@ -1,6 +1,7 @@
 // The client side of the CLI: `tessera infer` sends inference requests to a
 // node (random inputs shaped from the model's metadata) and `tessera call`
 // sends any other operation. Both print what came back, errors included.
+#include "client_options.hpp"
 #include "commands.hpp"
 
 #include "tessera/core/error.hpp"
@@ -14,41 +15,6 @@ namespace tessera::cli {
 namespace {
 
 using namespace transport;
-
-struct client_options {
-  std::string endpoint = "tcp://127.0.0.1:5555";
-  int timeout_ms = 30000;
-  std::string curve_server_key; ///< Z85 or a .pub file; empty: no CURVE
-  std::string curve_key;        ///< this client's secret key file; empty: a fresh pair
-};
-
-void add_client_options(CLI::App* cmd, client_options& o) {
-  cmd->add_option("--endpoint", o.endpoint, "the node's gateway")->capture_default_str();
-  cmd->add_option("--timeout-ms", o.timeout_ms, "how long to wait for each reply")->capture_default_str();
-  cmd->add_option("--curve-server-key", o.curve_server_key,
-                  "the node's CURVE public key (Z85 or a .pub file): connect with CURVE");
-  cmd->add_option("--curve-key", o.curve_key,
-                  "this client's CURVE secret key file (default: a fresh key, which the node refuses "
-                  "unless it admits any)");
-}
-
-// Connects as the options say, with CURVE when a server key is given.
-caf::expected<client> connect_client(zmq::context_t& zctx, const client_options& o) {
-  curve_client_keys curve;
-  if (!o.curve_server_key.empty()) {
-    auto server = resolve_curve_key(o.curve_server_key);
-    if (!server)
-      return wrap(server.error(), "--curve-server-key");
-    curve.server_key = *server;
-    if (!o.curve_key.empty()) {
-      auto secret = read_curve_key_file(o.curve_key);
-      if (!secret)
-        return wrap(secret.error(), "--curve-key");
-      curve.own.secret_key = *secret;
-    }
-  }
-  return client::connect(zctx, o.endpoint, {}, curve);
-}
 
 void print_response(const response_body& body) {
   std::visit(
@@ -79,13 +45,21 @@ void print_response(const response_body& body) {
         for (const auto& m : r.models)
           std::printf("%-20s v%-3" PRId64 " %s\n", m.name.c_str(), m.version.value_or(0), m.state.c_str());
       } else if constexpr (std::is_same_v<T, server_status_response>) {
-        std::printf("node %s, up %" PRIu64 " ms, %" PRIu64 " in flight, %" PRIu64 " answered\n",
-                    r.node_name.c_str(), r.uptime_ms, r.requests_in_flight, r.requests_served);
+        std::printf("node %s, up %" PRIu64 " ms, %" PRIu64 " in flight, %" PRIu64 " queued, %" PRIu64
+                    " answered\n",
+                    r.node_name.c_str(), r.uptime_ms, r.requests_in_flight, r.requests_queued,
+                    r.requests_served);
         for (const auto& node : r.nodes)
           std::printf("  node %s: %s\n", node.name.c_str(), node.state.c_str());
         for (const auto& d : r.devices)
           std::printf("  %s: %s of %s\n", d.name.c_str(), format_mb(d.used_bytes).c_str(),
                       format_mb(d.budget_bytes).c_str());
+        for (const auto& e : r.executors) {
+          std::printf("  executor %s: %" PRIu64 " served, resident:", e.name.c_str(), e.served);
+          for (const auto& m : e.models)
+            std::printf(" %s", m.c_str());
+          std::printf("%s\n", e.models.empty() ? " none" : "");
+        }
       } else if constexpr (std::is_same_v<T, health_response>) {
         std::printf("live %s, ready %s\n", r.live ? "yes" : "no", r.ready ? "yes" : "no");
       } else if constexpr (std::is_same_v<T, metadata_response>) {

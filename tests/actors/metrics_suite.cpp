@@ -1,12 +1,14 @@
 // Metrics: the exposition builder on its own (format rules a Prometheus parser
-// relies on), then a real node: /metrics, /healthz and /readyz over HTTP, with
-// counters that move as requests are served, parsed by Python's
-// prometheus_client where it is installed.
+// relies on), then a real node: /metrics, /healthz and /readyz over HTTP, two
+// scrapes parsed by Python's prometheus_client (Debian's python3-prometheus-
+// client, which deploy/setup.sh installs), and the counters that must have
+// moved between them as requests were served.
 #include "node_fixture.hpp"
 #include "scratch_dir.hpp"
 #include "tessera/actors/metrics_text.hpp"
 
 #include <httplib.h>
+#include <nlohmann/json.hpp>
 
 #include <cstdio>
 #include <cstdlib>
@@ -63,7 +65,27 @@ TEST_SUITE("metrics") {
     in.residency.pressure = pressure_level::high;
     in.peers.push_back({"tcp://10.0.0.2:5555", true, 7, 1});
     in.peers.push_back({"tcp://10.0.0.3:5555", false, 0, 0});
-    in.executors = std::vector<executor_state>{{"box/cpu/0", {"resnet18:1", "vgg:1"}, 9, 2}};
+    in.residency.counters.evictions = 5;
+    in.residency.counters.evictions_dropped = 2;
+    in.queued = 4;
+    executor_state local;
+    local.name = "box/cpu/0";
+    local.loaded = {"resnet18:1", "vgg:1"};
+    local.served = 9;
+    local.swaps_out = 3;
+    local.swaps_out_pressure = 1;
+    local.loads.loaded = 2;
+    local.loads.held = 7;
+    local.loads.shared_bytes = 100;
+    local.loads.read_bytes = 300;
+    local.loads.duration.observe(30.0);
+    local.loads.duration.observe(700.0);
+    executor_state peer;
+    peer.name = "tcp://10.0.0.2:5555";
+    peer.loaded = {"vgg:1"};
+    peer.served = 4;
+    peer.remote = true;
+    in.executors = std::vector<executor_state>{local, peer};
     auto families = collect_node_metrics(in);
     auto text = render_exposition(families);
     // Every family is named tessera_*, declared before its samples, and counters end in _total.
@@ -109,11 +131,33 @@ TEST_SUITE("metrics") {
     CHECK(s.at(R"(tessera_peer_requests_total{peer="tcp://10.0.0.2:5555",outcome="failed"})") == 1);
     CHECK(s.at(R"(tessera_executor_loaded_models{executor="box/cpu/0"})") == 2);
     CHECK(s.at(R"(tessera_executor_swaps_total{executor="box/cpu/0",reason="memory_pressure"})") ==
-          2);
-    // Without the scheduler's answer, the executor families are left out, not zeroed.
+          1);
+    CHECK(s.at(R"(tessera_executor_swaps_total{executor="box/cpu/0",reason="load"})") == 2);
+    CHECK(s.at(R"(tessera_evictions_total{reason="load"})") == 3);
+    CHECK(s.at(R"(tessera_evictions_total{reason="drop_cached"})") == 2);
+    CHECK(s.at("tessera_scheduler_queued_jobs") == 4);
+    CHECK(s.at(R"(tessera_executor_model_lookups_total{executor="box/cpu/0",result="hit"})") == 7);
+    CHECK(s.at(R"(tessera_executor_model_lookups_total{executor="box/cpu/0",result="miss"})") == 2);
+    CHECK(s.at(R"(tessera_model_load_bytes_total{executor="box/cpu/0",sharing="shared"})") == 100);
+    CHECK(s.at(R"(tessera_model_load_bytes_total{executor="box/cpu/0",sharing="unshared"})") ==
+          300);
+    CHECK(s.at(R"(tessera_model_load_duration_seconds_bucket{executor="box/cpu/0",le="0.05"})") ==
+          1);
+    CHECK(s.at(R"(tessera_model_load_duration_seconds_count{executor="box/cpu/0"})") == 2);
+    // A peer's executor: its models and the jobs sent to it, but its loads and
+    // swaps are counted on the peer.
+    CHECK(s.at(R"(tessera_executor_served_total{executor="tcp://10.0.0.2:5555"})") == 4);
+    CHECK(s.count(R"(tessera_model_load_duration_seconds_count{executor="tcp://10.0.0.2:5555"})") ==
+          0);
+    CHECK(
+        s.count(R"(tessera_executor_swaps_total{executor="tcp://10.0.0.2:5555",reason="load"})") ==
+        0);
+    // Without the scheduler's answer, its families are left out, not zeroed.
     in.executors.reset();
-    CHECK(render_exposition(collect_node_metrics(in)).find("tessera_executor_") ==
-          std::string::npos);
+    in.queued.reset();
+    auto without = render_exposition(collect_node_metrics(in));
+    CHECK(without.find("tessera_executor_") == std::string::npos);
+    CHECK(without.find("tessera_scheduler_queued_jobs") == std::string::npos);
   }
 
   TEST_CASE("request metrics cap the model labels") {
@@ -126,7 +170,9 @@ TEST_SUITE("metrics") {
   }
 
   TEST_CASE("a node serves /metrics, /healthz and /readyz, and its counters move") {
-    const auto& zoo = small_zoo::get();
+    // A zoo of its own: other suites define fused groups in the shared one,
+    // which would change what loads (a group loads as one unit).
+    auto zoo = small_zoo::build(0.25);
     auto cfg = node_config_for(zoo);
     cfg.metrics_listen = "127.0.0.1:0";
     auto n = start_node(cfg);
@@ -137,69 +183,115 @@ TEST_SUITE("metrics") {
     CHECK(status == 200);
     scrape(port, "/readyz", &status);
     CHECK(status == 200);
-    const auto& m = zoo.manifest("resnet18");
-    const std::string ok_key =
-        R"(tessera_requests_total{operation="infer",model="resnet18",code="ok"})";
-    auto before = samples_of(scrape(port, "/metrics"));
-    CHECK(before.count(ok_key) == 0);
+    auto before = scrape(port, "/metrics");
+    CHECK(samples_of(before).count(
+              R"(tessera_requests_total{operation="infer",model="resnet18",code="ok"})") == 0);
+
+    // Three requests for resnet18 (one load, then two hits; one with a
+    // deadline it meets), one for resnet-cars (a load that shares resnet18's
+    // backbone) and one for a model that does not exist.
+    const auto& r18 = zoo.manifest("resnet18");
+    const auto& cars = zoo.manifest("resnet-cars");
     zmq::context_t ctx{1};
     auto cl = client::connect(ctx, n->endpoint());
     REQUIRE(cl);
     for (int i = 0; i < 3; ++i) {
-      auto r = cl->call({"", infer_for(m, 1, i)}, reply_timeout);
+      auto req = infer_for(r18, 1, i);
+      if (i == 2)
+        req.deadline_ms = 60000;
+      auto r = cl->call({"", req}, reply_timeout);
       REQUIRE_MESSAGE(r, describe(r.error()));
     }
-    auto unknown = infer_for(m, 1, 9);
+    auto rc = cl->call({"", infer_for(cars, 1, 7)}, reply_timeout);
+    REQUIRE_MESSAGE(rc, describe(rc.error()));
+    auto unknown = infer_for(r18, 1, 9);
     unknown.model_name = "no-such-model";
-    auto bad = cl->call({"", unknown}, reply_timeout);
-    CHECK_FALSE(bad);
-    auto text = scrape(port, "/metrics");
-    auto after = samples_of(text);
-    CHECK(after.at(ok_key) == 3);
-    CHECK(
-        after.at(
-            R"(tessera_requests_total{operation="infer",model="no-such-model",code="unknown_model"})") ==
-        1);
-    CHECK(
-        after.at(R"(tessera_request_duration_seconds_count{operation="infer",model="resnet18"})") ==
-        3);
-    CHECK(after.at(R"(tessera_infer_stage_seconds_count{stage="load",model="resnet18"})") == 3);
-    CHECK(after.at("tessera_requests_received_total") == 4);
-    CHECK(after.at(R"(tessera_device_bytes{state="referenced"})") > 0);
-    CHECK(after.at(R"(tessera_loads_total{outcome="granted"})") >= 1);
-    CHECK(after.at(R"(tessera_executor_served_total{executor="test-node/cpu/0"})") == 3);
+    CHECK_FALSE(cl->call({"", unknown}, reply_timeout));
+    auto after = scrape(port, "/metrics");
+    // What `tessera top` shows of the node: its queue, and each executor with
+    // its resident models and the jobs it served.
+    auto st = cl->call_as<server_status_response>({"", server_status_request{}}, reply_timeout);
+    REQUIRE_MESSAGE(st, describe(st.error()));
+    CHECK(st->requests_queued == 0);
+    REQUIRE(st->executors.size() == 1);
+    CHECK(st->executors[0].name == "test-node/cpu/0");
+    CHECK(st->executors[0].served == 4);
+    CHECK(st->executors[0].models == std::vector<std::string>{"resnet-cars:1", "resnet18:1"});
 
-    // The same text through a real Prometheus parser, where Debian's package is installed.
+    const uint64_t shared = shared_bytes(r18, cars);
+    REQUIRE(shared > 0);
+    const uint64_t unshared = parameter_bytes(r18) + parameter_bytes(cars) - shared;
+    const std::string exec = "test-node/cpu/0";
+    using labels = std::map<std::string, std::string>;
+    auto expect = nlohmann::json::array();
+    auto want = [&](const std::string& sample, const labels& l, const std::string& op, double v) {
+      expect.push_back({{"sample", sample}, {"labels", l}, {"op", op}, {"value", v}});
+    };
+    want("tessera_requests_total", {{"operation", "infer"}, {"model", "resnet18"}, {"code", "ok"}},
+         "delta", 3);
+    want("tessera_requests_total",
+         {{"operation", "infer"}, {"model", "resnet-cars"}, {"code", "ok"}}, "delta", 1);
+    want("tessera_requests_total",
+         {{"operation", "infer"}, {"model", "no-such-model"}, {"code", "unknown_model"}}, "delta",
+         1);
+    want("tessera_requests_received_total", {}, "delta", 5);
+    want("tessera_request_duration_seconds_count", {{"operation", "infer"}, {"model", "resnet18"}},
+         "delta", 3);
+    want("tessera_infer_stage_seconds_count", {{"stage", "queue"}, {"model", "resnet18"}}, "delta",
+         3);
+    want("tessera_infer_stage_seconds_count", {{"stage", "load"}, {"model", "resnet-cars"}},
+         "delta", 1);
+    want("tessera_deadlines_total", {{"outcome", "met"}}, "delta", 1);
+    want("tessera_deadlines_total", {{"outcome", "missed"}}, "delta", 0);
+    want("tessera_executor_served_total", {{"executor", exec}}, "delta", 4);
+    want("tessera_executor_model_lookups_total", {{"executor", exec}, {"result", "hit"}}, "delta",
+         2);
+    want("tessera_executor_model_lookups_total", {{"executor", exec}, {"result", "miss"}}, "delta",
+         2);
+    want("tessera_model_load_duration_seconds_count", {{"executor", exec}}, "delta", 2);
+    want("tessera_model_load_duration_seconds_bucket", {{"executor", exec}, {"le", "+Inf"}},
+         "delta", 2);
+    want("tessera_model_load_bytes_total", {{"executor", exec}, {"sharing", "shared"}}, "delta",
+         static_cast<double>(shared));
+    want("tessera_model_load_bytes_total", {{"executor", exec}, {"sharing", "unshared"}}, "delta",
+         static_cast<double>(unshared));
+    want("tessera_loads_total", {{"outcome", "granted"}}, "delta", 2);
+    want("tessera_blob_lookups_total", {{"tier", "device"}, {"result", "hit"}}, ">=", 1);
+    want("tessera_store_read_bytes_total", {}, ">=", static_cast<double>(unshared));
+    want("tessera_device_bytes", {{"state", "referenced"}}, "==", static_cast<double>(unshared));
+    want("tessera_evictions_total", {{"reason", "load"}}, "delta", 0);
+    want("tessera_executor_swaps_total", {{"executor", exec}, {"reason", "memory_pressure"}},
+         "delta", 0);
+    want("tessera_memory_pressure_level", {{"level", "normal"}}, "==", 0);
+    want("tessera_scheduler_queued_jobs", {}, "==", 0);
+    want("tessera_store_bytes", {}, ">=", static_cast<double>(unshared));
+
+    // Debian's python3 (another python3 on PATH may lack Debian's packages).
     std::string python;
-    for (std::string p : {"python3", "/usr/bin/python3"})
+    for (std::string p : {"/usr/bin/python3", "python3"})
       if (std::system((p + " -c 'import prometheus_client' >/dev/null 2>&1").c_str()) == 0) {
         python = p;
         break;
       }
-    if (python.empty()) {
-      MESSAGE("prometheus_client parse skipped: python3-prometheus-client is not installed");
-      return;
-    }
+    REQUIRE_MESSAGE(!python.empty(),
+                    "python3-prometheus-client is not installed (deploy/setup.sh installs it)");
     scratch_dir dir{"metrics"};
-    auto path = dir.path() + "/metrics.txt";
-    std::ofstream{path} << text;
-    auto command = python +
-                   " -c 'import sys\n"
-                   "from prometheus_client.parser import text_string_to_metric_families as parse\n"
-                   "fams = {f.name: f for f in parse(open(sys.argv[1]).read())}\n"
-                   "ok = [s.value for s in fams[\"tessera_requests\"].samples if "
-                   "s.labels.get(\"code\") == \"ok\"]\n"
-                   "assert fams[\"tessera_request_duration_seconds\"].type == \"histogram\"\n"
-                   "assert fams[\"tessera_requests\"].type == \"counter\"\n"
-                   "print(int(sum(ok)))' " +
-                   path;
+    std::ofstream{dir.path() + "/before.txt"} << before;
+    std::ofstream{dir.path() + "/after.txt"} << after;
+    std::ofstream{dir.path() + "/expect.json"} << expect.dump();
+    auto command = python + " " + TESSERA_SOURCE_DIR + "/tests/actors/check_metrics.py " +
+                   dir.path() + "/before.txt " + dir.path() + "/after.txt " + dir.path() +
+                   "/expect.json 2>&1";
     std::string out;
+    int rc_python = -1;
     if (FILE* p = ::popen(command.c_str(), "r")) {
-      char buf[256];
+      char buf[512];
       while (std::fgets(buf, sizeof buf, p) != nullptr)
         out += buf;
-      CHECK(::pclose(p) == 0);
+      rc_python = ::pclose(p);
     }
-    CHECK(out == "3\n");
+    CHECK_MESSAGE(rc_python == 0, out);
+    CHECK(out.find(std::to_string(expect.size()) + " expectations, 0 problem(s)") !=
+          std::string::npos);
   }
 }

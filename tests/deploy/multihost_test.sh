@@ -141,17 +141,34 @@ if ip netns exec "${tag}box1" "$tessera" call health --endpoint tcp://10.77.0.1:
   fail "a client with an unknown key was served"
 fi
 
-# Metrics from box1 (bash's /dev/tcp: no HTTP client needed in the namespace),
-# through a real Prometheus parser where Debian's python3-prometheus-client is.
-metrics=$(ip netns exec "${tag}box1" bash -c \
-  'exec 3<>/dev/tcp/10.77.0.1/9464 && printf "GET /metrics HTTP/1.0\r\n\r\n" >&3 && cat <&3' |
-  sed '1,/^\r\?$/d') || fail "cannot scrape box1's metrics"
+# Each request's trace id follows it from the coordinator to the worker that ran
+# it: box1 logs the client's id as the trace; the workers log the same trace
+# beside their own request id (the bridge's), so it is box1's, not a default.
+"${cluster[@]}" logs box1 -n 300 | grep -Eq "node=box1 request id=(c[0-9]+) trace=\1 op=infer" ||
+  fail "box1's log does not start traces with the client's id"
+for b in box2 box3; do
+  lines=$("${cluster[@]}" logs "$b" -n 300 | grep -E "node=$b request .* op=infer") ||
+    fail "$b logged no inference"
+  awk '{ id = ""; t = ""
+         for (i = 1; i <= NF; ++i) { if ($i ~ /^id=/) id = substr($i, 4); if ($i ~ /^trace=/) t = substr($i, 7) }
+         if (id == t || t !~ /^c[0-9]+$/) bad = 1 }
+       END { exit bad }' <<<"$lines" || fail "$b logged an inference without box1's trace id: $lines"
+done
+echo "logs: every inference on the workers carries the coordinator's trace id"
+
+# Metrics (bash's /dev/tcp: no HTTP client needed in the namespace), through a
+# real Prometheus parser: Debian's python3-prometheus-client, which setup.sh installs.
+scrape() {
+  ip netns exec "${tag}$1" bash -c \
+    "exec 3<>/dev/tcp/$2/9464 && printf 'GET /metrics HTTP/1.0\r\n\r\n' >&3 && cat <&3" | sed '1,/^\r\?$/d'
+}
 python=""
-for p in python3 /usr/bin/python3; do
+for p in /usr/bin/python3 python3; do
   "$p" -c 'import prometheus_client' 2>/dev/null && python=$p && break
 done
-if [ -n "$python" ]; then
-  "$python" - "$metrics" <<'EOF' || fail "the metrics do not parse or do not show the requests"
+[ -n "$python" ] || fail "python3-prometheus-client is not installed (deploy/setup.sh installs it)"
+metrics=$(scrape box1 10.77.0.1) || fail "cannot scrape box1's metrics"
+"$python" - "$metrics" <<'EOF' || fail "box1's metrics do not parse or do not show the requests"
 import sys
 from prometheus_client.parser import text_string_to_metric_families as parse
 fams = {f.name: f for f in parse(sys.argv[1])}
@@ -162,12 +179,37 @@ up = [s.value for s in fams["tessera_peer_up"].samples]
 assert up == [1.0, 1.0], up
 refused = [s.value for s in fams["tessera_curve_handshakes"].samples if s.labels["result"] == "refused"]
 assert refused and refused[0] >= 1, refused
+queued = [s.value for s in fams["tessera_scheduler_queued_jobs"].samples]
+assert queued == [0.0], queued
 EOF
-  echo "metrics parse with prometheus_client and count the requests"
-else
-  grep -q 'tessera_requests_total{operation="infer",model="resnet18",code="ok"} 24' <<<"$metrics" ||
-    fail "metrics do not count the requests"
-fi
+# Each worker's loads: how long they took, and the bytes they read.
+for b in 2 3; do
+  metrics=$(scrape box$b 10.77.0.$b) || fail "cannot scrape box$b's metrics"
+  "$python" - "$metrics" <<'EOF' || fail "box$b's metrics do not show its model loads"
+import sys
+from prometheus_client.parser import text_string_to_metric_families as parse
+fams = {f.name: f for f in parse(sys.argv[1])}
+loads = sum(s.value for s in fams["tessera_model_load_duration_seconds"].samples
+            if s.name.endswith("_count"))
+assert loads >= 1, loads
+read = sum(s.value for s in fams["tessera_model_load_bytes"].samples if s.labels["sharing"] == "unshared")
+assert read > 0, read
+EOF
+done
+echo "metrics parse with prometheus_client: requests, peers, queue, and the workers' loads"
+
+# tessera top, once, over all three nodes (each with its own CURVE key).
+top=(ip netns exec "${tag}box1" "$tessera" top --count 1 --curve-key "$work/keys/client.key")
+for b in 1 2 3; do
+  top+=(--endpoint "tcp://10.77.0.$b:5555" --curve-server-key "$work/keys/box$b.pub")
+done
+view=$("${top[@]}") || fail "tessera top: a node did not answer: $view"
+echo "$view"
+for b in box1 box2 box3; do
+  grep -Eq "^$b +up +[0-9]+ +[0-9]+ +[0-9]+ " <<<"$view" || fail "top does not show $b up with its queue: $view"
+done
+grep -Eq "^  box2/cpu/0 +[1-9][0-9]* .*resnet18:1" <<<"$view" ||
+  fail "top does not show box2's executor with resnet18 resident: $view"
 
 # --- rolling restart while a client keeps sending
 ("${client[@]}" --count 40 >"$work/during-restart.txt" 2>&1; echo $? >"$work/during-restart.rc") &
@@ -186,6 +228,9 @@ out=$("${client[@]}" --count 4 2>&1) || fail "requests failed after box3 died: $
 grep -q "executor = .* box3/" <<<"$out" && fail "a request ran on dead box3"
 status=$("${cluster[@]}" status 2>&1) && fail "status did not report box3 down"
 grep -q "^box3 .*DOWN" <<<"$status" || fail "status does not show box3 down: $status"
+view=$("${top[@]}") && fail "tessera top exited 0 with box3 down: $view"
+grep -Eq "^tcp://10.77.0.3:5555 +DOWN" <<<"$view" || fail "top does not show box3 down: $view"
+grep -Eq "^box2 +up " <<<"$view" || fail "top does not show box2 up after box3 died: $view"
 echo "box3 killed: 4 more requests served by box2"
 
 "${cluster[@]}" down >/dev/null

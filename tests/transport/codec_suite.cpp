@@ -153,7 +153,14 @@ TEST_SUITE("codec") {
     status.requests_served = 99;
     status.nodes = {{"box1", "up"}, {"box2", "down"}};
     status.devices = {{"box1/cpu", 100, 1000}};
+    status.requests_queued = 3;
+    status.executors = {{"box1/cpu/0", {"resnet18:1", "vgg:2"}, 40}, {"tcp://box2:5555", {}, 0}};
     auto st = response_round_trip(status);
+    CHECK(st.requests_queued == 3);
+    REQUIRE(st.executors.size() == 2);
+    CHECK(st.executors[0].models == status.executors[0].models);
+    CHECK(st.executors[0].served == 40);
+    CHECK(st.executors[1].name == "tcp://box2:5555");
     CHECK(st.node_name == "box1");
     CHECK(st.requests_served == 99);
     REQUIRE(st.nodes.size() == 2);

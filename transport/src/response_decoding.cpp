@@ -68,6 +68,7 @@ bool read_body(const field_map& f, server_status_response& r) {
   return f.optional("node_name", r.node_name) && f.optional("uptime_ms", r.uptime_ms) &&
          f.optional("requests_in_flight", r.requests_in_flight) &&
          f.optional("requests_served", r.requests_served) &&
+         f.optional("requests_queued", r.requests_queued) &&
          read_records(f, "nodes", r.nodes,
                       [](const field_map& m, node_entry& n) {
                         return m.required("name", n.name) && m.required("state", n.state);
@@ -75,6 +76,10 @@ bool read_body(const field_map& f, server_status_response& r) {
          read_records(f, "devices", r.devices, [](const field_map& m, device_entry& d) {
            return m.required("name", d.name) && m.required("used_bytes", d.used_bytes) &&
                   m.required("budget_bytes", d.budget_bytes);
+         }) &&
+         read_records(f, "executors", r.executors, [](const field_map& m, executor_entry& e) {
+           return m.required("name", e.name) && m.optional("models", e.models) &&
+                  m.optional("served", e.served);
          });
 }
 

@@ -84,11 +84,12 @@ struct response_writer {
   }
 
   bool operator()(const server_status_response& r) {
-    begin(operation::server_status, 6);
+    begin(operation::server_status, 8);
     st.field("node_name", r.node_name);
     st.field("uptime_ms", r.uptime_ms);
     st.field("requests_in_flight", r.requests_in_flight);
     st.field("requests_served", r.requests_served);
+    st.field("requests_queued", r.requests_queued);
     st.str("nodes");
     st.packer.pack_array(static_cast<uint32_t>(r.nodes.size()));
     for (const auto& n : r.nodes) {
@@ -103,6 +104,15 @@ struct response_writer {
       st.field("name", d.name);
       st.field("used_bytes", d.used_bytes);
       st.field("budget_bytes", d.budget_bytes);
+    }
+    st.str("executors");
+    st.packer.pack_array(static_cast<uint32_t>(r.executors.size()));
+    for (const auto& e : r.executors) {
+      st.packer.pack_map(3);
+      st.field("name", e.name);
+      st.str("models");
+      write_strings(st, e.models);
+      st.field("served", e.served);
     }
     return true;
   }

@@ -5,6 +5,7 @@
 // serializable) message types here.
 #pragma once
 
+#include "tessera/actors/latency_histogram.hpp"
 #include "tessera/core/fusion_plan.hpp"
 #include "tessera/core/fusion_policy.hpp"
 #include "tessera/core/memory_pressure.hpp"
@@ -31,6 +32,7 @@ using pressure_atom = caf::atom_constant<caf::atom("pressure")>;
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using peer_atom = caf::atom_constant<caf::atom("peer")>;
 using fuse_atom = caf::atom_constant<caf::atom("fuse")>;
+using queue_atom = caf::atom_constant<caf::atom("queue")>;
 
 using steady_time = std::chrono::steady_clock::time_point;
 
@@ -85,12 +87,24 @@ struct load_outcome {
   uint64_t reused_bytes = 0;
 };
 
+/// What an executor's model loads did since it started, for /metrics.
+struct load_totals {
+  uint64_t held = 0;         ///< jobs and loads that found the model already loaded
+  uint64_t loaded = 0;       ///< models loaded
+  uint64_t shared_bytes = 0; ///< parameter bytes loads found resident or in flight
+  uint64_t read_bytes = 0;   ///< parameter bytes loads read from the store
+  latency_histogram duration;
+};
+
 /// What an executor holds, for the scheduler's reuse-aware choices and status.
 struct executor_state {
   std::string name;
   std::vector<std::string> loaded; ///< "name:version"
   uint64_t served = 0;
   uint64_t swaps_out = 0;
+  uint64_t swaps_out_pressure = 0; ///< of swaps_out, those memory pressure forced
+  bool remote = false;             ///< another node's executors (their loads count there)
+  load_totals loads{};
   /// Fused groups it holds (their members are listed in `loaded` too).
   std::vector<std::string> groups;
   /// Passes that served requests for two or more members of a group at once.
@@ -110,6 +124,8 @@ using executor_actor = caf::typed_actor<
 using scheduler_actor = caf::typed_actor<
   caf::replies_to<run_atom, infer_job>::with<infer_outcome>,
   caf::replies_to<status_atom>::with<std::vector<executor_state>>,
+  /// Jobs waiting in the queue (not yet on an executor).
+  caf::replies_to<status_atom, queue_atom>::with<uint64_t>,
   caf::reacts_to<peer_atom, uint32_t, bool>,
   caf::reacts_to<tick_atom>>;
 

@@ -52,9 +52,12 @@ struct node_metrics_input {
   uint64_t expired = 0;
   request_metrics_snapshot requests;
   residency::residency_stats residency;
+  residency::store_tier_stats store;
   std::vector<peer_status> peers;
   /// Absent when the scheduler did not answer in time.
   std::optional<std::vector<executor_state>> executors;
+  /// Jobs in the scheduler's queue; absent when it did not answer in time.
+  std::optional<uint64_t> queued;
   uint64_t curve_admitted = 0;
   uint64_t curve_refused = 0;
 };

@@ -4,7 +4,8 @@
 // The gateway's socket thread records; the metrics server reads snapshots.
 #pragma once
 
-#include <array>
+#include "tessera/actors/latency_histogram.hpp"
+
 #include <cstdint>
 #include <map>
 #include <mutex>
@@ -12,20 +13,6 @@
 #include <tuple>
 
 namespace tessera::actors {
-
-/// Bucket bounds of every latency histogram, in milliseconds.
-inline constexpr std::array<double, 14> latency_bounds_ms{0.5, 1,   2,   5,    10,   20,   50,
-                                                          100, 200, 500, 1000, 2000, 5000, 10000};
-
-/// A Prometheus-style histogram over latency_bounds_ms: per-bucket counts (not
-/// cumulative; the last bucket is +Inf), their sum and count.
-struct latency_histogram {
-  std::array<uint64_t, latency_bounds_ms.size() + 1> buckets{};
-  double sum_ms = 0.0;
-  uint64_t count = 0;
-
-  void observe(double ms);
-};
 
 /// An answered request's labels.
 struct request_labels {

@@ -137,6 +137,7 @@ uint64_t residency_core::drop_cached() {
       if (i->second.resident && i->second.refs == 0 && i->second.pins == 0) {
         freed += i->second.bytes;
         ++counters_.evictions;
+        ++counters_.evictions_dropped;
         counters_.bytes_evicted += i->second.bytes;
         erase(i);
       }

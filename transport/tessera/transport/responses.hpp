@@ -75,14 +75,23 @@ struct device_entry {
   uint64_t budget_bytes = 0;
 };
 
+/// One executor the answering node schedules onto (its own, or a peer's).
+struct executor_entry {
+  std::string name;
+  std::vector<std::string> models; ///< "name:version" of the models it holds loaded
+  uint64_t served = 0;             ///< jobs it ran (for a peer: jobs this node sent it)
+};
+
 /// The state of the node and of the cluster it sees.
 struct server_status_response {
   std::string node_name;
   uint64_t uptime_ms = 0;
   uint64_t requests_in_flight = 0;
   uint64_t requests_served = 0;
+  uint64_t requests_queued = 0; ///< waiting in the scheduler's queue for an executor
   std::vector<node_entry> nodes;
   std::vector<device_entry> devices;
+  std::vector<executor_entry> executors;
 };
 
 /// Health probe result.

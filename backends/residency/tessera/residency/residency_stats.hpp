@@ -58,6 +58,7 @@ struct residency_counters {
   uint64_t prefetched_blobs = 0; ///< blobs brought in by prefetch
   uint64_t evictions = 0;
   uint64_t bytes_evicted = 0;
+  uint64_t evictions_dropped = 0; ///< of evictions, drop_cached()'s (the rest made room for a load)
   uint64_t failed_blob_reads = 0;
 };
 
