@@ -1,13 +1,13 @@
-// gnuplot scripts for a simulator run: deadline throughput against load level
-// per policy (PartialLoading's figure), and each node's busy fraction over
-// time for every run at the first load level.
+// gnuplot scripts for a simulator run: deadline throughput and p99 latency
+// against load level per config and policy (PartialLoading's figure), and each
+// node's busy fraction over time for every run at the first load level.
 #include "tessera/sim/simulation.hpp"
 
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
-#include <set>
+#include <vector>
 
 namespace tessera::sim {
 
@@ -16,25 +16,34 @@ bool draw_plots(const scenario& s, const std::vector<run_summary>& rows, const s
     std::fprintf(stderr, "note: gnuplot is not installed; no PNG plots (the CSVs are written)\n");
     return false;
   }
-  // One line per (config, policy): summary.csv's columns 1 and 2.
-  std::set<std::pair<std::string, std::string>> lines;
+  // One line per (config, policy), as inline data blocks (rows of other lines
+  // would break a filtered line into points).
+  std::vector<std::pair<std::string, std::string>> lines;
   for (const auto& r : rows)
-    lines.insert({r.config, r.policy});
+    if (std::find(lines.begin(), lines.end(), std::make_pair(r.config, r.policy)) == lines.end())
+      lines.emplace_back(r.config, r.policy);
   auto script = out_dir + "/plots.gp";
   std::ofstream gp{script};
-  gp << "set datafile separator ','\nset terminal pngcairo size 900,540\nset key outside right\n";
-  gp << "set output '" << out_dir << "/deadline_throughput.png'\n";
-  gp << "set title '" << s.name << ": requests meeting their deadline per second'\n";
-  gp << "set xlabel 'load level (x rate)'\nset ylabel 'met / s'\n";
-  gp << "plot ";
-  bool first = true;
-  for (const auto& [config, policy] : lines) {
-    auto title = config == "-" ? policy : config + " " + policy;
-    gp << (first ? "" : ", ") << "'" << out_dir << "/summary.csv' using (strcol(1) eq '" << config
-       << "' && strcol(2) eq '" << policy << "' ? $3 : 1/0):10 with linespoints title '" << title << "'";
-    first = false;
+  gp << "set terminal pngcairo size 900,540 noenhanced\nset key outside right\nset grid\n";
+  for (size_t k = 0; k < lines.size(); ++k) {
+    gp << "$L" << k << " << EOD\n";
+    for (const auto& r : rows)
+      if (r.config == lines[k].first && r.policy == lines[k].second)
+        gp << r.level << ' ' << r.met_per_s << ' ' << r.p50_ms << ' ' << r.p99_ms << '\n';
+    gp << "EOD\n";
   }
-  gp << "\n";
+  auto plot = [&](const char* file, const char* title, const char* ylabel, int column) {
+    gp << "set output '" << out_dir << "/" << file << "'\n";
+    gp << "set title '" << s.name << ": " << title << "'\n";
+    gp << "set xlabel 'load level (x rate)'\nset ylabel '" << ylabel << "'\nplot ";
+    for (size_t k = 0; k < lines.size(); ++k) {
+      auto name = lines[k].first == "-" ? lines[k].second : lines[k].first + " " + lines[k].second;
+      gp << (k == 0 ? "" : ", ") << "$L" << k << " using 1:" << column << " with linespoints title '" << name << "'";
+    }
+    gp << "\n";
+  };
+  plot("deadline_throughput.png", "requests meeting their deadline per second", "met / s", 2);
+  plot("latency_p99.png", "99th percentile latency", "p99 latency (ms)", 4);
   double level = s.workload.load_levels.front();
   for (const auto& [config, policy] : lines) {
     char stem[320];

@@ -1,5 +1,6 @@
-// Determinism: the same scenario and seed give byte-identical CSVs; another
-// seed gives different ones (so the comparison can fail).
+// Determinism: the same scenario and seed give byte-identical CSVs (with a
+// fault, an uplink, static and dynamic placement, fused units); another seed
+// gives different ones (so the comparison can fail).
 #include "scratch_dir.hpp"
 
 #include "tessera/sim/model_catalog.hpp"
@@ -33,9 +34,18 @@ sim::scenario small_scenario(uint64_t seed) {
     on_ms = 1000.0
     off_ms = 500.0
     requests = 400
+    uplink_mb_per_s = 20.0
+    input_kb = 200.0
     [[faults]]
     node = 1
     at_ms = 4000.0
+    [[configs]]
+    name = "dyn"
+    uplink = "edf"
+    [[configs]]
+    name = "fix"
+    placement = "static"
+    unit = "group"
   )");
   REQUIRE(s);
   s->seed = seed;
@@ -51,8 +61,8 @@ std::vector<std::string> run_into(const std::string& dir, uint64_t seed) {
   auto rows = sim::run_simulation(s, sim::synthetic_models(s.models), opts);
   REQUIRE(rows);
   std::vector<std::string> files;
-  for (auto name : {"summary.csv", "reuse_aware_x1.00_requests.csv", "reuse_aware_x1.00_nodes.csv",
-                    "fifo_x1.00_requests.csv", "fifo_x1.00_nodes.csv"})
+  for (auto name : {"summary.csv", "dyn_reuse_aware_x1.00_requests.csv", "dyn_reuse_aware_x1.00_nodes.csv",
+                    "dyn_fifo_x1.00_requests.csv", "fix_fifo_x1.00_requests.csv", "fix_reuse_aware_x1.00_nodes.csv"})
     files.push_back(bytes_of(dir + "/" + name));
   return files;
 }
