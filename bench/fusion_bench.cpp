@@ -5,6 +5,7 @@
 #include "bench_report.hpp"
 
 #include "bench_store.hpp"
+#include "fusion_serving.hpp"
 #include "load_rig.hpp"
 #include "tessera/backend/fused_group.hpp"
 #include "tessera/core/error.hpp"
@@ -265,6 +266,23 @@ int run_fusion_bench(const bench_options& opts) {
       "\n(peak shrd: the same models loaded separately into one residency manager, which\n"
       " already shares their common blobs; 1-member: one member's sub-DAG run from the group\n"
       " over the same model run alone)\n");
+  // The serving path: the same family served through the scheduler and an
+  // executor actor, with the group defined (passes) and without (one model a job).
+  std::vector<std::string> family{"resnet18", "resnet-cars", "resnet-birds", "resnet-ft"};
+  constexpr unsigned frames = 8;
+  auto serving = measure_serving(*bs, family, frames, opts.repeat);
+  if (!serving) {
+    std::fprintf(stderr, "bench fusion: serving: %s\n", describe(serving.error()).c_str());
+    return 1;
+  }
+  std::printf("\nServed through the scheduler and one executor actor: %u frames x %zu resnet models,\n"
+              "all requests sent at once (median of %u; ms)\n",
+              frames, family.size(), opts.repeat);
+  std::printf("%-16s %10s %9s %9s %15s\n", "", "separate", "fused", "speedup", "requests/pass");
+  std::printf("%-16s %10.1f %9.1f %9.2f %15.2f\n", "resnet-k4", serving->separate_ms, serving->fused_ms,
+              serving->speedup, serving->members_per_pass);
+  report.metric("served_fused_speedup", serving->speedup);
+  report.metric("served_requests_per_pass", serving->members_per_pass);
   report.metric("fused_speedup", median(speedups));
   report.metric("fused_memory_saving", median(savings));
   report.metric("fused_memory_saving_vs_shared_residency", median(shared_savings));
