@@ -29,10 +29,8 @@ cluster_world make_world(const scenario& s, const std::vector<schedule_model>& m
   auto dev = slot_device(s);
   auto opts = slot_device_options(s, models);
   for (uint32_t n = 0; n < s.nodes.count; ++n)
-    for (uint32_t e = 0; e < s.nodes.executors; ++e) {
-      slot_state slot{n, sim_device{models, dev, opts}};
-      world.slots.push_back(std::move(slot));
-    }
+    for (uint32_t e = 0; e < s.nodes.executors; ++e)
+      world.slots.emplace_back(n, sim_device{models, dev, opts});
   for (size_t i = 0; i < requests.size(); ++i) {
     request_record r;
     r.id = i + 1;

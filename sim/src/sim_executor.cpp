@@ -43,7 +43,9 @@ executor_actor::behavior_type sim_executor(executor_actor::pointer self, std::sh
     },
     [=](unload_atom, const std::string&, uint32_t) -> caf::result<bool> { return true; },
     [=](status_atom) -> caf::result<executor_state> {
-      return executor_state{"sim/" + std::to_string(device), {}, 0, 0};
+      executor_state st;
+      st.name = "sim/" + std::to_string(device);
+      return st;
     },
     [=](pressure_atom, pressure_level) {},
   };

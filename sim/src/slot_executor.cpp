@@ -57,7 +57,7 @@ slot_executor_actor::behavior_type slot_executor(self_ptr self, std::shared_ptr<
       s.evictions += r->evicted_blocks;
       if (r->loaded_bytes > 0)
         ++s.switches;
-      s.due_ms = r->end_ms;
+      world->set_due(slot, r->end_ms);
       infer_outcome out;
       out.model = job.model;
       out.executor = slot_name(slot);
@@ -79,13 +79,17 @@ slot_executor_actor::behavior_type slot_executor(self_ptr self, std::shared_ptr<
         return;
       }
       held.reset();
-      s.due_ms = std::numeric_limits<double>::infinity();
+      world->set_due(slot, std::numeric_limits<double>::infinity());
     },
     [=](load_atom, const std::string& model, uint32_t) -> caf::result<load_outcome> {
       return load_outcome{model, 1, 0, 0};
     },
     [=](unload_atom, const std::string&, uint32_t) -> caf::result<bool> { return true; },
-    [=](status_atom) -> caf::result<executor_state> { return executor_state{slot_name(slot), {}, 0, 0}; },
+    [=](status_atom) -> caf::result<executor_state> {
+      executor_state st;
+      st.name = slot_name(slot);
+      return st;
+    },
     [=](pressure_atom, pressure_level) {
       // nop: the simulated device manages its own residency
     },

@@ -96,10 +96,8 @@ caf::expected<cluster_run> run_cluster(const scenario& s, const std::vector<sche
     }
     double t_arrival = next < requests.size() ? requests[by_ready[next]].ready_ms : never;
     double t_fault = next_fault < faults.size() ? faults[next_fault].at_ms : never;
-    double t_done = never;
-    for (const auto& sl : world->slots)
-      if (!sl.failed)
-        t_done = std::min(t_done, sl.due_ms);
+    // A failed slot's job is answered at once (tick), so it leaves `due`.
+    double t_done = world->due.empty() ? never : world->due.begin()->first;
     double t = std::min({t_arrival, t_fault, t_done});
     if (t == never)
       break;
@@ -107,9 +105,8 @@ caf::expected<cluster_run> run_cluster(const scenario& s, const std::vector<sche
     ++out.events;
     // At one instant: completions first, then faults, then arrivals.
     if (t_done <= t) {
-      for (size_t i = 0; i < world->slots.size(); ++i)
-        if (!world->slots[i].failed && world->slots[i].due_ms <= t)
-          caf::anon_send(slots[i], actors::tick_atom::value);
+      for (auto i = world->due.begin(); i != world->due.end() && i->first <= t; ++i)
+        caf::anon_send(slots[i->second], actors::tick_atom::value);
     } else if (t_fault <= t) {
       auto node = faults[next_fault++].node;
       for (size_t i = 0; i < world->slots.size(); ++i) {

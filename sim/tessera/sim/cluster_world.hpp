@@ -8,7 +8,9 @@
 
 #include <cstdint>
 #include <limits>
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace tessera::sim {
@@ -43,6 +45,10 @@ struct busy_span {
 /// One executor: its device, whether its node has failed, and when its
 /// current job is due to finish (infinity when idle).
 struct slot_state {
+  slot_state(uint32_t node_index, sim_device dev) : node(node_index), device(std::move(dev)) {
+    // nop
+  }
+
   uint32_t node = 0;
   sim_device device;
   bool failed = false;
@@ -57,6 +63,18 @@ struct cluster_world {
   double now_ms = 0.0;
   std::vector<slot_state> slots;
   std::vector<request_record> records; ///< record i has ticket i + 1
+  /// (due_ms, slot) of the busy slots, so the next completion is found
+  /// without scanning every slot (1,000-node runs).
+  std::set<std::pair<double, size_t>> due;
+
+  /// Sets slot `i`'s completion time (infinity: idle).
+  void set_due(size_t i, double due_ms) {
+    auto& s = slots[i];
+    due.erase({s.due_ms, i});
+    s.due_ms = due_ms;
+    if (due_ms != std::numeric_limits<double>::infinity())
+      due.insert({due_ms, i});
+  }
 };
 
 struct scenario;
