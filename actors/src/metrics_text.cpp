@@ -49,10 +49,13 @@ void add_request_families(std::vector<metric_family>& out, const request_metrics
     add(answered, {{"operation", labels.operation}, {"model", labels.model}, {"code", labels.code}},
         static_cast<double>(n));
   out.push_back(std::move(answered));
-  auto latency = family("request_duration_seconds", "Time from a request's arrival to its answer.",
+  auto latency = family("request_duration_seconds",
+                        "Time from a request's arrival to its answer, by operation, model and "
+                        "outcome code.",
                         "histogram");
   for (const auto& [key, h] : r.latency)
-    add_histogram(latency, {{"operation", key.first}, {"model", key.second}}, h);
+    add_histogram(latency, {{"operation", key.operation}, {"model", key.model}, {"code", key.code}},
+                  h);
   out.push_back(std::move(latency));
   const std::pair<const char*, const std::map<std::string, latency_histogram>*> stages[] = {
       {"queue", &r.queue}, {"load", &r.load}, {"run", &r.run}};

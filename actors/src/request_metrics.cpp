@@ -15,8 +15,9 @@ void request_metrics::record(const std::string& operation, const std::string& mo
                              const std::string& code, double latency_ms) {
   std::lock_guard<std::mutex> guard{mtx_};
   auto label = model_label(model);
-  ++data_.answered[request_labels{operation, label, code}];
-  data_.latency[{operation, label}].observe(latency_ms);
+  request_labels key{operation, label, code};
+  ++data_.answered[key];
+  data_.latency[key].observe(latency_ms);
 }
 
 void request_metrics::record_stages(const std::string& model, double queue_ms, double load_ms,

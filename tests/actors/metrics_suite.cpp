@@ -10,6 +10,7 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -58,7 +59,7 @@ TEST_SUITE("metrics") {
       h.observe(ms);
     in.requests.answered[{"infer", "resnet18", "ok"}] = 4;
     in.requests.answered[{"infer", "resnet18", "deadline_exceeded"}] = 1;
-    in.requests.latency[{"infer", "resnet18"}] = h;
+    in.requests.latency[{"infer", "resnet18", "ok"}] = h;
     in.requests.deadline_missed = 1;
     in.residency.device.budget_bytes = 1000;
     in.residency.device.used_bytes = 600;
@@ -106,24 +107,28 @@ TEST_SUITE("metrics") {
     // Buckets are cumulative, in seconds, and +Inf equals the count.
     CHECK(
         s.at(
-            R"(tessera_request_duration_seconds_bucket{operation="infer",model="resnet18",le="0.0005"})") ==
+            R"(tessera_request_duration_seconds_bucket{operation="infer",model="resnet18",code="ok",le="0.0005"})") ==
         1);
     CHECK(
         s.at(
-            R"(tessera_request_duration_seconds_bucket{operation="infer",model="resnet18",le="0.005"})") ==
+            R"(tessera_request_duration_seconds_bucket{operation="infer",model="resnet18",code="ok",le="0.005"})") ==
         3);
     CHECK(
         s.at(
-            R"(tessera_request_duration_seconds_bucket{operation="infer",model="resnet18",le="10"})") ==
+            R"(tessera_request_duration_seconds_bucket{operation="infer",model="resnet18",code="ok",le="10"})") ==
         4);
     CHECK(
         s.at(
-            R"(tessera_request_duration_seconds_bucket{operation="infer",model="resnet18",le="+Inf"})") ==
+            R"(tessera_request_duration_seconds_bucket{operation="infer",model="resnet18",code="ok",le="+Inf"})") ==
         5);
-    CHECK(s.at(R"(tessera_request_duration_seconds_count{operation="infer",model="resnet18"})") ==
-          5);
-    CHECK(s.at(R"(tessera_request_duration_seconds_sum{operation="infer",model="resnet18"})") ==
-          doctest::Approx(100.0462));
+    CHECK(
+        s.at(
+            R"(tessera_request_duration_seconds_count{operation="infer",model="resnet18",code="ok"})") ==
+        5);
+    CHECK(
+        s.at(
+            R"(tessera_request_duration_seconds_sum{operation="infer",model="resnet18",code="ok"})") ==
+        doctest::Approx(100.0462));
     CHECK(s.at(R"(tessera_deadlines_total{outcome="missed"})") == 1);
     CHECK(s.at(R"(tessera_device_bytes{state="used"})") == 600);
     CHECK(s.at(R"(tessera_memory_pressure_level{level="high"})") == 2);
@@ -235,8 +240,8 @@ TEST_SUITE("metrics") {
          {{"operation", "infer"}, {"model", "no-such-model"}, {"code", "unknown_model"}}, "delta",
          1);
     want("tessera_requests_received_total", {}, "delta", 5);
-    want("tessera_request_duration_seconds_count", {{"operation", "infer"}, {"model", "resnet18"}},
-         "delta", 3);
+    want("tessera_request_duration_seconds_count",
+         {{"operation", "infer"}, {"model", "resnet18"}, {"code", "ok"}}, "delta", 3);
     want("tessera_infer_stage_seconds_count", {{"stage", "queue"}, {"model", "resnet18"}}, "delta",
          3);
     want("tessera_infer_stage_seconds_count", {{"stage", "load"}, {"model", "resnet-cars"}},
@@ -293,5 +298,43 @@ TEST_SUITE("metrics") {
     CHECK_MESSAGE(rc_python == 0, out);
     CHECK(out.find(std::to_string(expect.size()) + " expectations, 0 problem(s)") !=
           std::string::npos);
+  }
+
+  TEST_CASE("under a budget that holds one model at a time, swaps and evictions count") {
+    auto zoo = small_zoo::build(0.25);
+    const auto& a = zoo.manifest("resnet18");
+    const auto& b = zoo.manifest("mobilenetv2");
+    REQUIRE(shared_bytes(a, b) == 0);
+    auto cfg = node_config_for(zoo);
+    cfg.metrics_listen = "127.0.0.1:0";
+    // Room for either model, never for both.
+    auto big = std::max(parameter_bytes(a), parameter_bytes(b));
+    auto small = std::min(parameter_bytes(a), parameter_bytes(b));
+    cfg.device_budget_bytes = big + small / 2;
+    auto n = start_node(cfg);
+    auto port = n->metrics()->port();
+    zmq::context_t ctx{1};
+    auto cl = client::connect(ctx, n->endpoint());
+    REQUIRE(cl);
+    for (int i = 0; i < 4; ++i) {
+      auto r = cl->call({"", infer_for(i % 2 == 0 ? a : b, 1, i)}, reply_timeout);
+      REQUIRE_MESSAGE(r, describe(r.error()));
+    }
+    auto s = samples_of(scrape(port, "/metrics"));
+    const std::string exec = R"(executor="test-node/cpu/0")";
+    // Each model arrives when the other is held or was just swapped out, so all
+    // four are loads, and each of the last three needed a swap (for the load, or
+    // under the memory pressure the first load caused) and evictions.
+    CHECK(s.at("tessera_model_load_duration_seconds_count{" + exec + "}") == 4);
+    CHECK(s.at("tessera_executor_model_lookups_total{" + exec + R"(,result="hit"})") == 0);
+    auto swaps = s.at("tessera_executor_swaps_total{" + exec + R"(,reason="load"})") +
+                 s.at("tessera_executor_swaps_total{" + exec + R"(,reason="memory_pressure"})");
+    CHECK(swaps >= 3);
+    auto evictions = s.at(R"(tessera_evictions_total{reason="load"})") +
+                     s.at(R"(tessera_evictions_total{reason="drop_cached"})");
+    CHECK(evictions >= 1);
+    CHECK(s.at("tessera_evicted_bytes_total") > 0);
+    CHECK(s.at(R"(tessera_device_bytes{state="used"})") <=
+          static_cast<double>(cfg.device_budget_bytes));
   }
 }

@@ -28,8 +28,8 @@ struct request_labels {
 /// A consistent copy of everything request_metrics has counted.
 struct request_metrics_snapshot {
   std::map<request_labels, uint64_t> answered;
-  /// Keyed by (operation, model).
-  std::map<std::pair<std::string, std::string>, latency_histogram> latency;
+  /// Keyed like `answered`: operation, model and outcome code.
+  std::map<request_labels, latency_histogram> latency;
   /// Stages of successful inferences, keyed by model.
   std::map<std::string, latency_histogram> queue, load, run;
   uint64_t deadline_met = 0;
