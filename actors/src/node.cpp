@@ -2,6 +2,7 @@
 
 #include "node_security.hpp"
 
+#include "tessera/actors/device_tier.hpp"
 #include "tessera/actors/executor.hpp"
 #include "tessera/actors/monitor.hpp"
 #include "tessera/actors/remote_executor.hpp"
@@ -20,9 +21,9 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg, zmq::co
                                                   backend_factory make_backend) {
   if (auto err = validate_config(cfg))
     return err;
-  if (cfg.device != "cpu")
-    return make_error(ec::unsupported, "device \"" + cfg.device
-                                         + "\": this build's device tier is the CPU arena");
+  auto tier = make_device_tier(cfg);
+  if (!tier)
+    return tier.error();
   std::unique_ptr<node> n{new node};
   if (ctx == nullptr) {
     n->own_ctx_ = std::make_unique<zmq::context_t>(1);
@@ -33,7 +34,7 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg, zmq::co
   if (!st)
     return st.error();
   n->store_ = std::make_unique<store::block_store>(std::move(*st));
-  n->arena_ = std::make_unique<residency::cpu_arena>();
+  n->arena_ = std::move(tier->memory);
   n->residency_ = std::make_unique<residency::residency_manager>(
     *n->store_, *n->arena_, residency::residency_options::from(cfg));
   n->residency_->learn_sharing_from(n->store_->manifests().list_latest());
@@ -55,13 +56,14 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg, zmq::co
   for (uint32_t i = 0; i < cfg.executors; ++i) {
     torch_backend::torch_options opts;
     opts.device = cfg.device;
+    opts.params_on_device = tier->on_device;
     opts.threads = threads;
     auto exec = make_backend ? make_backend(i)
                              : torch_backend::make_torch_executor(opts, *n->residency_, n->store_->skeletons());
     if (!exec)
       return exec.error();
     auto deps = std::make_shared<executor_deps>();
-    deps->name = cfg.node_name + "/cpu/" + std::to_string(i);
+    deps->name = cfg.node_name + "/" + cfg.device + "/" + std::to_string(i);
     deps->exec = std::move(*exec);
     deps->residency = n->residency_.get();
     deps->store = n->store_.get();

@@ -5,6 +5,7 @@
 #include "commands.hpp"
 
 #include "local_runtime.hpp"
+#include "tessera/actors/device_tier.hpp"
 #include "tessera/backend/fused_group.hpp"
 #include "tessera/core/error.hpp"
 #include "tessera/store/group_store.hpp"
@@ -185,14 +186,15 @@ int run_group_command(cli_context& ctx, const group_run_args& args) {
   if (!plan)
     return fail(plan.error());
   const auto& cfg = ctx.config();
-  if (cfg.device != "cpu")
-    return fail(make_error(ec::unsupported, "device \"" + cfg.device +
-                                                "\": this build's device tier is the CPU arena"));
   // Declared in this order so that the group goes before the executor, the
   // executor before the residency manager, and that before its device memory.
-  residency::cpu_arena arena;
-  residency::residency_manager residency{*st, arena, residency::residency_options::from(cfg)};
+  auto tier = actors::make_device_tier(cfg);
+  if (!tier)
+    return fail(tier.error());
+  residency::residency_manager residency{*st, *tier->memory, residency::residency_options::from(cfg)};
   torch_backend::torch_options opts;
+  opts.device = cfg.device;
+  opts.params_on_device = tier->on_device;
   opts.threads = cfg.torch_threads;
   auto exec = torch_backend::make_torch_executor(opts, residency, st->skeletons());
   if (!exec)

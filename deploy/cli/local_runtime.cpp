@@ -1,6 +1,7 @@
 #include "local_runtime.hpp"
 
 #include "cli_context.hpp"
+#include "tessera/actors/device_tier.hpp"
 #include "tessera/core/error.hpp"
 #include "tessera/torch/torch_executor.hpp"
 
@@ -14,15 +15,16 @@ namespace tessera::cli {
 caf::expected<std::unique_ptr<local_runtime>> local_runtime::open(const node_config& cfg,
                                                                   store::block_store store) {
   std::unique_ptr<local_runtime> rt{new local_runtime(std::move(store))};
-  if (cfg.device != "cpu")
-    return make_error(ec::unsupported, "device \"" + cfg.device
-                                         + "\": this build's device tier is the CPU arena");
-  rt->arena_ = std::make_unique<residency::cpu_arena>();
+  auto tier = actors::make_device_tier(cfg);
+  if (!tier)
+    return tier.error();
+  rt->arena_ = std::move(tier->memory);
   rt->residency_ = std::make_unique<residency::residency_manager>(
     rt->store_, *rt->arena_, residency::residency_options::from(cfg));
   rt->residency_->learn_sharing_from(rt->store_.manifests().list_latest());
   torch_backend::torch_options opts;
   opts.device = cfg.device;
+  opts.params_on_device = tier->on_device;
   opts.threads = cfg.torch_threads;
   auto exec = torch_backend::make_torch_executor(opts, *rt->residency_, rt->store_.skeletons());
   if (!exec)

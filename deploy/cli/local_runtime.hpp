@@ -6,7 +6,7 @@
 
 #include "tessera/backend/model_executor.hpp"
 #include "tessera/core/node_config.hpp"
-#include "tessera/residency/cpu_arena.hpp"
+#include "tessera/backend/device_memory.hpp"
 #include "tessera/residency/residency_manager.hpp"
 #include "tessera/store/block_store.hpp"
 
@@ -52,7 +52,7 @@ private:
   store::block_store store_;
   // Members are destroyed in reverse: models, the executor and the manager go
   // before the device memory they use.
-  std::unique_ptr<residency::cpu_arena> arena_;
+  std::unique_ptr<backend::device_memory> arena_; ///< the device tier
   std::unique_ptr<residency::residency_manager> residency_;
   std::unique_ptr<backend::model_executor> executor_;
   std::map<std::string, std::shared_ptr<backend::loaded_model>> loaded_;

@@ -1,6 +1,7 @@
 // Bad input and deadlines at the gateway: each kind of bad request gets its
 // specific error code, and the node keeps serving afterwards.
 #include "node_fixture.hpp"
+#include "tessera/cuda/cuda_devices.hpp"
 
 #include <zmq_addon.hpp>
 
@@ -101,5 +102,34 @@ TEST_SUITE("node_faults") {
     auto done = cl->call_as<infer_response>({"", patient}, reply_timeout);
     REQUIRE_MESSAGE(done, describe(done.error()));
     CHECK(done->outputs.at(0).tensor.spec.shape.at(0) == 8);
+  }
+}
+
+TEST_SUITE("node_device") {
+  TEST_CASE("a node's device tier: cpu serves; cuda:N without a GPU, or a bad device, is refused by name") {
+    const auto& zoo = small_zoo::get();
+    auto cfg = node_config_for(zoo);
+    cfg.device = "tpu:0";
+    auto bad = actors::node::start(cfg);
+    REQUIRE_FALSE(bad);
+    CHECK(describe(bad.error()).find("tpu:0") != std::string::npos);
+    cfg.device = "cuda:0";
+    cfg.mode = load_mode::copy;
+    auto gpu = actors::node::start(cfg);
+    auto inventory = cuda::probe_cuda();
+    if (inventory.gpus.empty()) {
+      MESSAGE("no GPU here (" << inventory.reason << "): checking the refusal");
+      REQUIRE_FALSE(gpu);
+      CHECK(code_of(gpu.error()) == ec::unsupported);
+      CHECK(describe(gpu.error()).find("cuda:0") != std::string::npos);
+    } else {
+      // On a GPU the node serves from GPU memory, with outputs like the CPU's.
+      REQUIRE(gpu);
+      zmq::context_t ctx{1};
+      auto cl = client::connect(ctx, (*gpu)->endpoint());
+      REQUIRE(cl);
+      auto r = cl->call({"", infer_for(zoo.manifest("mobilenetv2"), 1, 1)}, reply_timeout);
+      CHECK(r);
+    }
   }
 }

@@ -1,4 +1,4 @@
-// One Tessera node in a process: the block store, the device tier (CPU arena)
+// One Tessera node in a process: the block store, the device tier (CPU arena or GPU)
 // with its residency manager, and the actors (executors, scheduler, monitor,
 // gateway) on one CAF actor system, serving clients on the configured ZeroMQ
 // endpoint. `tessera node` runs one; tests and the simulator start several.
@@ -10,7 +10,7 @@
 #include "tessera/actors/metrics_server.hpp"
 #include "tessera/backend/model_executor.hpp"
 #include "tessera/core/node_config.hpp"
-#include "tessera/residency/cpu_arena.hpp"
+#include "tessera/backend/device_memory.hpp"
 #include "tessera/residency/residency_manager.hpp"
 #include "tessera/store/block_store.hpp"
 
@@ -81,7 +81,7 @@ private:
   std::unique_ptr<zmq::context_t> own_ctx_;
   zmq::context_t* ctx_ = nullptr;
   std::unique_ptr<store::block_store> store_;
-  std::unique_ptr<residency::cpu_arena> arena_;
+  std::unique_ptr<backend::device_memory> arena_; ///< the device tier (CPU arena or GPU memory)
   std::unique_ptr<residency::residency_manager> residency_;
   std::shared_ptr<caf::actor> pressure_target_;
   caf::actor_system_config system_config_;

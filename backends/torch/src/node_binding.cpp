@@ -65,7 +65,8 @@ caf::error bind_tensors(bound_node& bound, const node_spec& node,
 
 caf::expected<bound_node> bind_node(std::shared_ptr<const compiled_skeleton> skeleton,
                                     const node_spec& node, const residency::lease& lease,
-                                    const torch::Device& device, const std::string& where) {
+                                    const torch::Device& device, const std::string& where,
+                                    bool params_on_device) {
   bound_node bound;
   bound.skeleton = std::move(skeleton);
   std::unordered_map<std::string, at::Tensor> tensors;
@@ -78,8 +79,12 @@ caf::expected<bound_node> bind_node(std::shared_ptr<const compiled_skeleton> ske
                                               + "\": blob holds " + to_string(blob->spec)
                                               + ", manifest declares " + to_string(p.spec));
     try {
-      auto t = view_of(*blob);
-      tensors.emplace(p.name, device.is_cpu() ? t : t.to(device));
+      if (params_on_device) {
+        tensors.emplace(p.name, view_of(*blob, device));
+      } else {
+        auto t = view_of(*blob);
+        tensors.emplace(p.name, device.is_cpu() ? t : t.to(device));
+      }
     } catch (const std::exception& e) {
       return make_error(ec::out_of_memory, where + ": cannot place parameter \"" + p.name
                                              + "\" on " + device.str() + ": " + torch_message(e));

@@ -25,11 +25,15 @@ struct bound_node {
   std::optional<torch::jit::Module> module;
 };
 
-/// Binds `node`'s parameters, taken from `lease`, into `skeleton`; on a device
-/// other than the CPU each parameter is placed there. Errors name the node.
+/// Binds `node`'s parameters, taken from `lease`, into `skeleton`. On a device
+/// other than the CPU each parameter is copied there, unless
+/// `params_on_device` says the lease's blobs already lie in that device's
+/// memory (a GPU device tier); then they are viewed in place. Errors name the
+/// node.
 caf::expected<bound_node> bind_node(std::shared_ptr<const compiled_skeleton> skeleton,
                                     const node_spec& node, const residency::lease& lease,
-                                    const torch::Device& device, const std::string& where);
+                                    const torch::Device& device, const std::string& where,
+                                    bool params_on_device = false);
 
 /// Runs a bound node on its inputs (LibTorch may throw).
 c10::IValue call_node(const bound_node& bound, std::vector<c10::IValue> args);

@@ -230,6 +230,9 @@ make_streaming_executor(const torch_options& opts, residency::residency_manager&
     return device.error();
   if (budget_bytes == 0)
     budget_bytes = residency.options().device_budget_bytes;
+  if (opts.params_on_device && !device->is_cpu())
+    return make_error(ec::unsupported, "streaming over a GPU device tier is not built: stream from a "
+                                       "host-memory tier (device = cpu, or a unified-memory GPU)");
   return std::unique_ptr<streaming_executor>{
     std::make_unique<streaming_executor_impl>(*device, residency, skeletons, budget_bytes)};
 }

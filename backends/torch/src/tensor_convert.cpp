@@ -44,11 +44,15 @@ caf::expected<dtype> from_scalar_type(at::ScalarType t) {
 }
 
 at::Tensor view_of(const tensor_buffer& buf) {
+  return view_of(buf, at::kCPU);
+}
+
+at::Tensor view_of(const tensor_buffer& buf, const c10::Device& device) {
   auto owner = buf.owner;
   auto type = to_scalar_type(buf.spec.type);
   return torch::from_blob(const_cast<std::byte*>(buf.data), buf.spec.shape,
                           [owner](void*) mutable { owner.reset(); },
-                          torch::TensorOptions().dtype(type ? *type : at::kFloat));
+                          torch::TensorOptions().dtype(type ? *type : at::kFloat).device(device));
 }
 
 caf::expected<tensor_buffer> buffer_of(const at::Tensor& tensor) {

@@ -21,6 +21,9 @@ caf::expected<dtype> from_scalar_type(at::ScalarType t);
 /// are read-only mappings.
 at::Tensor view_of(const tensor_buffer& buf);
 
+/// The same, for a buffer whose bytes lie in `device`'s memory.
+at::Tensor view_of(const tensor_buffer& buf, const c10::Device& device);
+
 /// A buffer viewing a tensor's bytes; non-contiguous or device tensors are made
 /// contiguous on the CPU first (the only copy).
 caf::expected<tensor_buffer> buffer_of(const at::Tensor& t);

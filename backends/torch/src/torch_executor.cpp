@@ -35,9 +35,9 @@ public:
 
 class torch_executor final : public backend::model_executor {
 public:
-  torch_executor(torch::Device device, residency::residency_manager& residency,
+  torch_executor(torch::Device device, bool params_on_device, residency::residency_manager& residency,
                  const store::skeleton_store& skeletons)
-    : device_(device), residency_(residency), skeletons_(skeletons) {
+    : device_(device), params_on_device_(params_on_device), residency_(residency), skeletons_(skeletons) {
     // nop
   }
 
@@ -69,7 +69,7 @@ public:
       if (!sk)
         return wrap(sk.error(), where);
       r.skeletons_compiled += compiled ? 1 : 0;
-      auto bound = bind_node(*sk, node, *model->lease_, device_, where);
+      auto bound = bind_node(*sk, node, *model->lease_, device_, where, params_on_device_);
       if (!bound)
         return bound.error();
       model->nodes_[i] = std::move(*bound);
@@ -129,6 +129,7 @@ public:
 
 private:
   torch::Device device_;
+  bool params_on_device_;
   residency::residency_manager& residency_;
   const store::skeleton_store& skeletons_;
 };
@@ -154,7 +155,7 @@ make_torch_executor(const torch_options& opts, residency::residency_manager& res
   if (!device)
     return device.error();
   return std::unique_ptr<backend::model_executor>{
-    std::make_unique<torch_executor>(*device, residency, skeletons)};
+    std::make_unique<torch_executor>(*device, opts.params_on_device && !device->is_cpu(), residency, skeletons)};
 }
 
 } // namespace tessera::torch_backend

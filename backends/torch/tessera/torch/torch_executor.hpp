@@ -20,6 +20,11 @@ struct torch_options {
   /// LibTorch's profiling graph executor re-optimises per input shape and makes
   /// the first calls 2-3x slower; the simple executor runs every call alike.
   bool profiling_executor = false;
+  /// The residency manager's device tier is this device's own memory (GPU
+  /// memory, from backends/cuda): blobs are bound as tensors on `device`
+  /// where they lie, with no copy. Otherwise a non-CPU device gets a copy of
+  /// each parameter when a model is loaded.
+  bool params_on_device = false;
 };
 
 /// Makes an executor whose models lease their blobs from `residency` and
