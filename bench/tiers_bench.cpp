@@ -1,7 +1,9 @@
 // `tessera bench tiers`: this machine's memcpy bandwidth and its read bandwidth
 // from the store (page cache warm, and cold after dropping the pages), then the
 // throughput of copy-mode loads, warm and cold, measured in the same run. Loads
-// go through the residency manager, blob verification included.
+// go through the residency manager, blob verification included. Besides wall
+// time it counts the process's CPU time, whose ratios hold up on a machine that
+// other work keeps busy (wall-time ratios there mostly measure the scheduler).
 #include "bench_store.hpp"
 #include "load_rig.hpp"
 
@@ -15,6 +17,7 @@
 #include <thread>
 
 #include <fcntl.h>
+#include <time.h>
 #include <unistd.h>
 
 namespace tessera::bench {
@@ -26,6 +29,27 @@ using clock_type = std::chrono::steady_clock;
 double seconds_since(clock_type::time_point t) {
   return std::chrono::duration<double>(clock_type::now() - t).count();
 }
+
+/// CPU seconds this process has used, all threads together.
+double process_cpu_seconds() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+/// Bytes moved, in wall and in CPU seconds.
+struct load_run {
+  uint64_t bytes = 0;
+  double seconds = 0.0;
+  double cpu_seconds = 0.0;
+  double bandwidth() const {
+    return static_cast<double>(bytes) / seconds;
+  }
+  /// Bytes per CPU second: what the work costs, whatever else runs beside it.
+  double cpu_bandwidth() const {
+    return static_cast<double>(bytes) / cpu_seconds;
+  }
+};
 
 // Runs `work(part, parts)` on `threads` threads and returns the seconds taken.
 template <class F>
@@ -43,13 +67,14 @@ double timed_parallel(unsigned threads, F work) {
 // memcpy of the zoo's blobs into freshly allocated device memory (the CPU arena,
 // as a load uses it, first-touch faults included), in bytes per second. Both
 // sides then pay the same for new memory, and the ratio shows the loader's cost.
-double memcpy_bandwidth(const std::vector<size_t>& blob_bytes, unsigned threads) {
+load_run memcpy_bandwidth(const std::vector<size_t>& blob_bytes, unsigned threads) {
   size_t total = 0;
   for (auto b : blob_bytes)
     total += b;
   std::vector<std::byte> src(total, std::byte{1});
   residency::cpu_arena arena;
   std::vector<std::vector<backend::device_block>> held(threads);
+  auto cpu_start = process_cpu_seconds();
   auto secs = timed_parallel(threads, [&](unsigned part, unsigned parts) {
     size_t offset = 0;
     for (size_t i = 0; i < blob_bytes.size(); offset += blob_bytes[i], ++i) {
@@ -62,7 +87,7 @@ double memcpy_bandwidth(const std::vector<size_t>& blob_bytes, unsigned threads)
       held[part].push_back(std::move(*block));
     }
   });
-  return static_cast<double>(total) / secs;
+  return {total, secs, process_cpu_seconds() - cpu_start};
 }
 
 // Reads the files front to back in 1 MiB reads, split over threads; bytes per second.
@@ -83,14 +108,6 @@ double read_bandwidth(const std::vector<std::string>& files, unsigned threads) {
   return static_cast<double>(total.load()) / secs;
 }
 
-struct load_run {
-  uint64_t bytes = 0;
-  double seconds = 0.0;
-  double bandwidth() const {
-    return static_cast<double>(bytes) / seconds;
-  }
-};
-
 // Loads every zoo model on a fresh manager; shared blobs are read once.
 caf::expected<load_run> load_zoo(const bench_store& bs, load_mode mode, bool staged = false,
                                  bool verify = true) {
@@ -102,6 +119,7 @@ caf::expected<load_run> load_zoo(const bench_store& bs, load_mode mode, bool sta
   opts.device_budget_bytes = 16ull << 30;
   residency::residency_manager mgr{*bs.store, arena, opts};
   std::vector<residency::lease_ptr> held;
+  auto cpu_start = process_cpu_seconds();
   auto start = clock_type::now();
   for (const auto& e : bs.zoo) {
     auto l = mgr.load(e.manifest.name, residency::blob_refs_of(e.manifest));
@@ -111,6 +129,7 @@ caf::expected<load_run> load_zoo(const bench_store& bs, load_mode mode, bool sta
   }
   load_run out;
   out.seconds = seconds_since(start);
+  out.cpu_seconds = process_cpu_seconds() - cpu_start;
   out.bytes = mgr.stats().counters.bytes_read;
   return out;
 }
@@ -136,6 +155,7 @@ int run_tiers_bench(const bench_options& opts) {
     zoo_bytes += blob_bytes.back();
   }
   std::vector<double> mem, warm, cold, copy_warm, copy_cold, in_place, staged, unverified;
+  std::vector<double> mem_cpu, copy_cpu, staged_cpu, unverified_cpu; // bytes per CPU second
   // Untimed rounds first: the first fills of fresh memory in a process are
   // several times slower (the hypervisor backs guest pages on first touch).
   for (int i = 0; i < 3; ++i) {
@@ -146,8 +166,6 @@ int run_tiers_bench(const bench_options& opts) {
     }
   }
   for (uint32_t r = 0; r < opts.repeat; ++r) {
-    // Baselines: the better of one thread and as many threads as the loader uses.
-    mem.push_back(std::max(memcpy_bandwidth(blob_bytes, 1), memcpy_bandwidth(blob_bytes, io_threads)));
     warm_page_cache(files);
     warm.push_back(std::max(read_bandwidth(files, 1), read_bandwidth(files, io_threads)));
     drop_page_cache(files);
@@ -155,6 +173,16 @@ int run_tiers_bench(const bench_options& opts) {
     drop_page_cache(files);
     cold.push_back(std::max(cold1, read_bandwidth(files, io_threads)));
     warm_page_cache(files);
+    // Dropping and refilling the page cache leaves free memory fragmented, and
+    // the next fill of fresh memory pays for compacting it into huge pages
+    // (several times slower here, whichever measurement comes first). One
+    // untimed fill first, so the baseline and the loads below start alike.
+    memcpy_bandwidth(blob_bytes, io_threads);
+    // Baselines: the better of one thread and as many threads as the loader uses.
+    auto one = memcpy_bandwidth(blob_bytes, 1);
+    auto many = memcpy_bandwidth(blob_bytes, io_threads);
+    mem.push_back(std::max(one.bandwidth(), many.bandwidth()));
+    mem_cpu.push_back(std::max(one.cpu_bandwidth(), many.cpu_bandwidth()));
     auto cw = load_zoo(*bs, load_mode::copy);
     auto ip = load_zoo(*bs, load_mode::in_place);
     auto sg = load_zoo(*bs, load_mode::copy, true);
@@ -170,9 +198,14 @@ int run_tiers_bench(const bench_options& opts) {
     in_place.push_back(ip->bandwidth());
     staged.push_back(sg->bandwidth());
     unverified.push_back(uv->bandwidth());
-    std::fprintf(stderr, "  run %u: memcpy %.2f, cold read %.2f, copy load %.2f, cold load %.2f, staged %.2f GB/s\n",
+    copy_cpu.push_back(cw->cpu_bandwidth());
+    staged_cpu.push_back(sg->cpu_bandwidth());
+    unverified_cpu.push_back(uv->cpu_bandwidth());
+    std::fprintf(stderr, "  run %u: memcpy %.2f, cold read %.2f, copy load %.2f, cold load %.2f, staged %.2f GB/s;"
+                         " per CPU second: memcpy %.2f, copy load %.2f\n",
                  r + 1, gbps(mem.back()), gbps(cold.back()), gbps(cw->bandwidth()),
-                 gbps(cc->bandwidth()), gbps(sg->bandwidth()));
+                 gbps(cc->bandwidth()), gbps(sg->bandwidth()), gbps(mem_cpu.back()),
+                 gbps(copy_cpu.back()));
     copy_cold.push_back(cc->bandwidth());
   }
   warm_page_cache(files);
@@ -185,12 +218,19 @@ int run_tiers_bench(const bench_options& opts) {
   std::printf("  %-44s %8.2f\n", "copy-mode load, warm, not verified", gbps(median(unverified)));
   std::printf("  %-44s %8.2f\n", "copy-mode load through staging, warm", gbps(median(staged)));
   std::printf("  %-44s %8.2f\n", "in-place load, warm (verified)", gbps(median(in_place)));
+  std::printf("Per CPU second of the process (GB per CPU s; robust when the machine is busy)\n");
+  std::printf("  %-44s %8.2f\n", "memcpy into new device memory (baseline)", gbps(median(mem_cpu)));
+  std::printf("  %-44s %8.2f\n", "copy-mode load, warm (verified)", gbps(median(copy_cpu)));
+  std::printf("  %-44s %8.2f\n", "copy-mode load, warm, not verified", gbps(median(unverified_cpu)));
+  std::printf("  %-44s %8.2f\n", "copy-mode load through staging, warm", gbps(median(staged_cpu)));
   bench_report report{"tiers"};
   report.metric("copy_load_fraction_of_memcpy", median(copy_warm) / median(mem));
   report.metric("cold_load_fraction_of_read_bw", median(copy_cold) / median(cold));
   report.metric("in_place_load_fraction_of_memcpy", median(in_place) / median(mem));
   report.metric("staged_copy_load_fraction_of_memcpy", median(staged) / median(mem));
   report.metric("unverified_copy_load_fraction_of_memcpy", median(unverified) / median(mem));
+  report.metric("copy_load_cpu_fraction_of_memcpy", median(copy_cpu) / median(mem_cpu));
+  report.metric("staged_copy_load_cpu_fraction_of_memcpy", median(staged_cpu) / median(mem_cpu));
   report.finish(opts);
   return 0;
 }

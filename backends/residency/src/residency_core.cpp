@@ -80,6 +80,8 @@ caf::expected<transferred_blob> residency_core::stage(const content_id& id) {
   {
     // One engine per I/O thread, so one is always idle for the asking thread.
     std::lock_guard<std::mutex> guard{engines_mtx_};
+    if (idle_engines_.empty())
+      return make_error(ec::backend_error, "no idle copy engine for blob " + id.to_hex());
     engine = std::move(idle_engines_.back());
     idle_engines_.pop_back();
   }
@@ -275,10 +277,10 @@ size_t residency_core::prefetch(const std::vector<blob_ref>& blobs) {
 }
 
 void residency_core::submit_reads(std::vector<read_order> work, io_priority p) {
-  // Largest first: a load waits for its last blob, so the big reads start at
-  // once and the small groups fill in behind them on whichever thread is free.
-  std::stable_sort(work.begin(), work.end(),
-                   [](const read_order& a, const read_order& b) { return a.bytes > b.bytes; });
+  // In the manifest's order. Queuing the costliest reads first would even out
+  // the two threads at the end of a warm load, but on a cold page cache it has
+  // both threads stream large files from the disk at once, and cold loads ran
+  // 3-5x slower (docs/residency.md).
   std::vector<read_order> small;
   uint64_t small_bytes = 0;
   auto flush = [&] {
@@ -287,13 +289,13 @@ void residency_core::submit_reads(std::vector<read_order> work, io_priority p) {
     small.clear();
     small_bytes = 0;
   };
-  for (const auto& w : work) {
+  for (auto& w : work) {
     if (w.bytes >= grouped_blob_bytes) {
       io_->submit(p, [this, one = std::vector<read_order>{w}] { read_group(one); });
       continue;
     }
-    small.push_back(w);
     small_bytes += w.bytes;
+    small.push_back(std::move(w));
     if (small_bytes >= small_group_bytes)
       flush();
   }
