@@ -1,6 +1,7 @@
 #include "tessera/residency/residency_manager.hpp"
 
 #include "residency_core.hpp"
+#include "tessera/cuda/cuda_devices.hpp"
 
 namespace tessera::residency {
 
@@ -13,6 +14,14 @@ residency_options residency_options::from(const node_config& cfg) {
   out.policy = cfg.eviction;
   out.marks = cfg.marks;
   out.keep_unloaded = cfg.keep_unloaded_blocks;
+  // On GPU N, copies through staging go up on a copy stream of that GPU from
+  // page-locked buffers. Made only when a manager first copies through
+  // staging (not on unified memory, which is read into directly).
+  if (auto gpu = cuda::cuda_device_index(cfg.device)) {
+    int index = *gpu;
+    out.copy_engines = [index] { return cuda::make_cuda_copy_engine(index); };
+    out.staging_allocator = [] { return cuda::make_pinned_host_allocator(); };
+  }
   return out;
 }
 
