@@ -160,7 +160,11 @@ caf::expected<std::unique_ptr<gateway>> gateway::start(caf::actor_system& sys, z
           continue;
         }
         auto deadline = steady_time::max();
-        std::string trace = in->request.id;
+        // A trace id unique to this gateway's life (clients number their own
+        // ids from 1, so theirs repeat across clients); one a peer passed on
+        // is kept, so a request keeps one trace across nodes.
+        auto ticket = next_ticket++;
+        std::string trace = sh.opts.node_name + "-" + std::to_string(ticket);
         if (auto* inf = std::get_if<transport::infer_request>(&*in->request.value)) {
           if (inf->deadline_ms && !best_effort(*inf))
             deadline = arrival + std::chrono::milliseconds(*inf->deadline_ms);
@@ -171,7 +175,6 @@ caf::expected<std::unique_ptr<gateway>> gateway::start(caf::actor_system& sys, z
           else
             inf->parameters["trace_id"] = trace;
         }
-        auto ticket = next_ticket++;
         pending.emplace(ticket, in_flight{in->from, in->request.id, deadline,
                                           transport::to_string(transport::operation_of(*in->request.value)),
                                           model_of(*in->request.value), arrival, trace});

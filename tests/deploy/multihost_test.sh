@@ -142,16 +142,16 @@ if ip netns exec "${tag}box1" "$tessera" call health --endpoint tcp://10.77.0.1:
 fi
 
 # Each request's trace id follows it from the coordinator to the worker that ran
-# it: box1 logs the client's id as the trace; the workers log the same trace
-# beside their own request id (the bridge's), so it is box1's, not a default.
-"${cluster[@]}" logs box1 -n 300 | grep -Eq "node=box1 request id=(c[0-9]+) trace=\1 op=infer" ||
-  fail "box1's log does not start traces with the client's id"
+# it: box1 starts a trace of its own (box1-TICKET) beside the client's id; the
+# workers log the same trace beside their own request id (the bridge's).
+"${cluster[@]}" logs box1 -n 300 | grep -Eq "node=box1 request id=c[0-9]+ trace=box1-[0-9]+ op=infer" ||
+  fail "box1's log does not start traces of its own"
 for b in box2 box3; do
   lines=$("${cluster[@]}" logs "$b" -n 300 | grep -E "node=$b request .* op=infer") ||
     fail "$b logged no inference"
   awk '{ id = ""; t = ""
          for (i = 1; i <= NF; ++i) { if ($i ~ /^id=/) id = substr($i, 4); if ($i ~ /^trace=/) t = substr($i, 7) }
-         if (id == t || t !~ /^c[0-9]+$/) bad = 1 }
+         if (id == t || t !~ /^box1-[0-9]+$/) bad = 1 }
        END { exit bad }' <<<"$lines" || fail "$b logged an inference without box1's trace id: $lines"
 done
 echo "logs: every inference on the workers carries the coordinator's trace id"
