@@ -5,11 +5,12 @@
 
 #include <zmq_addon.hpp>
 
+#include <algorithm>
 #include <deque>
 #include <map>
+#include <mutex>
 
 #include <pthread.h>
-#include <mutex>
 
 namespace tessera::actors {
 
@@ -122,7 +123,11 @@ caf::expected<std::unique_ptr<bridge>> bridge::start(zmq::context_t& ctx, std::v
       for (auto& l : peers)
         items.push_back({l.socket->handle(), 0, ZMQ_POLLIN, 0});
       try {
-        zmq::poll(items.data(), items.size(), std::chrono::milliseconds(5));
+        // Outgoing work and replies wake the poll; by itself it wakes for
+        // the next heartbeat (and to see that it should stop).
+        auto until_beat = std::chrono::ceil<std::chrono::milliseconds>(next_beat - clock_type::now());
+        zmq::poll(items.data(), items.size(),
+                  std::clamp(until_beat, std::chrono::milliseconds(0), std::chrono::milliseconds(50)));
       } catch (const zmq::error_t&) {
         continue;
       }

@@ -6,6 +6,7 @@
 
 #include <caf/all.hpp>
 
+#include <algorithm>
 #include <map>
 
 #include <pthread.h>
@@ -83,6 +84,21 @@ std::string model_of(const transport::request_body& body) {
 // itself, so that a result that is just in time still wins.
 constexpr auto deadline_grace = std::chrono::milliseconds(5);
 
+// How long the socket thread may sleep: new requests and replies wake it, so
+// it only needs to wake by itself for the earliest deadline in flight (and now
+// and then to see that it should stop). An idle node does not spin.
+std::chrono::milliseconds poll_timeout(const std::map<uint64_t, in_flight>& pending) {
+  constexpr auto longest = std::chrono::milliseconds(50);
+  auto earliest = steady_time::max();
+  for (const auto& [ticket, p] : pending)
+    earliest = std::min(earliest, p.deadline);
+  if (earliest == steady_time::max())
+    return longest;
+  auto left = earliest + deadline_grace - std::chrono::steady_clock::now();
+  auto ms = std::chrono::ceil<std::chrono::milliseconds>(left);
+  return std::clamp(ms, std::chrono::milliseconds(0), longest);
+}
+
 } // namespace
 
 bool best_effort(const transport::infer_request& req) {
@@ -133,7 +149,7 @@ caf::expected<std::unique_ptr<gateway>> gateway::start(caf::actor_system& sys, z
       zmq::pollitem_t items[] = {{router_ptr->socket().handle(), 0, ZMQ_POLLIN, 0},
                                  {sh.outbox.pull().handle(), 0, ZMQ_POLLIN, 0}};
       try {
-        zmq::poll(items, 2, std::chrono::milliseconds(2));
+        zmq::poll(items, 2, poll_timeout(pending));
       } catch (const zmq::error_t&) {
         continue; // EINTR
       }
