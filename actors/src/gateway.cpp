@@ -87,16 +87,12 @@ constexpr auto deadline_grace = std::chrono::milliseconds(5);
 // How long the socket thread may sleep: new requests and replies wake it, so
 // it only needs to wake by itself for the earliest deadline in flight (and now
 // and then to see that it should stop). An idle node does not spin.
-std::chrono::milliseconds poll_timeout(const std::map<uint64_t, in_flight>& pending) {
+std::chrono::milliseconds poll_timeout(steady_time earliest_deadline) {
   constexpr auto longest = std::chrono::milliseconds(50);
-  auto earliest = steady_time::max();
-  for (const auto& [ticket, p] : pending)
-    earliest = std::min(earliest, p.deadline);
-  if (earliest == steady_time::max())
+  if (earliest_deadline == steady_time::max())
     return longest;
-  auto left = earliest + deadline_grace - std::chrono::steady_clock::now();
-  auto ms = std::chrono::ceil<std::chrono::milliseconds>(left);
-  return std::clamp(ms, std::chrono::milliseconds(0), longest);
+  auto left = earliest_deadline + deadline_grace - std::chrono::steady_clock::now();
+  return std::clamp(std::chrono::ceil<std::chrono::milliseconds>(left), std::chrono::milliseconds(0), longest);
 }
 
 } // namespace
@@ -140,6 +136,7 @@ caf::expected<std::unique_ptr<gateway>> gateway::start(caf::actor_system& sys, z
     auto& sh = *shared;
     std::map<uint64_t, in_flight> pending;
     uint64_t next_ticket = 1;
+    auto earliest_deadline = steady_time::max(); ///< of the requests in `pending`
     auto answer_error = [&](const transport::peer& to, const std::string& id, const caf::error& err) {
       router_ptr->reply_error(to, id, err);
       ++sh.counters.answered;
@@ -149,7 +146,7 @@ caf::expected<std::unique_ptr<gateway>> gateway::start(caf::actor_system& sys, z
       zmq::pollitem_t items[] = {{router_ptr->socket().handle(), 0, ZMQ_POLLIN, 0},
                                  {sh.outbox.pull().handle(), 0, ZMQ_POLLIN, 0}};
       try {
-        zmq::poll(items, 2, poll_timeout(pending));
+        zmq::poll(items, 2, poll_timeout(earliest_deadline));
       } catch (const zmq::error_t&) {
         continue; // EINTR
       }
@@ -211,7 +208,9 @@ caf::expected<std::unique_ptr<gateway>> gateway::start(caf::actor_system& sys, z
         pending.erase(p);
       }
       // Deadlines: whatever is still running is answered now; a late result is dropped.
+      // The same walk finds the earliest deadline left, for the next poll.
       auto now = std::chrono::steady_clock::now();
+      earliest_deadline = steady_time::max();
       for (auto p = pending.begin(); p != pending.end();) {
         if (p->second.deadline != steady_time::max() && now > p->second.deadline + deadline_grace) {
           auto expired = make_error(ec::deadline_exceeded, "the request did not finish by its deadline");
@@ -220,6 +219,7 @@ caf::expected<std::unique_ptr<gateway>> gateway::start(caf::actor_system& sys, z
           ++sh.counters.expired;
           p = pending.erase(p);
         } else {
+          earliest_deadline = std::min(earliest_deadline, p->second.deadline);
           ++p;
         }
       }
