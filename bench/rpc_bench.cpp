@@ -32,17 +32,9 @@ double us_since(clock_type::time_point t) {
   return std::chrono::duration<double, std::micro>(clock_type::now() - t).count();
 }
 
-struct usage_per_request {
+struct process_usage {
   double cpu_us = 0;   ///< user + system time of every thread in the process
   double switches = 0; ///< voluntary + involuntary context switches
-};
-
-/// Whole-process CPU time and context switches: with every thread of both
-/// nodes in this process, they say what a request costs even when other work
-/// on the machine makes wall-clock figures noisy.
-struct process_usage {
-  double cpu_us = 0;
-  double switches = 0;
 
   static process_usage now() {
     rusage ru{};
@@ -51,7 +43,8 @@ struct process_usage {
     return {us(ru.ru_utime) + us(ru.ru_stime), static_cast<double>(ru.ru_nvcsw + ru.ru_nivcsw)};
   }
   process_usage operator-(const process_usage& o) const { return {cpu_us - o.cpu_us, switches - o.switches}; }
-  usage_per_request per(uint64_t n) const {
+  /// The same figures per request, over `n` requests.
+  process_usage per(uint64_t n) const {
     return {cpu_us / static_cast<double>(n), switches / static_cast<double>(n)};
   }
 };
@@ -202,7 +195,7 @@ int run_rpc_bench(const bench_options& opts) {
   // 3. The floor: a raw ZeroMQ echo of the same bytes.
   std::vector<double> echo;
   process_usage echo_usage;
-  usage_per_request echo_cost;
+  process_usage echo_cost;
   {
     echo_server server{ctx};
     zmq::socket_t dealer{ctx, zmq::socket_type::dealer};
