@@ -32,6 +32,9 @@ double us_since(clock_type::time_point t) {
   return std::chrono::duration<double, std::micro>(clock_type::now() - t).count();
 }
 
+/// Whole-process CPU time and context switches: with every thread of both
+/// nodes in this process, they say what a request costs even when other work
+/// on the machine makes wall-clock figures noisy.
 struct process_usage {
   double cpu_us = 0;   ///< user + system time of every thread in the process
   double switches = 0; ///< voluntary + involuntary context switches
