@@ -1,5 +1,7 @@
 #include "tessera/residency/io_pool.hpp"
 
+#include <pthread.h>
+
 namespace tessera::residency {
 
 const char* to_string(io_priority p) {
@@ -10,7 +12,10 @@ io_pool::io_pool(unsigned threads) {
   if (threads == 0)
     threads = 1;
   for (unsigned i = 0; i < threads; ++i)
-    threads_.emplace_back([this] { run(); });
+    threads_.emplace_back([this] {
+      pthread_setname_np(pthread_self(), "tsr-io"); // shows in top -H and perf
+      run();
+    });
 }
 
 io_pool::~io_pool() {
