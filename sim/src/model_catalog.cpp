@@ -16,6 +16,12 @@ content_id synthetic_id(uint64_t family, uint64_t owner, uint64_t block) {
 
 } // namespace
 
+void set_exec_ms(schedule_model& m, double total_ms) {
+  double scale = total_ms / std::max(1.0e-9, model_exec_ms(m));
+  for (auto& b : m.blocks)
+    b.exec_ms *= scale;
+}
+
 std::vector<schedule_model> synthetic_models(const model_spec& spec) {
   const auto& s = spec.synthetic;
   std::vector<schedule_model> out;
@@ -38,11 +44,8 @@ std::vector<schedule_model> synthetic_models(const model_spec& spec) {
       head.bytes = bytes_of(s.head_mb);
       head.exec_ms = spec.exec_ms_per_mb * s.head_mb;
       m.blocks.push_back(head);
-      if (auto t = spec.exec_ms.find(m.name); t != spec.exec_ms.end()) {
-        double scale = t->second / std::max(1.0e-9, model_exec_ms(m));
-        for (auto& b : m.blocks)
-          b.exec_ms *= scale;
-      }
+      if (auto t = spec.exec_ms.find(m.name); t != spec.exec_ms.end())
+        set_exec_ms(m, t->second);
       out.push_back(std::move(m));
     }
   }

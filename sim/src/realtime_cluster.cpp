@@ -63,6 +63,57 @@ transport::request request_for(const sim_request& r, size_t index, double speedu
   return transport::request{"r" + std::to_string(index + 1), std::move(req)};
 }
 
+// Sends `copies` requests for `model` at once and waits for every answer;
+// their latencies in milliseconds. Their ids start with 'c', so note_reply()
+// leaves the run's records alone.
+caf::expected<std::vector<double>> send_and_wait(transport::client& client, const std::string& model,
+                                                 const input_map& inputs, size_t copies, uint64_t& serial) {
+  constexpr auto timeout = std::chrono::seconds(30);
+  std::map<std::string, clock_type::time_point> sent;
+  for (size_t i = 0; i < copies; ++i) {
+    transport::infer_request req;
+    req.model_name = model;
+    req.inputs = inputs.at(model);
+    auto id = client.send(transport::request{"c" + std::to_string(++serial), std::move(req)}, timeout);
+    if (!id)
+      return id.error();
+    sent.emplace(*id, clock_type::now());
+  }
+  std::vector<double> out;
+  for (const auto& [id, at] : sent) {
+    auto reply = client.wait_for(id, timeout);
+    if (!reply)
+      return wrap(reply.error(), "calibrating model \"" + model + "\"");
+    out.push_back(std::chrono::duration<double, std::milli>(clock_type::now() - at).count());
+  }
+  return out;
+}
+
+// Warms every model up on every executor (loads, TorchScript compilation),
+// then times requests sent one at a time. Nothing else runs meanwhile.
+caf::error measure_service_times(transport::client& client, const std::vector<schedule_model>& models,
+                                 const input_map& inputs, size_t executors, service_times& out) {
+  constexpr int warm_rounds = 3;
+  constexpr int timed_requests = 15;
+  uint64_t serial = 0;
+  for (int round = 0; round < warm_rounds; ++round)
+    for (const auto& m : models)
+      if (auto got = send_and_wait(client, m.name, inputs, executors, serial); !got)
+        return got.error();
+  for (const auto& m : models) {
+    std::vector<double> times;
+    for (int i = 0; i < timed_requests; ++i) {
+      auto got = send_and_wait(client, m.name, inputs, 1, serial);
+      if (!got)
+        return got.error();
+      times.push_back(got->front());
+    }
+    std::nth_element(times.begin(), times.begin() + timed_requests / 2, times.end());
+    out[m.name] = times[timed_requests / 2];
+  }
+  return {};
+}
+
 void note_reply(shared_world& w, const std::string& id, const caf::expected<transport::response_body>& body) {
   if (id.size() < 2 || id[0] != 'r')
     return;
@@ -96,7 +147,7 @@ caf::expected<cluster_run> run_cluster_realtime(const scenario& s, const std::ve
                                                 const std::vector<sim_request>& requests,
                                                 actors::queue_order policy, double level,
                                                 const std::string& store_root, const progress_fn& progress,
-                                                realtime_backend backend) {
+                                                realtime_backend backend, service_times* calibrate) {
   for (const auto& f : s.faults)
     if (f.node == 0)
       return make_error(ec::bad_config, "scenario field faults: node 0 faces the clients in real-time mode and "
@@ -168,6 +219,14 @@ caf::expected<cluster_run> run_cluster_realtime(const scenario& s, const std::ve
   auto client = transport::client::connect(ctx, endpoint_of(0));
   if (!client)
     return client.error();
+  if (calibrate) {
+    if (auto err = measure_service_times(*client, models, *inputs, size_t{s.nodes.count} * s.nodes.executors,
+                                         *calibrate))
+      return err;
+    // The timed run's slots start clean: the calibration's runs are not its own.
+    std::lock_guard<std::mutex> guard{shared->lock};
+    shared->world = make_world(s, models, requests);
+  }
   auto faults = s.faults;
   std::stable_sort(faults.begin(), faults.end(), [](const auto& a, const auto& b) { return a.at_ms < b.at_ms; });
   cluster_run out;

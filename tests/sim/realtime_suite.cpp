@@ -114,6 +114,35 @@ TEST_SUITE("realtime") {
       CHECK(span.start_ms <= 3000.0 + 1.0);
   }
 
+  TEST_CASE("calibration measures each model's service time on the nodes, outside the timed run") {
+    auto s = small_scenario();
+    auto models = sim::synthetic_models(s.models);
+    auto requests = sim::make_workload(s, models, 1.0);
+    REQUIRE(requests);
+    test::scratch_dir store{"sim-realtime-calibrate"};
+    REQUIRE_FALSE(sim::write_synthetic_store(models, store.path()));
+    sim::service_times measured;
+    auto run = sim::run_cluster_realtime(s, models, *requests, actors::queue_order::reuse_aware, 1.0, store.path(),
+                                         {}, sim::realtime_backend::simulated, &measured);
+    REQUIRE_MESSAGE(run, describe(run.error()));
+    REQUIRE(measured.size() == models.size());
+    for (const auto& m : models) {
+      // The simulated device sleeps for the model's compute, sped up; the
+      // service time adds the hops through gateway, scheduler and bridge.
+      double device_ms = model_exec_ms(m) / s.speedup;
+      CAPTURE(m.name);
+      CHECK(measured.at(m.name) >= 0.9 * device_ms);
+      CHECK(measured.at(m.name) < device_ms + 250.0);
+    }
+    // The timed run counts its own requests only.
+    size_t runs = 0;
+    for (const auto& sl : run->world.slots)
+      runs += sl.spans.size();
+    CHECK(runs == requests->size());
+    for (const auto& rec : run->world.records)
+      CHECK(rec.answers == 1);
+  }
+
   TEST_CASE("node 0 cannot fail in real-time mode") {
     auto s = small_scenario();
     s.mode = sim::run_mode::real_time;

@@ -15,6 +15,10 @@ namespace tessera::sim {
 /// family have equal trunk block ids (loaded once, reused across variants).
 std::vector<schedule_model> synthetic_models(const model_spec& spec);
 
+/// Scales the compute time of every block of `m` so that the model's adds up
+/// to `total_ms`, keeping how it is spread over the blocks.
+void set_exec_ms(schedule_model& m, double total_ms);
+
 /// Schedule models of the zoo manifests that `spec.zoo_names` selects (all
 /// when empty); names the spec asks for but `manifests` lacks are an error.
 caf::expected<std::vector<schedule_model>> zoo_models(const model_spec& spec,

@@ -6,6 +6,7 @@
 
 #include "tessera/sim/sim_report.hpp"
 
+#include <map>
 #include <string>
 
 namespace tessera::sim {
@@ -13,6 +14,9 @@ namespace tessera::sim {
 struct validation {
   run_summary simulated;
   run_summary real;
+  /// Each model's service time measured on the real nodes before the timed
+  /// run; the simulated devices charge it (milliseconds).
+  std::map<std::string, double> service_ms;
   double tolerance = 0.25; ///< the largest relative difference accepted
   double mean_latency_difference = 0.0;
   double throughput_difference = 0.0;
