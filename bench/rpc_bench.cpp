@@ -1,10 +1,11 @@
 // `tessera bench rpc`: what the middleware adds to a request. A tiny model
-// (one 64x16 linear layer) is called three ways in the same run: directly in
-// process through the executor; through the full path of a 2-node cluster on
-// loopback (client -> coordinator gateway -> scheduler -> bridge -> worker
-// gateway -> scheduler -> executor -> back); and as a raw ZeroMQ echo of the
-// same bytes, the floor any ZeroMQ service pays. Several clients then measure
-// throughput on the full path.
+// (one 64x16 linear layer) is called in the same run: directly in process
+// through the executor; through the full path of a 2-node cluster on loopback
+// whose coordinator also executes (client -> gateway -> scheduler -> executor
+// -> client); through a peer alone (client -> coordinator gateway -> scheduler
+// -> bridge -> worker gateway -> scheduler -> executor -> back); and as a raw
+// ZeroMQ echo of the same bytes, the floor any ZeroMQ service pays. Several
+// clients then measure throughput on both paths.
 #include "bench_report.hpp"
 #include "load_rig.hpp"
 
@@ -159,7 +160,11 @@ int run_rpc_bench(const bench_options& opts) {
     }
   }
 
-  // 2. Full path on a 2-node cluster (both nodes in this process, real tcp).
+  // 2. The full path on a 2-node cluster (all nodes in this process, real
+  // tcp): the coordinator also runs an executor, and its scheduler places a
+  // request there when it is free (client -> gateway -> scheduler -> executor
+  // -> client), or on the worker through the bridge. A second coordinator
+  // without executors of its own measures the path through the peer alone.
   zmq::context_t ctx{1};
   node_config worker_cfg;
   worker_cfg.store_path = dir;
@@ -169,31 +174,44 @@ int run_rpc_bench(const bench_options& opts) {
   auto worker = actors::node::start(worker_cfg, &ctx);
   if (!worker)
     return std::fprintf(stderr, "bench rpc: %s\n", describe(worker.error()).c_str()), 1;
-  auto coord_cfg = worker_cfg;
-  coord_cfg.node_name = "coordinator";
-  coord_cfg.executors = 0;
-  coord_cfg.peers = {(*worker)->endpoint()};
-  auto coordinator = actors::node::start(coord_cfg, &ctx);
-  if (!coordinator)
-    return std::fprintf(stderr, "bench rpc: %s\n", describe(coordinator.error()).c_str()), 1;
-  while ((*coordinator)->peers().empty() || !(*coordinator)->peers()[0].up)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  auto cl = transport::client::connect(ctx, (*coordinator)->endpoint());
-  if (!cl)
+  auto start_coordinator = [&](const char* name, uint32_t executors) {
+    auto cfg = worker_cfg;
+    cfg.node_name = name;
+    cfg.executors = executors;
+    cfg.peers = {(*worker)->endpoint()};
+    auto n = actors::node::start(cfg, &ctx);
+    if (n)
+      while ((*n)->peers().empty() || !(*n)->peers()[0].up)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return n;
+  };
+  auto coordinator = start_coordinator("coordinator", 1);
+  auto relay = start_coordinator("relay", 0);
+  if (!coordinator || !relay)
+    return std::fprintf(stderr, "bench rpc: %s\n", describe(!coordinator ? coordinator.error() : relay.error()).c_str()), 1;
+  // Sequential calls through one node's gateway: latencies and cost.
+  auto sequential = [&](actors::node& through, std::vector<double>& latencies, process_usage& cost) {
+    auto cl = transport::client::connect(ctx, through.endpoint());
+    if (!cl)
+      return false;
+    process_usage before;
+    for (int i = 0; i < samples + 50; ++i) {
+      if (i == 50)
+        before = process_usage::now();
+      auto t = clock_type::now();
+      auto r = cl->call(req, std::chrono::seconds(10));
+      if (i >= 50)
+        latencies.push_back(us_since(t));
+      if (!r)
+        return std::fprintf(stderr, "bench rpc: %s\n", describe(r.error()).c_str()), false;
+    }
+    cost = (process_usage::now() - before).per(samples);
+    return true;
+  };
+  std::vector<double> full, via_peer;
+  process_usage full_cost, via_peer_cost;
+  if (!sequential(**coordinator, full, full_cost) || !sequential(**relay, via_peer, via_peer_cost))
     return 1;
-  std::vector<double> full;
-  process_usage full_usage;
-  for (int i = 0; i < samples + 50; ++i) {
-    if (i == 50)
-      full_usage = process_usage::now();
-    auto t = clock_type::now();
-    auto r = cl->call(req, std::chrono::seconds(10));
-    if (i >= 50)
-      full.push_back(us_since(t));
-    if (!r)
-      return std::fprintf(stderr, "bench rpc: %s\n", describe(r.error()).c_str()), 1;
-  }
-  auto full_cost = (process_usage::now() - full_usage).per(samples);
 
   // 3. The floor: a raw ZeroMQ echo of the same bytes.
   std::vector<double> echo;
@@ -224,58 +242,77 @@ int run_rpc_bench(const bench_options& opts) {
   constexpr int clients = 4;
   constexpr int window = 8;
   const auto span = std::chrono::milliseconds(1500 * std::max<uint32_t>(1, opts.repeat / 5));
-  std::atomic<uint64_t> done{0};
-  std::atomic<uint64_t> errors{0};
-  std::vector<std::thread> threads;
-  auto t0 = clock_type::now();
-  auto busy_usage = process_usage::now();
-  for (int c = 0; c < clients; ++c)
-    threads.emplace_back([&] {
-      zmq::context_t cctx{1};
-      auto tc = transport::client::connect(cctx, (*coordinator)->endpoint());
-      if (!tc)
-        return;
-      int in_flight = 0;
-      while (clock_type::now() - t0 < span || in_flight > 0) {
-        while (in_flight < window && clock_type::now() - t0 < span) {
-          if (!tc->send(req, std::chrono::seconds(5)))
+  struct throughput {
+    double rps = 0;
+    uint64_t errors = 0;
+    process_usage cost;
+  };
+  auto measure_throughput = [&](actors::node& through) {
+    std::atomic<uint64_t> done{0};
+    std::atomic<uint64_t> errors{0};
+    std::vector<std::thread> threads;
+    auto t0 = clock_type::now();
+    auto before = process_usage::now();
+    for (int c = 0; c < clients; ++c)
+      threads.emplace_back([&] {
+        zmq::context_t cctx{1};
+        auto tc = transport::client::connect(cctx, through.endpoint());
+        if (!tc)
+          return;
+        int in_flight = 0;
+        while (clock_type::now() - t0 < span || in_flight > 0) {
+          while (in_flight < window && clock_type::now() - t0 < span) {
+            if (!tc->send(req, std::chrono::seconds(5)))
+              break;
+            ++in_flight;
+          }
+          auto r = tc->receive(std::chrono::seconds(10));
+          if (!r)
             break;
-          ++in_flight;
+          --in_flight;
+          (r->value ? done : errors) += 1;
         }
-        auto r = tc->receive(std::chrono::seconds(10));
-        if (!r)
-          break;
-        --in_flight;
-        (r->value ? done : errors) += 1;
-      }
-    });
-  for (auto& t : threads)
-    t.join();
-  double seconds = std::chrono::duration<double>(clock_type::now() - t0).count();
-  double rps = static_cast<double>(done.load()) / seconds;
-  auto busy_cost = (process_usage::now() - busy_usage).per(std::max<uint64_t>(1, done.load()));
+      });
+    for (auto& t : threads)
+      t.join();
+    double seconds = std::chrono::duration<double>(clock_type::now() - t0).count();
+    return throughput{static_cast<double>(done.load()) / seconds, errors.load(),
+                      (process_usage::now() - before).per(std::max<uint64_t>(1, done.load()))};
+  };
+  auto busy = measure_throughput(**coordinator);
+  auto busy_via_peer = measure_throughput(**relay);
 
   double d50 = percentile(direct, 0.5), d99 = percentile(direct, 0.99);
   double f50 = percentile(full, 0.5), f99 = percentile(full, 0.99);
+  double p50 = percentile(via_peer, 0.5), p99 = percentile(via_peer, 0.99);
   double e50 = percentile(echo, 0.5), e99 = percentile(echo, 0.99);
   std::printf("Tiny model (64x16 linear), %d sequential calls each; microseconds\n", samples);
   std::printf("  %-52s %9s %9s\n", "", "p50", "p99");
   std::printf("  %-52s %9.1f %9.1f\n", "direct executor call (in process)", d50, d99);
   std::printf("  %-52s %9.1f %9.1f\n", "full path, 2-node cluster on loopback", f50, f99);
+  std::printf("  %-52s %9.1f %9.1f\n", "full path through a peer (2 gateways, bridge)", p50, p99);
   std::printf("  %-52s %9.1f %9.1f\n", "raw ZeroMQ echo of the same bytes (floor)", e50, e99);
-  std::printf("Throughput: %d clients x %d in flight: %.0f requests/s (%llu errors)\n", clients, window, rps,
-              static_cast<unsigned long long>(errors.load()));
+  std::printf("Throughput, %d clients x %d in flight (requests/s):\n", clients, window);
+  std::printf("  %-52s %9.0f (%llu errors)\n", "coordinator and worker executing", busy.rps,
+              static_cast<unsigned long long>(busy.errors));
+  std::printf("  %-52s %9.0f (%llu errors)\n", "through a peer only", busy_via_peer.rps,
+              static_cast<unsigned long long>(busy_via_peer.errors));
   std::printf("Cost per request, whole process (CPU microseconds, context switches):\n");
   std::printf("  %-52s %9.1f %9.1f\n", "full path, sequential", full_cost.cpu_us, full_cost.switches);
-  std::printf("  %-52s %9.1f %9.1f\n", "full path, 4 clients", busy_cost.cpu_us, busy_cost.switches);
+  std::printf("  %-52s %9.1f %9.1f\n", "through a peer, sequential", via_peer_cost.cpu_us, via_peer_cost.switches);
+  std::printf("  %-52s %9.1f %9.1f\n", "full path, 4 clients", busy.cost.cpu_us, busy.cost.switches);
   std::printf("  %-52s %9.1f %9.1f\n", "ZeroMQ echo, sequential", echo_cost.cpu_us, echo_cost.switches);
   bench_report report{"rpc"};
   report.metric("overhead_p50_us", f50 - d50);
   report.metric("overhead_p99_us", f99 - d99);
   report.metric("full_over_echo_p50", f50 / e50);
-  report.metric("throughput_rps", rps);
-  report.metric("cpu_us_per_request", busy_cost.cpu_us);
-  report.metric("context_switches_per_request", busy_cost.switches);
+  report.metric("throughput_rps", busy.rps);
+  report.metric("cpu_us_per_request", busy.cost.cpu_us);
+  report.metric("context_switches_per_request", busy.cost.switches);
+  report.metric("via_peer_overhead_p50_us", p50 - d50);
+  report.metric("via_peer_overhead_p99_us", p99 - d99);
+  report.metric("via_peer_full_over_echo_p50", p50 / e50);
+  report.metric("via_peer_throughput_rps", busy_via_peer.rps);
   report.finish(opts);
   return 0;
 }
