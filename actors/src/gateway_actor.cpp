@@ -10,6 +10,7 @@
 #include <caf/all.hpp>
 
 #include <map>
+#include <mutex>
 
 namespace tessera::actors {
 
@@ -181,8 +182,41 @@ void handle_unload(self_ptr self, uint64_t ticket, const model_unload_request& r
             });
 }
 
+// Each node reads group definitions from its own store, so a group defined
+// through one node is defined on its peers too, pinned to the same versions,
+// before the client hears back (decision 25). The reply waits for every peer
+// and names those that could not define it (down, or lacking a member at that
+// version); the definitions made stay, and defining again is idempotent.
+void define_on_peers(bridge& net, const group_definition& def, fuse_response done, uint64_t ticket,
+                     std::shared_ptr<gateway_shared> shared) {
+  struct gathering {
+    std::mutex mtx;
+    fuse_response reply;
+    size_t left = 0;
+  };
+  auto peers = net.peers();
+  if (peers.empty())
+    return shared->post(ticket, response_body{std::move(done)});
+  auto g = std::make_shared<gathering>();
+  g->reply = std::move(done);
+  g->left = peers.size();
+  for (size_t p = 0; p < peers.size(); ++p) {
+    fuse_request forward{def.name, def.models, true};
+    net.send(p, std::move(forward), [g, shared, ticket, peer = peers[p].endpoint](caf::expected<response_body> r) {
+      std::lock_guard<std::mutex> guard{g->mtx};
+      if (!r)
+        g->reply.not_defined_on.push_back(peer + ": " + describe(r.error()));
+      else if (!std::holds_alternative<fuse_response>(*r))
+        g->reply.not_defined_on.push_back(peer + ": an unexpected reply");
+      if (--g->left == 0)
+        shared->post(ticket, response_body{std::move(g->reply)});
+    });
+  }
+}
+
 // Defines a fused group: members pinned at their current versions, the plan
-// checked (inputs that cannot be bound together are refused), then stored.
+// checked (inputs that cannot be bound together are refused), then stored,
+// here and on the peers.
 void handle_fuse(self_ptr self, uint64_t ticket, const fuse_request& req) {
   auto& st = self->state;
   const auto& store = *st.shared->deps.store;
@@ -216,7 +250,11 @@ void handle_fuse(self_ptr self, uint64_t ticket, const fuse_request& req) {
     def.models.push_back(member.model);
   if (auto err = store::group_store{store.root()}.put(def))
     return st.shared->post(ticket, err);
-  st.shared->post(ticket, response_body{fuse_response{def.name, def.models, plan->merged.size()}});
+  fuse_response done{def.name, def.models, plan->merged.size(), {}};
+  auto* net = st.shared->deps.peers;
+  if (req.local_only || net == nullptr)
+    return st.shared->post(ticket, response_body{std::move(done)});
+  define_on_peers(*net, def, std::move(done), ticket, st.shared);
 }
 
 // Operations answered from the executors' states: ready, index and status.

@@ -95,6 +95,8 @@ TEST_SUITE("codec") {
     auto fuse = request_round_trip(fuse_request{"vision", {"resnet18", "resnet34:2"}});
     CHECK(fuse.group_name == "vision");
     CHECK(fuse.models == std::vector<std::string>{"resnet18", "resnet34:2"});
+    CHECK_FALSE(fuse.local_only);
+    CHECK(request_round_trip(fuse_request{"vision", {"a", "b"}, true}).local_only);
   }
 
   TEST_CASE("server requests") {
@@ -135,6 +137,9 @@ TEST_SUITE("codec") {
     auto fuse = response_round_trip(fuse_response{"g", {"a", "b"}, 7});
     CHECK(fuse.models.size() == 2);
     CHECK(fuse.shared_blocks == 7);
+    CHECK(fuse.not_defined_on.empty());
+    auto partial = response_round_trip(fuse_response{"g", {"a", "b"}, 7, {"tcp://10.0.0.2:7000: unavailable"}});
+    CHECK(partial.not_defined_on == std::vector<std::string>{"tcp://10.0.0.2:7000: unavailable"});
   }
 
   TEST_CASE("server replies") {

@@ -73,10 +73,12 @@ struct request_writer {
   }
 
   bool operator()(const fuse_request& r) {
-    begin(operation::fuse, 2);
+    begin(operation::fuse, 2 + r.local_only);
     st.field("group_name", r.group_name);
     st.str("models");
     write_strings(st, r.models);
+    if (r.local_only)
+      st.field("local_only", true);
     return true;
   }
 

@@ -59,11 +59,15 @@ struct response_writer {
   }
 
   bool operator()(const fuse_response& r) {
-    begin(operation::fuse, 3);
+    begin(operation::fuse, 3 + !r.not_defined_on.empty());
     st.field("group_name", r.group_name);
     st.str("models");
     write_strings(st, r.models);
     st.field("shared_blocks", r.shared_blocks);
+    if (!r.not_defined_on.empty()) {
+      st.str("not_defined_on");
+      write_strings(st, r.not_defined_on);
+    }
     return true;
   }
 

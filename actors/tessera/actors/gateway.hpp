@@ -44,8 +44,9 @@ struct gateway_deps {
   std::vector<executor_actor> executors;
   const store::block_store* store = nullptr;
   residency::residency_manager* residency = nullptr;
-  /// The peers this node schedules onto, if any (for status replies).
-  const class bridge* peers = nullptr;
+  /// The peers this node schedules onto, if any (status replies; a fused
+  /// group defined here is defined on them too).
+  class bridge* peers = nullptr;
 };
 
 struct gateway_counters {

@@ -46,6 +46,9 @@ struct model_ready_request {
 struct fuse_request {
   std::string group_name;
   std::vector<std::string> models; ///< at least two, "name" or "name:version"
+  /// Define it on this node only. A node defines a group on its peers with
+  /// this set, so that they do not pass it on in turn.
+  bool local_only = false;
 };
 
 /// Lists the models the repository holds.

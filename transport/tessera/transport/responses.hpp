@@ -47,6 +47,8 @@ struct fuse_response {
   std::string group_name;
   std::vector<std::string> models;
   uint64_t shared_blocks = 0; ///< blocks the merge found in more than one model
+  /// Peers that could not define the group too, each as "endpoint: reason".
+  std::vector<std::string> not_defined_on;
 };
 
 /// One model of the repository index.
