@@ -188,9 +188,12 @@ int run_rpc_bench(const bench_options& opts) {
   auto coordinator = start_coordinator("coordinator", 1);
   auto relay = start_coordinator("relay", 0);
   if (!coordinator || !relay)
-    return std::fprintf(stderr, "bench rpc: %s\n", describe(!coordinator ? coordinator.error() : relay.error()).c_str()), 1;
+    return std::fprintf(stderr, "bench rpc: %s\n",
+                        describe(!coordinator ? coordinator.error() : relay.error()).c_str()),
+           1;
   // Sequential calls through one node's gateway: latencies and cost.
-  auto sequential = [&](actors::node& through, std::vector<double>& latencies, process_usage& cost) {
+  auto sequential = [&](actors::node& through, std::vector<double>& latencies,
+                        process_usage& cost) {
     auto cl = transport::client::connect(ctx, through.endpoint());
     if (!cl)
       return false;
@@ -299,8 +302,10 @@ int run_rpc_bench(const bench_options& opts) {
               static_cast<unsigned long long>(busy_via_peer.errors));
   std::printf("Cost per request, whole process (CPU microseconds, context switches):\n");
   std::printf("  %-52s %9.1f %9.1f\n", "full path, sequential", full_cost.cpu_us, full_cost.switches);
-  std::printf("  %-52s %9.1f %9.1f\n", "through a peer, sequential", via_peer_cost.cpu_us, via_peer_cost.switches);
-  std::printf("  %-52s %9.1f %9.1f\n", "full path, 4 clients", busy.cost.cpu_us, busy.cost.switches);
+  std::printf("  %-52s %9.1f %9.1f\n", "through a peer, sequential", via_peer_cost.cpu_us,
+              via_peer_cost.switches);
+  std::printf("  %-52s %9.1f %9.1f\n", "full path, 4 clients", busy.cost.cpu_us,
+              busy.cost.switches);
   std::printf("  %-52s %9.1f %9.1f\n", "ZeroMQ echo, sequential", echo_cost.cpu_us, echo_cost.switches);
   bench_report report{"rpc"};
   report.metric("overhead_p50_us", f50 - d50);

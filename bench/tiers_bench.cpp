@@ -226,11 +226,12 @@ int run_tiers_bench(const bench_options& opts) {
     copy_cpu.push_back(cw.cpu);
     staged_cpu.push_back(sg.cpu);
     unverified_cpu.push_back(uv.cpu);
-    std::fprintf(stderr, "  run %u: memcpy %.2f, cold read %.2f, copy load %.2f, cold load %.2f, staged %.2f GB/s;"
-                         " per CPU second: memcpy %.2f, copy load %.2f\n",
-                 r + 1, gbps(mem.back()), gbps(cold.back()), gbps(cw.wall),
-                 gbps(cc->bandwidth()), gbps(sg.wall), gbps(mem_cpu.back()),
-                 gbps(copy_cpu.back()));
+    std::fprintf(
+        stderr,
+        "  run %u: memcpy %.2f, cold read %.2f, copy load %.2f, cold load %.2f, staged %.2f GB/s;"
+        " per CPU second: memcpy %.2f, copy load %.2f\n",
+        r + 1, gbps(mem.back()), gbps(cold.back()), gbps(cw.wall), gbps(cc->bandwidth()),
+        gbps(sg.wall), gbps(mem_cpu.back()), gbps(copy_cpu.back()));
     copy_cold.push_back(cc->bandwidth());
   }
   warm_page_cache(files);

@@ -202,15 +202,16 @@ void define_on_peers(bridge& net, const group_definition& def, fuse_response don
   g->left = peers.size();
   for (size_t p = 0; p < peers.size(); ++p) {
     fuse_request forward{def.name, def.models, true};
-    net.send(p, std::move(forward), [g, shared, ticket, peer = peers[p].endpoint](caf::expected<response_body> r) {
-      std::lock_guard<std::mutex> guard{g->mtx};
-      if (!r)
-        g->reply.not_defined_on.push_back(peer + ": " + describe(r.error()));
-      else if (!std::holds_alternative<fuse_response>(*r))
-        g->reply.not_defined_on.push_back(peer + ": an unexpected reply");
-      if (--g->left == 0)
-        shared->post(ticket, response_body{std::move(g->reply)});
-    });
+    net.send(p, std::move(forward),
+             [g, shared, ticket, peer = peers[p].endpoint](caf::expected<response_body> r) {
+               std::lock_guard<std::mutex> guard{g->mtx};
+               if (!r)
+                 g->reply.not_defined_on.push_back(peer + ": " + describe(r.error()));
+               else if (!std::holds_alternative<fuse_response>(*r))
+                 g->reply.not_defined_on.push_back(peer + ": an unexpected reply");
+               if (--g->left == 0)
+                 shared->post(ticket, response_body{std::move(g->reply)});
+             });
   }
 }
 

@@ -66,15 +66,17 @@ transport::request request_for(const sim_request& r, size_t index, double speedu
 // Sends `copies` requests for `model` at once and waits for every answer;
 // their latencies in milliseconds. Their ids start with 'c', so note_reply()
 // leaves the run's records alone.
-caf::expected<std::vector<double>> send_and_wait(transport::client& client, const std::string& model,
-                                                 const input_map& inputs, size_t copies, uint64_t& serial) {
+caf::expected<std::vector<double>> send_and_wait(transport::client& client,
+                                                 const std::string& model, const input_map& inputs,
+                                                 size_t copies, uint64_t& serial) {
   constexpr auto timeout = std::chrono::seconds(30);
   std::map<std::string, clock_type::time_point> sent;
   for (size_t i = 0; i < copies; ++i) {
     transport::infer_request req;
     req.model_name = model;
     req.inputs = inputs.at(model);
-    auto id = client.send(transport::request{"c" + std::to_string(++serial), std::move(req)}, timeout);
+    auto id =
+        client.send(transport::request{"c" + std::to_string(++serial), std::move(req)}, timeout);
     if (!id)
       return id.error();
     sent.emplace(*id, clock_type::now());
@@ -91,8 +93,9 @@ caf::expected<std::vector<double>> send_and_wait(transport::client& client, cons
 
 // Warms every model up on every executor (loads, TorchScript compilation),
 // then times requests sent one at a time. Nothing else runs meanwhile.
-caf::error measure_service_times(transport::client& client, const std::vector<schedule_model>& models,
-                                 const input_map& inputs, size_t executors, service_times& out) {
+caf::error measure_service_times(transport::client& client,
+                                 const std::vector<schedule_model>& models, const input_map& inputs,
+                                 size_t executors, service_times& out) {
   constexpr int warm_rounds = 3;
   constexpr int timed_requests = 15;
   uint64_t serial = 0;
@@ -143,11 +146,11 @@ caf::error write_synthetic_store(const std::vector<schedule_model>& models, cons
   return {};
 }
 
-caf::expected<cluster_run> run_cluster_realtime(const scenario& s, const std::vector<schedule_model>& models,
-                                                const std::vector<sim_request>& requests,
-                                                actors::queue_order policy, double level,
-                                                const std::string& store_root, const progress_fn& progress,
-                                                realtime_backend backend, service_times* calibrate) {
+caf::expected<cluster_run>
+run_cluster_realtime(const scenario& s, const std::vector<schedule_model>& models,
+                     const std::vector<sim_request>& requests, actors::queue_order policy,
+                     double level, const std::string& store_root, const progress_fn& progress,
+                     realtime_backend backend, service_times* calibrate) {
   for (const auto& f : s.faults)
     if (f.node == 0)
       return make_error(ec::bad_config, "scenario field faults: node 0 faces the clients in real-time mode and "
@@ -220,8 +223,8 @@ caf::expected<cluster_run> run_cluster_realtime(const scenario& s, const std::ve
   if (!client)
     return client.error();
   if (calibrate) {
-    if (auto err = measure_service_times(*client, models, *inputs, size_t{s.nodes.count} * s.nodes.executors,
-                                         *calibrate))
+    if (auto err = measure_service_times(*client, models, *inputs,
+                                         size_t{s.nodes.count} * s.nodes.executors, *calibrate))
       return err;
     // The timed run's slots start clean: the calibration's runs are not its own.
     std::lock_guard<std::mutex> guard{shared->lock};

@@ -33,8 +33,8 @@ caf::expected<validation> validate_against_real(const scenario& s, const std::ve
   // The real run first: before its timed part it measures each model's
   // service time on these nodes, now, and the simulated devices charge that.
   service_times measured;
-  auto real = run_cluster_realtime(sc, models, *requests, policy, level, store_path, {}, realtime_backend::torch,
-                                   &measured);
+  auto real = run_cluster_realtime(sc, models, *requests, policy, level, store_path, {},
+                                   realtime_backend::torch, &measured);
   if (!real)
     return real.error();
   auto calibrated = models;
@@ -61,7 +61,8 @@ std::string validation_table(const validation& v) {
     out += line;
   };
   for (const auto& [model, ms] : v.service_ms) {
-    std::snprintf(line, sizeof line, "service time of %s, measured on the idle nodes: %.2f ms\n", model.c_str(), ms);
+    std::snprintf(line, sizeof line, "service time of %s, measured on the idle nodes: %.2f ms\n",
+                  model.c_str(), ms);
     out += line;
   }
   std::snprintf(line, sizeof line, "%-22s %12s %12s %12s\n", "", "simulated", "real", "difference");

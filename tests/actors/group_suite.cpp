@@ -442,17 +442,19 @@ TEST_SUITE("group") {
     CHECK(code_of(missing.error()) == ec::unknown_model);
   }
 
-  TEST_CASE("a group defined through a coordinator is defined on its peers, and served through them") {
+  TEST_CASE(
+      "a group defined through a coordinator is defined on its peers, and served through them") {
     defined_groups groups; // removes what the client defines on the coordinator
     // The worker has a store of its own: a copy of the zoo, without groups.
     test::scratch_dir worker_store{"group-peer-store"};
-    std::filesystem::copy(group_zoo().dir->path(), worker_store.path(), std::filesystem::copy_options::recursive);
+    std::filesystem::copy(group_zoo().dir->path(), worker_store.path(),
+                          std::filesystem::copy_options::recursive);
     std::filesystem::remove_all(worker_store.path() + "/groups");
     auto worker_cfg = node_config_for(group_zoo());
     worker_cfg.store_path = worker_store.path();
     auto worker = start_node(worker_cfg);
     auto cfg = node_config_for(group_zoo());
-    cfg.executors = 0; // everything runs on the worker
+    cfg.executors = 0;                                     // everything runs on the worker
     cfg.peers = {worker->endpoint(), "tcp://127.0.0.1:1"}; // the second never answers
     auto coordinator = start_node(cfg);
     for (int i = 0; i < 500 && !coordinator->peers()[0].up; ++i)
@@ -462,14 +464,15 @@ TEST_SUITE("group") {
     auto cl = transport::client::connect(ctx, coordinator->endpoint());
     REQUIRE(cl);
     auto fused = cl->call_as<transport::fuse_response>(
-      {"", transport::fuse_request{"pair", {"resnet18", "resnet-cars"}}}, reply_timeout);
+        {"", transport::fuse_request{"pair", {"resnet18", "resnet-cars"}}}, reply_timeout);
     REQUIRE_MESSAGE(fused, describe(fused.error()));
     // Defined on the worker, pinned to the same versions; the dead peer is named.
     auto on_worker = store::group_store{worker_store.path()}.get("pair");
     REQUIRE_MESSAGE(on_worker, describe(on_worker.error()));
     CHECK(on_worker->models == fused->models);
     REQUIRE(fused->not_defined_on.size() == 1);
-    CHECK_MESSAGE(fused->not_defined_on[0].rfind("tcp://127.0.0.1:1: ", 0) == 0, fused->not_defined_on[0]);
+    CHECK_MESSAGE(fused->not_defined_on[0].rfind("tcp://127.0.0.1:1: ", 0) == 0,
+                  fused->not_defined_on[0]);
     // The coordinator executes nothing: the group's name is served by the worker.
     const auto& cars = group_zoo().manifest("resnet-cars");
     transport::infer_request whole;
@@ -477,12 +480,13 @@ TEST_SUITE("group") {
     whole.inputs.push_back({cars.inputs[0].name, image(1, 62)});
     auto r = cl->call_as<transport::infer_response>({"", whole}, reply_timeout);
     REQUIRE_MESSAGE(r, describe(r.error()));
-    CHECK(r->outputs.size() == cars.outputs.size() + group_zoo().manifest("resnet18").outputs.size());
+    CHECK(r->outputs.size() ==
+          cars.outputs.size() + group_zoo().manifest("resnet18").outputs.size());
     // A peer does not pass a definition on: the forwarded request is local only.
     auto direct = transport::client::connect(ctx, worker->endpoint());
     REQUIRE(direct);
     auto local = direct->call_as<transport::fuse_response>(
-      {"", transport::fuse_request{"pair2", {"resnet18", "resnet-birds"}, true}}, reply_timeout);
+        {"", transport::fuse_request{"pair2", {"resnet18", "resnet-birds"}, true}}, reply_timeout);
     REQUIRE_MESSAGE(local, describe(local.error()));
     CHECK(local->not_defined_on.empty());
     CHECK_FALSE(store::group_store{group_zoo().store->root()}.get("pair2"));

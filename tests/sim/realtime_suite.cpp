@@ -122,8 +122,9 @@ TEST_SUITE("realtime") {
     test::scratch_dir store{"sim-realtime-calibrate"};
     REQUIRE_FALSE(sim::write_synthetic_store(models, store.path()));
     sim::service_times measured;
-    auto run = sim::run_cluster_realtime(s, models, *requests, actors::queue_order::reuse_aware, 1.0, store.path(),
-                                         {}, sim::realtime_backend::simulated, &measured);
+    auto run =
+        sim::run_cluster_realtime(s, models, *requests, actors::queue_order::reuse_aware, 1.0,
+                                  store.path(), {}, sim::realtime_backend::simulated, &measured);
     REQUIRE_MESSAGE(run, describe(run.error()));
     REQUIRE(measured.size() == models.size());
     for (const auto& m : models) {

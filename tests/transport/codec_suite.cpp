@@ -138,7 +138,8 @@ TEST_SUITE("codec") {
     CHECK(fuse.models.size() == 2);
     CHECK(fuse.shared_blocks == 7);
     CHECK(fuse.not_defined_on.empty());
-    auto partial = response_round_trip(fuse_response{"g", {"a", "b"}, 7, {"tcp://10.0.0.2:7000: unavailable"}});
+    auto partial = response_round_trip(
+        fuse_response{"g", {"a", "b"}, 7, {"tcp://10.0.0.2:7000: unavailable"}});
     CHECK(partial.not_defined_on == std::vector<std::string>{"tcp://10.0.0.2:7000: unavailable"});
   }
 

@@ -60,8 +60,8 @@ bool read_body(const field_map& f, model_ready_request& r) {
 
 bool read_body(const field_map& f, fuse_request& r) {
   auto& st = f.state();
-  if (!required_name(f, "group_name", r.group_name) || !f.required("models", r.models)
-      || !f.optional("local_only", r.local_only))
+  if (!required_name(f, "group_name", r.group_name) || !f.required("models", r.models) ||
+      !f.optional("local_only", r.local_only))
     return false;
   if (r.models.size() < 2)
     return st.fail(ec::invalid_argument, "models: a fused group needs at least two models");

@@ -54,7 +54,8 @@ bool read_body(const field_map& f, model_ready_response& r) {
 
 bool read_body(const field_map& f, fuse_response& r) {
   return f.required("group_name", r.group_name) && f.required("models", r.models) &&
-         f.optional("shared_blocks", r.shared_blocks) && f.optional("not_defined_on", r.not_defined_on);
+         f.optional("shared_blocks", r.shared_blocks) &&
+         f.optional("not_defined_on", r.not_defined_on);
 }
 
 bool read_body(const field_map& f, repository_index_response& r) {

@@ -30,11 +30,11 @@ using service_times = std::map<std::string, double>;
 /// models' manifests (synthetic ones from write_synthetic_store, or the zoo's).
 /// With `calibrate`, the models' service times are measured first, before the
 /// timed run, and written there.
-caf::expected<cluster_run> run_cluster_realtime(const scenario& s, const std::vector<schedule_model>& models,
-                                                const std::vector<sim_request>& requests,
-                                                actors::queue_order policy, double level,
-                                                const std::string& store_root, const progress_fn& progress = {},
-                                                realtime_backend backend = realtime_backend::simulated,
-                                                service_times* calibrate = nullptr);
+caf::expected<cluster_run>
+run_cluster_realtime(const scenario& s, const std::vector<schedule_model>& models,
+                     const std::vector<sim_request>& requests, actors::queue_order policy,
+                     double level, const std::string& store_root, const progress_fn& progress = {},
+                     realtime_backend backend = realtime_backend::simulated,
+                     service_times* calibrate = nullptr);
 
 } // namespace tessera::sim
