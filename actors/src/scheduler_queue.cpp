@@ -67,7 +67,7 @@ void job_queue::take_out(std::vector<size_t> indices, std::vector<pending>& out)
     queue_.erase(queue_.begin() + static_cast<std::ptrdiff_t>(i));
 }
 
-taken job_queue::take_pass(const slot& s, size_t first) {
+job_queue::pass_candidates job_queue::find_pass(const slot& s, size_t first) const {
   const auto& lead = queue_[first].job;
   if (lead.group)
     return {};
@@ -78,20 +78,15 @@ taken job_queue::take_pass(const slot& s, size_t first) {
       continue;
     std::vector<tensor_buffer> pass;
     add_to_pass(*plan, pass, {lead_member, &lead.inputs});
-    std::vector<size_t> members{first};
+    pass_candidates out{plan, {first}};
     for (size_t i = 0; i < queue_.size(); ++i) {
       const auto& j = queue_[i].job;
       const auto* member = i == first || j.group ? nullptr : plan->find(ref_of(j));
       if (member == nullptr || !shares_pass(*plan, pass, {member, &j.inputs}))
         continue;
       add_to_pass(*plan, pass, {member, &j.inputs});
-      members.push_back(i);
+      out.indices.push_back(i);
     }
-    if (members.size() == 1)
-      return {};
-    taken out;
-    out.group = plan;
-    take_out(std::move(members), out.members);
     return out;
   }
   return {};
@@ -103,11 +98,25 @@ taken job_queue::take(const slot& s, steady_time now, steady_time& wake) {
   if (first_it == queue_.end())
     return out;
   auto first = static_cast<size_t>(std::distance(queue_.begin(), first_it));
-  // Requests for members of a group the executor holds that share an input
-  // run in one pass of the group.
-  if (auto pass = take_pass(s, first); !pass.members.empty())
-    return pass;
   const auto& lead = queue_[first].job;
+  // May the lead wait a little for company (a batch, or a pass, that can
+  // still grow)? Its deadline must allow it.
+  auto ready_at = lead.arrival + opts_.max_queue_delay;
+  bool may_wait = opts_.max_queue_delay.count() > 0 && now < ready_at && now + opts_.max_queue_delay < lead.deadline;
+  // Requests for members of a group the executor holds that share an input
+  // run in one pass of the group (one camera frame for several models). With
+  // a queue delay, the pass waits for the members it lacks, as a batch does.
+  if (auto pass = find_pass(s, first); pass.plan) {
+    if (may_wait && pass.indices.size() < pass.plan->members.size()) {
+      wake = ready_at;
+      return out;
+    }
+    if (pass.indices.size() > 1) {
+      out.group = pass.plan;
+      take_out(std::move(pass.indices), out.members);
+      return out;
+    }
+  }
   // Gather the jobs that can share its batch, in queue order.
   std::vector<size_t> members{first};
   int64_t rows = lead.inputs.empty() ? 1 : rows_of(lead.inputs.front());
@@ -124,12 +133,9 @@ taken job_queue::take(const slot& s, steady_time now, steady_time& wake) {
     members.push_back(i);
   }
   // Wait a little for more, if allowed and the batch has room.
-  if (opts_.max_queue_delay.count() > 0 && rows < static_cast<int64_t>(opts_.max_batch_rows)) {
-    auto ready_at = lead.arrival + opts_.max_queue_delay;
-    if (now < ready_at && now + opts_.max_queue_delay < lead.deadline) {
-      wake = ready_at;
-      return out;
-    }
+  if (may_wait && rows < static_cast<int64_t>(opts_.max_batch_rows)) {
+    wake = ready_at;
+    return out;
   }
   take_out(std::move(members), out.members);
   return out;

@@ -78,17 +78,21 @@ public:
 
   /// The next job for an idle executor, removed from the queue, with the
   /// queued jobs that join its batch or its group pass; empty when nothing
-  /// should run now. When a batch could still grow, `wake` is set to when it
-  /// stops waiting.
+  /// should run now. When a batch or a group pass could still grow (and
+  /// max_queue_delay allows a wait), `wake` is set to when it stops waiting.
   taken take(const slot& s, steady_time now, steady_time& wake);
 
 private:
   std::deque<pending>::iterator pick(const slot& s, steady_time now);
 
-  /// The queued jobs that can share a pass with queue_[first] through a group
-  /// `s` holds (members of it whose inputs agree and share one with the pass),
-  /// removed from the queue with it; empty when none can.
-  taken take_pass(const slot& s, size_t first);
+  /// A group `s` holds that queue_[first] is a member of, and the queued
+  /// jobs (queue_[first] included) that can share a pass of it: members whose
+  /// inputs agree and share one with the pass. No plan when there is none.
+  struct pass_candidates {
+    std::shared_ptr<const fused_plan> plan;
+    std::vector<size_t> indices;
+  };
+  pass_candidates find_pass(const slot& s, size_t first) const;
 
   void take_out(std::vector<size_t> indices, std::vector<pending>& out);
 

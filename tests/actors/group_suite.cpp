@@ -387,6 +387,30 @@ TEST_SUITE("group") {
     caf::anon_send_exit(sched, caf::exit_reason::user_shutdown);
   }
 
+  TEST_CASE("with a queue delay, member requests that reach an idle executor together run in one pass") {
+    defined_groups groups;
+    groups.define("cams", {"resnet18", "resnet-cars", "resnet-birds"});
+    executor_rig rig;
+    scheduler_options opts;
+    opts.max_queue_delay = std::chrono::milliseconds(300);
+    auto sched = spawn_scheduler(*rig.sys, {rig.exec}, {}, opts);
+    // The executor holds the group, and is idle, when the frame's requests come.
+    auto warm = rig.run_all(sched, {job_for("resnet-birds", image(1, 70))});
+    REQUIRE_MESSAGE(warm.front(), describe(warm.front().error()));
+    auto frame = image(1, 71);
+    std::vector<infer_job> jobs{job_for("resnet18", frame), job_for("resnet-cars", frame),
+                                job_for("resnet-birds", frame)};
+    auto replies = rig.run_all(sched, jobs);
+    for (size_t i = 0; i < jobs.size(); ++i) {
+      REQUIRE_MESSAGE(replies[i], describe(replies[i].error()));
+      check_equal_to_alone(*replies[i], jobs[i].model, frame);
+    }
+    auto s = rig.status();
+    CHECK(s.fused_passes == 1);
+    CHECK(s.served == 2); // the warm-up, then the three in one pass
+    caf::anon_send_exit(sched, caf::exit_reason::user_shutdown);
+  }
+
   TEST_CASE("through a node, a client defines a group and asks for it by name or by member") {
     defined_groups groups; // removes what the client defines
     auto n = start_node(node_config_for(group_zoo()));
