@@ -248,6 +248,11 @@ struct executor_data {
       r.groups.push_back(g.plan);
     }
     r.held.assign(names.begin(), names.end());
+    if (deps->residency != nullptr) { // free memory, for placement
+      auto device = deps->residency->stats().device;
+      auto used = device.used_bytes + device.reserved_bytes;
+      r.free_bytes = device.budget_bytes > used ? device.budget_bytes - used : 0;
+    }
   }
 
   // One member's request from its loaded group: only that member's sub-DAG runs.

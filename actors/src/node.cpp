@@ -1,5 +1,6 @@
 #include "tessera/actors/node.hpp"
 
+#include "executor_calibration.hpp"
 #include "node_security.hpp"
 
 #include "tessera/actors/device_tier.hpp"
@@ -9,6 +10,7 @@
 #include "tessera/actors/request_log.hpp"
 #include "tessera/actors/scheduler.hpp"
 #include "tessera/core/error.hpp"
+#include "tessera/core/executor_count.hpp"
 #include "tessera/torch/torch_executor.hpp"
 
 #include <caf/all.hpp>
@@ -16,6 +18,28 @@
 #include <thread>
 
 namespace tessera::actors {
+
+namespace {
+
+// The configured executor count, or with `executors = "auto"` the count that
+// measured throughput on the node's own models picks (docs/scheduling.md,
+// "Concurrency"); `note` gets the measurement for the log.
+caf::expected<uint32_t> executor_count(const node_config& cfg, const std::vector<model_manifest>& catalogue,
+                                       const calibration_backend& make, std::string& note) {
+  if (!cfg.executors_auto)
+    return cfg.executors;
+  calibration_options opts;
+  opts.cores = std::max(1u, std::thread::hardware_concurrency());
+  opts.max_executors = std::min(opts.cores, opts.max_executors);
+  auto rates = measure_executor_throughput(catalogue, make, opts);
+  if (!rates)
+    return rates.error();
+  auto chosen = choose_executor_count(*rates);
+  note = describe_executor_count(*rates, chosen);
+  return chosen;
+}
+
+} // namespace
 
 caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg, zmq::context_t* ctx,
                                                   backend_factory make_backend) {
@@ -37,7 +61,8 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg, zmq::co
   n->arena_ = std::move(tier->memory);
   n->residency_ = std::make_unique<residency::residency_manager>(
     *n->store_, *n->arena_, residency::residency_options::from(cfg));
-  n->residency_->learn_sharing_from(n->store_->manifests().list_latest());
+  auto catalogue = n->store_->manifests().list_latest();
+  n->residency_->learn_sharing_from(catalogue);
   // Actor threads: the pooled actors only route and queue (executors are
   // detached, sockets have their own threads), so one worker (actor_threads)
   // is the default: a request then crosses gateway, scheduler and remote
@@ -50,16 +75,23 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg, zmq::co
   n->system_ = std::make_unique<caf::actor_system>(n->system_config_);
   // Concurrent executors share the cores: give each its part, so they do not
   // oversubscribe them (LibTorch's intra-op pool is per process).
-  uint32_t threads = cfg.torch_threads;
-  if (threads == 0 && cfg.executors > 1)
-    threads = std::max(1u, std::thread::hardware_concurrency() / cfg.executors);
-  for (uint32_t i = 0; i < cfg.executors; ++i) {
+  auto make_exec = [&](uint32_t i, uint32_t threads) {
     torch_backend::torch_options opts;
     opts.device = cfg.device;
     opts.params_on_device = tier->on_device;
     opts.threads = threads;
-    auto exec = make_backend ? make_backend(i)
-                             : torch_backend::make_torch_executor(opts, *n->residency_, n->store_->skeletons());
+    return make_backend ? make_backend(i)
+                        : torch_backend::make_torch_executor(opts, *n->residency_, n->store_->skeletons());
+  };
+  std::string auto_note;
+  auto executors = executor_count(cfg, catalogue, make_exec, auto_note);
+  if (!executors)
+    return executors.error();
+  uint32_t threads = cfg.torch_threads;
+  if (threads == 0 && *executors > 1)
+    threads = std::max(1u, std::thread::hardware_concurrency() / *executors);
+  for (uint32_t i = 0; i < *executors; ++i) {
+    auto exec = make_exec(i, threads);
     if (!exec)
       return exec.error();
     auto deps = std::make_shared<executor_deps>();
@@ -99,6 +131,13 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg, zmq::co
   sopts.max_queue_delay = std::chrono::microseconds(cfg.max_queue_delay_us);
   sopts.auto_fuse.enabled = cfg.auto_fuse;
   sopts.auto_fuse.store = n->store_.get();
+  // Placement knows each model's blobs, so blobs resident for one model count
+  // for the models that share them; this node's executors share one memory,
+  // and each peer is a node of its own.
+  sopts.placement.catalog = placement_catalogue(catalogue);
+  sopts.placement.nodes.assign(*executors, 0);
+  for (uint32_t p = 0; p < cfg.peers.size(); ++p)
+    sopts.placement.nodes.push_back(p + 1);
   n->scheduler_ = spawn_scheduler(*n->system_, n->executors_, up, sopts);
   if (n->peer_target_)
     *n->peer_target_ = caf::actor_cast<caf::actor>(n->scheduler_);
@@ -126,7 +165,9 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg, zmq::co
   if (!g)
     return g.error();
   n->gateway_ = std::move(*g);
-  log->event("started: serving " + n->gateway_->endpoint() + " with " + std::to_string(cfg.executors)
+  if (!auto_note.empty())
+    log->event(auto_note);
+  log->event("started: serving " + n->gateway_->endpoint() + " with " + std::to_string(*executors)
                    + " executor(s) and " + std::to_string(cfg.peers.size()) + " peer(s)");
   n->node_name_ = cfg.node_name;
   if (!cfg.metrics_listen.empty()) {

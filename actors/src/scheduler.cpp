@@ -1,5 +1,6 @@
 #include "tessera/actors/scheduler.hpp"
 
+#include "scheduler_placement.hpp"
 #include "scheduler_queue.hpp"
 #include "tessera/core/batching.hpp"
 #include "tessera/core/error.hpp"
@@ -15,6 +16,7 @@ namespace {
 struct scheduler_data {
   std::vector<slot> slots;
   std::unique_ptr<job_queue> queue;
+  std::unique_ptr<placement_table> placement;
   steady_time next_wake = steady_time::max();
   std::function<steady_time()> clock; ///< scheduler_options::clock, or steady_clock
   /// Co-request statistics for the grouping policy (scheduler_options::auto_fuse).
@@ -37,6 +39,19 @@ struct scheduler_data {
 
   steady_time now() const {
     return clock ? clock() : std::chrono::steady_clock::now();
+  }
+
+  /// The clock in milliseconds, for placement (only differences count).
+  double now_ms() const {
+    return std::chrono::duration<double, std::milli>(now().time_since_epoch()).count();
+  }
+
+  /// Forgets what an executor held: it is gone, until it reports again.
+  void forget(size_t i) {
+    slots[i].models.clear();
+    slots[i].recent.clear();
+    slots[i].groups.clear();
+    placement->holdings_changed(i);
   }
 
   static inline const char* name = "scheduler";
@@ -144,6 +159,8 @@ void deliver_pass(const fused_plan& plan, std::vector<pending>& members, const i
 void run_on(self_ptr self, size_t i, taken work) {
   auto& st = self->state;
   auto& members = work.members;
+  auto unit = work.group ? work.group->name : st.placement->unit_of(members.front().job);
+  st.placement->started(unit, i, st.now_ms());
   auto job = work.group ? combine_pass(*work.group, members) : combine(members);
   if (!job) {
     for (auto& m : members)
@@ -156,16 +173,20 @@ void run_on(self_ptr self, size_t i, taken work) {
   auto group = work.group;
   self->request(st.slots[i].handle, caf::infinite, run_atom::value, std::move(*job))
     .then(
-      [self, i, shared, model, group](infer_outcome& out) {
+      [self, i, shared, model, group, unit](infer_outcome& out) {
         auto& s = self->state.slots[i];
         s.busy = false;
         // What the executor holds now, when it says; otherwise what it ran last.
+        auto before = s.models;
+        auto groups_before = s.groups.size();
         if (!out.held.empty()) {
           s.models = std::set<std::string>(out.held.begin(), out.held.end());
           s.groups = out.groups;
         } else {
           s.remember(model);
         }
+        self->state.placement->finished(unit, i, out.run_ms, out.free_bytes,
+                                        s.models != before || s.groups.size() != groups_before);
         if (group)
           deliver_pass(*group, *shared, out);
         else
@@ -179,9 +200,7 @@ void run_on(self_ptr self, size_t i, taken work) {
         bool gone = code_of(err) == ec::unavailable;
         if (gone) { // until the bridge sees it again
           st.slots[i].up = false;
-          st.slots[i].models.clear();
-          st.slots[i].recent.clear();
-          st.slots[i].groups.clear();
+          st.forget(i);
         }
         auto now = st.now();
         bool any_up = std::any_of(st.slots.begin(), st.slots.end(), [](const slot& x) { return x.up; });
@@ -204,18 +223,23 @@ void dispatch(self_ptr self) {
   auto& st = self->state;
   auto now = st.now();
   st.queue->expire(now);
+  auto& placement = *st.placement;
+  placement.review(st.slots, st.queue->jobs(), now, st.now_ms());
   for (size_t i = 0; i < st.slots.size() && !st.queue->empty(); ++i) {
     if (st.slots[i].busy || !st.slots[i].up)
       continue;
     auto wake = steady_time::max();
-    auto work = st.queue->take(st.slots[i], now, wake);
+    job_filter placed;
+    if (placement.enabled())
+      placed = [&placement, i](const infer_job& j) { return placement.placed_on(placement.unit_of(j), i); };
+    auto work = st.queue->take(st.slots[i], now, wake, placed);
     if (work.members.empty()) {
       // A batch is still filling: look again when its wait is over.
       if (wake != steady_time::max() && wake < st.next_wake) {
         st.next_wake = wake;
         self->delayed_send(self, wake - now, tick_atom::value);
       }
-      break;
+      continue;
     }
     run_on(self, i, std::move(work));
   }
@@ -230,6 +254,7 @@ scheduler_actor::behavior_type scheduler_impl(self_ptr self, std::vector<executo
     self->state.slots.push_back(std::move(s));
   }
   self->state.clock = opts.clock;
+  self->state.placement = std::make_unique<placement_table>(opts);
   if (opts.auto_fuse.enabled && opts.auto_fuse.store != nullptr) {
     auto& st = self->state;
     st.auto_fuse = opts.auto_fuse;
@@ -260,11 +285,8 @@ scheduler_actor::behavior_type scheduler_impl(self_ptr self, std::vector<executo
       auto& st = self->state;
       if (slot_index < st.slots.size()) {
         st.slots[slot_index].up = is_up;
-        if (!is_up) {
-          st.slots[slot_index].models.clear();
-          st.slots[slot_index].recent.clear();
-          st.slots[slot_index].groups.clear();
-        }
+        if (!is_up)
+          st.forget(slot_index);
       }
       // With no executor up, queued jobs cannot run: answer them now.
       if (std::none_of(st.slots.begin(), st.slots.end(), [](const slot& s) { return s.up; }))
@@ -272,6 +294,7 @@ scheduler_actor::behavior_type scheduler_impl(self_ptr self, std::vector<executo
       dispatch(self);
     },
     [self](status_atom, queue_atom) -> uint64_t { return self->state.queue->size(); },
+    [self](status_atom, place_atom) -> placement_status { return self->state.placement->status(); },
     [self](status_atom) -> caf::typed_response_promise<std::vector<executor_state>> {
       auto rp = self->make_response_promise<std::vector<executor_state>>();
       auto collected = std::make_shared<std::vector<executor_state>>();

@@ -27,7 +27,7 @@ void job_queue::fail_all(const caf::error& err) {
   queue_.clear();
 }
 
-std::deque<pending>::iterator job_queue::pick(const slot& s, steady_time now) {
+std::deque<pending>::iterator job_queue::pick(const slot& s, steady_time now, const job_filter& accept) {
   auto waited_ms = [&](const pending& p) {
     return std::chrono::duration<double, std::milli>(now - p.job.arrival).count();
   };
@@ -53,7 +53,7 @@ std::deque<pending>::iterator job_queue::pick(const slot& s, steady_time now) {
   };
   auto best = queue_.end();
   for (auto i = queue_.begin(); i != queue_.end(); ++i)
-    if (best == queue_.end() || better(*i, *best))
+    if ((!accept || accept(i->job)) && (best == queue_.end() || better(*i, *best)))
       best = i;
   return best;
 }
@@ -67,7 +67,7 @@ void job_queue::take_out(std::vector<size_t> indices, std::vector<pending>& out)
     queue_.erase(queue_.begin() + static_cast<std::ptrdiff_t>(i));
 }
 
-job_queue::pass_candidates job_queue::find_pass(const slot& s, size_t first) const {
+job_queue::pass_candidates job_queue::find_pass(const slot& s, size_t first, const job_filter& accept) const {
   const auto& lead = queue_[first].job;
   if (lead.group)
     return {};
@@ -81,7 +81,7 @@ job_queue::pass_candidates job_queue::find_pass(const slot& s, size_t first) con
     pass_candidates out{plan, {first}};
     for (size_t i = 0; i < queue_.size(); ++i) {
       const auto& j = queue_[i].job;
-      const auto* member = i == first || j.group ? nullptr : plan->find(ref_of(j));
+      const auto* member = i == first || j.group || (accept && !accept(j)) ? nullptr : plan->find(ref_of(j));
       if (member == nullptr || !shares_pass(*plan, pass, {member, &j.inputs}))
         continue;
       add_to_pass(*plan, pass, {member, &j.inputs});
@@ -92,9 +92,9 @@ job_queue::pass_candidates job_queue::find_pass(const slot& s, size_t first) con
   return {};
 }
 
-taken job_queue::take(const slot& s, steady_time now, steady_time& wake) {
+taken job_queue::take(const slot& s, steady_time now, steady_time& wake, const job_filter& accept) {
   taken out;
-  auto first_it = pick(s, now);
+  auto first_it = pick(s, now, accept);
   if (first_it == queue_.end())
     return out;
   auto first = static_cast<size_t>(std::distance(queue_.begin(), first_it));
@@ -106,7 +106,7 @@ taken job_queue::take(const slot& s, steady_time now, steady_time& wake) {
   // Requests for members of a group the executor holds that share an input
   // run in one pass of the group (one camera frame for several models). With
   // a queue delay, the pass waits for the members it lacks, as a batch does.
-  if (auto pass = find_pass(s, first); pass.plan) {
+  if (auto pass = find_pass(s, first, accept); pass.plan) {
     if (may_wait && pass.indices.size() < pass.plan->members.size()) {
       wake = ready_at;
       return out;
@@ -124,7 +124,7 @@ taken job_queue::take(const slot& s, steady_time now, steady_time& wake) {
     const auto& j = queue_[i].job;
     if (i == first || j.model != lead.model || j.version != lead.version || j.outputs != lead.outputs
         || j.group != lead.group || j.members != lead.members || lead.inputs.empty()
-        || !batchable(j.inputs, lead.inputs))
+        || !batchable(j.inputs, lead.inputs) || (accept && !accept(j)))
       continue;
     auto r = rows_of(j.inputs.front());
     if (rows + r > static_cast<int64_t>(opts_.max_batch_rows))

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <functional>
 #include <set>
 
 namespace tessera::actors {
@@ -48,6 +49,9 @@ struct taken {
   std::shared_ptr<const fused_plan> group;
 };
 
+/// Which queued jobs an executor may take.
+using job_filter = std::function<bool(const infer_job&)>;
+
 class job_queue {
 public:
   explicit job_queue(scheduler_options opts) : opts_(std::move(opts)) {
@@ -70,6 +74,10 @@ public:
     return queue_.size();
   }
 
+  const std::deque<pending>& jobs() const {
+    return queue_;
+  }
+
   /// Answers and removes the jobs past their deadline.
   void expire(steady_time now);
 
@@ -80,10 +88,12 @@ public:
   /// queued jobs that join its batch or its group pass; empty when nothing
   /// should run now. When a batch or a group pass could still grow (and
   /// max_queue_delay allows a wait), `wake` is set to when it stops waiting.
-  taken take(const slot& s, steady_time now, steady_time& wake);
+  /// Only jobs that `accept` (placed on this executor) are taken; every job
+  /// when it is empty.
+  taken take(const slot& s, steady_time now, steady_time& wake, const job_filter& accept = {});
 
 private:
-  std::deque<pending>::iterator pick(const slot& s, steady_time now);
+  std::deque<pending>::iterator pick(const slot& s, steady_time now, const job_filter& accept);
 
   /// A group `s` holds that queue_[first] is a member of, and the queued
   /// jobs (queue_[first] included) that can share a pass of it: members whose
@@ -92,7 +102,7 @@ private:
     std::shared_ptr<const fused_plan> plan;
     std::vector<size_t> indices;
   };
-  pass_candidates find_pass(const slot& s, size_t first) const;
+  pass_candidates find_pass(const slot& s, size_t first, const job_filter& accept) const;
 
   void take_out(std::vector<size_t> indices, std::vector<pending>& out);
 

@@ -215,15 +215,20 @@ const std::vector<entry>& entries() {
        return {};
      },
      [](const node_config& c) { return c.node_name; }},
-    {"executors", "executors on the device (concurrent batches)",
+    {"executors", "executors on the device (concurrent batches); auto: measured at start-up",
      [](node_config& c, const std::string& v) -> caf::error {
+       c.executors_auto = v == "auto";
+       if (c.executors_auto) {
+         c.executors = 1; // until the start-up measurement picks the count
+         return {};
+       }
        auto x = parse_u64("executors", v);
        if (!x)
          return x.error();
        c.executors = static_cast<uint32_t>(*x);
        return {};
      },
-     [](const node_config& c) { return std::to_string(c.executors); }},
+     [](const node_config& c) { return c.executors_auto ? std::string{"auto"} : std::to_string(c.executors); }},
     {"peers", "comma-separated gateways of worker nodes this node schedules onto",
      [](node_config& c, const std::string& v) -> caf::error {
        c.peers = split_list(v);

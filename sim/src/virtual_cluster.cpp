@@ -61,6 +61,14 @@ caf::expected<cluster_run> run_cluster(const scenario& s, const std::vector<sche
   actors::scheduler_options opts;
   opts.order = policy;
   opts.clock = [world, at] { return at(world->now_ms); };
+  // Placement reads the models' blocks (shared blocks count where resident)
+  // and the device's load bandwidth. Each slot has its own simulated device,
+  // so each is a node of its own (the default).
+  auto units = std::make_shared<std::map<std::string, placement_unit>>();
+  for (const auto& m : models)
+    (*units)[m.name] = placement_unit_of(m);
+  opts.placement.catalog = units;
+  opts.placement.policy.load_bytes_per_ms = slot_device(s).load_bytes_per_ms;
   // Dynamic placement: one scheduler over every executor. Static: one per
   // node over its own executors, and each model goes to its home node.
   bool fixed = s.nodes.placement == placement_kind::fixed;

@@ -18,6 +18,8 @@
 #include <caf/typed_actor.hpp>
 
 #include <chrono>
+#include <map>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -33,6 +35,7 @@ using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using peer_atom = caf::atom_constant<caf::atom("peer")>;
 using fuse_atom = caf::atom_constant<caf::atom("fuse")>;
 using queue_atom = caf::atom_constant<caf::atom("queue")>;
+using place_atom = caf::atom_constant<caf::atom("place")>;
 
 using steady_time = std::chrono::steady_clock::time_point;
 
@@ -77,6 +80,9 @@ struct infer_outcome {
   /// The fused groups the executor holds after this job (empty: none or
   /// unknown), so the scheduler can send their members' requests one pass.
   std::vector<std::shared_ptr<const fused_plan>> groups;
+  /// Free device memory of the executor's node after this job, for placement
+  /// (the maximum: unknown).
+  uint64_t free_bytes = std::numeric_limits<uint64_t>::max();
 };
 
 /// What loading a model did.
@@ -111,6 +117,16 @@ struct executor_state {
   uint64_t fused_passes = 0;
 };
 
+/// Where the scheduler has placed units (models, fused groups) on its
+/// executors, and how often placement changed (docs/scheduling.md, "Placement").
+struct placement_status {
+  std::map<std::string, std::vector<uint32_t>> units; ///< unit -> executor indices, primary first
+  uint64_t placed = 0;  ///< first placements, and units placed again after their executors went down
+  uint64_t added = 0;   ///< replicas added for hot units
+  uint64_t moved = 0;   ///< units moved off busy executors
+  uint64_t dropped = 0; ///< replicas dropped (executor down, or the load fell)
+};
+
 /// An executor: runs jobs on one device, loads and unloads models, and swaps
 /// models out when memory pressure rises.
 using executor_actor = caf::typed_actor<
@@ -126,6 +142,7 @@ using scheduler_actor = caf::typed_actor<
   caf::replies_to<status_atom>::with<std::vector<executor_state>>,
   /// Jobs waiting in the queue (not yet on an executor).
   caf::replies_to<status_atom, queue_atom>::with<uint64_t>,
+  caf::replies_to<status_atom, place_atom>::with<placement_status>,
   caf::reacts_to<peer_atom, uint32_t, bool>,
   caf::reacts_to<tick_atom>>;
 
@@ -139,6 +156,7 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tessera::actors::infer_job)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tessera::actors::infer_outcome)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tessera::actors::load_outcome)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tessera::actors::executor_state)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tessera::actors::placement_status)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<tessera::actors::executor_state>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tessera::pressure_level)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<const tessera::co_request_counter>)

@@ -1,8 +1,10 @@
-// The scheduler actor: queues jobs and places them on idle executors. The
-// default order is reuse-aware: within the highest (aged) priority, a job whose
-// model the idle executor already holds goes first (no load), then the earliest
-// deadline. Waiting raises a job's priority (core/schedule_aging.hpp), so none
-// starves. Jobs for one model whose inputs differ only in the batch dimension
+// The scheduler actor: queues jobs, places units (models, fused groups) on
+// executors by free memory, resident shared blobs and queue length (re-placing
+// and replicating them as load shifts), and hands idle executors the jobs of
+// the units placed on them. The default order is reuse-aware: within the
+// highest (aged) priority, a job whose model the idle executor already holds
+// goes first (no load), then the earliest deadline. Waiting raises a job's
+// priority (core/schedule_aging.hpp), so none starves. Jobs for one model whose inputs differ only in the batch dimension
 // are run as one batch (dynamic batching), up to a row limit, optionally after
 // waiting a little for more. Jobs that can no longer meet their deadline are
 // answered with deadline_exceeded; jobs whose executor vanished run elsewhere.
@@ -12,11 +14,13 @@
 
 #include "tessera/actors/messages.hpp"
 #include "tessera/core/fusion_policy.hpp"
+#include "tessera/core/placement.hpp"
 #include "tessera/core/schedule_aging.hpp"
 
 #include <caf/actor_system.hpp>
 
 #include <functional>
+#include <map>
 
 namespace tessera::store {
 class block_store;
@@ -47,6 +51,25 @@ enum class queue_order : uint8_t {
   fifo,        ///< arrival order
 };
 
+enum class placement_mode : uint8_t {
+  scored,   ///< units are placed on executors by core/placement.hpp, jobs follow them
+  any_idle, ///< any idle executor takes any job (no placement)
+};
+
+/// How units (models, fused groups) are placed on executors (docs/scheduling.md,
+/// "Placement").
+struct placement_settings {
+  placement_mode mode = placement_mode::scored;
+  placement_options policy;
+  /// Models by name, with their distinct blobs, so resident shared blobs count;
+  /// groups are known from the plans executors report. None: units are placed
+  /// by what executors hold and by queue length only.
+  std::shared_ptr<const std::map<std::string, placement_unit>> catalog;
+  /// The node of each executor (executors of one node share its memory);
+  /// empty: each executor is a node of its own.
+  std::vector<uint32_t> nodes;
+};
+
 struct scheduler_options {
   queue_order order = queue_order::reuse_aware;
   /// Rows one batch may hold; 1 (the default) turns dynamic batching off.
@@ -59,7 +82,13 @@ struct scheduler_options {
   /// follows virtual time.
   std::function<steady_time()> clock;
   auto_fuse_options auto_fuse;
+  placement_settings placement;
 };
+
+/// The catalogue placement reads: each model's unit by name (the latest
+/// version of each).
+std::shared_ptr<const std::map<std::string, placement_unit>>
+placement_catalogue(const std::vector<model_manifest>& models);
 
 /// `up[i]` says whether executor i starts available (remote ones start down
 /// until their first heartbeat); all are up when `up` is empty.

@@ -47,6 +47,10 @@ struct node_config {
   /// Executors per device; each runs one batch at a time. A coordinator with
   /// peers may have none.
   uint32_t executors = 1;
+  /// `executors = "auto"`: at start-up the node measures its throughput with
+  /// 1 to min(cores, 4) executors on its models and runs the count that
+  /// choose_executor_count() picks (core/executor_count.hpp).
+  bool executors_auto = false;
   /// Gateways of the worker nodes this node schedules onto (its seed list).
   std::vector<std::string> peers;
   /// Queue order of the scheduler: reuse_aware, edf or fifo.

@@ -1,0 +1,225 @@
+// Placement in the scheduler actor, under CAF's deterministic test
+// coordinator: units go to the executor whose node holds their shared blobs and
+// has free memory, a hot group gets a replica, replicas go when the load
+// falls, and a unit is placed again when its node goes down. Each case is
+// built so that placing by executor index alone would choose differently.
+#include "scheduler_rig.hpp"
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <set>
+
+namespace {
+
+constexpr uint64_t mb = 1000 * 1000;
+
+// An executor that reports what it holds (every unit it ran), its node's free
+// memory, and a run time, as the node's executors do.
+struct reporting_device {
+  std::string name;
+  std::set<std::string> held;
+  uint64_t free_bytes = std::numeric_limits<uint64_t>::max();
+  double run_ms = 10.0;
+};
+
+executor_actor::behavior_type reporting_executor(executor_actor::pointer,
+                                                 std::shared_ptr<reporting_device> dev,
+                                                 std::shared_ptr<fake_log> log) {
+  return {
+      [=](run_atom, const infer_job& job) -> caf::result<infer_outcome> {
+        log->ran.push_back(dev->name + ":" + job.model);
+        dev->held.insert(job.model);
+        infer_outcome out;
+        out.model = job.model;
+        out.executor = dev->name;
+        out.held.assign(dev->held.begin(), dev->held.end());
+        out.free_bytes = dev->free_bytes;
+        out.run_ms = dev->run_ms;
+        return out;
+      },
+      [=](load_atom, const std::string& model, uint32_t) -> caf::result<load_outcome> {
+        return load_outcome{model, 1, 0, 0};
+      },
+      [=](unload_atom, const std::string&, uint32_t) -> caf::result<bool> { return true; },
+      [=](status_atom) -> caf::result<executor_state> {
+        return executor_state{dev->name, {}, 0, 0};
+      },
+      [=](pressure_atom, pressure_level) {},
+  };
+}
+
+// Two models on one 40 MB trunk (blob 1) with their own 4 MB heads, and an
+// unrelated 44 MB model; loads run at 1 MB per ms.
+scheduler_options catalogue_options(size_t executors) {
+  auto units = std::make_shared<std::map<std::string, placement_unit>>();
+  (*units)["cars"] = {"cars", {{content_id{0, 1}, 40 * mb}, {content_id{0, 2}, 4 * mb}}};
+  (*units)["birds"] = {"birds", {{content_id{0, 1}, 40 * mb}, {content_id{0, 3}, 4 * mb}}};
+  (*units)["other"] = {"other", {{content_id{0, 9}, 44 * mb}}};
+  scheduler_options opts;
+  opts.placement.catalog = units;
+  opts.placement.policy.load_bytes_per_ms = 1.0 * mb;
+  for (uint32_t i = 0; i < executors; ++i)
+    opts.placement.nodes.push_back(i); // one executor per node
+  return opts;
+}
+
+struct placement_rig : rig {
+  std::vector<std::shared_ptr<reporting_device>> devices;
+  std::vector<executor_actor> executors;
+
+  explicit placement_rig(size_t n) {
+    for (size_t i = 0; i < n; ++i) {
+      devices.push_back(std::make_shared<reporting_device>());
+      devices.back()->name = "e" + std::to_string(i);
+      executors.push_back(sys->spawn(reporting_executor, devices.back(), log));
+    }
+  }
+
+  placement_status placement(const scheduler_actor& s) {
+    auto out = std::make_shared<placement_status>();
+    sys->spawn([s, out](caf::event_based_actor* self) {
+      self->request(s, caf::infinite, status_atom::value, place_atom::value)
+          .then([out](const placement_status& st) { *out = st; });
+    });
+    sched->run();
+    return *out;
+  }
+
+  size_t ran(const std::string& entry) const {
+    return static_cast<size_t>(std::count(log->ran.begin(), log->ran.end(), entry));
+  }
+};
+
+infer_job group_job(const std::string& name) {
+  auto j = job(name);
+  j.group = true;
+  return j;
+}
+
+} // namespace
+
+TEST_SUITE("scheduler_placement") {
+  TEST_CASE("a unit goes to the node that holds its shared blocks, not the first idle one") {
+    placement_rig r{3};
+    auto s = spawn_scheduler(*r.sys, r.executors, {true, false, true}, catalogue_options(3));
+    // cars runs on e0; birds arrives while e0 is busy and goes to idle e2.
+    r.submit(s, {job("cars"), job("birds")});
+    r.sched->run();
+    CHECK(r.log->ran == std::vector<std::string>{"e0:cars", "e2:birds"});
+    caf::anon_send(s, peer_atom::value, uint32_t{1}, true);
+    caf::anon_send(s, peer_atom::value, uint32_t{0}, false);
+    r.sched->run();
+    // e0 went down: cars is placed again. e1 is first and idle, but e2's node
+    // holds the 40 MB trunk that cars shares with birds, so only its head loads.
+    r.submit(s, {job("cars")});
+    r.sched->run();
+    CHECK(r.log->ran.back() == "e2:cars");
+    auto st = r.placement(s);
+    CHECK(st.units["cars"] == std::vector<uint32_t>{2});
+    CHECK(st.placed >= 3);
+    CHECK(r.replies->size() == 3);
+  }
+
+  TEST_CASE("a unit avoids a node without free memory") {
+    placement_rig r{2};
+    r.devices[0]->free_bytes = 0; // e0's node is full
+    r.devices[1]->free_bytes = 500 * mb;
+    auto s = spawn_scheduler(*r.sys, r.executors, {}, catalogue_options(2));
+    // The first report of free memory comes back with cars' and birds' jobs.
+    r.submit(s, {job("cars"), job("birds")});
+    r.sched->run();
+    REQUIRE(r.log->ran.size() == 2);
+    // Both idle now: loading "other" on e0 would evict 44 MB that others read again.
+    r.submit(s, {job("other")});
+    r.sched->run();
+    CHECK(r.log->ran.back() == "e1:other");
+    CHECK(r.placement(s).units["other"] == std::vector<uint32_t>{1});
+  }
+
+  TEST_CASE("a hot group gets a replica on a second executor, and loses it when the load falls") {
+    placement_rig r{2};
+    auto opts = catalogue_options(2);
+    auto now = std::make_shared<steady_time>(std::chrono::steady_clock::now());
+    opts.clock = [now] { return *now; };
+    opts.placement.policy.replica_idle_ms = 1000.0;
+    auto units = std::make_shared<std::map<std::string, placement_unit>>(*opts.placement.catalog);
+    (*units)["cams"] = {
+        "cams",
+        {{content_id{0, 1}, 40 * mb}, {content_id{0, 2}, 4 * mb}, {content_id{0, 3}, 4 * mb}}};
+    opts.placement.catalog = units;
+    auto s = spawn_scheduler(*r.sys, r.executors, {}, opts);
+    auto at_now = [now](infer_job j) {
+      j.arrival = *now;
+      return j;
+    };
+    // One pass alone: the group is placed on e0, and its run time is measured.
+    r.submit(s, {at_now(group_job("cams"))});
+    r.sched->run();
+    CHECK(r.placement(s).units["cams"] == std::vector<uint32_t>{0});
+    // Ten at once: the queue on e0 (10 x 10 ms) outweighs loading 48 MB on e1.
+    std::vector<infer_job> burst(10, at_now(group_job("cams")));
+    r.submit(s, burst);
+    r.sched->run();
+    CHECK(r.ran("e0:cams") >= 2);
+    CHECK(r.ran("e1:cams") >= 2);
+    auto st = r.placement(s);
+    CHECK(st.added == 1);
+    CHECK(st.units["cams"].size() == 2);
+    // Quiet for longer than replica_idle_ms: the next job finds one replica dropped.
+    *now += std::chrono::seconds(2);
+    r.submit(s, {at_now(group_job("cams"))});
+    r.sched->run();
+    st = r.placement(s);
+    CHECK(st.dropped == 1);
+    CHECK(st.units["cams"].size() == 1);
+    CHECK(r.replies->size() == 12);
+  }
+
+  TEST_CASE("a cold unit stays on one executor, where it is held") {
+    placement_rig r{2};
+    auto s = spawn_scheduler(*r.sys, r.executors, {}, catalogue_options(2));
+    for (int i = 0; i < 4; ++i) { // one job at a time: never a queue
+      r.submit(s, {job("cars")});
+      r.sched->run();
+    }
+    CHECK(r.ran("e0:cars") == 4);
+    auto st = r.placement(s);
+    CHECK(st.added == 0);
+    CHECK(st.units["cars"] == std::vector<uint32_t>{0});
+  }
+
+  TEST_CASE("a unit moves off an executor whose queue grew with other work") {
+    placement_rig r{2};
+    auto opts = catalogue_options(2);
+    opts.placement.policy.max_replicas = 1; // cars, hot, cannot spread out
+    auto s = spawn_scheduler(*r.sys, r.executors, {}, opts);
+    // Measure run times (10 ms) and place both models on e0.
+    r.submit(s, {job("cars")});
+    r.sched->run();
+    r.submit(s, {job("other")});
+    r.sched->run();
+    REQUIRE(r.placement(s).units["other"] == std::vector<uint32_t>{0});
+    // Eight jobs of cars queue on e0 (80 ms of work); one of other waits
+    // behind them, less than loading it on e1 (44 ms): it moves there.
+    std::vector<infer_job> jobs(8, job("cars"));
+    jobs.push_back(job("other"));
+    r.submit(s, jobs);
+    r.sched->run();
+    CHECK(r.ran("e1:other") == 1);
+    CHECK(r.ran("e1:cars") == 0);
+    CHECK(r.placement(s).moved >= 1);
+    CHECK(r.replies->size() == 11);
+  }
+
+  TEST_CASE("with placement off, any idle executor takes any job") {
+    placement_rig r{2};
+    auto opts = catalogue_options(2);
+    opts.placement.mode = placement_mode::any_idle;
+    auto s = spawn_scheduler(*r.sys, r.executors, {}, opts);
+    r.submit(s, {job("cars"), job("birds")});
+    r.sched->run();
+    CHECK(r.log->ran == std::vector<std::string>{"e0:cars", "e1:birds"});
+    CHECK(r.placement(s).units.empty());
+  }
+}
