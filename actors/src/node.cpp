@@ -102,6 +102,7 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg, zmq::co
     n->executors_.push_back(spawn_executor(*n->system_, std::move(deps)));
   }
   auto local = n->executors_;
+  n->local_executors_ = *executors;
   std::vector<bool> up(n->executors_.size(), true);
   if (!cfg.peers.empty()) {
     // Peers come and go; the scheduler hears of it through the bridge's callback.

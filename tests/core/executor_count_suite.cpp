@@ -2,6 +2,7 @@
 // only for a clear gain, missing figures skipped, and 1 when nothing was
 // measured.
 #include "tessera/core/executor_count.hpp"
+#include "tessera/core/node_config.hpp"
 
 #include <doctest/doctest.h>
 
@@ -37,5 +38,18 @@ TEST_SUITE("executor_count") {
   TEST_CASE("the log line names every figure and the choice") {
     auto line = describe_executor_count({100.0, 160.0}, 2);
     CHECK(line == "executors = auto: 1 -> 100.0 jobs/s, 2 -> 160.0 jobs/s; running 2");
+  }
+}
+
+TEST_SUITE("executor_count") {
+  TEST_CASE("executors = auto is a config value, and a number turns it off") {
+    node_config cfg;
+    REQUIRE_FALSE(set_config_value(cfg, "executors", "auto"));
+    CHECK(cfg.executors_auto);
+    CHECK(get_config_value(cfg, "executors") == "auto");
+    REQUIRE_FALSE(set_config_value(cfg, "executors", "3"));
+    CHECK_FALSE(cfg.executors_auto);
+    CHECK(cfg.executors == 3);
+    CHECK(set_config_value(cfg, "executors", "many"));
   }
 }

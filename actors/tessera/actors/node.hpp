@@ -63,6 +63,11 @@ public:
     return scheduler_;
   }
 
+  /// Executors on this node's device (measured at start with `executors = "auto"`).
+  uint32_t local_executors() const {
+    return local_executors_;
+  }
+
   /// The peers this node schedules onto, and whether they are up.
   std::vector<peer_status> peers() const;
 
@@ -93,6 +98,7 @@ private:
   monitor_actor monitor_;
   std::unique_ptr<gateway> gateway_;
   std::string node_name_;
+  uint32_t local_executors_ = 0;
   steady_time started_ = std::chrono::steady_clock::now();
   std::unique_ptr<metrics_server> metrics_; ///< stopped first: it reads the rest
 };
