@@ -28,6 +28,8 @@ struct gateway_data {
     steady_time fetched;
   };
   std::map<std::pair<std::string, uint32_t>, cached> manifests;
+  /// When the loader last found each model complete in the store.
+  std::map<std::pair<std::string, uint32_t>, steady_time> complete;
 
   static inline const char* name = "gateway";
 
@@ -80,6 +82,39 @@ struct gateway_data {
 };
 
 using self_ptr = caf::stateful_actor<gateway_data>*;
+
+// Runs `then` once the model's parts are in the store: at once when the node
+// fetches from no peers or the loader found it complete lately, else after
+// the loader fetched what was missing (docs/cluster.md, "Peer fetch").
+template <class Then>
+void with_model_complete(self_ptr self, uint64_t ticket, const std::string& model,
+                         std::optional<int64_t> version, Then then) {
+  auto& st = self->state;
+  if (!st.shared->deps.fetch_from_peers || (version && (*version < 0 || *version > UINT32_MAX)))
+    return then(); // the manifest lookup answers a bad version
+  auto key = std::make_pair(model, static_cast<uint32_t>(version.value_or(0)));
+  auto now = std::chrono::steady_clock::now();
+  if (auto i = st.complete.find(key); i != st.complete.end() && now - i->second < manifest_ttl)
+    return then();
+  auto shared = st.shared;
+  self->request(shared->deps.loader, ask_timeout, ensure_atom::value, key.first, key.second)
+      .then(
+          [self, key, then](bool) {
+            self->state.complete[key] = std::chrono::steady_clock::now();
+            then();
+          },
+          [shared, ticket](caf::error& err) { shared->post(ticket, std::move(err)); });
+}
+
+// A peer's fetch_*: the loader answers it from the store.
+template <class Reply, class Request>
+void forward_fetch(self_ptr self, uint64_t ticket, const Request& req) {
+  auto shared = self->state.shared;
+  self->request(shared->deps.loader, ask_timeout, fetch_atom::value, req)
+      .then(
+          [shared, ticket](Reply& reply) { shared->post(ticket, response_body{std::move(reply)}); },
+          [shared, ticket](caf::error& err) { shared->post(ticket, std::move(err)); });
+}
 
 void handle_infer(self_ptr self, uint64_t ticket, infer_request& req, steady_time arrival,
                   steady_time deadline) {
@@ -369,17 +404,29 @@ void handle_other(self_ptr self, uint64_t ticket, request_body& body) {
 caf::behavior gateway_impl(self_ptr self, std::shared_ptr<gateway_shared> shared) {
   self->state.shared = std::move(shared);
   return {
-    [self](run_atom, uint64_t ticket, request_body& body, steady_time arrival, steady_time deadline) {
-      if (auto* inf = std::get_if<infer_request>(&body))
-        return handle_infer(self, ticket, *inf, arrival, deadline);
-      if (auto* load = std::get_if<model_load_request>(&body))
-        return handle_load(self, ticket, *load);
-      if (auto* unload = std::get_if<model_unload_request>(&body))
-        return handle_unload(self, ticket, *unload);
-      if (auto* fuse = std::get_if<fuse_request>(&body))
-        return handle_fuse(self, ticket, *fuse);
-      handle_other(self, ticket, body);
-    },
+      [self](run_atom, uint64_t ticket, request_body& body, steady_time arrival,
+             steady_time deadline) {
+        if (auto* inf = std::get_if<infer_request>(&body)) {
+          auto req = std::make_shared<infer_request>(std::move(*inf));
+          return with_model_complete(self, ticket, req->model_name, req->model_version,
+                                     [=] { handle_infer(self, ticket, *req, arrival, deadline); });
+        }
+        if (auto* load = std::get_if<model_load_request>(&body))
+          return with_model_complete(
+              self, ticket, load->model_name, load->model_version,
+              [self, ticket, req = *load] { handle_load(self, ticket, req); });
+        if (auto* fetch = std::get_if<fetch_blob_request>(&body))
+          return forward_fetch<fetch_blob_response>(self, ticket, *fetch);
+        if (auto* fetch = std::get_if<fetch_skeleton_request>(&body))
+          return forward_fetch<fetch_skeleton_response>(self, ticket, *fetch);
+        if (auto* fetch = std::get_if<fetch_manifest_request>(&body))
+          return forward_fetch<fetch_manifest_response>(self, ticket, *fetch);
+        if (auto* unload = std::get_if<model_unload_request>(&body))
+          return handle_unload(self, ticket, *unload);
+        if (auto* fuse = std::get_if<fuse_request>(&body))
+          return handle_fuse(self, ticket, *fuse);
+        handle_other(self, ticket, body);
+      },
   };
 }
 

@@ -42,6 +42,26 @@ metric_family counter(std::string name, std::string help, double value) {
   return f;
 }
 
+// The loader's traffic with peer loaders (docs/cluster.md, "Peer fetch").
+void add_fetch_families(std::vector<metric_family>& out, const node_metrics_input& in) {
+  auto parts = family("peer_fetched_parts_total",
+                      "Model parts fetched from peer loaders into the store, by kind.", "counter");
+  add(parts, {{"kind", "blob"}}, static_cast<double>(in.fetched_blobs));
+  add(parts, {{"kind", "skeleton"}}, static_cast<double>(in.fetched_skeletons));
+  add(parts, {{"kind", "manifest"}}, static_cast<double>(in.fetched_manifests));
+  out.push_back(std::move(parts));
+  out.push_back(counter("peer_fetched_bytes_total",
+                        "Tensor bytes of the blobs fetched from peer loaders.",
+                        static_cast<double>(in.fetched_bytes)));
+  out.push_back(counter("peer_fetch_failures_total",
+                        "Fetches from one peer that failed (missing, corrupt, down or too slow).",
+                        static_cast<double>(in.fetch_failures)));
+  out.push_back(counter("peer_served_blobs_total", "Blobs this node's loader sent to peers.",
+                        static_cast<double>(in.served_blobs)));
+  out.push_back(counter("peer_served_bytes_total", "Tensor bytes of the blobs sent to peers.",
+                        static_cast<double>(in.served_bytes)));
+}
+
 void add_request_families(std::vector<metric_family>& out, const request_metrics_snapshot& r) {
   auto answered = family("requests_total",
                          "Requests answered, by operation, model and outcome code.", "counter");
@@ -276,6 +296,7 @@ std::vector<metric_family> collect_node_metrics(const node_metrics_input& in) {
   add(curve, {{"result", "admitted"}}, static_cast<double>(in.curve_admitted));
   add(curve, {{"result", "refused"}}, static_cast<double>(in.curve_refused));
   out.push_back(std::move(curve));
+  add_fetch_families(out, in);
   return out;
 }
 

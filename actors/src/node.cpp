@@ -5,6 +5,7 @@
 
 #include "tessera/actors/device_tier.hpp"
 #include "tessera/actors/executor.hpp"
+#include "tessera/actors/loader.hpp"
 #include "tessera/actors/monitor.hpp"
 #include "tessera/actors/remote_executor.hpp"
 #include "tessera/actors/request_log.hpp"
@@ -124,6 +125,26 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg, zmq::co
       up.push_back(false); // until its first heartbeat
     }
   }
+  // The loader serves the peers' fetches, and fetches what this node's store
+  // lacks from `fetch_peers` (the peers by default) over a bridge of its own,
+  // so blob transfers never queue behind the scheduler's requests.
+  loader_options lopts;
+  lopts.node_name = cfg.node_name;
+  lopts.fetch_timeout = std::chrono::milliseconds(cfg.fetch_timeout_ms);
+  lopts.fetch_parts = cfg.executors > 0;
+  const auto& fetch_from = cfg.fetch_peers.empty() ? cfg.peers : cfg.fetch_peers;
+  if (!fetch_from.empty()) {
+    auto bopts = bridge_options_for(cfg);
+    if (!bopts)
+      return bopts.error();
+    auto b = bridge::start(*ctx, fetch_from, {}, *bopts);
+    if (!b)
+      return wrap(b.error(), "fetch_peers");
+    n->fetch_bridge_ = std::move(*b);
+    lopts.peers = n->fetch_bridge_.get();
+  }
+  n->loader_counters_ = lopts.counters;
+  n->loader_ = spawn_loader(*n->system_, *n->store_, lopts);
   scheduler_options sopts;
   sopts.order = cfg.queue_order == "fifo" ? queue_order::fifo
                 : cfg.queue_order == "edf" ? queue_order::edf
@@ -161,7 +182,13 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg, zmq::co
   gopts.limits.max_tensor_bytes = std::min<size_t>(gopts.limits.max_tensor_bytes, cfg.max_message_bytes);
   if (auto err = apply_curve(cfg, gopts))
     return err;
-  gateway_deps gdeps{n->scheduler_, n->executors_, n->store_.get(), n->residency_.get(), n->bridge_.get()};
+  gateway_deps gdeps{n->scheduler_,
+                     n->executors_,
+                     n->store_.get(),
+                     n->residency_.get(),
+                     n->bridge_.get(),
+                     n->loader_,
+                     n->fetch_bridge_ != nullptr};
   auto g = gateway::start(*n->system_, *ctx, std::move(gopts), std::move(gdeps));
   if (!g)
     return g.error();
@@ -192,6 +219,10 @@ std::vector<peer_status> node::peers() const {
   return bridge_ ? bridge_->peers() : std::vector<peer_status>{};
 }
 
+std::vector<peer_status> node::fetch_peers() const {
+  return fetch_bridge_ ? fetch_bridge_->peers() : std::vector<peer_status>{};
+}
+
 node::~node() {
   metrics_.reset();
   if (gateway_)
@@ -204,15 +235,18 @@ node::~node() {
       caf::anon_send_exit(e, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(scheduler_, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(monitor_, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(loader_, caf::exit_reason::user_shutdown);
     executors_.clear();
     scheduler_ = nullptr;
     monitor_ = nullptr;
+    loader_ = nullptr;
     system_->await_all_actors_done();
   }
   // Remote executors hold the bridge, so it goes once they are done; what it
   // still has in flight fails into their (closed) mailboxes while the actor
   // system that owns them exists.
   bridge_.reset();
+  fetch_bridge_.reset();
   system_.reset();
 }
 

@@ -27,6 +27,14 @@ std::string node::metrics_text() {
     in.curve_admitted = zap->admitted();
     in.curve_refused = zap->refused();
   }
+  const auto& f = *loader_counters_;
+  in.fetched_blobs = f.fetched_blobs.load();
+  in.fetched_skeletons = f.fetched_skeletons.load();
+  in.fetched_manifests = f.fetched_manifests.load();
+  in.fetched_bytes = f.fetched_bytes.load();
+  in.fetch_failures = f.fetch_failures.load();
+  in.served_blobs = f.served_blobs.load();
+  in.served_bytes = f.served_bytes.load();
   caf::scoped_actor self{*system_};
   self->request(scheduler_, std::chrono::milliseconds(500), status_atom::value, queue_atom::value)
       .receive([&](uint64_t queued) { in.queued = queued; },

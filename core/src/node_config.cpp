@@ -235,6 +235,22 @@ const std::vector<entry>& entries() {
        return {};
      },
      [](const node_config& c) { return join_list(c.peers); }},
+    {"fetch_peers", "comma-separated gateways whose loaders this node fetches missing model parts from "
+                    "(empty: the peers)",
+     [](node_config& c, const std::string& v) -> caf::error {
+       c.fetch_peers = split_list(v);
+       return {};
+     },
+     [](const node_config& c) { return join_list(c.fetch_peers); }},
+    {"fetch_timeout_ms", "how long one peer may take to answer one fetch before the next is tried",
+     [](node_config& c, const std::string& v) -> caf::error {
+       auto x = parse_u64("fetch_timeout_ms", v);
+       if (!x)
+         return x.error();
+       c.fetch_timeout_ms = *x;
+       return {};
+     },
+     [](const node_config& c) { return std::to_string(c.fetch_timeout_ms); }},
     {"queue_order", "scheduler order: reuse_aware, edf or fifo",
      [](node_config& c, const std::string& v) -> caf::error {
        if (v != "reuse_aware" && v != "edf" && v != "fifo")
@@ -424,6 +440,14 @@ caf::error validate_config(const node_config& cfg) {
   for (const auto& p : cfg.peers)
     if (p.rfind("tcp://", 0) != 0 && p.rfind("inproc://", 0) != 0 && p.rfind("ipc://", 0) != 0)
       return bad_field("peers", "\"" + p + "\" is not a tcp://, ipc:// or inproc:// endpoint");
+  for (const auto& p : cfg.fetch_peers)
+    if (p.rfind("tcp://", 0) != 0 && p.rfind("inproc://", 0) != 0 && p.rfind("ipc://", 0) != 0)
+      return bad_field("fetch_peers", "\"" + p + "\" is not a tcp://, ipc:// or inproc:// endpoint");
+  if (!cfg.fetch_peers.empty() && !cfg.curve_peer_keys.empty())
+    return bad_field("fetch_peers", "cannot be set with CURVE (curve_peer_keys match the peers): leave it "
+                                    "empty to fetch from the peers");
+  if (cfg.fetch_timeout_ms < 1)
+    return bad_field("fetch_timeout_ms", "must be at least 1");
   if (cfg.max_message_bytes < 4096)
     return bad_field("max_message_bytes", "must be at least 4 KiB");
   if (!cfg.metrics_listen.empty() && cfg.metrics_listen.rfind(':') == std::string::npos)

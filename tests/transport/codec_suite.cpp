@@ -222,6 +222,47 @@ TEST_SUITE("codec") {
     CHECK(describe(frames.error()).find("inputs[0].data") != std::string::npos);
   }
 
+  TEST_CASE("node-to-node fetches: blob ids, skeleton ids and model names travel") {
+    content_id blob{0x0123456789abcdefULL, 0xfedcba9876543210ULL};
+    CHECK(request_round_trip(fetch_blob_request{blob}).blob_id == blob);
+    content_id skeleton{7, 9};
+    CHECK(request_round_trip(fetch_skeleton_request{skeleton}).skeleton_id == skeleton);
+    auto manifest = request_round_trip(fetch_manifest_request{"resnet18", 2});
+    CHECK(manifest.model_name == "resnet18");
+    CHECK(manifest.model_version == 2);
+    CHECK_FALSE(request_round_trip(fetch_manifest_request{"resnet18", std::nullopt}).model_version);
+  }
+
+  TEST_CASE("fetched blobs large and small keep their bytes; a large one has its own frame") {
+    for (std::vector<int64_t> shape :
+         {std::vector<int64_t>{3, 5}, std::vector<int64_t>{64, 3, 7, 7}}) {
+      auto t = random_tensor({dtype::float32, shape}, 11);
+      auto id = blob_id_of(t.spec, t.data, t.bytes);
+      fetch_blob_response r{{id.to_hex(), t}};
+      auto frames = encode_response("b1", response_body{r});
+      REQUIRE(frames);
+      CHECK(frames->size() == (t.bytes >= codec_limits{}.frame_threshold_bytes ? 2u : 1u));
+      auto out = response_round_trip(r);
+      CHECK(out.blob.name == id.to_hex());
+      CHECK(same_bytes(out.blob.tensor, t));
+      CHECK(blob_id_of(out.blob.tensor.spec, out.blob.tensor.data, out.blob.tensor.bytes) == id);
+    }
+  }
+
+  TEST_CASE("fetched skeletons and manifests keep their bytes, beyond the string limit") {
+    std::string code(10000, 'x');
+    code[17] = '\0'; // bytes, not text
+    auto sk = response_round_trip(fetch_skeleton_response{{1, 2}, "module", code});
+    CHECK(sk.skeleton_id == content_id{1, 2});
+    CHECK(sk.kind == "module");
+    CHECK(sk.data == code);
+    std::string json = "{\"name\": \"m\"," + std::string(8000, ' ') + "}";
+    auto m = response_round_trip(fetch_manifest_response{"m", 3, json});
+    CHECK(m.model_name == "m");
+    CHECK(m.model_version == 3);
+    CHECK(m.manifest == json);
+  }
+
   TEST_CASE("operation names parse back") {
     for (size_t i = 0; i < operation_count; ++i) {
       auto op = static_cast<operation>(i);

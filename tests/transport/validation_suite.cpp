@@ -219,6 +219,54 @@ TEST_SUITE("validation") {
     check_failure(fail_of(index), ec::malformed_request, "ready_only: expected bool");
   }
 
+  TEST_CASE("node-to-node fetches validate their fields") {
+    wire_value blob = wire_map{{"op", "fetch_blob"}, {"id", "b"}};
+    check_failure(fail_of(blob), ec::malformed_request, "blob_id: missing field");
+    blob["blob_id"] = "xyz";
+    check_failure(fail_of(blob), ec::invalid_argument, "blob_id: ");
+    blob["blob_id"] = std::string(31, 'a');
+    check_failure(fail_of(blob), ec::invalid_argument, "blob_id: ");
+    blob["blob_id"] = 12;
+    check_failure(fail_of(blob), ec::malformed_request, "blob_id: expected string");
+    blob["blob_id"] = std::string(32, 'a');
+    CHECK(decode_request(frames_of({packed(blob)})).value);
+    wire_value skeleton = wire_map{
+        {"op", "fetch_skeleton"}, {"id", "s"}, {"skeleton_id", "0g" + std::string(30, '0')}};
+    check_failure(fail_of(skeleton), ec::invalid_argument, "skeleton_id: ");
+    wire_value manifest = wire_map{{"op", "fetch_manifest"}, {"id", "m"}, {"model_name", " "}};
+    check_failure(fail_of(manifest), ec::invalid_argument, "model_name: empty name");
+    manifest["model_name"] = "m";
+    manifest["model_version"] = 0;
+    check_failure(fail_of(manifest), ec::invalid_argument, "model_version: 0 is not a version");
+  }
+
+  TEST_CASE("fetch replies are checked on the receiving node too") {
+    auto reply_of = [](const wire_value& header) {
+      auto d = decode_response(frames_of({packed(header)}));
+      REQUIRE_FALSE(d.value);
+      return describe(d.value.error());
+    };
+    wire_value tensor = wire_map{{"name", "not-an-id"},
+                                 {"datatype", "FP32"},
+                                 {"shape", wire_array{1}},
+                                 {"data", wire_bin{std::string(4, '\0')}}};
+    wire_value blob = wire_map{{"id", "b"}, {"ok", true}, {"op", "fetch_blob"}, {"blob", tensor}};
+    CHECK(reply_of(blob).find("blob.name: \"not-an-id\" is not a blob id") != std::string::npos);
+    blob["blob"]["name"] = std::string(32, 'c');
+    blob["blob"]["data"] = wire_bin{std::string(3, '\0')};
+    CHECK(reply_of(blob).find("blob.data: 3 bytes") != std::string::npos);
+    wire_value skeleton = wire_map{{"id", "s"},
+                                   {"ok", true},
+                                   {"op", "fetch_skeleton"},
+                                   {"skeleton_id", std::string(32, 'a')},
+                                   {"kind", "python"},
+                                   {"data", wire_bin{"def f(): pass"}}};
+    CHECK(reply_of(skeleton).find("kind: \"python\" is neither") != std::string::npos);
+    skeleton["kind"] = "script";
+    skeleton["data"] = "text, not bin";
+    CHECK(reply_of(skeleton).find("data: expected bin, got string") != std::string::npos);
+  }
+
   TEST_CASE("map keys must be unique strings") {
     wire_value dup = wire_map{{"op", "health"}, {"id", "a"}, {"id", "b"}};
     check_failure(fail_of(dup), ec::malformed_request, "id: duplicate field");

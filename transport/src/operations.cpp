@@ -19,6 +19,9 @@ constexpr std::array<const char*, operation_count> operation_names{{
     "server_status",
     "health",
     "metadata",
+    "fetch_blob",
+    "fetch_skeleton",
+    "fetch_manifest",
 }};
 
 } // namespace

@@ -105,6 +105,18 @@ bool read_body(const field_map& f, metadata_request& r) {
   return read_model(f, *r.model_name, r.model_version);
 }
 
+bool read_body(const field_map& f, fetch_blob_request& r) {
+  return required_content_id(f, "blob_id", r.blob_id);
+}
+
+bool read_body(const field_map& f, fetch_skeleton_request& r) {
+  return required_content_id(f, "skeleton_id", r.skeleton_id);
+}
+
+bool read_body(const field_map& f, fetch_manifest_request& r) {
+  return read_model(f, r.model_name, r.model_version);
+}
+
 } // namespace
 
 decoded<request_body> decode_request(frame_list frames, const codec_limits& limits) {

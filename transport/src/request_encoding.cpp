@@ -107,6 +107,24 @@ struct request_writer {
       st.field("model_version", *r.model_version);
     return true;
   }
+
+  bool operator()(const fetch_blob_request& r) {
+    begin(operation::fetch_blob, 1);
+    st.field("blob_id", r.blob_id.to_hex());
+    return true;
+  }
+
+  bool operator()(const fetch_skeleton_request& r) {
+    begin(operation::fetch_skeleton, 1);
+    st.field("skeleton_id", r.skeleton_id.to_hex());
+    return true;
+  }
+
+  bool operator()(const fetch_manifest_request& r) {
+    begin(operation::fetch_manifest, model_entries(r.model_version));
+    write_model(st, r.model_name, r.model_version);
+    return true;
+  }
 };
 
 } // namespace

@@ -95,6 +95,29 @@ bool read_body(const field_map& f, metadata_response& r) {
          f.optional("outputs", r.outputs);
 }
 
+bool read_body(const field_map& f, fetch_blob_response& r) {
+  if (!f.required("blob", r.blob))
+    return false;
+  if (!parse_content_id(r.blob.name))
+    return f.state().fail(ec::malformed_request,
+                          "blob.name: \"" + r.blob.name + "\" is not a blob id (32 hex digits)");
+  return true;
+}
+
+bool read_body(const field_map& f, fetch_skeleton_response& r) {
+  if (!required_content_id(f, "skeleton_id", r.skeleton_id) || !f.required("kind", r.kind) ||
+      !required_bin(f, "data", r.data))
+    return false;
+  if (r.kind != "script" && r.kind != "module")
+    return f.state().fail(ec::malformed_request,
+                          "kind: \"" + r.kind + "\" is neither \"script\" nor \"module\"");
+  return true;
+}
+
+bool read_body(const field_map& f, fetch_manifest_response& r) {
+  return read_model(f, r.model_name, r.model_version) && required_bin(f, "manifest", r.manifest);
+}
+
 /// Turns {code, name, message} into the caf::error the server meant.
 bool read_error(const field_map& root, caf::error& out) {
   field_map err;

@@ -155,6 +155,27 @@ struct response_writer {
     }
     return true;
   }
+
+  bool operator()(const fetch_blob_response& r) {
+    begin(operation::fetch_blob, 1);
+    st.str("blob");
+    return write_tensor(st, "blob", r.blob);
+  }
+
+  bool operator()(const fetch_skeleton_response& r) {
+    begin(operation::fetch_skeleton, 3);
+    st.field("skeleton_id", r.skeleton_id.to_hex());
+    st.field("kind", r.kind);
+    st.bin("data", r.data);
+    return true;
+  }
+
+  bool operator()(const fetch_manifest_response& r) {
+    begin(operation::fetch_manifest, model_entries(r.model_version) + 1);
+    write_model(st, r.model_name, r.model_version);
+    st.bin("manifest", r.manifest);
+    return true;
+  }
 };
 
 /// The human part of an error: its context without the leading code name.

@@ -198,6 +198,11 @@ bool read(const msgpack::object& obj, const std::string& path, decode_state& st,
 }
 
 bool read(const msgpack::object& obj, const std::string& path, decode_state& st,
+          tensor_payload& out) {
+  return read_tensor(obj, path, st, out);
+}
+
+bool read(const msgpack::object& obj, const std::string& path, decode_state& st,
           std::vector<tensor_metadata>& out) {
   return read_named_list(obj, path, st, out, read_metadata);
 }
@@ -217,27 +222,30 @@ bool write_tensors(encode_state& st, const std::string& path,
                                               " tensors exceed the limit of " +
                                               std::to_string(st.limits.max_tensors));
   st.packer.pack_array(static_cast<uint32_t>(tensors.size()));
-  for (size_t i = 0; i < tensors.size(); ++i) {
-    const auto& p = tensors[i];
-    if (!check_tensor(st, p, index_path(path, i)))
+  for (size_t i = 0; i < tensors.size(); ++i)
+    if (!write_tensor(st, index_path(path, i), tensors[i]))
       return false;
-    const auto& t = p.tensor;
-    st.packer.pack_map(4);
-    st.field("name", p.name);
-    st.field("datatype", to_kserve_name(t.spec.type));
-    st.field("shape", t.spec.shape);
-    st.str("data");
-    if (t.bytes < st.limits.frame_threshold_bytes) {
-      st.packer.pack_bin(static_cast<uint32_t>(t.bytes));
-      st.packer.pack_bin_body(reinterpret_cast<const char*>(t.data),
-                              static_cast<uint32_t>(t.bytes));
-      continue;
-    }
-    st.data_frames.push_back(data_frame(t));
-    st.data_frame_bytes += t.bytes;
-    st.packer.pack_map(1);
-    st.field("frame", static_cast<uint64_t>(st.data_frames.size()));
+  return true;
+}
+
+bool write_tensor(encode_state& st, const std::string& path, const tensor_payload& p) {
+  if (!check_tensor(st, p, path))
+    return false;
+  const auto& t = p.tensor;
+  st.packer.pack_map(4);
+  st.field("name", p.name);
+  st.field("datatype", to_kserve_name(t.spec.type));
+  st.field("shape", t.spec.shape);
+  st.str("data");
+  if (t.bytes < st.limits.frame_threshold_bytes) {
+    st.packer.pack_bin(static_cast<uint32_t>(t.bytes));
+    st.packer.pack_bin_body(reinterpret_cast<const char*>(t.data), static_cast<uint32_t>(t.bytes));
+    return true;
   }
+  st.data_frames.push_back(data_frame(t));
+  st.data_frame_bytes += t.bytes;
+  st.packer.pack_map(1);
+  st.field("frame", static_cast<uint64_t>(st.data_frames.size()));
   return true;
 }
 

@@ -15,6 +15,10 @@ namespace tessera::transport::detail {
 bool read(const msgpack::object& obj, const std::string& path, decode_state& st,
           std::vector<tensor_payload>& out);
 
+/// Reads one named tensor (a map), with the same checks as a list entry.
+bool read(const msgpack::object& obj, const std::string& path, decode_state& st,
+          tensor_payload& out);
+
 /// Reads a list of tensor types without data: {name, datatype, shape}, -1 allowed.
 bool read(const msgpack::object& obj, const std::string& path, decode_state& st,
           std::vector<tensor_metadata>& out);
@@ -25,6 +29,9 @@ bool all_frames_used(decode_state& st);
 /// Packs a list of named tensors; large ones become data frames sharing their owner.
 bool write_tensors(encode_state& st, const std::string& path,
                    const std::vector<tensor_payload>& tensors);
+
+/// Packs one named tensor; a large one becomes a data frame sharing its owner.
+bool write_tensor(encode_state& st, const std::string& path, const tensor_payload& tensor);
 
 /// Packs a list of tensor types.
 void write_tensor_metadata(encode_state& st, const std::vector<tensor_metadata>& tensors);

@@ -200,4 +200,31 @@ bool required_name(const field_map& fields, std::string_view key, std::string& o
   return true;
 }
 
+bool required_content_id(const field_map& fields, std::string_view key, content_id& out) {
+  std::string hex;
+  if (!fields.required(key, hex))
+    return false;
+  auto id = parse_content_id(hex);
+  if (!id)
+    return fields.state().fail(ec::invalid_argument,
+                               fields.path_of(key) + ": " + describe(id.error()));
+  out = *id;
+  return true;
+}
+
+bool required_bin(const field_map& fields, std::string_view key, std::string& out) {
+  auto& st = fields.state();
+  auto* obj = fields.find(key);
+  if (obj == nullptr)
+    return st.fail(ec::malformed_request, fields.path_of(key) + ": missing field");
+  if (obj->type != msgpack::type::BIN)
+    return wrong_type(*obj, fields.path_of(key), st, "bin");
+  if (obj->via.bin.size > st.limits.max_tensor_bytes)
+    return st.fail(ec::message_too_large,
+                   fields.path_of(key) + ": " + std::to_string(obj->via.bin.size) +
+                       " bytes exceed the limit of " + std::to_string(st.limits.max_tensor_bytes));
+  out.assign(obj->via.bin.ptr, obj->via.bin.size);
+  return true;
+}
+
 } // namespace tessera::transport::detail

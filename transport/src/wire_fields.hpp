@@ -107,4 +107,12 @@ private:
 /// A non-empty name (model, group, tensor): a string that is not blank.
 bool required_name(const field_map& fields, std::string_view key, std::string& out);
 
+/// A content id (blob, skeleton): a string of 32 hex digits; anything else is
+/// invalid_argument naming the field.
+bool required_content_id(const field_map& fields, std::string_view key, content_id& out);
+
+/// Opaque bytes (a manifest's JSON, a skeleton): a `bin` of at most
+/// max_tensor_bytes.
+bool required_bin(const field_map& fields, std::string_view key, std::string& out);
+
 } // namespace tessera::transport::detail

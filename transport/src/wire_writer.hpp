@@ -53,6 +53,13 @@ struct encode_state {
     str(key);
     str(value);
   }
+
+  /// Packs `key` followed by `bytes` as a bin.
+  void bin(std::string_view key, std::string_view bytes) {
+    str(key);
+    packer.pack_bin(static_cast<uint32_t>(bytes.size()));
+    packer.pack_bin_body(bytes.data(), static_cast<uint32_t>(bytes.size()));
+  }
 };
 
 /// Packs a list of strings.

@@ -6,6 +6,7 @@
 // manifest and drives the scheduler and executors; it never blocks.
 #pragma once
 
+#include "tessera/actors/loader.hpp"
 #include "tessera/actors/messages.hpp"
 #include "tessera/actors/request_metrics.hpp"
 #include "tessera/residency/residency_manager.hpp"
@@ -47,6 +48,10 @@ struct gateway_deps {
   /// The peers this node schedules onto, if any (status replies; a fused
   /// group defined here is defined on them too).
   class bridge* peers = nullptr;
+  /// Serves the peers' fetch_* requests and, with `fetch_from_peers`, makes a
+  /// model complete in the store before it is loaded or run.
+  loader_actor loader;
+  bool fetch_from_peers = false;
 };
 
 struct gateway_counters {

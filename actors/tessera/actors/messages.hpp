@@ -36,6 +36,8 @@ using peer_atom = caf::atom_constant<caf::atom("peer")>;
 using fuse_atom = caf::atom_constant<caf::atom("fuse")>;
 using queue_atom = caf::atom_constant<caf::atom("queue")>;
 using place_atom = caf::atom_constant<caf::atom("place")>;
+using ensure_atom = caf::atom_constant<caf::atom("ensure")>;
+using fetch_atom = caf::atom_constant<caf::atom("fetch")>;
 
 using steady_time = std::chrono::steady_clock::time_point;
 

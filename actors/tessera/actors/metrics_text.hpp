@@ -60,6 +60,14 @@ struct node_metrics_input {
   std::optional<uint64_t> queued;
   uint64_t curve_admitted = 0;
   uint64_t curve_refused = 0;
+  /// What the loader fetched from peers and served to them.
+  uint64_t fetched_blobs = 0;
+  uint64_t fetched_skeletons = 0;
+  uint64_t fetched_manifests = 0;
+  uint64_t fetched_bytes = 0;
+  uint64_t fetch_failures = 0;
+  uint64_t served_blobs = 0;
+  uint64_t served_bytes = 0;
 };
 
 /// The node's metric families, every name prefixed with `tessera_`.

@@ -6,11 +6,12 @@
 
 #include "tessera/actors/bridge.hpp"
 #include "tessera/actors/gateway.hpp"
+#include "tessera/actors/loader.hpp"
 #include "tessera/actors/messages.hpp"
 #include "tessera/actors/metrics_server.hpp"
+#include "tessera/backend/device_memory.hpp"
 #include "tessera/backend/model_executor.hpp"
 #include "tessera/core/node_config.hpp"
-#include "tessera/backend/device_memory.hpp"
 #include "tessera/residency/residency_manager.hpp"
 #include "tessera/store/block_store.hpp"
 
@@ -71,6 +72,14 @@ public:
   /// The peers this node schedules onto, and whether they are up.
   std::vector<peer_status> peers() const;
 
+  /// The peers the loader fetches from, and whether they are up.
+  std::vector<peer_status> fetch_peers() const;
+
+  /// What the loader fetched from peers and served to them.
+  const loader_counters& fetches() const {
+    return *loader_counters_;
+  }
+
   /// The Prometheus exposition of this node's metrics (node_metrics.cpp).
   std::string metrics_text();
 
@@ -93,6 +102,9 @@ private:
   std::unique_ptr<caf::actor_system> system_;
   std::shared_ptr<caf::actor> peer_target_;
   std::unique_ptr<bridge> bridge_;
+  std::unique_ptr<bridge> fetch_bridge_; ///< the loader's, to fetch_peers
+  std::shared_ptr<loader_counters> loader_counters_;
+  loader_actor loader_;
   std::vector<executor_actor> executors_;
   scheduler_actor scheduler_;
   monitor_actor monitor_;

@@ -53,6 +53,11 @@ struct node_config {
   bool executors_auto = false;
   /// Gateways of the worker nodes this node schedules onto (its seed list).
   std::vector<std::string> peers;
+  /// Gateways of the nodes whose loaders this node fetches missing model
+  /// parts (manifests, skeletons, blobs) from; empty: the `peers`.
+  std::vector<std::string> fetch_peers;
+  /// How long one peer may take to answer one fetch before the next is tried.
+  uint64_t fetch_timeout_ms = 10000;
   /// Queue order of the scheduler: reuse_aware, edf or fifo.
   std::string queue_order = "reuse_aware";
   /// Rows one dynamic batch may hold (1, the default: no batching). Batched

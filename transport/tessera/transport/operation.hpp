@@ -1,5 +1,6 @@
 // The operations of the client protocol and their wire names ("infer", "model_load",
-// ...). The order matches the alternatives of request_body and response_body.
+// ...), and the node-to-node fetches a loader asks of its peers. The order matches the alternatives
+// of request_body and response_body.
 #pragma once
 
 #include <caf/expected.hpp>
@@ -21,10 +22,13 @@ enum class operation : uint8_t {
   server_status,
   health,
   metadata,
+  fetch_blob,     ///< node to node: a tensor blob of the peer's store
+  fetch_skeleton, ///< node to node: a block skeleton of the peer's store
+  fetch_manifest, ///< node to node: a model's manifest
 };
 
 /// Number of operations.
-constexpr size_t operation_count = 9;
+constexpr size_t operation_count = 12;
 
 /// Wire name of an operation: "infer", "model_load", ...
 const char* to_string(operation op);

@@ -2,6 +2,7 @@
 // of the Open Inference Protocol (KServe v2). docs/protocol.md is their reference.
 #pragma once
 
+#include "tessera/core/content_id.hpp"
 #include "tessera/transport/operation.hpp"
 #include "tessera/transport/tensor_payload.hpp"
 
@@ -73,10 +74,28 @@ struct metadata_request {
   std::optional<int64_t> model_version;
 };
 
+/// Node to node: one tensor blob of the answering node's store, by content id.
+struct fetch_blob_request {
+  content_id blob_id;
+};
+
+/// Node to node: one block skeleton of the answering node's store, by content id.
+struct fetch_skeleton_request {
+  content_id skeleton_id;
+};
+
+/// Node to node: a model's manifest; the latest stored version when absent.
+struct fetch_manifest_request {
+  std::string model_name;
+  std::optional<int64_t> model_version;
+};
+
 /// One request of any operation; the index equals static_cast<size_t>(operation).
-using request_body = std::variant<infer_request, model_load_request, model_unload_request,
-                                  model_ready_request, fuse_request, repository_index_request,
-                                  server_status_request, health_request, metadata_request>;
+using request_body =
+    std::variant<infer_request, model_load_request, model_unload_request, model_ready_request,
+                 fuse_request, repository_index_request, server_status_request, health_request,
+                 metadata_request, fetch_blob_request, fetch_skeleton_request,
+                 fetch_manifest_request>;
 
 /// A request with the client's id, which the reply echoes.
 struct request {

@@ -3,6 +3,7 @@
 // caf::error carrying the same tessera::ec, so callers see one error type.
 #pragma once
 
+#include "tessera/core/content_id.hpp"
 #include "tessera/transport/operation.hpp"
 #include "tessera/transport/tensor_payload.hpp"
 
@@ -114,10 +115,32 @@ struct metadata_response {
   std::vector<tensor_metadata> outputs;
 };
 
+/// A tensor blob: `blob.name` is its content id (32 hex digits), and its bytes
+/// travel in a frame of their own when large. The receiver re-hashes them.
+struct fetch_blob_response {
+  tensor_payload blob;
+};
+
+/// A block skeleton: its kind ("script" or "module") and its bytes.
+struct fetch_skeleton_response {
+  content_id skeleton_id;
+  std::string kind;
+  std::string data;
+};
+
+/// A model's manifest as the JSON text of docs/model-format.md.
+struct fetch_manifest_response {
+  std::string model_name;
+  std::optional<int64_t> model_version;
+  std::string manifest;
+};
+
 /// A successful reply of any operation; the index equals static_cast<size_t>(operation).
-using response_body = std::variant<infer_response, model_load_response, model_unload_response,
-                                   model_ready_response, fuse_response, repository_index_response,
-                                   server_status_response, health_response, metadata_response>;
+using response_body =
+    std::variant<infer_response, model_load_response, model_unload_response, model_ready_response,
+                 fuse_response, repository_index_response, server_status_response, health_response,
+                 metadata_response, fetch_blob_response, fetch_skeleton_response,
+                 fetch_manifest_response>;
 
 /// The operation of a reply.
 inline operation operation_of(const response_body& body) {
