@@ -133,7 +133,7 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg, zmq::co
   lopts.fetch_timeout = std::chrono::milliseconds(cfg.fetch_timeout_ms);
   // Only LibTorch executors read skeletons and blobs from the store; a node
   // without executors, or with the simulator's devices, needs manifests only.
-  lopts.fetch_parts = cfg.executors > 0 && !make_backend;
+  lopts.fetch_parts = *executors > 0 && !make_backend;
   const auto& fetch_from = cfg.fetch_peers.empty() ? cfg.peers : cfg.fetch_peers;
   if (!fetch_from.empty()) {
     auto bopts = bridge_options_for(cfg);
