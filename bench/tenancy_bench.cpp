@@ -93,32 +93,39 @@ int run_tenancy_bench(const bench_options& opts) {
   base.executors = 1;
   auto two = base;
   two.executors = 2;
+  auto two_any = two; // the same two executors, any idle one taking any job
+  two_any.placement = "any_idle";
   auto batched = base;
   batched.max_batch_rows = 8;
   batched.max_queue_delay_us = 0; // batch what is queued; never wait
   const auto span = std::chrono::milliseconds(2000);
-  std::vector<double> ratio_concurrent, ratio_batching;
+  std::vector<double> ratio_concurrent, ratio_batching, ratio_placement;
   std::printf("Throughput, 4 clients x 2 requests in flight, models %s... (requests/s)\n",
               models.front().name.c_str());
-  std::printf("%-5s %14s %14s %14s %14s\n", "run", "1 executor", "2 executors", "batching off", "batching on");
+  std::printf("%-5s %14s %14s %14s %14s %14s\n", "run", "1 executor", "2 executors", "2, any idle", "batching off",
+              "batching on");
   for (uint32_t r = 0; r < opts.repeat; ++r) {
     auto one = measure(base, models, 4, 2, span);
     auto conc = measure(two, models, 4, 2, span);
+    auto any = measure(two_any, models, 4, 2, span);
     // Batching gathers requests for one model: send a single model there.
     std::vector<model_manifest> single{models.front()};
     auto off = measure(base, single, 4, 2, span);
     auto on = measure(batched, single, 4, 2, span);
-    if (!one || !conc || !off || !on) {
-      auto err = !one ? one.error() : !conc ? conc.error() : !off ? off.error() : on.error();
+    if (!one || !conc || !any || !off || !on) {
+      auto err = !one ? one.error() : !conc ? conc.error() : !any ? any.error() : !off ? off.error() : on.error();
       return std::fprintf(stderr, "bench tenancy: %s\n", describe(err).c_str()), 1;
     }
-    std::printf("%-5u %14.1f %14.1f %14.1f %14.1f\n", r + 1, *one, *conc, *off, *on);
+    std::printf("%-5u %14.1f %14.1f %14.1f %14.1f %14.1f\n", r + 1, *one, *conc, *any, *off, *on);
     ratio_concurrent.push_back(*conc / *one);
     ratio_batching.push_back(*on / *off);
+    ratio_placement.push_back(*conc / *any);
   }
   bench_report report{"tenancy"};
   report.metric("concurrent_throughput_ratio", median(ratio_concurrent));
   report.metric("batching_throughput_ratio", median(ratio_batching));
+  // Placement (scored, the default) against any idle executor taking any job.
+  report.metric("placement_throughput_ratio", median(ratio_placement));
   report.finish(opts);
   return 0;
 }

@@ -158,6 +158,7 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg, zmq::co
   // Placement knows each model's blobs, so blobs resident for one model count
   // for the models that share them; this node's executors share one memory,
   // and each peer is a node of its own.
+  sopts.placement.mode = cfg.placement == "any_idle" ? placement_mode::any_idle : placement_mode::scored;
   sopts.placement.catalog = placement_catalogue(catalogue);
   sopts.placement.nodes.assign(*executors, 0);
   for (uint32_t p = 0; p < cfg.peers.size(); ++p)

@@ -259,6 +259,14 @@ const std::vector<entry>& entries() {
        return {};
      },
      [](const node_config& c) { return c.queue_order; }},
+    {"placement", "how jobs reach executors: scored (units placed by memory, resident blobs, queue) or any_idle",
+     [](node_config& c, const std::string& v) -> caf::error {
+       if (v != "scored" && v != "any_idle")
+         return bad_field("placement", "\"" + v + "\" is not scored or any_idle");
+       c.placement = v;
+       return {};
+     },
+     [](const node_config& c) { return c.placement; }},
     {"max_batch_rows", "rows one dynamic batch may hold (1: no batching)",
      [](node_config& c, const std::string& v) -> caf::error {
        auto x = parse_u64("max_batch_rows", v);

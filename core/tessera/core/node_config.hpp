@@ -60,6 +60,10 @@ struct node_config {
   uint64_t fetch_timeout_ms = 10000;
   /// Queue order of the scheduler: reuse_aware, edf or fifo.
   std::string queue_order = "reuse_aware";
+  /// How jobs reach executors: "scored" places units by free memory, resident
+  /// blobs and queue length (docs/scheduling.md, "Placement"); "any_idle"
+  /// lets any idle executor take any job.
+  std::string placement = "scored";
   /// Rows one dynamic batch may hold (1, the default: no batching). Batched
   /// results can differ from single runs in the last bits (other GEMM blocking).
   uint32_t max_batch_rows = 1;
