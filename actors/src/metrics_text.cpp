@@ -200,6 +200,46 @@ void add_executor_families(std::vector<metric_family>& out,
     out.push_back(std::move(*f));
 }
 
+/// What the streamed runs of this node's own executors did (units too large
+/// to hold, run block by block; docs/swapping.md).
+void add_stream_families(std::vector<metric_family>& out, const std::vector<executor_state>& executors) {
+  auto runs = family("stream_runs_total", "Streamed runs, by result (ok or failed).", "counter");
+  auto blocks = family("stream_blocks_total",
+                       "Blocks streamed runs ran, and of them those loaded alone under a budget "
+                       "below them (forced) or prefetched and given back when the budget shrank "
+                       "(trimmed).",
+                       "counter");
+  auto bytes = family("stream_bytes_total",
+                      "Parameter bytes streamed runs read from the store (read) and copied after "
+                      "the read (copied, staging to device).",
+                      "counter");
+  auto copies = family("stream_copies_total", "Copies after the read (staging to device).", "counter");
+  auto seconds = family("stream_seconds_total",
+                        "Time streamed blocks computed (compute), and runs waited for their "
+                        "blocks (wait).",
+                        "counter");
+  auto peak = family("stream_peak_held_bytes", "The most bytes one streamed run held at once.", "gauge");
+  for (const auto& e : executors) {
+    if (e.remote)
+      continue;
+    const auto& s = e.streams;
+    auto with = [&](const char* key, const char* value) { return metric_labels{{"executor", e.name}, {key, value}}; };
+    add(runs, with("result", "ok"), static_cast<double>(s.runs));
+    add(runs, with("result", "failed"), static_cast<double>(s.failed_runs));
+    add(blocks, with("kind", "run"), static_cast<double>(s.blocks));
+    add(blocks, with("kind", "forced"), static_cast<double>(s.forced_blocks));
+    add(blocks, with("kind", "trimmed"), static_cast<double>(s.trimmed_blocks));
+    add(bytes, with("kind", "read"), static_cast<double>(s.bytes_read));
+    add(bytes, with("kind", "copied"), static_cast<double>(s.bytes_copied));
+    add(copies, {{"executor", e.name}}, static_cast<double>(s.copies));
+    add(seconds, with("phase", "compute"), s.compute_ms / 1000.0);
+    add(seconds, with("phase", "wait"), s.wait_ms / 1000.0);
+    add(peak, {{"executor", e.name}}, static_cast<double>(s.peak_held_bytes));
+  }
+  for (auto* f : {&runs, &blocks, &bytes, &copies, &seconds, &peak})
+    out.push_back(std::move(*f));
+}
+
 } // namespace
 
 std::string escape_label_value(const std::string& value) {
@@ -289,8 +329,10 @@ std::vector<metric_family> collect_node_metrics(const node_metrics_input& in) {
     out.push_back(gauge("scheduler_queued_jobs",
                         "Jobs waiting in the scheduler's queue for an executor.",
                         static_cast<double>(*in.queued)));
-  if (in.executors)
+  if (in.executors) {
     add_executor_families(out, *in.executors);
+    add_stream_families(out, *in.executors);
+  }
   auto curve = family("curve_handshakes_total",
                       "CURVE handshakes the ZAP handler answered, by result.", "counter");
   add(curve, {{"result", "admitted"}}, static_cast<double>(in.curve_admitted));

@@ -2,6 +2,7 @@
 
 #include "executor_calibration.hpp"
 #include "node_security.hpp"
+#include "streamed_units.hpp"
 
 #include "tessera/actors/device_tier.hpp"
 #include "tessera/actors/executor.hpp"
@@ -91,6 +92,16 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg, zmq::co
   uint32_t threads = cfg.torch_threads;
   if (threads == 0 && *executors > 1)
     threads = std::max(1u, std::thread::hardware_concurrency() / *executors);
+  // One stream for all executors, so concurrent streams split one budget. A
+  // tier that cannot stream leaves it null: oversized units are then refused.
+  if (!make_backend && *executors > 0) {
+    torch_backend::torch_options opts;
+    opts.device = cfg.device;
+    opts.params_on_device = tier->on_device;
+    opts.threads = threads;
+    if (auto s = start_node_stream(opts, *n->residency_, n->store_->skeletons()))
+      n->stream_ = std::move(*s);
+  }
   for (uint32_t i = 0; i < *executors; ++i) {
     auto exec = make_exec(i, threads);
     if (!exec)
@@ -100,6 +111,7 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg, zmq::co
     deps->exec = std::move(*exec);
     deps->residency = n->residency_.get();
     deps->store = n->store_.get();
+    deps->stream = n->stream_;
     n->executors_.push_back(spawn_executor(*n->system_, std::move(deps)));
   }
   auto local = n->executors_;
@@ -251,6 +263,7 @@ node::~node() {
   bridge_.reset();
   fetch_bridge_.reset();
   system_.reset();
+  stream_.reset();
 }
 
 } // namespace tessera::actors

@@ -5,6 +5,8 @@
 #include "backends/zoo_fixture.hpp"
 #include "tessera/actors/node.hpp"
 #include "tessera/core/error.hpp"
+#include "tessera/residency/cpu_arena.hpp"
+#include "tessera/torch/torch_executor.hpp"
 #include "tessera/transport/client.hpp"
 
 #include <doctest/doctest.h>
@@ -32,6 +34,26 @@ inline transport::infer_request infer_for(const model_manifest& m, int64_t batch
   for (size_t i = 0; i < m.inputs.size(); ++i)
     r.inputs.push_back({m.inputs[i].name, random_tensor(with_batch(m.inputs[i].spec, batch), seed + i)});
   return r;
+}
+
+// The outputs a model gives when run locally, fully resident, without a node.
+inline std::vector<tensor_buffer> local_outputs(const small_zoo& zoo, const model_manifest& m,
+                                                const std::vector<transport::tensor_payload>& inputs,
+                                                load_mode mode = load_mode::in_place) {
+  residency::cpu_arena arena;
+  residency::residency_options opts;
+  opts.mode = mode;
+  residency::residency_manager mgr{*zoo.store, arena, opts};
+  auto exec = torch_backend::make_torch_executor({}, mgr, zoo.store->skeletons());
+  REQUIRE(exec);
+  auto loaded = (*exec)->load(m);
+  REQUIRE(loaded);
+  std::vector<tensor_buffer> in;
+  for (const auto& p : inputs)
+    in.push_back(p.tensor);
+  auto out = (*exec)->run(**loaded, in);
+  REQUIRE(out);
+  return *out;
 }
 
 constexpr auto reply_timeout = std::chrono::milliseconds(60000);

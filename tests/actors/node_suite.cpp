@@ -17,27 +17,6 @@ using namespace tessera;
 using namespace tessera::test;
 using namespace tessera::transport;
 
-namespace {
-
-// The outputs the same model gives when run locally, without the node.
-std::vector<tensor_buffer> local_outputs(const small_zoo& zoo, const model_manifest& m,
-                                         const std::vector<tensor_payload>& inputs) {
-  residency::cpu_arena arena;
-  residency::residency_manager mgr{*zoo.store, arena, residency::residency_options{}};
-  auto exec = torch_backend::make_torch_executor({}, mgr, zoo.store->skeletons());
-  REQUIRE(exec);
-  auto loaded = (*exec)->load(m);
-  REQUIRE(loaded);
-  std::vector<tensor_buffer> in;
-  for (const auto& p : inputs)
-    in.push_back(p.tensor);
-  auto out = (*exec)->run(**loaded, in);
-  REQUIRE(out);
-  return *out;
-}
-
-} // namespace
-
 TEST_SUITE("node") {
   TEST_CASE("the Python client's example classifies an image through a node") {
     std::string python;

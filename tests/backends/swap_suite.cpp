@@ -19,6 +19,7 @@
 #include <thread>
 
 using namespace tessera;
+using test::largest_block_bytes;
 using torch_backend::stream_options;
 using torch_backend::stream_stats;
 
@@ -74,17 +75,6 @@ std::vector<tensor_buffer> image(const model_manifest& m, int64_t batch, uint64_
 
 bool same_bytes(const tensor_buffer& a, const tensor_buffer& b) {
   return a.spec == b.spec && std::memcmp(a.data, b.data, a.bytes) == 0;
-}
-
-uint64_t largest_block_bytes(const model_manifest& m) {
-  uint64_t most = 0;
-  for (const auto& n : m.nodes) {
-    uint64_t bytes = 0;
-    for (const auto& p : n.params)
-      bytes += p.spec.bytes();
-    most = std::max(most, bytes);
-  }
-  return most;
 }
 
 // Samples the manager and the model from another thread while `work` runs.

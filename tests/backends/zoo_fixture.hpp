@@ -8,6 +8,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <memory>
 #include <optional>
 
@@ -45,5 +46,18 @@ struct small_zoo {
     return models.front().manifest;
   }
 };
+
+/// The parameter bytes of a model's largest block: the least budget it
+/// streams in.
+inline uint64_t largest_block_bytes(const model_manifest& m) {
+  uint64_t most = 0;
+  for (const auto& n : m.nodes) {
+    uint64_t bytes = 0;
+    for (const auto& p : n.params)
+      bytes += p.spec.bytes();
+    most = std::max(most, bytes);
+  }
+  return most;
+}
 
 } // namespace tessera::test

@@ -3,13 +3,16 @@
 // stored group definition lists is served from that group, loaded as one unit
 // (its members' sub-DAGs run alone, or several in one pass). It loads on demand
 // (swapping out its least recently used units when memory is full) and swaps
-// units out under memory pressure until usage is below the low watermark.
+// units out under memory pressure until usage is below the low watermark. A
+// model or group that cannot be held within the device budget is streamed
+// block by block instead (docs/swapping.md, "Serving").
 #pragma once
 
 #include "tessera/actors/messages.hpp"
 #include "tessera/backend/model_executor.hpp"
 #include "tessera/residency/residency_manager.hpp"
 #include "tessera/store/block_store.hpp"
+#include "tessera/torch/streaming.hpp"
 
 #include <caf/actor_system.hpp>
 
@@ -24,6 +27,10 @@ struct executor_deps {
   std::unique_ptr<backend::model_executor> exec;
   residency::residency_manager* residency = nullptr;
   const store::block_store* store = nullptr;
+  /// The node's streaming executor, shared by its executors (their streams
+  /// split its budget); null where the device tier cannot stream, and then a
+  /// unit too large to hold is refused.
+  std::shared_ptr<torch_backend::streaming_executor> stream;
 };
 
 executor_actor spawn_executor(caf::actor_system& sys, std::shared_ptr<executor_deps> deps);

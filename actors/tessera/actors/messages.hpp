@@ -104,6 +104,24 @@ struct load_totals {
   latency_histogram duration;
 };
 
+/// What an executor's streamed runs did: models and fused groups too large to
+/// hold resident, run block by block (docs/swapping.md, "Serving"), for
+/// /metrics and status.
+struct stream_totals {
+  uint64_t runs = 0;           ///< streamed runs that answered with outputs
+  uint64_t failed_runs = 0;    ///< streamed runs that answered with an error
+  uint64_t blocks = 0;         ///< blocks run
+  uint64_t blobs_read = 0;     ///< blobs read from the store for them
+  uint64_t bytes_read = 0;
+  uint64_t copies = 0;         ///< copies after the read (staging to device)
+  uint64_t bytes_copied = 0;
+  uint64_t forced_blocks = 0;  ///< blocks loaded alone under a budget below them
+  uint64_t trimmed_blocks = 0; ///< prefetched blocks given back when the budget shrank
+  uint64_t peak_held_bytes = 0; ///< the most one run held at once
+  double wait_ms = 0.0;        ///< time runs waited for their blocks
+  double compute_ms = 0.0;     ///< time the blocks computed
+};
+
 /// What an executor holds, for the scheduler's reuse-aware choices and status.
 struct executor_state {
   std::string name;
@@ -117,6 +135,10 @@ struct executor_state {
   std::vector<std::string> groups;
   /// Passes that served requests for two or more members of a group at once.
   uint64_t fused_passes = 0;
+  /// Models and groups prepared to stream ("name:version", "group:NAME"):
+  /// too large to hold, they run block by block and hold nothing between runs.
+  std::vector<std::string> streamed;
+  stream_totals streams{};
 };
 
 /// Where the scheduler has placed units (models, fused groups) on its

@@ -14,6 +14,7 @@
 #include "tessera/core/node_config.hpp"
 #include "tessera/residency/residency_manager.hpp"
 #include "tessera/store/block_store.hpp"
+#include "tessera/torch/streaming.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
@@ -97,6 +98,9 @@ private:
   std::unique_ptr<store::block_store> store_;
   std::unique_ptr<backend::device_memory> arena_; ///< the device tier (CPU arena or GPU memory)
   std::unique_ptr<residency::residency_manager> residency_;
+  /// Streams the units too large to hold, for every executor (null where the
+  /// device tier cannot stream).
+  std::shared_ptr<torch_backend::streaming_executor> stream_;
   std::shared_ptr<caf::actor> pressure_target_;
   caf::actor_system_config system_config_;
   std::unique_ptr<caf::actor_system> system_;

@@ -10,7 +10,7 @@ std::vector<std::shared_ptr<stream_registry::ticket>> stream_registry::split() {
   std::vector<swap_demand> demands;
   for (const auto& r : runs_)
     demands.push_back({r->largest_block_bytes, r->model_bytes, r->cap ? r->cap() : 0});
-  auto shares = split_swap_budget(total_, demands);
+  auto shares = split_swap_budget(std::min(total_, room_), demands);
   std::vector<std::shared_ptr<ticket>> changed;
   for (size_t i = 0; i < runs_.size(); ++i)
     if (runs_[i]->share.exchange(shares[i]) != shares[i])
@@ -38,7 +38,10 @@ caf::error stream_registry::enter(const std::shared_ptr<ticket>& t) {
       return make_error(ec::out_of_memory,
                         "model \"" + t->model + "\" cannot stream: its largest block needs "
                           + std::to_string(t->largest_block_bytes) + " bytes, the streaming budget is "
-                          + std::to_string(total_) + " bytes");
+                          + std::to_string(total_) + " bytes"
+                          + (room_ < total_ ? ", of which the device's other users leave "
+                                                + std::to_string(room_) + " bytes"
+                                            : ""));
     }
   }
   changed.erase(std::remove(changed.begin(), changed.end(), t), changed.end());
@@ -81,6 +84,16 @@ void stream_registry::set_total(uint64_t bytes) {
   {
     std::lock_guard<std::mutex> guard{mtx_};
     total_ = bytes;
+  }
+  rebalance();
+}
+
+void stream_registry::set_room(uint64_t bytes) {
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (room_ == bytes)
+      return;
+    room_ = bytes;
   }
   rebalance();
 }

@@ -11,6 +11,7 @@
 #include <caf/error.hpp>
 
 #include <atomic>
+#include <cstdint>
 #include <condition_variable>
 #include <functional>
 #include <memory>
@@ -53,6 +54,9 @@ public:
 
   void set_total(uint64_t bytes);
   uint64_t total() const;
+  /// What the device's other users leave to streams right now; shares are
+  /// split from min(total, room).
+  void set_room(uint64_t bytes);
   void set_pressure(pressure_level level);
 
 private:
@@ -63,6 +67,7 @@ private:
   mutable std::mutex mtx_;
   std::condition_variable cv_;
   uint64_t total_;
+  uint64_t room_ = UINT64_MAX;
   std::atomic<pressure_level> pressure_{pressure_level::normal};
   std::vector<std::shared_ptr<ticket>> runs_; ///< in arrival order
 };

@@ -28,10 +28,11 @@ double averaged(double avg, double sample) {
 } // namespace
 
 stream_window::stream_window(residency::residency_manager& residency, std::string owner,
-                             stream_plan plan, const stream_options& opts,
-                             budget_source budget, std::shared_ptr<std::atomic<uint64_t>> held)
-  : residency_(residency), owner_(std::move(owner)), plan_(std::move(plan)), opts_(opts),
-    budget_(std::move(budget)), held_total_(std::move(held)) {
+                             stream_plan plan, const stream_options& opts, budget_source budget,
+                             std::shared_ptr<std::atomic<uint64_t>> held,
+                             std::shared_ptr<std::atomic<uint64_t>> all_leased)
+    : residency_(residency), owner_(std::move(owner)), plan_(std::move(plan)), opts_(opts),
+      budget_(std::move(budget)), held_total_(std::move(held)), all_leased_(std::move(all_leased)) {
   // Until the first measurements, keep two blocks ahead.
   depth_ = std::clamp<uint32_t>(2, 1, std::max<uint32_t>(opts_.max_depth, 1));
 }
@@ -155,31 +156,66 @@ bool stream_window::admissible(uint32_t s, bool& forced) const {
   return false;
 }
 
-void stream_window::hold(uint32_t s) {
+namespace {
+
+using blob_counts = std::unordered_map<content_id, uint32_t>;
+
+// Counts a step's blobs in; returns the bytes of those counted for the first time.
+uint64_t count_in(blob_counts& counts, const std::vector<residency::blob_ref>& blobs) {
   uint64_t added = 0;
-  for (const auto& b : plan_.steps[s].blobs)
-    if (counts_[b.id]++ == 0)
+  for (const auto& b : blobs)
+    if (counts[b.id]++ == 0)
       added += b.bytes;
+  return added;
+}
+
+// Counts a step's blobs out; returns the bytes of those no longer counted.
+uint64_t count_out(blob_counts& counts, const std::vector<residency::blob_ref>& blobs) {
+  uint64_t dropped = 0;
+  for (const auto& b : blobs) {
+    auto i = counts.find(b.id);
+    if (--i->second == 0) {
+      dropped += b.bytes;
+      counts.erase(i);
+    }
+  }
+  return dropped;
+}
+
+} // namespace
+
+void stream_window::hold(uint32_t s) {
+  auto added = count_in(counts_, plan_.steps[s].blobs);
   held_ += added;
   *held_total_ += added;
   peak_ = std::max(peak_, held_);
 }
 
 void stream_window::unhold(uint32_t s) {
-  uint64_t dropped = 0;
-  for (const auto& b : plan_.steps[s].blobs) {
-    auto i = counts_.find(b.id);
-    if (--i->second == 0) {
-      dropped += b.bytes;
-      counts_.erase(i);
-    }
-  }
+  auto dropped = count_out(counts_, plan_.steps[s].blobs);
   held_ -= dropped;
   *held_total_ -= dropped;
 }
 
+// The executor-wide count of leased bytes: a block counts from before its load
+// is admitted until before its lease is unloaded, so that whenever the manager
+// reports a change of its own (from inside that load or unload), its leased
+// and reserved bytes less this count are exactly what others hold.
+void stream_window::count_lease(uint32_t s) {
+  auto added = count_in(leased_, plan_.steps[s].blobs);
+  if (all_leased_)
+    *all_leased_ += added;
+}
+
+void stream_window::uncount_lease(uint32_t s) {
+  auto dropped = count_out(leased_, plan_.steps[s].blobs);
+  if (all_leased_)
+    *all_leased_ -= dropped;
+}
+
 void stream_window::load(lock_type& lock, uint32_t s, bool forced) {
   hold(s);
+  count_lease(s);
   ++next_load_;
   in_flight_ = true;
   forced_ += forced ? 1 : 0;
@@ -199,6 +235,7 @@ void stream_window::load(lock_type& lock, uint32_t s, bool forced) {
     }
   } else {
     unhold(s);
+    uncount_lease(s);
     entry.error = wrap(got.error(), "block \"" + plan_.steps[s].name + "\"");
     failed_ = true;
   }
@@ -270,8 +307,8 @@ caf::expected<residency::lease_ptr> stream_window::take(uint32_t s, stream_block
   waiting_ = false;
   auto i = ready_.find(s);
   if (i == ready_.end())
-    return make_error(ec::unavailable, "the stream stopped before block \""
-                                         + plan_.steps[s].name + "\" was loaded");
+    return make_error(ec::unavailable,
+                      "the stream stopped before block \"" + plan_.steps[s].name + "\" was loaded");
   auto entry = std::move(i->second);
   ready_.erase(i);
   next_run_ = s + 1;
@@ -322,6 +359,8 @@ void stream_window::release(lock_type& lock, std::vector<running> leases) {
   std::vector<bool> free_now;
   for (const auto& r : leases)
     free_now.push_back(opts_.free_finished || (retaining && !retained_[r.step]));
+  for (const auto& r : leases)
+    uncount_lease(r.step);
   lock.unlock();
   for (size_t i = 0; i < leases.size(); ++i)
     residency_.unload(leases[i].lease, free_now[i]);

@@ -24,11 +24,14 @@ public:
   /// The run's budget right now (its share, scaled by memory pressure).
   using budget_source = std::function<uint64_t()>;
 
-  /// `held` (shared by the model's runs) is
-  /// kept equal to the sum of the bytes its windows hold.
+  /// `held` (shared by the model's runs) is kept equal to the sum of the
+  /// bytes its windows hold, kept blocks included; `all_leased` (shared by
+  /// every stream of the executor; may be null) counts only the blocks leased
+  /// or being read: the bytes the streams take from the device right now.
   stream_window(residency::residency_manager& residency, std::string owner,
                 stream_plan plan, const stream_options& opts, budget_source budget,
-                std::shared_ptr<std::atomic<uint64_t>> held);
+                std::shared_ptr<std::atomic<uint64_t>> held,
+                std::shared_ptr<std::atomic<uint64_t>> all_leased = nullptr);
 
   /// Stops the helper thread and releases every block still held.
   ~stream_window();
@@ -74,6 +77,8 @@ private:
   bool admissible(uint32_t s, bool& forced) const;
   void load(lock_type& lock, uint32_t s, bool forced);
   bool trim(lock_type& lock);
+  void count_lease(uint32_t s);
+  void uncount_lease(uint32_t s);
   void hold(uint32_t s);
   void unhold(uint32_t s);
   void release(lock_type& lock, std::vector<running> leases);
@@ -87,6 +92,7 @@ private:
   stream_options opts_;
   budget_source budget_;
   std::shared_ptr<std::atomic<uint64_t>> held_total_;
+  std::shared_ptr<std::atomic<uint64_t>> all_leased_;
 
   mutable std::mutex mtx_;
   std::condition_variable cv_;
@@ -99,6 +105,7 @@ private:
   std::map<uint32_t, loaded> ready_; ///< leased, not yet taken
   std::vector<running> running_;      ///< taken, not yet released
   std::unordered_map<content_id, uint32_t> counts_; ///< held blob -> steps holding it
+  std::unordered_map<content_id, uint32_t> leased_; ///< leased blob -> steps leasing it
   uint64_t held_ = 0;
   uint64_t peak_ = 0;
   uint32_t depth_ = 1; ///< blocks to keep loaded ahead of the running one

@@ -140,7 +140,7 @@ public:
     auto* t = ticket.get();
     auto window = std::make_shared<stream_window>(
       residency_, m.name + "/stream", plan, model->opts_,
-      [registry, t] { return registry->budget_of(*t); }, model->held_);
+      [registry, t] { return registry->budget_of(*t); }, model->held_, leased_);
     ticket->changed = [w = std::weak_ptr<stream_window>(window)] {
       if (auto live = w.lock())
         live->budget_changed();
@@ -213,11 +213,20 @@ public:
     registry_->set_pressure(level);
   }
 
+  void set_room_bytes(uint64_t bytes) override {
+    registry_->set_room(bytes);
+  }
+
+  uint64_t leased_bytes() const override {
+    return leased_->load();
+  }
+
 private:
   torch::Device device_;
   residency::residency_manager& residency_;
   const store::skeleton_store& skeletons_;
   std::shared_ptr<stream_registry> registry_;
+  std::shared_ptr<std::atomic<uint64_t>> leased_ = std::make_shared<std::atomic<uint64_t>>(0);
 };
 
 } // namespace

@@ -132,6 +132,16 @@ public:
   virtual uint64_t budget_bytes() const = 0;
   virtual void set_budget_bytes(uint64_t bytes) = 0;
 
+  /// What the device's other users (models held resident) leave to streams
+  /// right now; shares are split from the lower of it and budget_bytes().
+  /// Unlimited until set. Unlike the budget, it does not make prepare()
+  /// refuse a model: a run that cannot get its largest block fails instead.
+  virtual void set_room_bytes(uint64_t bytes) = 0;
+
+  /// Bytes that every stream of this executor has leased or is reading right
+  /// now (blocks kept for the next run count once they are leased again).
+  virtual uint64_t leased_bytes() const = 0;
+
   /// A memory-pressure signal (the executor actor forwards the monitor's):
   /// running streams shrink their windows at once, to half their share at
   /// `high` and to one block at a time at `critical`; `normal` and `low`

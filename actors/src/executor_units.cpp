@@ -1,0 +1,316 @@
+#include "executor_units.hpp"
+
+#include "tessera/core/fusion_pass.hpp"
+
+#include <algorithm>
+#include <set>
+
+namespace tessera::actors {
+
+caf::error executor_units::check_holdable(const std::string& what, uint64_t bytes) const {
+  if (bytes <= device_budget())
+    return {};
+  return make_error(ec::out_of_memory, what + " needs " + std::to_string(bytes) +
+                                           " bytes resident, more than the device budget of " +
+                                           std::to_string(device_budget()) + " bytes");
+}
+
+bool executor_units::swap_out_one() {
+  auto model = loaded.end();
+  for (auto i = loaded.begin(); i != loaded.end(); ++i)
+    if (model == loaded.end() || i->second.last_used < model->second.last_used)
+      model = i;
+  auto group = groups.end();
+  for (auto i = groups.begin(); i != groups.end(); ++i)
+    if (group == groups.end() || i->second.last_used < group->second.last_used)
+      group = i;
+  if (model == loaded.end() && group == groups.end())
+    return false;
+  if (group != groups.end() &&
+      (model == loaded.end() || group->second.last_used < model->second.last_used)) {
+    backend::unload_group(*deps->exec, group->second.group);
+    groups.erase(group);
+  } else {
+    deps->exec->unload(model->second.model);
+    loaded.erase(model);
+  }
+  ++swaps_out;
+  return true;
+}
+
+void executor_units::sync_groups() {
+  if (deps->store == nullptr)
+    return;
+  if (directory == nullptr)
+    directory = std::make_unique<group_directory>(deps->store->root());
+  if (!directory->refresh())
+    return;
+  for (auto i = groups.begin(); i != groups.end();) {
+    const auto* def = directory->find(i->first);
+    std::vector<std::string> members;
+    for (const auto& m : i->second.plan->members)
+      members.push_back(m.model);
+    auto wanted = def == nullptr ? std::vector<std::string>{} : def->models;
+    std::sort(wanted.begin(), wanted.end());
+    if (def != nullptr && wanted == members) {
+      ++i;
+      continue;
+    }
+    backend::unload_group(*deps->exec, i->second.group);
+    i = groups.erase(i);
+  }
+}
+
+void executor_units::count_load(const backend::load_report& report, load_outcome* out) {
+  ++loads.loaded;
+  loads.shared_bytes += report.bytes - report.bytes_read;
+  loads.read_bytes += report.bytes_read;
+  loads.duration.observe(report.elapsed_ms);
+  if (out != nullptr) {
+    out->loaded_bytes = report.bytes_read;
+    out->reused_bytes = report.bytes - report.bytes_read;
+  }
+}
+
+executor_units::held_group* executor_units::group_holding(const std::string& ref) {
+  for (auto& [n, g] : groups)
+    if (g.plan->find(ref) != nullptr)
+      return &g;
+  return nullptr;
+}
+
+caf::expected<executor_units::held_group*> executor_units::ensure_group(const group_definition& def,
+                                                                        load_outcome* out) {
+  if (auto i = groups.find(def.name); i != groups.end()) {
+    i->second.last_used = ++tick;
+    ++loads.held;
+    if (out != nullptr)
+      out->reused_bytes = i->second.plan->savings.fused_bytes;
+    return &i->second;
+  }
+  auto plan = store::plan_group(*deps->store, def);
+  if (!plan)
+    return plan.error();
+  auto shared = std::make_shared<const fused_plan>(std::move(*plan));
+  if (auto err = check_holdable("group \"" + def.name + "\"", shared->savings.fused_bytes))
+    return err;
+  for (;;) {
+    backend::load_report report;
+    auto g = backend::load_group(*deps->exec, *shared, &report);
+    if (g) {
+      count_load(report, out);
+      // Members held on their own (loaded before the group was defined) are
+      // served by the group from now on: one unit holds them.
+      for (auto i = loaded.begin(); i != loaded.end();)
+        if (shared->find(i->first) != nullptr) {
+          deps->exec->unload(i->second.model);
+          i = loaded.erase(i);
+        } else {
+          ++i;
+        }
+      auto& h = groups[def.name];
+      h = held_group{std::move(*g), shared, ++tick};
+      return &h;
+    }
+    if (code_of(g.error()) != ec::out_of_memory || !swap_out_one())
+      return g.error();
+    deps->residency->drop_cached();
+  }
+}
+
+caf::expected<std::shared_ptr<backend::loaded_model>>
+executor_units::ensure_loaded(const std::string& name, uint32_t version, load_outcome* out) {
+  // The common case, a held model asked for by its exact version, needs no
+  // manifest read (the gateway resolves versions before jobs get here).
+  if (version != 0)
+    if (auto i = loaded.find(name + ":" + std::to_string(version)); i != loaded.end()) {
+      i->second.last_used = ++tick;
+      ++loads.held;
+      if (out != nullptr) {
+        const auto& m = i->second.model->manifest();
+        out->model = m.name;
+        out->version = m.version;
+        out->reused_bytes = parameter_bytes(m);
+      }
+      return i->second.model;
+    }
+  auto m = deps->store->manifests().get(name, version);
+  if (!m)
+    return m.error();
+  auto k = key(*m);
+  if (out != nullptr) {
+    out->model = m->name;
+    out->version = m->version;
+  }
+  if (auto i = loaded.find(k); i != loaded.end()) {
+    i->second.last_used = ++tick;
+    ++loads.held;
+    if (out != nullptr)
+      out->reused_bytes = parameter_bytes(*m);
+    return i->second.model;
+  }
+  if (auto err = check_holdable("model \"" + m->name + "\"", parameter_bytes(*m)))
+    return err;
+  for (;;) {
+    backend::load_report report;
+    auto model = deps->exec->load(*m, &report);
+    if (model) {
+      loaded[k] = held{*model, ++tick};
+      count_load(report, out);
+      return *model;
+    }
+    // Full memory: make room from this executor's own idle units, then retry.
+    if (code_of(model.error()) != ec::out_of_memory || !swap_out_one())
+      return model.error();
+    deps->residency->drop_cached();
+  }
+}
+
+caf::expected<executor_units::held_group*> executor_units::group_for(const std::string& ref,
+                                                                     load_outcome* out) {
+  if (auto* g = group_holding(ref)) {
+    g->last_used = ++tick;
+    ++loads.held;
+    return g;
+  }
+  const auto* def = directory == nullptr ? nullptr : directory->containing(ref);
+  if (def == nullptr)
+    return static_cast<held_group*>(nullptr);
+  auto g = ensure_group(*def, out);
+  if (!g && code_of(g.error()) == ec::out_of_memory)
+    return static_cast<held_group*>(nullptr);
+  return g;
+}
+
+const group_definition* executor_units::group_named(const infer_job& job) {
+  if (directory == nullptr)
+    return nullptr;
+  const auto* def = directory->find(job.model);
+  if (def == nullptr || job.group)
+    return def;
+  auto m = deps->store->manifests().get(job.model, job.version);
+  return !m && code_of(m.error()) == ec::unknown_model ? def : nullptr;
+}
+
+caf::expected<load_outcome> executor_units::load(const std::string& name, uint32_t version) {
+  sync_groups();
+  load_outcome out;
+  auto m = deps->store->manifests().get(name, version);
+  if (!m) {
+    const auto* def = directory == nullptr ? nullptr : directory->find(name);
+    if (def == nullptr || code_of(m.error()) != ec::unknown_model)
+      return m.error();
+    out.model = name;
+    auto g = ensure_group(*def, &out);
+    if (g) {
+      out.version = (*g)->plan->dag.version;
+      return out;
+    }
+    if (!stream_instead(g.error()))
+      return wrap(g.error(), "group \"" + name + "\"");
+    auto plan = store::plan_group(*deps->store, *def);
+    if (!plan)
+      return wrap(plan.error(), "group \"" + name + "\"");
+    auto unit = streams->prepare(group_key(name), plan->dag);
+    if (!unit)
+      return wrap(unit.error(), "group \"" + name + "\"");
+    out.version = plan->dag.version;
+    return out;
+  }
+  out.model = m->name;
+  out.version = m->version;
+  auto g = group_for(key(*m), &out);
+  if (!g)
+    return g.error();
+  if (*g != nullptr)
+    return out;
+  auto model = ensure_loaded(m->name, m->version, &out);
+  if (!model && stream_instead(model.error())) {
+    if (auto unit = streams->prepare(key(*m), *m); !unit)
+      return unit.error();
+    return out;
+  }
+  if (!model)
+    return model.error();
+  return out;
+}
+
+bool executor_units::unload(const std::string& name, uint32_t version) {
+  bool any = streams->forget(
+      [&](const std::string& k) { return k == group_key(name) || is_ref_of(k, name, version); });
+  if (auto i = groups.find(name); i != groups.end()) {
+    backend::unload_group(*deps->exec, i->second.group);
+    groups.erase(i);
+    return true;
+  }
+  for (auto i = loaded.begin(); i != loaded.end();) {
+    const auto& m = i->second.model->manifest();
+    if (m.name == name && (version == 0 || m.version == version)) {
+      deps->exec->unload(i->second.model);
+      i = loaded.erase(i);
+      any = true;
+    } else {
+      ++i;
+    }
+  }
+  for (auto i = groups.begin(); i != groups.end();) {
+    bool member =
+        std::any_of(i->second.plan->members.begin(), i->second.plan->members.end(),
+                    [&](const fusion_member& f) { return is_ref_of(f.model, name, version); });
+    if (member) {
+      backend::unload_group(*deps->exec, i->second.group);
+      i = groups.erase(i);
+      any = true;
+    } else {
+      ++i;
+    }
+  }
+  return any;
+}
+
+executor_state executor_units::state() const {
+  executor_state s;
+  s.name = deps->name;
+  std::set<std::string> keys;
+  for (const auto& [k, h] : loaded)
+    keys.insert(k);
+  for (const auto& [n, g] : groups) {
+    s.groups.push_back(n);
+    keys.insert(key(g.plan->dag));
+    for (const auto& m : g.plan->members)
+      keys.insert(m.model);
+  }
+  s.loaded.assign(keys.begin(), keys.end());
+  s.served = served;
+  s.swaps_out = swaps_out;
+  s.swaps_out_pressure = swaps_out_pressure;
+  s.loads = loads;
+  s.fused_passes = fused_passes;
+  s.streamed = streams->prepared();
+  s.streams = streams->totals();
+  return s;
+}
+
+void executor_units::relieve(pressure_level level) {
+  if (level < pressure_level::high)
+    return;
+  auto& mgr = *deps->residency;
+  const auto& marks = mgr.options().marks;
+  // Streams' bytes are left out: they keep within the room the rest leaves
+  // them, and swapping resident units out would not shrink them.
+  auto over = [&] {
+    auto s = mgr.stats();
+    auto used = s.device.used_bytes + s.device.reserved_bytes;
+    if (deps->stream)
+      used -= std::min(used, deps->stream->leased_bytes());
+    return bytes_above_low_watermark(used, s.device.budget_bytes, marks) > 0;
+  };
+  if (over())
+    mgr.drop_cached();
+  while (over() && swap_out_one()) {
+    ++swaps_out_pressure;
+    mgr.drop_cached();
+  }
+}
+
+} // namespace tessera::actors
