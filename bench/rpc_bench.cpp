@@ -234,7 +234,8 @@ int run_rpc_bench(const bench_options& opts) {
       auto t = clock_type::now();
       zmq::send_multipart(dealer, *frames);
       std::vector<zmq::message_t> back;
-      zmq::recv_multipart(dealer, std::back_inserter(back));
+      if (!zmq::recv_multipart(dealer, std::back_inserter(back)))
+        return std::fprintf(stderr, "bench rpc: the echo did not answer\n"), 1;
       if (i >= 50)
         echo.push_back(us_since(t));
     }

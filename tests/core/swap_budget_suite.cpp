@@ -56,7 +56,7 @@ TEST_SUITE("swap_budget") {
       for (uint64_t n = 1; n <= 6; ++n) {
         std::vector<swap_demand> ds;
         for (uint64_t i = 0; i < n; ++i)
-          ds.push_back({(i * 37 + 11) % 500 + 1, (i * 911 + 700) % 5000 + 500, i % 3 == 2 ? 800 : 0});
+          ds.push_back({(i * 37 + 11) % 500 + 1, (i * 911 + 700) % 5000 + 500, i % 3 == 2 ? uint64_t{800} : uint64_t{0}});
         auto s = split_swap_budget(total, ds);
         CAPTURE(total);
         CAPTURE(n);
