@@ -12,6 +12,7 @@
 #include "bench_store.hpp"
 #include "load_rig.hpp"
 #include "tessera/core/error.hpp"
+#include "tessera/core/node_config.hpp"
 #include "tessera/torch/streaming.hpp"
 
 #include <algorithm>
@@ -45,7 +46,7 @@ struct stream_config {
   uint64_t divisor = 0;
   bool prefetch = true;
   bool in_place = false; ///< blocks used from the mapped store (CPU, unified memory)
-  residency::cpu_arena arena;
+  std::unique_ptr<residency::cpu_arena> arena;
   std::unique_ptr<residency::residency_manager> residency;
   std::unique_ptr<torch_backend::streaming_executor> exec;
   std::shared_ptr<torch_backend::streamed_model> model;
@@ -63,7 +64,10 @@ caf::error make_stream(stream_config& c, const store::block_store& st, const mod
   auto mode = copy_mode(budget);
   if (c.in_place)
     mode.mode = load_mode::in_place;
-  c.residency = std::make_unique<residency::residency_manager>(st, c.arena, mode);
+  // Freed blocks keep their pages as on a node with the default device cache
+  // (decision 33): a GPU of this budget keeps its memory too.
+  c.arena = std::make_unique<residency::cpu_arena>(0, 64u << 20, node_config{}.device_cache_bytes);
+  c.residency = std::make_unique<residency::residency_manager>(st, *c.arena, mode);
   auto exec = torch_backend::make_streaming_executor({}, *c.residency, st.skeletons());
   if (!exec)
     return exec.error();

@@ -10,13 +10,13 @@ namespace tessera::actors {
 caf::expected<device_tier> make_device_tier(const node_config& cfg) {
   device_tier tier;
   if (cfg.device == "cpu") {
-    tier.memory = std::make_unique<residency::cpu_arena>();
+    tier.memory = std::make_unique<residency::cpu_arena>(0, 64u << 20, cfg.device_cache_bytes);
     return tier;
   }
   auto n = cuda::cuda_device_index(cfg.device);
   if (!n)
     return wrap(n.error(), "device \"" + cfg.device + "\": expected cpu or cuda:N");
-  auto gpu = cuda::make_cuda_device_memory(*n);
+  auto gpu = cuda::make_cuda_device_memory(*n, cuda::device_cache_options{cfg.device_cache_bytes});
   if (!gpu)
     return wrap(gpu.error(), "device \"" + cfg.device + "\"");
   if (!(*gpu)->host_accessible() && cfg.mode == load_mode::in_place)

@@ -101,7 +101,7 @@ void add_residency_families(std::vector<metric_family>& out, const residency::re
       {"budget", s.device.budget_bytes},     {"used", s.device.used_bytes},
       {"reserved", s.device.reserved_bytes}, {"referenced", s.device.referenced_bytes},
       {"cached", s.device.cached_bytes},     {"pinned", s.device.pinned_bytes},
-      {"detached", s.device.detached_bytes}};
+      {"detached", s.device.detached_bytes}, {"allocator_kept", s.device.allocator_kept_bytes}};
   for (const auto& [state, bytes] : states)
     add(device, {{"state", state}}, static_cast<double>(bytes));
   out.push_back(std::move(device));

@@ -107,6 +107,19 @@ entry watermark_entry(const char* key, const char* help, double watermarks::*mem
           [member](const node_config& c) { return fraction_text(c.marks.*member); }};
 }
 
+// A whole number of bytes, milliseconds or the like (sizes take KiB/MiB/GiB).
+entry u64_entry(const char* key, const char* help, uint64_t node_config::*member) {
+  return {key, help,
+          [key, member](node_config& c, const std::string& v) -> caf::error {
+            auto x = parse_u64(key, v);
+            if (!x)
+              return x.error();
+            c.*member = *x;
+            return {};
+          },
+          [member](const node_config& c) { return std::to_string(c.*member); }};
+}
+
 const std::vector<entry>& entries() {
   static const std::vector<entry> table{
     {"store_path", "directory of the block store (blobs, skeletons, manifests)",
@@ -121,15 +134,12 @@ const std::vector<entry>& entries() {
        return {};
      },
      [](const node_config& c) { return c.device; }},
-    {"device_budget_bytes", "bytes of parameters the device tier may hold (KiB/MiB/GiB)",
-     [](node_config& c, const std::string& v) -> caf::error {
-       auto x = parse_u64("device_budget_bytes", v);
-       if (!x)
-         return x.error();
-       c.device_budget_bytes = *x;
-       return {};
-     },
-     [](const node_config& c) { return std::to_string(c.device_budget_bytes); }},
+    u64_entry("device_budget_bytes", "bytes of parameters the device tier may hold (KiB/MiB/GiB)",
+              &node_config::device_budget_bytes),
+    u64_entry("device_cache_bytes",
+              "freed device memory kept for the next loads (the CPU arena's pages, the GPU "
+              "allocator's blocks); 0 gives it back at once",
+              &node_config::device_cache_bytes),
     {"load_mode", "in_place: view mapped blobs; copy: copy into device memory",
      [](node_config& c, const std::string& v) -> caf::error {
        if (v == "in_place")

@@ -74,6 +74,7 @@ void print_tiers(const residency::residency_stats& s,
   row("  detached", d.detached_bytes, "(freed, still viewed elsewhere)");
   row("reserved", d.reserved_bytes, "(admitted loads in flight)");
   row("allocator", d.allocator_bytes, "(the device allocator's own count)");
+  row("allocator kept", d.allocator_kept_bytes, "(freed, kept for the next loads)");
   print_gpus();
   const auto& c = s.counters;
   std::printf("loads: %llu granted, %llu refused, %llu rolled back, %llu unloads\n",
@@ -118,6 +119,7 @@ nlohmann::json tiers_json(const residency::residency_stats& s,
                 {"referenced_bytes", d.referenced_bytes}, {"pinned_bytes", d.pinned_bytes},
                 {"cached_bytes", d.cached_bytes}, {"detached_bytes", d.detached_bytes},
                 {"reserved_bytes", d.reserved_bytes}, {"allocator_bytes", d.allocator_bytes},
+                {"allocator_kept_bytes", d.allocator_kept_bytes},
                 {"resident_blobs", d.resident_blobs}, {"pressure", to_string(s.pressure)}}},
     {"counters", {{"loads", c.loads}, {"refused_loads", c.refused_loads},
                   {"failed_loads", c.failed_loads}, {"unloads", c.unloads},

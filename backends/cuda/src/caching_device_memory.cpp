@@ -148,6 +148,10 @@ uint64_t caching_device_memory::allocated_bytes() const {
   return state_->figures.live_bytes;
 }
 
+uint64_t caching_device_memory::cached_bytes() const {
+  return figures().cached_bytes;
+}
+
 uint64_t caching_device_memory::trim() {
   std::lock_guard<std::mutex> guard{state_->mtx};
   return state_->trim_locked();

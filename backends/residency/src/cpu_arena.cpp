@@ -7,6 +7,7 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include <sys/mman.h>
@@ -34,32 +35,76 @@ size_t round_down(size_t x, size_t to) {
 
 } // namespace
 
+using range_map = std::map<size_t, size_t>; // offset -> length, coalesced
+
 struct region {
   std::byte* base = nullptr;
   size_t bytes = 0;
   size_t live_bytes = 0;
-  std::map<size_t, size_t> free; // offset -> length, coalesced
+  range_map free; ///< free, its whole pages given back to the operating system
+  range_map kept; ///< free, its pages kept for the next allocations
+  size_t kept_bytes = 0;
 };
+
+namespace {
+
+// Inserts [offset, offset + n) into `ranges`, joined with the ranges it touches.
+range_map::iterator insert_joined(range_map& ranges, size_t offset, size_t n) {
+  auto [i, inserted] = ranges.emplace(offset, n);
+  if (auto next = std::next(i); next != ranges.end() && offset + n == next->first) {
+    i->second += next->second;
+    ranges.erase(next);
+  }
+  if (i != ranges.begin()) {
+    auto prev = std::prev(i);
+    if (prev->first + prev->second == i->first) {
+      prev->second += i->second;
+      ranges.erase(i);
+      i = prev;
+    }
+  }
+  return i;
+}
+
+// Takes `n` bytes from the first range of `ranges` that holds them.
+std::optional<size_t> take_first_fit(range_map& ranges, size_t n) {
+  for (auto i = ranges.begin(); i != ranges.end(); ++i)
+    if (i->second >= n) {
+      auto [offset, length] = *i;
+      ranges.erase(i);
+      if (length > n)
+        ranges.emplace(offset + n, length - n);
+      return offset;
+    }
+  return std::nullopt;
+}
+
+} // namespace
 
 struct cpu_arena::state {
   size_t region_bytes;
+  uint64_t retain_limit;
   std::mutex mtx;
   std::vector<std::unique_ptr<region>> regions;
   uint64_t allocated = 0;
   uint64_t mapped = 0;
+  uint64_t kept = 0; ///< over all regions
 
-  // Takes `n` bytes from the first free range that fits, in any region.
+  // Takes `n` bytes, from memory whose pages are kept if any fits (no faults,
+  // no zeroing), else from the first free range that fits, in any region.
   std::pair<region*, size_t> take(size_t n) {
     for (auto& r : regions)
-      for (auto i = r->free.begin(); i != r->free.end(); ++i)
-        if (i->second >= n) {
-          auto [offset, length] = *i;
-          r->free.erase(i);
-          if (length > n)
-            r->free.emplace(offset + n, length - n);
-          r->live_bytes += n;
-          return {r.get(), offset};
-        }
+      if (auto offset = take_first_fit(r->kept, n)) {
+        r->kept_bytes -= n;
+        kept -= n;
+        r->live_bytes += n;
+        return {r.get(), *offset};
+      }
+    for (auto& r : regions)
+      if (auto offset = take_first_fit(r->free, n)) {
+        r->live_bytes += n;
+        return {r.get(), *offset};
+      }
     return {nullptr, 0};
   }
 
@@ -88,45 +133,64 @@ struct cpu_arena::state {
     return {};
   }
 
-  void give_back(region* r, size_t offset, size_t n, size_t bytes) {
-    std::lock_guard<std::mutex> guard{mtx};
-    allocated -= bytes;
-    r->live_bytes -= n;
-    auto [i, inserted] = r->free.emplace(offset, n);
-    if (auto next = std::next(i); next != r->free.end() && offset + n == next->first) {
-      i->second += next->second;
-      r->free.erase(next);
-    }
-    if (i != r->free.begin()) {
-      auto prev = std::prev(i);
-      if (prev->first + prev->second == i->first) {
-        prev->second += i->second;
-        r->free.erase(i);
-        i = prev;
-      }
-    }
-    if (r->live_bytes == 0) {
-      ::munmap(r->base, r->bytes);
-      mapped -= r->bytes;
-      for (auto j = regions.begin(); j != regions.end(); ++j)
-        if (j->get() == r) {
-          regions.erase(j);
-          break;
-        }
-      return;
-    }
-    // Return the whole pages of the block (and of free neighbours it joined).
+  // Makes [offset, offset + n) of `r` free and gives its whole pages back
+  // (with those of the free neighbours it joined, whose edge pages it held).
+  void release(region& r, size_t offset, size_t n) {
+    auto i = insert_joined(r.free, offset, n);
     auto page = page_bytes();
     size_t lo = std::max(round_up(i->first, page), round_down(offset, page));
     size_t hi = std::min(round_down(i->first + i->second, page), round_up(offset + n, page));
     if (hi > lo)
-      ::madvise(r->base + lo, hi - lo, MADV_DONTNEED);
+      ::madvise(r.base + lo, hi - lo, MADV_DONTNEED);
+  }
+
+  // Unmaps `r` if nothing in it is live or kept; true if it did.
+  bool unmap_if_empty(region* r) {
+    if (r->live_bytes > 0 || r->kept_bytes > 0)
+      return false;
+    ::munmap(r->base, r->bytes);
+    mapped -= r->bytes;
+    for (auto j = regions.begin(); j != regions.end(); ++j)
+      if (j->get() == r) {
+        regions.erase(j);
+        break;
+      }
+    return true;
+  }
+
+  void give_back(region* r, size_t offset, size_t n, size_t bytes) {
+    std::lock_guard<std::mutex> guard{mtx};
+    allocated -= bytes;
+    r->live_bytes -= n;
+    if (kept + n <= retain_limit) {
+      insert_joined(r->kept, offset, n);
+      r->kept_bytes += n;
+      kept += n;
+      return;
+    }
+    if (!unmap_if_empty(r))
+      release(*r, offset, n);
+  }
+
+  uint64_t trim_locked() {
+    uint64_t out = kept;
+    for (auto& r : regions) {
+      for (const auto& [offset, n] : r->kept)
+        release(*r, offset, n);
+      r->kept.clear();
+      r->kept_bytes = 0;
+    }
+    kept = 0;
+    for (size_t i = regions.size(); i-- > 0;)
+      unmap_if_empty(regions[i].get());
+    return out;
   }
 };
 
-cpu_arena::cpu_arena(uint64_t limit_bytes, size_t region_bytes)
-  : limit_bytes_(limit_bytes), state_(std::make_shared<state>()) {
+cpu_arena::cpu_arena(uint64_t limit_bytes, size_t region_bytes, uint64_t retain_limit_bytes)
+    : limit_bytes_(limit_bytes), state_(std::make_shared<state>()) {
   state_->region_bytes = region_bytes;
+  state_->retain_limit = retain_limit_bytes;
 }
 
 cpu_arena::~cpu_arena() = default;
@@ -147,6 +211,11 @@ caf::expected<backend::device_block> cpu_arena::allocate(size_t bytes) {
                                            + " bytes do not fit its limit of "
                                            + std::to_string(limit_bytes_));
   auto [r, offset] = state_->take(n);
+  if (r == nullptr && state_->kept > 0) {
+    // Kept ranges may split free space that would fit once joined.
+    state_->trim_locked();
+    std::tie(r, offset) = state_->take(n);
+  }
   if (r == nullptr) {
     if (auto err = state_->grow(n))
       return err;
@@ -175,6 +244,16 @@ caf::error cpu_arena::synchronize() {
 uint64_t cpu_arena::allocated_bytes() const {
   std::lock_guard<std::mutex> guard{state_->mtx};
   return state_->allocated;
+}
+
+uint64_t cpu_arena::cached_bytes() const {
+  std::lock_guard<std::mutex> guard{state_->mtx};
+  return state_->kept;
+}
+
+uint64_t cpu_arena::trim() {
+  std::lock_guard<std::mutex> guard{state_->mtx};
+  return state_->trim_locked();
 }
 
 uint64_t cpu_arena::mapped_bytes() const {

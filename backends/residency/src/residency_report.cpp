@@ -25,6 +25,7 @@ residency_stats residency_core::stats() const {
   auto listed = d.referenced_bytes + d.cached_bytes;
   d.detached_bytes = d.used_bytes > listed ? d.used_bytes - listed : 0;
   d.allocator_bytes = device_.allocated_bytes();
+  d.allocator_kept_bytes = device_.cached_bytes();
   if (staging_) {
     auto f = staging_->figures();
     out.host.staging_bytes = staging_->total_bytes();

@@ -25,6 +25,11 @@ struct node_config {
   std::string store_path = "tessera-store";
   std::string device = "cpu";
   uint64_t device_budget_bytes = 2ull << 30;
+  /// Freed device memory kept for the next loads instead of given back: the
+  /// CPU arena keeps the pages (no faults, no zeroing on the next fill), the
+  /// GPU's caching allocator the blocks. Critical memory pressure and
+  /// `trim` give it back (decision 33).
+  uint64_t device_cache_bytes = 256ull << 20;
   load_mode mode = load_mode::in_place;
   bool verify_blobs = true;
   uint32_t io_threads = 2;

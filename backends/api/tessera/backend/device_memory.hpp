@@ -43,6 +43,18 @@ public:
 
   /// Bytes of live allocations, as the device itself counts them (the driver's view).
   virtual uint64_t allocated_bytes() const = 0;
+
+  /// Freed memory the device keeps for the next allocations instead of giving
+  /// it back (a caching allocator's cache, or the CPU arena's retained pages).
+  virtual uint64_t cached_bytes() const {
+    return 0;
+  }
+
+  /// Gives every cached byte back (to the driver, or to the operating system)
+  /// and returns how many; what live allocations hold is untouched.
+  virtual uint64_t trim() {
+    return 0;
+  }
 };
 
 } // namespace tessera::backend

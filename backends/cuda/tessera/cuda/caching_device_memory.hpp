@@ -48,8 +48,11 @@ public:
   /// Live bytes (rounded), as this allocator counts them.
   uint64_t allocated_bytes() const override;
 
+  /// Bytes of freed blocks kept for reuse.
+  uint64_t cached_bytes() const override;
+
   /// Returns every cached block to the driver; returns how many bytes.
-  uint64_t trim();
+  uint64_t trim() override;
 
   allocator_figures figures() const;
 

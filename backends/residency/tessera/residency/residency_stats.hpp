@@ -33,6 +33,7 @@ struct device_tier_stats {
   uint64_t resident_blobs = 0;
   uint64_t loading_blobs = 0;
   uint64_t allocator_bytes = 0;  ///< the device allocator's own count (copy mode)
+  uint64_t allocator_kept_bytes = 0; ///< freed memory the allocator keeps for reuse
 };
 
 /// The host tier: staging buffers, and the device's in-place mappings.
