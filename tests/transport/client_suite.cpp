@@ -7,6 +7,11 @@
 
 #include <doctest/doctest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 using namespace std::chrono_literals;
 using namespace tessera;
 using namespace tessera::test;
@@ -118,12 +123,17 @@ TEST_SUITE("client") {
 
   TEST_CASE("no server gives unavailable") {
     zmq::context_t ctx;
-    std::string endpoint;
-    {
-      auto probe = router_socket::bind(ctx, "tcp://127.0.0.1:*");
-      REQUIRE(probe);
-      endpoint = probe->endpoint(); // a port that was free, now closed again
-    }
+    // A port bound but never listened on: connections are refused, and no
+    // other test running beside this one can take the port meanwhile.
+    int held = ::socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(held >= 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(held, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    socklen_t len = sizeof addr;
+    REQUIRE(::getsockname(held, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+    auto endpoint = "tcp://127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
     auto c = client::connect(ctx, endpoint);
     REQUIRE(c);
     auto out = c->call(request{"", health_request{}}, 100ms);
@@ -132,6 +142,7 @@ TEST_SUITE("client") {
     auto bad = client::connect(ctx, "nonsense://x");
     REQUIRE_FALSE(bad);
     CHECK(code_of(bad.error()) == ec::invalid_argument);
+    ::close(held);
   }
 
   TEST_CASE("malformed bytes on the socket get an error reply naming their id") {
