@@ -23,7 +23,15 @@ struct in_flight {
   std::string model;
   steady_time arrival{};
   std::string trace;
+  bool uplink = false; ///< counted by uplink_shares until answered
 };
+
+uint64_t input_bytes(const transport::infer_request& r) {
+  uint64_t sum = 0;
+  for (const auto& t : r.inputs)
+    sum += t.tensor.bytes;
+  return sum;
+}
 
 double ms_since(steady_time t) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
@@ -137,10 +145,32 @@ caf::expected<std::unique_ptr<gateway>> gateway::start(caf::actor_system& sys, z
     std::map<uint64_t, in_flight> pending;
     uint64_t next_ticket = 1;
     auto earliest_deadline = steady_time::max(); ///< of the requests in `pending`
-    auto answer_error = [&](const transport::peer& to, const std::string& id, const caf::error& err) {
-      router_ptr->reply_error(to, id, err);
+    uplink_shares uplink{sh.opts.uplink};
+    uint64_t uplink_published = 0; ///< the computation gateway::uplink() shows
+    // Every reply to a client that the uplink split counts carries its share.
+    auto advice_for = [&](const transport::peer& to) {
+      transport::reply_advice advice;
+      if (!uplink.enabled())
+        return advice;
+      advice.uplink_share_bytes_per_s =
+          uplink.share_of(to.routing_id, std::chrono::steady_clock::now());
+      if (uplink.snapshot().computations != uplink_published) {
+        uplink_published = uplink.snapshot().computations;
+        std::lock_guard<std::mutex> guard{sh.uplink_mtx};
+        sh.uplink_last = uplink.snapshot();
+      }
+      return advice;
+    };
+    auto answer_error = [&](const transport::peer& to, const std::string& id,
+                            const caf::error& err) {
+      router_ptr->reply_error(to, id, err, advice_for(to));
       ++sh.counters.answered;
       ++sh.counters.errors;
+    };
+    // A request leaves the uplink's count before its reply takes the share.
+    auto leave_uplink = [&](const in_flight& p) {
+      if (p.uplink)
+        uplink.finished(p.from.routing_id, std::chrono::steady_clock::now());
     };
     while (!sh.stopping.load()) {
       zmq::pollitem_t items[] = {{router_ptr->socket().handle(), 0, ZMQ_POLLIN, 0},
@@ -178,7 +208,13 @@ caf::expected<std::unique_ptr<gateway>> gateway::start(caf::actor_system& sys, z
         // is kept, so a request keeps one trace across nodes.
         auto ticket = next_ticket++;
         std::string trace = sh.opts.node_name + "-" + std::to_string(ticket);
+        bool counted = false;
         if (auto* inf = std::get_if<transport::infer_request>(&*in->request.value)) {
+          auto budget = inf->deadline_ms
+                            ? std::optional<double>(static_cast<double>(*inf->deadline_ms))
+                            : std::nullopt;
+          counted = uplink.arrived(in->from.routing_id, input_bytes(*inf), budget, inf->model_name,
+                                   arrival);
           if (inf->deadline_ms && !best_effort(*inf))
             deadline = arrival + std::chrono::milliseconds(*inf->deadline_ms);
           // The trace id follows the request to other nodes (see remote_executor).
@@ -188,9 +224,10 @@ caf::expected<std::unique_ptr<gateway>> gateway::start(caf::actor_system& sys, z
           else
             inf->parameters["trace_id"] = trace;
         }
-        pending.emplace(ticket, in_flight{in->from, in->request.id, deadline,
-                                          transport::to_string(transport::operation_of(*in->request.value)),
-                                          model_of(*in->request.value), arrival, trace});
+        pending.emplace(ticket,
+                        in_flight{in->from, in->request.id, deadline,
+                                  transport::to_string(transport::operation_of(*in->request.value)),
+                                  model_of(*in->request.value), arrival, trace, counted});
         caf::anon_send(actor, run_atom::value, ticket, std::move(*in->request.value), arrival, deadline);
       }
       // Replies the actor posted.
@@ -199,8 +236,13 @@ caf::expected<std::unique_ptr<gateway>> gateway::start(caf::actor_system& sys, z
         if (p == pending.end())
           continue; // already answered (deadline): exactly once
         record_answer(sh.counters, p->second, r.body, sh.opts.log.get());
+        leave_uplink(p->second);
         if (r.body)
-          router_ptr->reply(p->second.from, p->second.id, *r.body);
+          if (auto* done = std::get_if<transport::infer_response>(&*r.body))
+            uplink.served(p->second.model, number_parameter(done->parameters, "load_ms") +
+                                               number_parameter(done->parameters, "run_ms"));
+        if (r.body)
+          router_ptr->reply(p->second.from, p->second.id, *r.body, advice_for(p->second.from));
         else
           answer_error(p->second.from, p->second.id, r.body.error());
         if (r.body)
@@ -214,6 +256,7 @@ caf::expected<std::unique_ptr<gateway>> gateway::start(caf::actor_system& sys, z
       for (auto p = pending.begin(); p != pending.end();) {
         if (p->second.deadline != steady_time::max() && now > p->second.deadline + deadline_grace) {
           auto expired = make_error(ec::deadline_exceeded, "the request did not finish by its deadline");
+          leave_uplink(p->second);
           answer_error(p->second.from, p->second.id, expired);
           record_answer(sh.counters, p->second, expired, sh.opts.log.get());
           ++sh.counters.expired;
@@ -247,6 +290,11 @@ void gateway::stop() {
 
 const gateway_counters& gateway::counters() const {
   return shared_->counters;
+}
+
+uplink_snapshot gateway::uplink() const {
+  std::lock_guard<std::mutex> guard{shared_->uplink_mtx};
+  return shared_->uplink_last;
 }
 
 } // namespace tessera::actors

@@ -6,6 +6,8 @@
 #include "tessera/transport/router_socket.hpp"
 #include "wake_queue.hpp"
 
+#include <mutex>
+
 namespace tessera::actors {
 
 struct posted_reply {
@@ -22,6 +24,10 @@ struct gateway_shared {
   steady_time started = std::chrono::steady_clock::now();
 
   wake_queue<posted_reply> outbox;
+
+  /// The socket thread's last uplink split, copied out for gateway::uplink().
+  mutable std::mutex uplink_mtx;
+  uplink_snapshot uplink_last;
 
   /// Queues a reply and wakes the socket thread (called from the actor).
   void post(uint64_t ticket, caf::expected<transport::response_body> body) {

@@ -197,6 +197,8 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg, zmq::co
   gopts.limits.max_tensor_bytes = std::min<size_t>(gopts.limits.max_tensor_bytes, cfg.max_message_bytes);
   if (auto err = apply_curve(cfg, gopts))
     return err;
+  gopts.uplink.capacity_bytes_per_s = cfg.uplink_capacity_mbps * 1.0e6 / 8.0;
+  gopts.uplink.executors = n->executors_.size();
   gateway_deps gdeps{n->scheduler_,
                      n->executors_,
                      n->store_.get(),

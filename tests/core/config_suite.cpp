@@ -46,6 +46,31 @@ TEST_SUITE("config") {
     CHECK(describe(file_err).find("bad.toml") != std::string::npos);
   }
 
+  TEST_CASE(
+      "uplink_capacity_mbps: off by default, a number from a file, the environment or a flag") {
+    node_config cfg;
+    CHECK(cfg.uplink_capacity_mbps == 0.0);
+    CHECK(get_config_value(cfg, "uplink_capacity_mbps") == "0");
+    test::scratch_dir dir{"config"};
+    auto path = dir.path() + "/uplink.toml";
+    std::ofstream{path} << "uplink_capacity_mbps = 12.5\n";
+    REQUIRE_FALSE(apply_config_file(cfg, path));
+    CHECK(cfg.uplink_capacity_mbps == 12.5);
+    CHECK(get_config_value(cfg, "uplink_capacity_mbps") == "12.5");
+    ::setenv("TESSERA_UPLINK_CAPACITY_MBPS", "40", 1);
+    REQUIRE_FALSE(apply_config_env(cfg));
+    ::unsetenv("TESSERA_UPLINK_CAPACITY_MBPS");
+    CHECK(cfg.uplink_capacity_mbps == 40.0);
+    REQUIRE_FALSE(set_config_value(cfg, "uplink_capacity_mbps", "0.8"));
+    CHECK(cfg.uplink_capacity_mbps == 0.8);
+    for (const char* bad : {"-1", "fast", "inf", "3x"}) {
+      auto err = set_config_value(cfg, "uplink_capacity_mbps", bad);
+      CHECK(code_of(err) == ec::bad_config);
+      CHECK(describe(err).find("uplink_capacity_mbps") != std::string::npos);
+    }
+    CHECK(cfg.uplink_capacity_mbps == 0.8);
+  }
+
   TEST_CASE("every entry is documented") {
     for (const auto& e : describe_config()) {
       CHECK_FALSE(e.help.empty());

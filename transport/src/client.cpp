@@ -5,6 +5,7 @@
 #include "tessera/core/error.hpp"
 
 #include <algorithm>
+#include <thread>
 
 namespace tessera::transport {
 
@@ -54,11 +55,24 @@ caf::expected<std::string> client::send(request req, duration timeout) {
   auto frames = encode_request(req, limits_);
   if (!frames)
     return std::move(frames.error());
+  auto now = clock::now();
+  auto start = pacer_.next_start(now);
+  if (start - now > timeout)
+    return make_error(ec::overloaded, "the uplink share of " +
+                                          std::to_string(pacer_.share().value_or(0)) +
+                                          " B/s holds this upload past the timeout of " +
+                                          std::to_string(timeout.count()) + " ms");
+  std::this_thread::sleep_until(start);
+  timeout -= std::chrono::duration_cast<duration>(start - now);
   if (!wait_for_socket(socket_, ZMQ_POLLOUT, timeout))
     return make_error(ec::unavailable, "no server took the request within " +
                                            std::to_string(timeout.count()) + " ms");
+  uint64_t bytes = 0; // counted first: sending empties the frames
+  for (const auto& f : *frames)
+    bytes += f.size();
   if (auto err = send_message(socket_, *frames, ec::unavailable))
     return err;
+  pacer_.sent(bytes, std::max(start, clock::now()));
   pending_.insert(req.id);
   return std::move(req.id);
 }
@@ -73,6 +87,7 @@ caf::expected<decoded<response_body>> client::read_reply(clock::time_point deadl
     if (frames->empty())
       continue;
     auto reply = decode_response(std::move(*frames), limits_);
+    pacer_.set_share(reply.uplink_share_bytes_per_s, clock::now());
     // A reply too broken to name its request belongs to the only one in flight.
     if (reply.id.empty() && pending_.size() == 1)
       reply.id = *pending_.begin();
@@ -85,7 +100,7 @@ caf::expected<decoded<response_body>> client::read_reply(clock::time_point deadl
 caf::expected<decoded<response_body>> client::receive(duration timeout) {
   if (!kept_.empty()) {
     auto first = kept_.begin();
-    decoded<response_body> out{first->first, std::move(first->second)};
+    decoded<response_body> out{first->first, std::move(first->second), std::nullopt};
     kept_.erase(first);
     return out;
   }

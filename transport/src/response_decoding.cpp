@@ -147,7 +147,8 @@ decoded<response_body> decode_response(frame_list frames, const codec_limits& li
     bool ok = false;
     response_body body;
     if (open_message(std::move(frames), st, root, out.id) && root.required("id", out.id) &&
-        root.required("ok", ok)) {
+        root.required("ok", ok) &&
+        root.optional("uplink_share_bytes_per_s", out.uplink_share_bytes_per_s)) {
       if (!ok) {
         if (read_error(root, server_error))
           out.value = std::move(server_error);

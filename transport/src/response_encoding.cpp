@@ -13,15 +13,27 @@ using namespace detail;
 
 namespace {
 
+/// Entries the advice adds to the envelope.
+uint32_t advice_entries(const reply_advice& advice) {
+  return advice.uplink_share_bytes_per_s ? 1 : 0;
+}
+
+void write_advice(encode_state& st, const reply_advice& advice) {
+  if (advice.uplink_share_bytes_per_s)
+    st.field("uplink_share_bytes_per_s", *advice.uplink_share_bytes_per_s);
+}
+
 struct response_writer {
   encode_state& st;
   const std::string& id;
+  const reply_advice& advice;
 
   void begin(operation op, size_t entries) {
-    st.packer.pack_map(static_cast<uint32_t>(entries + 3));
+    st.packer.pack_map(static_cast<uint32_t>(entries + 3 + advice_entries(advice)));
     st.field("id", id);
     st.field("ok", true);
     st.field("op", to_string(op));
+    write_advice(st, advice);
   }
 
   bool operator()(const infer_response& r) {
@@ -192,10 +204,10 @@ std::string message_of(const caf::error& err) {
 } // namespace
 
 caf::expected<frame_list> encode_response(const std::string& id, const response_body& body,
-                                          const codec_limits& limits) {
+                                          const codec_limits& limits, const reply_advice& advice) {
   try {
     encode_state st{limits};
-    response_writer writer{st, id};
+    response_writer writer{st, id, advice};
     std::visit(writer, body);
     return finish(st);
   } catch (const std::bad_alloc&) {
@@ -205,13 +217,15 @@ caf::expected<frame_list> encode_response(const std::string& id, const response_
   }
 }
 
-frame_list encode_error_response(const std::string& id, const caf::error& err) {
+frame_list encode_error_response(const std::string& id, const caf::error& err,
+                                 const reply_advice& advice) {
   auto code = err ? code_of(err) : ec::backend_error;
   codec_limits limits;
   encode_state st{limits};
-  st.packer.pack_map(3);
+  st.packer.pack_map(3 + advice_entries(advice));
   st.field("id", id);
   st.field("ok", false);
+  write_advice(st, advice);
   st.str("error");
   st.packer.pack_map(3);
   st.field("code", static_cast<uint64_t>(code));

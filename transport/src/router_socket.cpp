@@ -71,21 +71,22 @@ caf::error router_socket::send_to(const peer& to, frame_list frames) {
   return send_message(socket_, message, ec::overloaded);
 }
 
-caf::error router_socket::reply(const peer& to, const std::string& id, const response_body& body) {
-  auto frames = encode_response(id, body, limits_);
+caf::error router_socket::reply(const peer& to, const std::string& id, const response_body& body,
+                                const reply_advice& advice) {
+  auto frames = encode_response(id, body, limits_, advice);
   if (!frames) {
     // The client is still owed an answer: it gets the reason its reply failed.
     auto err = wrap(frames.error(), "encoding the reply");
-    if (auto send_err = send_to(to, encode_error_response(id, err)))
+    if (auto send_err = send_to(to, encode_error_response(id, err, advice)))
       return send_err;
     return err;
   }
   return send_to(to, std::move(*frames));
 }
 
-caf::error router_socket::reply_error(const peer& to, const std::string& id,
-                                      const caf::error& err) {
-  return send_to(to, encode_error_response(id, err));
+caf::error router_socket::reply_error(const peer& to, const std::string& id, const caf::error& err,
+                                      const reply_advice& advice) {
+  return send_to(to, encode_error_response(id, err, advice));
 }
 
 } // namespace tessera::transport

@@ -9,6 +9,7 @@
 #include "tessera/actors/loader.hpp"
 #include "tessera/actors/messages.hpp"
 #include "tessera/actors/request_metrics.hpp"
+#include "tessera/actors/uplink_shares.hpp"
 #include "tessera/residency/residency_manager.hpp"
 #include "tessera/store/block_store.hpp"
 #include "tessera/transport/codec_limits.hpp"
@@ -37,6 +38,9 @@ struct gateway_options {
   /// its ZAP handler admits ("*": any).
   transport::curve_server_keys curve;
   std::set<std::string> curve_allow;
+  /// The clients' shared uplink: with a capacity, every reply to a client
+  /// that has inferences in flight or lately carries its share (decision 30).
+  uplink_options uplink;
 };
 
 /// What the gateway actor talks to; the node owns all of it.
@@ -84,6 +88,9 @@ public:
   }
 
   const gateway_counters& counters() const;
+
+  /// The last split of the uplink among the clients (empty when shares are off).
+  uplink_snapshot uplink() const;
 
   /// The ZAP handler's counts, with CURVE; null without.
   const transport::zap_handler* zap() const {

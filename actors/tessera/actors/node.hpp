@@ -49,6 +49,11 @@ public:
     return gateway_->counters();
   }
 
+  /// How the gateway last split the uplink among its clients (decision 30).
+  uplink_snapshot uplink() const {
+    return gateway_->uplink();
+  }
+
   residency::residency_manager& residency() {
     return *residency_;
   }

@@ -78,6 +78,11 @@ struct node_config {
   /// scheduler's co-request statistics (docs/fusion.md, "Automatic groups").
   /// Off by default: a group changes what executors load and swap.
   bool auto_fuse = false;
+  /// Capacity of the uplink that the gateway's clients share, in Mbit/s
+  /// (10^6 bits). Above 0 the gateway splits it among its active clients with
+  /// the joint allocation (core/uplink_allocation.hpp) and puts each client's
+  /// share in every reply to it; 0, the default, sends no shares.
+  double uplink_capacity_mbps = 0.0;
   /// Largest request or reply the gateway accepts, in bytes.
   uint64_t max_message_bytes = 256ull << 20;
   /// HOST:PORT where /metrics, /healthz and /readyz are served over HTTP

@@ -28,6 +28,7 @@ From a shell: python3 tessera_client.py tcp://127.0.0.1:5555 health
 import argparse
 import itertools
 import sys
+import time
 from collections import namedtuple
 
 import msgpack
@@ -54,6 +55,34 @@ def _timeout(message):
     return TesseraError(18, "deadline_exceeded", message)
 
 
+class UploadPacer:
+    """Paces uploads to the gateway's uplink share, like transport::upload_pacer:
+    a token bucket that holds one message; a share of 0 holds uploads for a second."""
+
+    ZERO_SHARE_HOLD_S = 1.0
+
+    def __init__(self):
+        self.share = None
+        self._debt_until = 0.0
+        self._hold_until = 0.0
+
+    def set_share(self, share, now):
+        if not isinstance(share, int) or isinstance(share, bool) or share < 0:
+            share = None  # absent, or not a share: pacing off
+        if share == 0 and (self.share != 0 or now >= self._hold_until):
+            self._hold_until = now + self.ZERO_SHARE_HOLD_S
+        self.share = share
+
+    def next_start(self, now):
+        if self.share is None:
+            return now
+        return max(now, self._hold_until if self.share == 0 else self._debt_until)
+
+    def sent(self, nbytes, at):
+        if self.share:
+            self._debt_until = max(at, self._debt_until) + nbytes / self.share
+
+
 class TesseraClient:
     """One DEALER connection to a gateway. Not thread-safe: one client per thread."""
 
@@ -66,6 +95,12 @@ class TesseraClient:
         self._timeout_ms = timeout_ms
         self._ids = itertools.count(1)
         self._kept = {}
+        self._pacer = UploadPacer()
+
+    @property
+    def uplink_share(self):
+        """The share of the uplink (bytes/s) the last reply gave, or None."""
+        return self._pacer.share
 
     def close(self):
         self._socket.close()
@@ -87,9 +122,11 @@ class TesseraClient:
             fields["inputs"] = [_tensor_field(t, frames) for t in fields["inputs"]]
         header.update({k: v for k, v in fields.items() if v is not None})
         frames[0] = msgpack.packb(header, use_bin_type=True)
+        time.sleep(max(0.0, self._pacer.next_start(time.monotonic()) - time.monotonic()))
         if not self._socket.poll(self._timeout_ms, zmq.POLLOUT):
             raise TesseraError(20, "unavailable", "no server took the request")
         self._socket.send_multipart(frames, copy=False)
+        self._pacer.sent(sum(memoryview(f).nbytes for f in frames), time.monotonic())
         return request_id
 
     def receive(self, request_id, timeout_ms=None):
@@ -99,6 +136,7 @@ class TesseraClient:
             if not self._socket.poll(timeout_ms, zmq.POLLIN):
                 raise _timeout("no reply to %s in time" % request_id)
             reply = _decode_reply(self._socket.recv_multipart(copy=False))
+            self._pacer.set_share(reply.get("uplink_share_bytes_per_s"), time.monotonic())
             self._kept[reply.get("id", "")] = reply
         reply = self._kept.pop(request_id)
         if not reply.get("ok"):

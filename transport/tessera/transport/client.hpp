@@ -5,6 +5,7 @@
 
 #include "tessera/transport/codec.hpp"
 #include "tessera/transport/curve.hpp"
+#include "tessera/transport/upload_pacer.hpp"
 
 #include <chrono>
 #include <map>
@@ -33,6 +34,9 @@ public:
 
   /// Sends a request and returns its id (`req.id`, or "c<n>" when empty). Waits at
   /// most `timeout` for a connected server: unavailable when none takes it in time.
+  /// With an uplink share from the gateway, first waits until the share lets the
+  /// message go (upload_pacer); overloaded, without sending, when that is past
+  /// `timeout`.
   caf::expected<std::string> send(request req, duration timeout);
 
   /// The next reply to any request in flight (kept replies first). The outer error is
@@ -69,6 +73,12 @@ public:
     return socket_;
   }
 
+  /// The uplink share the last reply gave, in bytes per second; none when the
+  /// gateway sets no shares (then sends are not paced).
+  std::optional<uint64_t> uplink_share() const {
+    return pacer_.share();
+  }
+
 private:
   using clock = std::chrono::steady_clock;
 
@@ -84,6 +94,7 @@ private:
   uint64_t next_id_ = 1;
   std::set<std::string> pending_;
   std::map<std::string, caf::expected<response_body>> kept_;
+  upload_pacer pacer_;
 };
 
 } // namespace tessera::transport

@@ -12,6 +12,7 @@
 
 #include <zmq.hpp>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,16 @@ template <class T>
 struct decoded {
   std::string id;
   caf::expected<T> value{caf::error{}};
+  /// Replies only: the uplink share the gateway gives the client, in bytes per
+  /// second (`uplink_share_bytes_per_s`; absent when the node sets no shares).
+  std::optional<uint64_t> uplink_share_bytes_per_s;
+};
+
+/// What a gateway adds to the envelope of any reply, success or error.
+struct reply_advice {
+  /// The client's share of the node's uplink, in bytes per second; none when
+  /// the node has no uplink capacity configured (docs/protocol.md, "Envelope").
+  std::optional<uint64_t> uplink_share_bytes_per_s;
 };
 
 /// Encodes a request. Large tensors become frames that share the tensor's owner.
@@ -39,10 +50,12 @@ decoded<request_body> decode_request(frame_list frames, const codec_limits& limi
 
 /// Encodes a successful reply to the request `id`.
 caf::expected<frame_list> encode_response(const std::string& id, const response_body& body,
-                                          const codec_limits& limits = {});
+                                          const codec_limits& limits = {},
+                                          const reply_advice& advice = {});
 
 /// Encodes a failure reply; the code is tessera::code_of(err), the message its context.
-frame_list encode_error_response(const std::string& id, const caf::error& err);
+frame_list encode_error_response(const std::string& id, const caf::error& err,
+                                 const reply_advice& advice = {});
 
 /// Decodes a reply. An error reply from the server gives its code and message as a
 /// caf::error; a reply that cannot be decoded gives malformed_request (or the

@@ -55,13 +55,15 @@ public:
   /// Decoding failures are not errors here: they arrive in `request.value`.
   caf::expected<incoming_request> receive(duration timeout);
 
-  /// Sends a successful reply. If the reply cannot be encoded, the client gets that
-  /// error as its reply instead, and it is returned. Never blocks: a peer that is gone
-  /// gives unavailable, a full queue overloaded.
-  caf::error reply(const peer& to, const std::string& id, const response_body& body);
+  /// Sends a successful reply, with `advice` in its envelope. If the reply cannot be
+  /// encoded, the client gets that error as its reply instead, and it is returned.
+  /// Never blocks: a peer that is gone gives unavailable, a full queue overloaded.
+  caf::error reply(const peer& to, const std::string& id, const response_body& body,
+                   const reply_advice& advice = {});
 
-  /// Sends an error reply.
-  caf::error reply_error(const peer& to, const std::string& id, const caf::error& err);
+  /// Sends an error reply, with `advice` in its envelope.
+  caf::error reply_error(const peer& to, const std::string& id, const caf::error& err,
+                         const reply_advice& advice = {});
 
   /// The socket, to poll it together with others; do not read from it directly.
   zmq::socket_t& socket() {
