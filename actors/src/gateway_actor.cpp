@@ -2,6 +2,7 @@
 // and turns each operation into messages to the scheduler and executors. Every
 // path ends in exactly one post() of a reply for the request's ticket.
 #include "gateway_shared.hpp"
+#include "holdings_report.hpp"
 #include "tessera/actors/bridge.hpp"
 #include "tessera/core/error.hpp"
 #include "tessera/core/input_check.hpp"
@@ -148,22 +149,27 @@ void handle_infer(self_ptr self, uint64_t ticket, infer_request& req, steady_tim
       job.trace_id = *s;
   if (job.best_effort && req.deadline_ms) // it orders the queue, nothing expires it
     job.deadline = arrival + std::chrono::milliseconds(*req.deadline_ms);
+  parameter_map report; // a coordinator's ask for this node's holdings (decision 31)
+  if (auto h = req.parameters.find(holdings_parameter); h != req.parameters.end())
+    report.insert(*h);
   auto shared = st.shared;
   self->request(st.shared->deps.scheduler, caf::infinite, run_atom::value, std::move(job))
-    .then(
-      [shared, ticket](infer_outcome& out) {
-        infer_response r;
-        r.model_name = out.model;
-        r.model_version = out.version;
-        for (size_t i = 0; i < out.names.size(); ++i)
-          r.outputs.push_back(tensor_payload{out.names[i], std::move(out.tensors[i])});
-        r.parameters["executor"] = out.executor;
-        r.parameters["queue_ms"] = out.queue_ms;
-        r.parameters["load_ms"] = out.load_ms;
-        r.parameters["run_ms"] = out.run_ms;
-        shared->post(ticket, response_body{std::move(r)});
-      },
-      [shared, ticket](caf::error& err) { shared->post(ticket, std::move(err)); });
+      .then(
+          [shared, ticket, report](infer_outcome& out) {
+            infer_response r;
+            r.model_name = out.model;
+            r.model_version = out.version;
+            for (size_t i = 0; i < out.names.size(); ++i)
+              r.outputs.push_back(tensor_payload{out.names[i], std::move(out.tensors[i])});
+            r.parameters["executor"] = out.executor;
+            r.parameters["queue_ms"] = out.queue_ms;
+            r.parameters["load_ms"] = out.load_ms;
+            r.parameters["run_ms"] = out.run_ms;
+            if (!report.empty() && shared->deps.residency != nullptr)
+              r.holdings = holdings_for(report, *shared->deps.residency);
+            shared->post(ticket, response_body{std::move(r)});
+          },
+          [shared, ticket](caf::error& err) { shared->post(ticket, std::move(err)); });
 }
 
 void handle_load(self_ptr self, uint64_t ticket, const model_load_request& req) {

@@ -1,9 +1,11 @@
 #include "tessera/actors/remote_executor.hpp"
 
+#include "holdings_report.hpp"
 #include "tessera/core/error.hpp"
 
 #include <caf/all.hpp>
 
+#include <cstring>
 #include <map>
 #include <variant>
 
@@ -21,6 +23,27 @@ struct remote_data {
   uint64_t next = 1;
   std::map<uint64_t, std::function<void(reply_value&)>> waiting;
   uint64_t served = 0;
+  /// The peer's device as its last reply reported it (decision 31): free
+  /// memory (the maximum: unknown), resident blobs (null: never reported)
+  /// and their digest, which asks the peer to send the list only on change.
+  uint64_t free_bytes = std::numeric_limits<uint64_t>::max();
+  std::shared_ptr<const std::vector<content_id>> blobs;
+  uint64_t digest = 0;
+
+  /// Takes a reply's report, and puts what is known of the peer in `out`.
+  void note(std::optional<transport::node_holdings>& report, infer_outcome& out) {
+    if (report) {
+      free_bytes = report->free_bytes;
+      if (report->blob_ids) {
+        blobs = std::make_shared<const std::vector<content_id>>(std::move(*report->blob_ids));
+        digest = report->digest;
+      } else if (blobs == nullptr) { // it matched our digest of nothing: it holds nothing
+        blobs = std::make_shared<const std::vector<content_id>>();
+      }
+    }
+    out.free_bytes = free_bytes;
+    out.resident_blobs = blobs;
+  }
 
   static inline const char* name = "remote_executor";
 };
@@ -84,6 +107,9 @@ executor_actor spawn_remote_executor(caf::actor_system& sys, bridge* net, size_t
         req.priority = job.priority;
         if (!job.trace_id.empty())
           req.parameters["trace_id"] = job.trace_id;
+        int64_t since = 0; // the digest travels as its bits
+        std::memcpy(&since, &self->state.digest, sizeof since);
+        req.parameters[holdings_parameter] = since;
         if (job.best_effort)
           req.parameters["best_effort"] = true;
         if (job.deadline != steady_time::max()) {
@@ -121,6 +147,7 @@ executor_actor spawn_remote_executor(caf::actor_system& sys, bridge* net, size_t
           out.load_ms = number("load_ms");
           out.run_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count()
                        - out.load_ms;
+          self->state.note(resp->holdings, out);
           ++self->state.served;
           rp.deliver(std::move(out));
         });

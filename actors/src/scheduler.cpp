@@ -51,7 +51,7 @@ struct scheduler_data {
     slots[i].models.clear();
     slots[i].recent.clear();
     slots[i].groups.clear();
-    placement->holdings_changed(i);
+    placement->forget_report(i);
   }
 
   static inline const char* name = "scheduler";
@@ -185,8 +185,10 @@ void run_on(self_ptr self, size_t i, taken work) {
         } else {
           s.remember(model);
         }
+        bool reported = self->state.placement->resident_reported(i, out.resident_blobs);
         self->state.placement->finished(unit, i, out.run_ms, out.free_bytes,
-                                        s.models != before || s.groups.size() != groups_before);
+                                        reported || s.models != before ||
+                                            s.groups.size() != groups_before);
         if (group)
           deliver_pass(*group, *shared, out);
         else

@@ -90,6 +90,8 @@ uint64_t placement_table::resident_bytes(const std::string& unit, uint32_t node,
     // What the node's executors hold is resident there: executors of one node
     // share its residency manager, so a blob loaded by one is free to another.
     std::unordered_set<content_id> blobs;
+    if (auto r = reported_.find(node); r != reported_.end())
+      blobs.insert(r->second->begin(), r->second->end());
     for (size_t i = 0; i < slots.size(); ++i)
       if (node_of(i) == node)
         for (const auto& held : slots[i].models)
@@ -242,6 +244,22 @@ void placement_table::finished(const std::string& unit, size_t index, double run
     free_bytes_[node_of(index)] = free_bytes;
   if (changed)
     holdings_changed(index);
+}
+
+bool placement_table::resident_reported(size_t index,
+                                        std::shared_ptr<const std::vector<content_id>> blobs) {
+  if (blobs == nullptr)
+    return false;
+  auto& known = reported_[node_of(index)];
+  if (known == blobs)
+    return false;
+  known = std::move(blobs);
+  return true;
+}
+
+void placement_table::forget_report(size_t index) {
+  reported_.erase(node_of(index));
+  holdings_changed(index);
 }
 
 void placement_table::holdings_changed(size_t index) {

@@ -49,6 +49,14 @@ public:
   /// Forgets what executor `index` held (it went down).
   void holdings_changed(size_t index);
 
+  /// Takes the blobs resident on executor `index`'s node as it reported them
+  /// (a remote executor's peer); they count as resident there beside the
+  /// blobs of what its executors hold. True when the list changed.
+  bool resident_reported(size_t index, std::shared_ptr<const std::vector<content_id>> blobs);
+
+  /// Drops the reported list of executor `index`'s node (it went down).
+  void forget_report(size_t index);
+
   /// Where each unit is, and how often placement changed.
   placement_status status() const;
 
@@ -75,6 +83,7 @@ private:
   std::vector<uint32_t> nodes_;
   std::map<std::string, std::vector<placed_replica>> placed_;
   std::map<uint32_t, uint64_t> free_bytes_;     ///< by node, as last reported
+  std::map<uint32_t, std::shared_ptr<const std::vector<content_id>>> reported_; ///< by node
   std::map<std::string, double> service_ms_;    ///< by unit: a running mean of its run times
   double overall_ms_ = 0.0;                     ///< the same over every unit
   std::map<std::string, std::string> group_of_; ///< member model name -> held group

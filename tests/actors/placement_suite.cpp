@@ -21,6 +21,10 @@ struct reporting_device {
   std::set<std::string> held;
   uint64_t free_bytes = std::numeric_limits<uint64_t>::max();
   double run_ms = 10.0;
+  /// As a remote executor: no list of models held, but the blobs resident on
+  /// its node (its peer's report).
+  bool remote = false;
+  std::shared_ptr<const std::vector<content_id>> resident;
 };
 
 executor_actor::behavior_type reporting_executor(executor_actor::pointer,
@@ -33,7 +37,9 @@ executor_actor::behavior_type reporting_executor(executor_actor::pointer,
         infer_outcome out;
         out.model = job.model;
         out.executor = dev->name;
-        out.held.assign(dev->held.begin(), dev->held.end());
+        if (!dev->remote)
+          out.held.assign(dev->held.begin(), dev->held.end());
+        out.resident_blobs = dev->resident;
         out.free_bytes = dev->free_bytes;
         out.run_ms = dev->run_ms;
         return out;
@@ -210,6 +216,30 @@ TEST_SUITE("scheduler_placement") {
     CHECK(r.ran("e1:cars") == 0);
     CHECK(r.placement(s).moved >= 1);
     CHECK(r.replies->size() == 11);
+  }
+
+  TEST_CASE("remote executors' reports of resident blobs decide where a unit goes") {
+    placement_rig r{2};
+    for (auto& d : r.devices)
+      d->remote = true;
+    auto s = spawn_scheduler(*r.sys, r.executors, {}, catalogue_options(2));
+    using blob_list = std::vector<content_id>;
+    // e0 runs birds (trunk and its head); e1 runs other, and its node also
+    // holds all of cars, loaded there behind the scheduler's back. Each
+    // reports its node's resident blobs with its reply.
+    r.devices[0]->resident = std::make_shared<const blob_list>(blob_list{{0, 1}, {0, 3}});
+    r.devices[1]->resident = std::make_shared<const blob_list>(blob_list{{0, 9}, {0, 1}, {0, 2}});
+    r.submit(s, {job("birds"), job("other")});
+    r.sched->run();
+    REQUIRE(r.log->ran == std::vector<std::string>{"e0:birds", "e1:other"});
+    // cars: nothing to load on e1, its 4 MB head on e0. Without the reports
+    // only the models they ran would count, and e0 (the trunk, from birds)
+    // would win over e1 (other: nothing of cars).
+    r.submit(s, {job("cars")});
+    r.sched->run();
+    CHECK(r.log->ran.back() == "e1:cars");
+    CHECK(r.placement(s).units["cars"] == std::vector<uint32_t>{1});
+    CHECK(r.replies->size() == 3);
   }
 
   TEST_CASE("with placement off, any idle executor takes any job") {

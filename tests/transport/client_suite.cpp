@@ -226,7 +226,8 @@ TEST_SUITE("client") {
     REQUIRE(in);
     auto broken = random_tensor({dtype::float32, {2}}, 1);
     broken.bytes = 3;
-    auto err = server->reply(in->from, "q", infer_response{"m", 1, {{"y", broken}}, {}});
+    auto err =
+        server->reply(in->from, "q", infer_response{"m", 1, {{"y", broken}}, {}, std::nullopt});
     CHECK(code_of(err) == ec::invalid_argument);
     auto got = c->wait_for("q", 1000ms);
     REQUIRE_FALSE(got);

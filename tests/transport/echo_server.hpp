@@ -76,7 +76,8 @@ private:
           socket.reply_error(in->from, req.id, make_error(ec::unknown_model, "no model missing"));
           continue;
         }
-        socket.reply(in->from, req.id, infer_response{infer->model_name, 1, infer->inputs, {}});
+        socket.reply(in->from, req.id,
+                     infer_response{infer->model_name, 1, infer->inputs, {}, std::nullopt});
       } else {
         socket.reply_error(in->from, req.id, make_error(ec::unsupported, "echo server"));
       }

@@ -49,7 +49,7 @@ std::string serve_selftest(router_socket& socket) {
       for (const auto& t : infer->inputs)
         log += t.name + "=" + to_string(t.tensor.spec) + "/" + std::to_string(checksum(t.tensor)) +
                ";";
-      infer_response out{infer->model_name, 1, infer->inputs, {{"echo", true}}};
+      infer_response out{infer->model_name, 1, infer->inputs, {{"echo", true}}, std::nullopt};
       socket.reply(in->from, req.id, out);
     }
   }

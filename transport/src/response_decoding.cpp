@@ -34,9 +34,23 @@ bool read_records(const field_map& f, std::string_view key, std::vector<T>& out,
   return true;
 }
 
+// A node's report of its device (node_holdings), when the request asked.
+bool read_holdings(const field_map& f, std::optional<node_holdings>& out) {
+  auto* obj = f.find("holdings");
+  if (obj == nullptr)
+    return true;
+  field_map h;
+  node_holdings v;
+  if (!h.open(*obj, f.path_of("holdings"), f.state()) || !h.required("free_bytes", v.free_bytes) ||
+      !h.required("digest", v.digest) || !optional_content_ids(h, "blob_ids", v.blob_ids))
+    return false;
+  out = std::move(v);
+  return true;
+}
+
 bool read_body(const field_map& f, infer_response& r) {
   return read_model(f, r.model_name, r.model_version) && f.required("outputs", r.outputs) &&
-         f.optional("parameters", r.parameters);
+         f.optional("parameters", r.parameters) && read_holdings(f, r.holdings);
 }
 
 bool read_body(const field_map& f, model_load_response& r) {

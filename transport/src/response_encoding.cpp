@@ -37,7 +37,8 @@ struct response_writer {
   }
 
   bool operator()(const infer_response& r) {
-    begin(operation::infer, model_entries(r.model_version) + 1 + !r.parameters.empty());
+    begin(operation::infer,
+          model_entries(r.model_version) + 1 + !r.parameters.empty() + r.holdings.has_value());
     write_model(st, r.model_name, r.model_version);
     st.str("outputs");
     if (!write_tensors(st, "outputs", r.outputs))
@@ -46,7 +47,20 @@ struct response_writer {
       st.str("parameters");
       write_parameters(st, r.parameters);
     }
+    if (r.holdings)
+      write_holdings(*r.holdings);
     return true;
+  }
+
+  // {free_bytes, digest, blob_ids?}: the ids as one bin of 16 bytes each (high
+  // half first, little-endian), so a node holding many blobs meets no list limit.
+  void write_holdings(const node_holdings& h) {
+    st.str("holdings");
+    st.packer.pack_map(2 + h.blob_ids.has_value());
+    st.field("free_bytes", h.free_bytes);
+    st.field("digest", h.digest);
+    if (h.blob_ids)
+      st.bin("blob_ids", pack_content_ids(*h.blob_ids));
   }
 
   bool operator()(const model_load_response& r) {

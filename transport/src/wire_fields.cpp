@@ -212,6 +212,40 @@ bool required_content_id(const field_map& fields, std::string_view key, content_
   return true;
 }
 
+std::string pack_content_ids(const std::vector<content_id>& ids) {
+  std::string out;
+  out.reserve(ids.size() * 16);
+  for (const auto& id : ids)
+    for (uint64_t half : {id.hi, id.lo})
+      for (int b = 0; b < 8; ++b)
+        out.push_back(static_cast<char>((half >> (8 * b)) & 0xff));
+  return out;
+}
+
+bool optional_content_ids(const field_map& fields, std::string_view key,
+                          std::optional<std::vector<content_id>>& out) {
+  if (fields.find(key) == nullptr)
+    return true;
+  std::string bytes;
+  if (!required_bin(fields, key, bytes))
+    return false;
+  if (bytes.size() % 16 != 0)
+    return fields.state().fail(ec::malformed_request,
+                               fields.path_of(key) + ": " + std::to_string(bytes.size()) +
+                                   " bytes are not a whole number of 16-byte ids");
+  std::vector<content_id> ids(bytes.size() / 16);
+  auto half_at = [&](size_t offset) {
+    uint64_t v = 0;
+    for (int b = 0; b < 8; ++b)
+      v |= static_cast<uint64_t>(static_cast<unsigned char>(bytes[offset + b])) << (8 * b);
+    return v;
+  };
+  for (size_t i = 0; i < ids.size(); ++i)
+    ids[i] = content_id{half_at(16 * i), half_at(16 * i + 8)};
+  out = std::move(ids);
+  return true;
+}
+
 bool required_bin(const field_map& fields, std::string_view key, std::string& out) {
   auto& st = fields.state();
   auto* obj = fields.find(key);

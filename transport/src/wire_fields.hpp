@@ -115,4 +115,12 @@ bool required_content_id(const field_map& fields, std::string_view key, content_
 /// max_tensor_bytes.
 bool required_bin(const field_map& fields, std::string_view key, std::string& out);
 
+/// Blob ids as one bin: 16 bytes each, high half first, each half little-endian.
+std::string pack_content_ids(const std::vector<content_id>& ids);
+
+/// Reads such a bin if present (a size that is not a multiple of 16 is
+/// malformed_request), leaving `out` empty when it is absent.
+bool optional_content_ids(const field_map& fields, std::string_view key,
+                          std::optional<std::vector<content_id>>& out);
+
 } // namespace tessera::transport::detail

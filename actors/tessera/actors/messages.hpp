@@ -85,6 +85,10 @@ struct infer_outcome {
   /// Free device memory of the executor's node after this job, for placement
   /// (the maximum: unknown).
   uint64_t free_bytes = std::numeric_limits<uint64_t>::max();
+  /// The blobs resident on the executor's node, as a remote executor reports
+  /// its peer's (decision 31); null when not reported. The same pointer while
+  /// the list is unchanged.
+  std::shared_ptr<const std::vector<content_id>> resident_blobs;
 };
 
 /// What loading a model did.

@@ -14,12 +14,23 @@
 
 namespace tessera::transport {
 
+/// What a node reports of its device to the coordinator that asked (an infer
+/// with the parameter `holdings_since`, docs/protocol.md): its free device
+/// memory and the blobs resident there.
+struct node_holdings {
+  uint64_t free_bytes = 0;
+  uint64_t digest = 0; ///< of the resident blob ids, in any order
+  /// The resident blob ids; none when the digest equals the one asked with.
+  std::optional<std::vector<content_id>> blob_ids;
+};
+
 /// The outputs of one inference.
 struct infer_response {
   std::string model_name;
   std::optional<int64_t> model_version;
   std::vector<tensor_payload> outputs;
   parameter_map parameters; ///< e.g. timings the server chooses to report
+  std::optional<node_holdings> holdings; ///< only when the request asked
 };
 
 /// A model is resident; the byte counts show how much block sharing saved.
