@@ -152,9 +152,14 @@ load_run bare_read_into(const std::vector<std::string>& files,
 }
 
 // Loads every zoo model on a fresh manager; shared blobs are read once. With
-// `kept`, into device memory an earlier load left behind, as for memcpy.
+// `kept`, into device memory an earlier load left behind, as for memcpy. With
+// `at_once`, every model's load is asked for at the same time (one caller
+// thread each), so the loader's queue never runs dry: its throughput; without,
+// one model after another, each waited for, as a node loads one model at a
+// time, where the I/O threads idle at the end of each model's load.
 caf::expected<load_run> load_zoo(const bench_store& bs, load_mode mode, bool staged = false,
-                                 bool verify = true, residency::cpu_arena* kept = nullptr) {
+                                 bool verify = true, residency::cpu_arena* kept = nullptr,
+                                 bool at_once = true) {
   residency::cpu_arena fresh;
   auto& arena = kept != nullptr ? *kept : fresh;
   residency::residency_options opts;
@@ -166,11 +171,27 @@ caf::expected<load_run> load_zoo(const bench_store& bs, load_mode mode, bool sta
   std::vector<residency::lease_ptr> held;
   auto cpu_start = process_cpu_seconds();
   auto start = clock_type::now();
-  for (const auto& e : bs.zoo) {
-    auto l = mgr.load(e.manifest.name, residency::blob_refs_of(e.manifest));
-    if (!l)
-      return l.error();
-    held.push_back(*l);
+  if (at_once) {
+    std::vector<caf::expected<residency::lease_ptr>> got(bs.zoo.size(), caf::error{});
+    std::vector<std::thread> callers;
+    for (size_t i = 0; i < bs.zoo.size(); ++i)
+      callers.emplace_back([&, i] {
+        got[i] = mgr.load(bs.zoo[i].manifest.name, residency::blob_refs_of(bs.zoo[i].manifest));
+      });
+    for (auto& t : callers)
+      t.join();
+    for (auto& l : got) {
+      if (!l)
+        return l.error();
+      held.push_back(*l);
+    }
+  } else {
+    for (const auto& e : bs.zoo) {
+      auto l = mgr.load(e.manifest.name, residency::blob_refs_of(e.manifest));
+      if (!l)
+        return l.error();
+      held.push_back(*l);
+    }
   }
   load_run out;
   out.seconds = seconds_since(start);
@@ -188,6 +209,7 @@ double gbps(double bytes_per_s) {
 // What one round measures, in GB/s and GB per CPU second.
 struct round_figures {
   best_of mem, copy, bare;                ///< into new device memory
+  best_of sequential;                     ///< the same loads, one model at a time
   best_of kept_mem, kept_copy, kept_bare; ///< into device memory the arena kept
   best_of in_place, staged, unverified;   ///< into new device memory
 };
@@ -233,7 +255,7 @@ int run_tiers_bench(const bench_options& opts) {
     // The cold load refills the page cache as a node's own loads do (readahead
     // in large folios), and the warm loads below read what it left.
     drop_page_cache(files);
-    auto cc = load_zoo(*bs, load_mode::copy);
+    auto cc = load_zoo(*bs, load_mode::copy, false, true, nullptr, false);
     if (!cc) {
       std::fprintf(stderr, "bench tiers: %s\n", describe(cc.error()).c_str());
       return 1;
@@ -266,6 +288,10 @@ int run_tiers_bench(const bench_options& opts) {
           best.add(*got);
       };
       load(f.copy, load_mode::copy, false, true, nullptr);
+      if (auto got = load_zoo(*bs, load_mode::copy, false, true, nullptr, false); got)
+        f.sequential.add(*got);
+      else
+        failed = got.error();
       load(f.kept_copy, load_mode::copy, false, true, &kept);
       load(f.in_place, load_mode::in_place, false, true, nullptr);
       load(f.staged, load_mode::copy, true, true, nullptr);
@@ -305,6 +331,7 @@ int run_tiers_bench(const bench_options& opts) {
   std::printf(" into new device memory (page faults and zeroing, as a first load):\n");
   line("memcpy (baseline)", wall(&rf::mem), cpu(&rf::mem));
   line("copy-mode load, warm (verified)", wall(&rf::copy), cpu(&rf::copy));
+  line("the same, one model at a time", wall(&rf::sequential), cpu(&rf::sequential));
   line("copy-mode load, warm, not verified", wall(&rf::unverified), cpu(&rf::unverified));
   line("copy-mode load through staging, warm", wall(&rf::staged), cpu(&rf::staged));
   line("in-place load, warm (verified)", wall(&rf::in_place), cpu(&rf::in_place));
@@ -322,6 +349,7 @@ int run_tiers_bench(const bench_options& opts) {
     report.metric(name, wall(num) / wall(den));
   };
   fraction("copy_load_fraction_of_memcpy", &rf::copy, &rf::mem);
+  fraction("sequential_copy_load_fraction_of_memcpy", &rf::sequential, &rf::mem);
   report.metric("cold_load_fraction_of_read_bw", median(copy_cold) / median(cold));
   fraction("in_place_load_fraction_of_memcpy", &rf::in_place, &rf::mem);
   fraction("staged_copy_load_fraction_of_memcpy", &rf::staged, &rf::mem);
