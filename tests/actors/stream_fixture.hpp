@@ -9,14 +9,9 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cstring>
 #include <thread>
 
 namespace tessera::test {
-
-inline bool same_bytes(const tensor_buffer& a, const tensor_buffer& b) {
-  return a.spec == b.spec && a.bytes == b.bytes && std::memcmp(a.data, b.data, a.bytes) == 0;
-}
 
 // The most the device tier used (used + reserved) while it ran.
 struct device_sampler {
