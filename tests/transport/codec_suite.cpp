@@ -134,7 +134,7 @@ TEST_SUITE("codec") {
     CHECK(response_round_trip(model_unload_response{"bert", 2}).model_version == 2);
     CHECK(response_round_trip(model_ready_response{"bert", std::nullopt, true}).ready);
     CHECK_FALSE(response_round_trip(model_ready_response{"bert", 1, false}).ready);
-    auto fuse = response_round_trip(fuse_response{"g", {"a", "b"}, 7});
+    auto fuse = response_round_trip(fuse_response{"g", {"a", "b"}, 7, {}});
     CHECK(fuse.models.size() == 2);
     CHECK(fuse.shared_blocks == 7);
     CHECK(fuse.not_defined_on.empty());
