@@ -3,8 +3,11 @@
 // block and in total, as `tessera status --endpoint` prints them. A real node
 // streams a model twice its device budget; the reply must agree with the
 // executors' own counts and with the residency manager's.
+#include "backends/residency_fixture.hpp"
+#include "src/streamed_units.hpp"
 #include "stream_fixture.hpp"
 #include "tessera/actors/server_status.hpp"
+#include "tessera/transport/codec.hpp"
 
 #include <doctest/doctest.h>
 
@@ -82,6 +85,20 @@ void check_status_after_streams(load_mode mode) {
   CHECK(s.bytes_copied == c.bytes_copied);
 }
 
+// An executor's entry after a trip through the codec, as a client reads it.
+executor_entry over_the_wire(const executor_entry& e) {
+  server_status_response r;
+  r.executors.push_back(e);
+  auto frames = encode_response("s1", response_body{r});
+  REQUIRE(frames);
+  auto back = decode_response(std::move(*frames));
+  REQUIRE_MESSAGE(back.value, describe(back.value.error()));
+  auto* status = std::get_if<server_status_response>(&*back.value);
+  REQUIRE(status != nullptr);
+  REQUIRE(status->executors.size() == 1);
+  return status->executors[0];
+}
+
 } // namespace
 
 TEST_SUITE("stream_status") {
@@ -93,6 +110,48 @@ TEST_SUITE("stream_status") {
     SUBCASE("copy mode") {
       check_status_after_streams(load_mode::copy);
     }
+  }
+
+  TEST_CASE("through staging, the reported copies are one per blob read, as the blocks' stats "
+            "count them") {
+    // The discrete-GPU path on the CPU: copy mode through pinned staging, with
+    // the node's streaming executor and the executor actor's streamed units.
+    const auto& zoo = small_zoo::get();
+    const auto& m = zoo.manifest("resnet18");
+    residency_rig rig{
+        *zoo.store, parameter_bytes(m) / 2, load_mode::copy, true, 0, eviction_policy::cost_aware,
+        true};
+    auto stream = actors::start_node_stream({}, *rig.mgr, zoo.store->skeletons());
+    REQUIRE_MESSAGE(stream, describe(stream.error()));
+    actors::streamed_units units{*stream, *rig.mgr};
+    auto unit = units.prepare(model_ref(m), m);
+    REQUIRE_MESSAGE(unit, describe(unit.error()));
+    std::vector<uint32_t> wanted(m.outputs.size());
+    for (uint32_t i = 0; i < wanted.size(); ++i)
+      wanted[i] = i;
+    for (uint64_t seed = 0; seed < 2; ++seed) {
+      std::vector<tensor_buffer> in;
+      for (const auto& p : infer_for(m, 1, seed).inputs)
+        in.push_back(p.tensor);
+      auto out = units.run(**unit, in, wanted);
+      REQUIRE_MESSAGE(out, describe(out.error()));
+    }
+    actors::executor_state st;
+    st.name = "staged/cpu/0";
+    st.streamed = units.prepared();
+    st.streams = units.totals();
+    auto e = over_the_wire(actors::executor_entry_of(st));
+    REQUIRE(e.stream);
+    const auto& s = *e.stream;
+    CHECK(s.runs == 2);
+    CHECK(s.blocks == 2 * m.nodes.size());
+    CHECK(s.bytes_read > 0);
+    CHECK(s.copies == s.blobs_read);
+    CHECK(s.bytes_copied == s.bytes_read);
+    auto c = rig.mgr->stats().counters;
+    CHECK(s.copies == c.copies);
+    CHECK(s.bytes_copied == c.bytes_copied);
+    CHECK(s.budget_bytes == (*stream)->budget_bytes());
   }
 
   TEST_CASE("every stream figure of an executor's state reaches its status entry") {
