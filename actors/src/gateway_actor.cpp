@@ -4,6 +4,7 @@
 #include "gateway_shared.hpp"
 #include "holdings_report.hpp"
 #include "tessera/actors/bridge.hpp"
+#include "tessera/actors/server_status.hpp"
 #include "tessera/core/error.hpp"
 #include "tessera/core/input_check.hpp"
 #include "tessera/store/group_store.hpp"
@@ -364,7 +365,7 @@ void handle_other(self_ptr self, uint64_t ticket, request_body& body) {
       r.devices.push_back(device_entry{shared->opts.node_name + "/cpu", s.device.used_bytes,
                                        s.device.budget_bytes});
       for (const auto& e : states)
-        r.executors.push_back(executor_entry{e.name, e.loaded, e.served});
+        r.executors.push_back(executor_entry_of(e));
       return caf::expected<response_body>{response_body{std::move(r)}};
     };
     // The queue's length first, then the executors' states (for `tessera top`).

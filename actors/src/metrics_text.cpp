@@ -206,8 +206,8 @@ void add_stream_families(std::vector<metric_family>& out, const std::vector<exec
   auto runs = family("stream_runs_total", "Streamed runs, by result (ok or failed).", "counter");
   auto blocks = family("stream_blocks_total",
                        "Blocks streamed runs ran, and of them those loaded alone under a budget "
-                       "below them (forced) or prefetched and given back when the budget shrank "
-                       "(trimmed).",
+                       "below them (forced), prefetched and given back when the budget shrank "
+                       "(trimmed), or not loaded yet when their run reached them (waited).",
                        "counter");
   auto bytes = family("stream_bytes_total",
                       "Parameter bytes streamed runs read from the store (read) and copied after "
@@ -229,6 +229,7 @@ void add_stream_families(std::vector<metric_family>& out, const std::vector<exec
     add(blocks, with("kind", "run"), static_cast<double>(s.blocks));
     add(blocks, with("kind", "forced"), static_cast<double>(s.forced_blocks));
     add(blocks, with("kind", "trimmed"), static_cast<double>(s.trimmed_blocks));
+    add(blocks, with("kind", "waited"), static_cast<double>(s.waited_blocks));
     add(bytes, with("kind", "read"), static_cast<double>(s.bytes_read));
     add(bytes, with("kind", "copied"), static_cast<double>(s.bytes_copied));
     add(copies, {{"executor", e.name}}, static_cast<double>(s.copies));

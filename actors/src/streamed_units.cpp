@@ -36,9 +36,16 @@ streamed_units::run(torch_backend::streamed_model& unit, const std::vector<tenso
   auto out = stream_->run_outputs(unit, inputs, wanted, &st);
   ++(out ? totals_.runs : totals_.failed_runs);
   totals_.blocks += st.blocks.size();
+  uint32_t window = 0;
   for (const auto& b : st.blocks) {
     totals_.blobs_read += b.blobs_read;
     totals_.compute_ms += b.compute_ms;
+    totals_.waited_blocks += b.prefetched ? 0 : 1;
+    window = std::max(window, b.ahead);
+  }
+  if (!st.blocks.empty()) {
+    totals_.last_share_bytes = st.blocks.back().budget_bytes;
+    totals_.last_window_blocks = window;
   }
   totals_.bytes_read += st.bytes_read;
   totals_.copies += st.copies;
@@ -61,6 +68,12 @@ bool streamed_units::forget(const std::function<bool(const std::string& key)>& u
     }
   }
   return any;
+}
+
+stream_totals streamed_units::totals() const {
+  auto out = totals_;
+  out.budget_bytes = stream_ != nullptr ? stream_->budget_bytes() : 0;
+  return out;
 }
 
 std::vector<std::string> streamed_units::prepared() const {

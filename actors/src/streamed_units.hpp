@@ -51,9 +51,8 @@ public:
   /// Keys of the prepared units.
   std::vector<std::string> prepared() const;
 
-  const stream_totals& totals() const {
-    return totals_;
-  }
+  /// What the runs did since the executor started, with the streams' budget.
+  stream_totals totals() const;
 
 private:
   std::shared_ptr<torch_backend::streaming_executor> stream_;

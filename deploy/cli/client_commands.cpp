@@ -3,6 +3,7 @@
 // sends any other operation. Both print what came back, errors included.
 #include "client_options.hpp"
 #include "commands.hpp"
+#include "node_status_view.hpp"
 
 #include "tessera/core/error.hpp"
 #include "tessera/transport/client.hpp"
@@ -45,21 +46,7 @@ void print_response(const response_body& body) {
         for (const auto& m : r.models)
           std::printf("%-20s v%-3" PRId64 " %s\n", m.name.c_str(), m.version.value_or(0), m.state.c_str());
       } else if constexpr (std::is_same_v<T, server_status_response>) {
-        std::printf("node %s, up %" PRIu64 " ms, %" PRIu64 " in flight, %" PRIu64 " queued, %" PRIu64
-                    " answered\n",
-                    r.node_name.c_str(), r.uptime_ms, r.requests_in_flight, r.requests_queued,
-                    r.requests_served);
-        for (const auto& node : r.nodes)
-          std::printf("  node %s: %s\n", node.name.c_str(), node.state.c_str());
-        for (const auto& d : r.devices)
-          std::printf("  %s: %s of %s\n", d.name.c_str(), format_mb(d.used_bytes).c_str(),
-                      format_mb(d.budget_bytes).c_str());
-        for (const auto& e : r.executors) {
-          std::printf("  executor %s: %" PRIu64 " served, resident:", e.name.c_str(), e.served);
-          for (const auto& m : e.models)
-            std::printf(" %s", m.c_str());
-          std::printf("%s\n", e.models.empty() ? " none" : "");
-        }
+        print_node_status(r);
       } else if constexpr (std::is_same_v<T, health_response>) {
         std::printf("live %s, ready %s\n", r.live ? "yes" : "no", r.ready ? "yes" : "no");
       } else if constexpr (std::is_same_v<T, metadata_response>) {

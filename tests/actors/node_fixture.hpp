@@ -11,7 +11,13 @@
 
 #include <doctest/doctest.h>
 
+#include <cstring>
+
 namespace tessera::test {
+
+inline bool same_bytes(const tensor_buffer& a, const tensor_buffer& b) {
+  return a.spec == b.spec && a.bytes == b.bytes && std::memcmp(a.data, b.data, a.bytes) == 0;
+}
 
 inline node_config node_config_for(const small_zoo& zoo) {
   node_config cfg;

@@ -48,9 +48,7 @@ executor_actor::behavior_type reporting_executor(executor_actor::pointer,
         return load_outcome{model, 1, 0, 0};
       },
       [=](unload_atom, const std::string&, uint32_t) -> caf::result<bool> { return true; },
-      [=](status_atom) -> caf::result<executor_state> {
-        return executor_state{dev->name, {}, 0, 0};
-      },
+      [=](status_atom) -> caf::result<executor_state> { return idle_state(dev->name); },
       [=](pressure_atom, pressure_level) {},
   };
 }

@@ -18,6 +18,13 @@ namespace {
 using namespace tessera;
 using namespace tessera::actors;
 
+// A fake executor's state: its name, nothing held, nothing served.
+inline executor_state idle_state(const std::string& name) {
+  executor_state s;
+  s.name = name;
+  return s;
+}
+
 struct fake_log {
   std::vector<std::string> ran; ///< "executor:model", in the order jobs ran
 };
@@ -40,9 +47,7 @@ executor_actor::behavior_type fake_executor(executor_actor::pointer self, std::s
         return load_outcome{model, 1, 0, 0};
       },
       [=](unload_atom, const std::string&, uint32_t) -> caf::result<bool> { return true; },
-      [=](status_atom) -> caf::result<executor_state> {
-        return executor_state{name, {}, 0, 0};
-      },
+      [=](status_atom) -> caf::result<executor_state> { return idle_state(name); },
       [=](pressure_atom, pressure_level) {},
   };
 }

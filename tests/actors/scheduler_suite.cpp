@@ -28,24 +28,24 @@ executor_actor::behavior_type virtual_executor(executor_actor::pointer self,
                                                std::shared_ptr<virtual_device> dev,
                                                std::shared_ptr<fake_log> log) {
   return {
-    [=](run_atom, const infer_job& job) -> caf::result<infer_outcome> {
-      if (dev->held != job.model)
-        dev->clock_ms += 50.0;
-      dev->held = job.model;
-      dev->clock_ms += 10.0;
-      if (dev->clock_ms <= dev->deadline_ms[job.ticket])
-        ++dev->met;
-      log->ran.push_back(job.model);
-      infer_outcome out;
-      out.model = job.model;
-      return out;
-    },
-    [=](load_atom, const std::string& model, uint32_t) -> caf::result<load_outcome> {
-      return load_outcome{model, 1, 0, 0};
-    },
-    [=](unload_atom, const std::string&, uint32_t) -> caf::result<bool> { return true; },
-    [=](status_atom) -> caf::result<executor_state> { return executor_state{"v", {}, 0, 0}; },
-    [=](pressure_atom, pressure_level) {},
+      [=](run_atom, const infer_job& job) -> caf::result<infer_outcome> {
+        if (dev->held != job.model)
+          dev->clock_ms += 50.0;
+        dev->held = job.model;
+        dev->clock_ms += 10.0;
+        if (dev->clock_ms <= dev->deadline_ms[job.ticket])
+          ++dev->met;
+        log->ran.push_back(job.model);
+        infer_outcome out;
+        out.model = job.model;
+        return out;
+      },
+      [=](load_atom, const std::string& model, uint32_t) -> caf::result<load_outcome> {
+        return load_outcome{model, 1, 0, 0};
+      },
+      [=](unload_atom, const std::string&, uint32_t) -> caf::result<bool> { return true; },
+      [=](status_atom) -> caf::result<executor_state> { return idle_state("v"); },
+      [=](pressure_atom, pressure_level) {},
   };
 }
 

@@ -3,7 +3,7 @@
 // executor (docs/swapping.md, "Serving"). Real node, sockets and LibTorch;
 // outputs are compared bit for bit with a fully resident run, and the device
 // tier is sampled from another thread for the budget.
-#include "node_fixture.hpp"
+#include "stream_fixture.hpp"
 #include "tessera/core/fusion_plan.hpp"
 #include "tessera/store/group_store.hpp"
 
@@ -11,65 +11,11 @@
 
 #include <doctest/doctest.h>
 
-#include <atomic>
-#include <cstring>
-#include <thread>
-
 using namespace tessera;
 using namespace tessera::test;
 using namespace tessera::transport;
 
 namespace {
-
-bool same_bytes(const tensor_buffer& a, const tensor_buffer& b) {
-  return a.spec == b.spec && a.bytes == b.bytes && std::memcmp(a.data, b.data, a.bytes) == 0;
-}
-
-// The most the device tier used (used + reserved) while it ran.
-struct device_sampler {
-  std::atomic<bool> stop{false};
-  std::atomic<uint64_t> peak{0};
-  std::thread thread;
-
-  explicit device_sampler(const residency::residency_manager& mgr) {
-    thread = std::thread{[this, &mgr] {
-      while (!stop.load()) {
-        auto d = mgr.stats().device;
-        peak = std::max<uint64_t>(peak, d.used_bytes + d.reserved_bytes);
-        std::this_thread::sleep_for(std::chrono::microseconds(100));
-      }
-    }};
-  }
-
-  uint64_t finish() {
-    stop = true;
-    thread.join();
-    return peak.load();
-  }
-};
-
-// A node of the small zoo, a client of it, and the device sampled from the start.
-struct sampled_node {
-  std::unique_ptr<actors::node> node;
-  zmq::context_t ctx{1};
-  caf::expected<client> cl;
-  device_sampler sampler;
-
-  explicit sampled_node(const node_config& cfg)
-      : node(start_node(cfg)), cl(client::connect(ctx, node->endpoint())),
-        sampler(node->residency()) {
-    REQUIRE_MESSAGE(cl, describe(cl.error()));
-  }
-};
-
-std::vector<actors::executor_state> executor_states(actors::node& n) {
-  caf::scoped_actor self{n.system()};
-  std::vector<actors::executor_state> out;
-  self->request(n.scheduler(), std::chrono::seconds(30), actors::status_atom::value)
-      .receive([&](std::vector<actors::executor_state>& s) { out = std::move(s); },
-               [&](caf::error& err) { FAIL(describe(err)); });
-  return out;
-}
 
 actors::stream_totals stream_totals_of(actors::node& n) {
   actors::stream_totals sum;
@@ -124,9 +70,7 @@ TEST_SUITE("stream") {
     const auto& m = zoo.manifest("resnet18");
     for (auto mode : {load_mode::in_place, load_mode::copy}) {
       CAPTURE(static_cast<int>(mode));
-      auto cfg = node_config_for(zoo);
-      cfg.mode = mode;
-      cfg.device_budget_bytes = parameter_bytes(m) / 2;
+      auto cfg = half_budget_config(zoo, m, mode);
       sampled_node sn{cfg};
       std::vector<infer_request> requests;
       for (uint64_t seed = 0; seed < 3; ++seed)

@@ -134,7 +134,7 @@ TEST_SUITE("codec") {
     CHECK(response_round_trip(model_unload_response{"bert", 2}).model_version == 2);
     CHECK(response_round_trip(model_ready_response{"bert", std::nullopt, true}).ready);
     CHECK_FALSE(response_round_trip(model_ready_response{"bert", 1, false}).ready);
-    auto fuse = response_round_trip(fuse_response{"g", {"a", "b"}, 7});
+    auto fuse = response_round_trip(fuse_response{"g", {"a", "b"}, 7, {}});
     CHECK(fuse.models.size() == 2);
     CHECK(fuse.shared_blocks == 7);
     CHECK(fuse.not_defined_on.empty());
@@ -197,6 +197,56 @@ TEST_SUITE("codec") {
     REQUIRE(mm.inputs.size() == 1);
     CHECK(mm.inputs[0].spec == model_meta.inputs[0].spec);
     CHECK(mm.outputs[0].name == "logits");
+  }
+
+  TEST_CASE("server_status carries each executor's stream figures, and leaves them out for "
+            "the others") {
+    stream_entry figures;
+    figures.runs = 3;
+    figures.failed_runs = 1;
+    figures.blocks = 33;
+    figures.blobs_read = 70;
+    figures.bytes_read = 5'000'000'000; // beyond 32 bits
+    figures.copies = 69;
+    figures.bytes_copied = 4'999'000'000;
+    figures.waited_blocks = 4;
+    figures.wait_us = 12'345;
+    figures.compute_us = 67'890;
+    figures.forced_blocks = 2;
+    figures.trimmed_blocks = 5;
+    figures.peak_held_bytes = 20'000'000;
+    figures.budget_bytes = 24'000'000;
+    figures.last_share_bytes = 12'000'000;
+    figures.last_window_blocks = 3;
+    server_status_response status;
+    status.executors.push_back({"box1/cpu/0", {}, 4, {"resnet18:1", "group:pair"}, figures});
+    status.executors.push_back({"box1/cpu/1", {"vgg:2"}, 9});
+    auto st = response_round_trip(status);
+    REQUIRE(st.executors.size() == 2);
+    CHECK(st.executors[0].streamed == status.executors[0].streamed);
+    REQUIRE(st.executors[0].stream);
+    const auto& s = *st.executors[0].stream;
+    CHECK(s.runs == 3);
+    CHECK(s.failed_runs == 1);
+    CHECK(s.blocks == 33);
+    CHECK(s.blobs_read == 70);
+    CHECK(s.bytes_read == 5'000'000'000);
+    CHECK(s.copies == 69);
+    CHECK(s.bytes_copied == 4'999'000'000);
+    CHECK(s.waited_blocks == 4);
+    CHECK(s.wait_us == 12'345);
+    CHECK(s.compute_us == 67'890);
+    CHECK(s.forced_blocks == 2);
+    CHECK(s.trimmed_blocks == 5);
+    CHECK(s.peak_held_bytes == 20'000'000);
+    CHECK(s.budget_bytes == 24'000'000);
+    CHECK(s.last_share_bytes == 12'000'000);
+    CHECK(s.last_window_blocks == 3);
+    // An executor that streamed nothing carries no figures (nor does an older
+    // node's reply): absent, not zeros.
+    CHECK(st.executors[1].streamed.empty());
+    CHECK_FALSE(st.executors[1].stream);
+    CHECK(st.executors[1].models == status.executors[1].models);
   }
 
   TEST_CASE("every error code survives an error reply") {

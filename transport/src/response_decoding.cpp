@@ -79,6 +79,33 @@ bool read_body(const field_map& f, repository_index_response& r) {
   });
 }
 
+/// An executor's stream figures, when present; every figure is optional, so a
+/// newer node may leave some out.
+bool read_stream(const field_map& executor, std::optional<stream_entry>& out) {
+  auto* obj = executor.find("stream");
+  if (obj == nullptr)
+    return true;
+  field_map f;
+  stream_entry s;
+  if (!f.open(*obj, executor.path_of("stream"), executor.state()))
+    return false;
+  bool ok = f.optional("runs", s.runs) && f.optional("failed_runs", s.failed_runs) &&
+            f.optional("blocks", s.blocks) && f.optional("blobs_read", s.blobs_read) &&
+            f.optional("bytes_read", s.bytes_read) && f.optional("copies", s.copies) &&
+            f.optional("bytes_copied", s.bytes_copied) &&
+            f.optional("waited_blocks", s.waited_blocks) && f.optional("wait_us", s.wait_us) &&
+            f.optional("compute_us", s.compute_us) &&
+            f.optional("forced_blocks", s.forced_blocks) &&
+            f.optional("trimmed_blocks", s.trimmed_blocks) &&
+            f.optional("peak_held_bytes", s.peak_held_bytes) &&
+            f.optional("budget_bytes", s.budget_bytes) &&
+            f.optional("last_share_bytes", s.last_share_bytes) &&
+            f.optional("last_window_blocks", s.last_window_blocks);
+  if (ok)
+    out = s;
+  return ok;
+}
+
 bool read_body(const field_map& f, server_status_response& r) {
   return f.optional("node_name", r.node_name) && f.optional("uptime_ms", r.uptime_ms) &&
          f.optional("requests_in_flight", r.requests_in_flight) &&
@@ -88,13 +115,16 @@ bool read_body(const field_map& f, server_status_response& r) {
                       [](const field_map& m, node_entry& n) {
                         return m.required("name", n.name) && m.required("state", n.state);
                       }) &&
-         read_records(f, "devices", r.devices, [](const field_map& m, device_entry& d) {
-           return m.required("name", d.name) && m.required("used_bytes", d.used_bytes) &&
-                  m.required("budget_bytes", d.budget_bytes);
-         }) &&
+         read_records(f, "devices", r.devices,
+                      [](const field_map& m, device_entry& d) {
+                        return m.required("name", d.name) &&
+                               m.required("used_bytes", d.used_bytes) &&
+                               m.required("budget_bytes", d.budget_bytes);
+                      }) &&
          read_records(f, "executors", r.executors, [](const field_map& m, executor_entry& e) {
            return m.required("name", e.name) && m.optional("models", e.models) &&
-                  m.optional("served", e.served);
+                  m.optional("served", e.served) && m.optional("streamed", e.streamed) &&
+                  read_stream(m, e.stream);
          });
 }
 

@@ -138,13 +138,41 @@ struct response_writer {
     st.str("executors");
     st.packer.pack_array(static_cast<uint32_t>(r.executors.size()));
     for (const auto& e : r.executors) {
-      st.packer.pack_map(3);
+      st.packer.pack_map(static_cast<uint32_t>(3 + !e.streamed.empty() + e.stream.has_value()));
       st.field("name", e.name);
       st.str("models");
       write_strings(st, e.models);
       st.field("served", e.served);
+      if (!e.streamed.empty()) {
+        st.str("streamed");
+        write_strings(st, e.streamed);
+      }
+      if (e.stream) {
+        st.str("stream");
+        write_stream(*e.stream);
+      }
     }
     return true;
+  }
+
+  void write_stream(const stream_entry& s) {
+    st.packer.pack_map(16);
+    st.field("runs", s.runs);
+    st.field("failed_runs", s.failed_runs);
+    st.field("blocks", s.blocks);
+    st.field("blobs_read", s.blobs_read);
+    st.field("bytes_read", s.bytes_read);
+    st.field("copies", s.copies);
+    st.field("bytes_copied", s.bytes_copied);
+    st.field("waited_blocks", s.waited_blocks);
+    st.field("wait_us", s.wait_us);
+    st.field("compute_us", s.compute_us);
+    st.field("forced_blocks", s.forced_blocks);
+    st.field("trimmed_blocks", s.trimmed_blocks);
+    st.field("peak_held_bytes", s.peak_held_bytes);
+    st.field("budget_bytes", s.budget_bytes);
+    st.field("last_share_bytes", s.last_share_bytes);
+    st.field("last_window_blocks", s.last_window_blocks);
   }
 
   bool operator()(const health_response& r) {

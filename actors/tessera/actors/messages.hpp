@@ -122,8 +122,18 @@ struct stream_totals {
   uint64_t forced_blocks = 0;  ///< blocks loaded alone under a budget below them
   uint64_t trimmed_blocks = 0; ///< prefetched blocks given back when the budget shrank
   uint64_t peak_held_bytes = 0; ///< the most one run held at once
+  /// Blocks not loaded yet when their run reached them (every block, without
+  /// prefetching); `wait_ms` is the time spent on them.
+  uint64_t waited_blocks = 0;
   double wait_ms = 0.0;        ///< time runs waited for their blocks
   double compute_ms = 0.0;     ///< time the blocks computed
+  /// The budget the node's streams share (decision 29), read when the state
+  /// is asked for; 0 where the node cannot stream.
+  uint64_t budget_bytes = 0;
+  /// The last run's share of that budget when its last block started, and the
+  /// most blocks it had loaded ahead of the running one (its window).
+  uint64_t last_share_bytes = 0;
+  uint32_t last_window_blocks = 0;
 };
 
 /// What an executor holds, for the scheduler's reuse-aware choices and status.

@@ -89,11 +89,38 @@ struct device_entry {
   uint64_t budget_bytes = 0;
 };
 
+/// What one executor's streamed runs did since its node started: models and
+/// fused groups too large to hold, run block by block (docs/swapping.md,
+/// "Serving"). Totals; a per-block figure is a total over `blocks`.
+struct stream_entry {
+  uint64_t runs = 0;        ///< runs that answered with outputs
+  uint64_t failed_runs = 0; ///< runs that answered with an error
+  uint64_t blocks = 0;      ///< blocks run
+  uint64_t blobs_read = 0;  ///< blobs read from the store for them
+  uint64_t bytes_read = 0;
+  uint64_t copies = 0; ///< copies after the read (staging to device)
+  uint64_t bytes_copied = 0;
+  uint64_t waited_blocks = 0;      ///< blocks not loaded yet when their run reached them
+  uint64_t wait_us = 0;            ///< time runs waited for their blocks
+  uint64_t compute_us = 0;         ///< time the blocks computed
+  uint64_t forced_blocks = 0;      ///< blocks loaded alone under a budget below them
+  uint64_t trimmed_blocks = 0;     ///< prefetched blocks given back when the budget shrank
+  uint64_t peak_held_bytes = 0;    ///< the most one run held at once
+  uint64_t budget_bytes = 0;       ///< the budget the node's streams share now
+  uint64_t last_share_bytes = 0;   ///< the last run's share of it at its last block
+  uint64_t last_window_blocks = 0; ///< the most blocks the last run loaded ahead
+};
+
 /// One executor the answering node schedules onto (its own, or a peer's).
 struct executor_entry {
   std::string name;
   std::vector<std::string> models; ///< "name:version" of the models it holds loaded
   uint64_t served = 0;             ///< jobs it ran (for a peer: jobs this node sent it)
+  /// Units prepared to stream ("name:version", "group:NAME"); empty for a peer.
+  std::vector<std::string> streamed{};
+  /// Its streamed runs; absent for a peer's executor and for an executor that
+  /// neither prepared nor ran a streamed unit (and in older nodes' replies).
+  std::optional<stream_entry> stream{};
 };
 
 /// The state of the node and of the cluster it sees.
