@@ -138,6 +138,7 @@ caf::expected<std::unique_ptr<gateway>> gateway::start(caf::actor_system& sys, z
                                          + std::to_string(reinterpret_cast<uintptr_t>(g.get()))))
     return wrap(err, "gateway");
   auto actor = spawn_gateway_actor(sys, g->shared_);
+  g->actor_ = actor;
   auto router_ptr = std::make_shared<transport::router_socket>(std::move(*router));
   g->thread_ = std::thread{[shared = g->shared_, router_ptr, actor]() mutable {
     pthread_setname_np(pthread_self(), "tsr-gateway"); // shows in top -H and perf

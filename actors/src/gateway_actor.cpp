@@ -4,6 +4,7 @@
 #include "gateway_shared.hpp"
 #include "holdings_report.hpp"
 #include "tessera/actors/bridge.hpp"
+#include "tessera/actors/request_log.hpp"
 #include "tessera/actors/server_status.hpp"
 #include "tessera/core/error.hpp"
 #include "tessera/core/input_check.hpp"
@@ -257,6 +258,27 @@ void define_on_peers(bridge& net, const group_definition& def, fuse_response don
   }
 }
 
+// A peer that came up (for the first time, or back after being down) missed
+// the groups defined while it was away: define every stored group on it again,
+// local only (decision 25). Defining again is idempotent; a peer that cannot
+// (it lacks a member, say) is named in the log.
+void define_on_returning_peer(self_ptr self, uint32_t peer) {
+  auto shared = self->state.shared;
+  auto* net = shared->deps.peers;
+  if (net == nullptr || peer >= net->peers().size())
+    return;
+  auto endpoint = net->peers()[peer].endpoint;
+  for (const auto& def : store::group_store{shared->deps.store->root()}.list())
+    net->send(peer, fuse_request{def.name, def.models, true},
+              [shared, endpoint, name = def.name](caf::expected<response_body> r) {
+                if (r && std::holds_alternative<fuse_response>(*r))
+                  return;
+                if (auto& log = shared->opts.log)
+                  log->event("group \"" + name + "\" is not defined on peer " + endpoint + ": " +
+                             (r ? std::string{"an unexpected reply"} : describe(r.error())));
+              });
+}
+
 // Defines a fused group: members pinned at their current versions, the plan
 // checked (inputs that cannot be bound together are refused), then stored,
 // here and on the peers.
@@ -433,6 +455,10 @@ caf::behavior gateway_impl(self_ptr self, std::shared_ptr<gateway_shared> shared
         if (auto* fuse = std::get_if<fuse_request>(&body))
           return handle_fuse(self, ticket, *fuse);
         handle_other(self, ticket, body);
+      },
+      [self](peer_atom, uint32_t peer, bool up) {
+        if (up)
+          define_on_returning_peer(self, peer);
       },
   };
 }

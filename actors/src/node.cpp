@@ -119,16 +119,31 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg, zmq::co
   std::vector<bool> up(n->executors_.size(), true);
   if (!cfg.peers.empty()) {
     // Peers come and go; the scheduler hears of it through the bridge's callback.
-    n->peer_target_ = std::make_shared<caf::actor>();
-    std::weak_ptr<caf::actor> target = n->peer_target_;
+    n->peer_target_ = std::make_shared<actor_slot>();
+    n->groups_target_ = std::make_shared<actor_slot>();
+    std::weak_ptr<actor_slot> target = n->peer_target_;
+    std::weak_ptr<actor_slot> groups = n->groups_target_;
     auto first_remote = static_cast<uint32_t>(n->executors_.size());
     auto bopts = bridge_options_for(cfg);
     if (!bopts)
       return bopts.error();
-    auto b = bridge::start(*ctx, cfg.peers, [target, first_remote](size_t p, bool is_up) {
-      if (auto t = target.lock(); t && *t)
-        caf::anon_send(*t, peer_atom::value, static_cast<uint32_t>(first_remote + p), is_up);
-    }, *bopts);
+    auto b = bridge::start(
+        *ctx, cfg.peers,
+        [target, groups, first_remote](size_t p, bool is_up) {
+          auto tell = [](const std::weak_ptr<actor_slot>& slot, uint32_t index, bool up) {
+            caf::actor to;
+            if (auto s = slot.lock()) {
+              std::lock_guard<std::mutex> guard{s->mtx};
+              to = s->actor;
+            }
+            if (to)
+              caf::anon_send(to, peer_atom::value, index, up);
+          };
+          tell(target, static_cast<uint32_t>(first_remote + p), is_up);
+          // The gateway defines the stored groups on a peer that comes (back) up.
+          tell(groups, static_cast<uint32_t>(p), is_up);
+        },
+        *bopts);
     if (!b)
       return b.error();
     n->bridge_ = std::move(*b);
@@ -177,7 +192,8 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg, zmq::co
     sopts.placement.nodes.push_back(p + 1);
   n->scheduler_ = spawn_scheduler(*n->system_, n->executors_, up, sopts);
   if (n->peer_target_)
-    *n->peer_target_ = caf::actor_cast<caf::actor>(n->scheduler_);
+    n->set_peer_target(*n->peer_target_, caf::actor_cast<caf::actor>(n->scheduler_),
+                       static_cast<uint32_t>(*executors));
   n->monitor_ = spawn_monitor(*n->system_, *n->residency_, local);
   // Level changes reach the monitor as they happen; the link is cut before the
   // actor system goes away.
@@ -210,6 +226,8 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg, zmq::co
   if (!g)
     return g.error();
   n->gateway_ = std::move(*g);
+  if (n->groups_target_)
+    n->set_peer_target(*n->groups_target_, n->gateway_->actor(), 0);
   if (!auto_note.empty())
     log->event(auto_note);
   log->event("started: serving " + n->gateway_->endpoint() + " with " + std::to_string(*executors)
@@ -240,6 +258,18 @@ std::vector<peer_status> node::fetch_peers() const {
   return fetch_bridge_ ? fetch_bridge_->peers() : std::vector<peer_status>{};
 }
 
+void node::set_peer_target(actor_slot& slot, caf::actor to, uint32_t first_index) {
+  {
+    std::lock_guard<std::mutex> guard{slot.mtx};
+    slot.actor = to;
+  }
+  // Peers that came up before `to` was there: told now (telling twice is harmless).
+  auto states = bridge_ ? bridge_->peers() : std::vector<peer_status>{};
+  for (size_t p = 0; p < states.size(); ++p)
+    if (states[p].up)
+      caf::anon_send(to, peer_atom::value, static_cast<uint32_t>(first_index + p), true);
+}
+
 node::~node() {
   metrics_.reset();
   if (gateway_)
@@ -247,6 +277,7 @@ node::~node() {
   gateway_.reset();
   pressure_target_.reset();
   peer_target_.reset();
+  groups_target_.reset();
   if (system_) {
     for (auto& e : executors_)
       caf::anon_send_exit(e, caf::exit_reason::user_shutdown);

@@ -15,6 +15,31 @@ using namespace tessera;
 using namespace tessera::actors;
 using namespace tessera::test;
 
+namespace {
+
+// A worker with a store of its own at `dir`: a copy of the zoo, without groups.
+node_config worker_config(const std::string& dir) {
+  std::filesystem::copy(group_zoo().dir->path(), dir, std::filesystem::copy_options::recursive);
+  std::filesystem::remove_all(dir + "/groups");
+  auto cfg = node_config_for(group_zoo());
+  cfg.store_path = dir;
+  return cfg;
+}
+
+// Asks for the group "pair" (resnet-cars and resnet18) by name: every
+// member's outputs come back.
+void check_pair_served(transport::client& cl, int seed) {
+  const auto& cars = group_zoo().manifest("resnet-cars");
+  transport::infer_request whole;
+  whole.model_name = "pair";
+  whole.inputs.push_back({cars.inputs[0].name, image(1, seed)});
+  auto r = cl.call_as<transport::infer_response>({"", whole}, reply_timeout);
+  REQUIRE_MESSAGE(r, describe(r.error()));
+  CHECK(r->outputs.size() == cars.outputs.size() + group_zoo().manifest("resnet18").outputs.size());
+}
+
+} // namespace
+
 TEST_SUITE("group_node") {
   TEST_CASE("through a node, a client defines a group and asks for it by name or by member") {
     defined_groups groups; // removes what the client defines
@@ -76,13 +101,8 @@ TEST_SUITE("group_node") {
   TEST_CASE(
       "a group defined through a coordinator is defined on its peers, and served through them") {
     defined_groups groups; // removes what the client defines on the coordinator
-    // The worker has a store of its own: a copy of the zoo, without groups.
     test::scratch_dir worker_store{"group-peer-store"};
-    std::filesystem::copy(group_zoo().dir->path(), worker_store.path(),
-                          std::filesystem::copy_options::recursive);
-    std::filesystem::remove_all(worker_store.path() + "/groups");
-    auto worker_cfg = node_config_for(group_zoo());
-    worker_cfg.store_path = worker_store.path();
+    auto worker_cfg = worker_config(worker_store.path());
     auto worker = start_node(worker_cfg);
     auto cfg = node_config_for(group_zoo());
     cfg.executors = 0;                                     // everything runs on the worker
@@ -105,14 +125,7 @@ TEST_SUITE("group_node") {
     CHECK_MESSAGE(fused->not_defined_on[0].rfind("tcp://127.0.0.1:1: ", 0) == 0,
                   fused->not_defined_on[0]);
     // The coordinator executes nothing: the group's name is served by the worker.
-    const auto& cars = group_zoo().manifest("resnet-cars");
-    transport::infer_request whole;
-    whole.model_name = "pair";
-    whole.inputs.push_back({cars.inputs[0].name, image(1, 62)});
-    auto r = cl->call_as<transport::infer_response>({"", whole}, reply_timeout);
-    REQUIRE_MESSAGE(r, describe(r.error()));
-    CHECK(r->outputs.size() ==
-          cars.outputs.size() + group_zoo().manifest("resnet18").outputs.size());
+    check_pair_served(*cl, 62);
     // A peer does not pass a definition on: the forwarded request is local only.
     auto direct = transport::client::connect(ctx, worker->endpoint());
     REQUIRE(direct);
@@ -121,5 +134,40 @@ TEST_SUITE("group_node") {
     REQUIRE_MESSAGE(local, describe(local.error()));
     CHECK(local->not_defined_on.empty());
     CHECK_FALSE(store::group_store{group_zoo().store->root()}.get("pair2"));
+  }
+
+  TEST_CASE("a peer that was down when a group was defined gets it when it comes back") {
+    defined_groups groups;
+    test::scratch_dir worker_store{"group-rejoin-store"};
+    auto worker_cfg = worker_config(worker_store.path());
+    auto worker = start_node(worker_cfg);
+    auto endpoint = worker->endpoint();
+    auto cfg = node_config_for(group_zoo());
+    cfg.executors = 0;
+    cfg.peers = {endpoint};
+    auto coordinator = start_node(cfg);
+    auto wait_for = [](auto done) {
+      for (int i = 0; i < 1000 && !done(); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      return done();
+    };
+    REQUIRE(wait_for([&] { return coordinator->peers()[0].up; }));
+    worker.reset(); // the worker goes away ...
+    REQUIRE(wait_for([&] { return !coordinator->peers()[0].up; }));
+    zmq::context_t ctx{1};
+    auto cl = transport::client::connect(ctx, coordinator->endpoint());
+    REQUIRE(cl);
+    auto fused = cl->call_as<transport::fuse_response>(
+        {"", transport::fuse_request{"pair", {"resnet18", "resnet-cars"}}}, reply_timeout);
+    REQUIRE_MESSAGE(fused, describe(fused.error()));
+    REQUIRE(fused->not_defined_on.size() == 1); // ... and misses the definition
+    CHECK_FALSE(store::group_store{worker_store.path()}.get("pair"));
+    worker_cfg.listen = endpoint; // ... then comes back where it was
+    worker = start_node(worker_cfg);
+    REQUIRE(wait_for([&] { return coordinator->peers()[0].up; }));
+    REQUIRE(wait_for([&] { return bool{store::group_store{worker_store.path()}.get("pair")}; }));
+    CHECK(store::group_store{worker_store.path()}.get("pair")->models == fused->models);
+    // Served through the returned worker by the group's name.
+    check_pair_served(*cl, 63);
   }
 }

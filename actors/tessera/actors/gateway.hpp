@@ -15,6 +15,7 @@
 #include "tessera/transport/codec_limits.hpp"
 #include "tessera/transport/curve.hpp"
 
+#include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
 #include <zmq.hpp>
 
@@ -89,6 +90,12 @@ public:
 
   const gateway_counters& counters() const;
 
+  /// The actor behind the socket thread; it also takes (peer_atom, peer
+  /// index, up) from the bridge, to define stored groups on a returning peer.
+  const caf::actor& actor() const {
+    return actor_;
+  }
+
   /// The last split of the uplink among the clients (empty when shares are off).
   uplink_snapshot uplink() const;
 
@@ -104,6 +111,7 @@ private:
   std::shared_ptr<gateway_shared> shared_;
   std::unique_ptr<transport::zap_handler> zap_; ///< with CURVE only
   std::string endpoint_;
+  caf::actor actor_;
   std::thread thread_;
 };
 

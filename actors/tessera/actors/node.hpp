@@ -22,6 +22,7 @@
 
 #include <functional>
 #include <memory>
+#include <mutex>
 
 namespace tessera::actors {
 
@@ -109,7 +110,18 @@ private:
   std::shared_ptr<caf::actor> pressure_target_;
   caf::actor_system_config system_config_;
   std::unique_ptr<caf::actor_system> system_;
-  std::shared_ptr<caf::actor> peer_target_;
+  /// An actor the bridge thread tells of peers going up or down, set once it
+  /// is spawned (the bridge starts first); the node replays the peers that
+  /// are up right after setting it, so nothing said before is lost.
+  struct actor_slot {
+    std::mutex mtx;
+    caf::actor actor;
+  };
+  /// Points `slot` at `to`, then tells `to` of the peers already up, as
+  /// (peer_atom, first_index + peer, true).
+  void set_peer_target(actor_slot& slot, caf::actor to, uint32_t first_index);
+  std::shared_ptr<actor_slot> peer_target_;   ///< the scheduler
+  std::shared_ptr<actor_slot> groups_target_; ///< the gateway: groups for peers that come up
   std::unique_ptr<bridge> bridge_;
   std::unique_ptr<bridge> fetch_bridge_; ///< the loader's, to fetch_peers
   std::shared_ptr<loader_counters> loader_counters_;
