@@ -9,6 +9,7 @@
 #include <doctest/doctest.h>
 
 #include <filesystem>
+#include <optional>
 #include <thread>
 
 using namespace tessera;
@@ -24,6 +25,14 @@ node_config worker_config(const std::string& dir) {
   auto cfg = node_config_for(group_zoo());
   cfg.store_path = dir;
   return cfg;
+}
+
+// Defines the group "pair" (resnet18 and resnet-cars) through `cl`.
+std::optional<transport::fuse_response> fuse_pair(transport::client& cl) {
+  auto fused = cl.call_as<transport::fuse_response>(
+      {"", transport::fuse_request{"pair", {"resnet18", "resnet-cars"}}}, reply_timeout);
+  REQUIRE_MESSAGE(fused, describe(fused.error()));
+  return std::move(*fused);
 }
 
 // Asks for the group "pair" (resnet-cars and resnet18) by name: every
@@ -47,9 +56,7 @@ TEST_SUITE("group_node") {
     zmq::context_t ctx{1};
     auto cl = transport::client::connect(ctx, n->endpoint());
     REQUIRE(cl);
-    auto fused = cl->call_as<transport::fuse_response>(
-        {"", transport::fuse_request{"pair", {"resnet18", "resnet-cars"}}}, reply_timeout);
-    REQUIRE_MESSAGE(fused, describe(fused.error()));
+    auto fused = fuse_pair(*cl);
     auto x = image(1, 61);
     const auto& cars = group_zoo().manifest("resnet-cars");
     // By name: one pass, every member's outputs as "member/output".
@@ -114,9 +121,7 @@ TEST_SUITE("group_node") {
     zmq::context_t ctx{1};
     auto cl = transport::client::connect(ctx, coordinator->endpoint());
     REQUIRE(cl);
-    auto fused = cl->call_as<transport::fuse_response>(
-        {"", transport::fuse_request{"pair", {"resnet18", "resnet-cars"}}}, reply_timeout);
-    REQUIRE_MESSAGE(fused, describe(fused.error()));
+    auto fused = fuse_pair(*cl);
     // Defined on the worker, pinned to the same versions; the dead peer is named.
     auto on_worker = store::group_store{worker_store.path()}.get("pair");
     REQUIRE_MESSAGE(on_worker, describe(on_worker.error()));
@@ -157,9 +162,7 @@ TEST_SUITE("group_node") {
     zmq::context_t ctx{1};
     auto cl = transport::client::connect(ctx, coordinator->endpoint());
     REQUIRE(cl);
-    auto fused = cl->call_as<transport::fuse_response>(
-        {"", transport::fuse_request{"pair", {"resnet18", "resnet-cars"}}}, reply_timeout);
-    REQUIRE_MESSAGE(fused, describe(fused.error()));
+    auto fused = fuse_pair(*cl);
     REQUIRE(fused->not_defined_on.size() == 1); // ... and misses the definition
     CHECK_FALSE(store::group_store{worker_store.path()}.get("pair"));
     worker_cfg.listen = endpoint; // ... then comes back where it was
