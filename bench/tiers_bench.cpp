@@ -280,18 +280,15 @@ int run_tiers_bench(const bench_options& opts) {
       f.bare.add(bare_read_into(files, blob_bytes, io_threads, fresh));
       f.kept_bare.add(bare_read_into(files, blob_bytes, io_threads, kept));
       auto load = [&](best_of& best, load_mode mode, bool staged, bool verify,
-                      residency::cpu_arena* arena) {
-        auto got = load_zoo(*bs, mode, staged, verify, arena);
+                      residency::cpu_arena* arena, bool at_once = true) {
+        auto got = load_zoo(*bs, mode, staged, verify, arena, at_once);
         if (!got)
           failed = got.error();
         else
           best.add(*got);
       };
       load(f.copy, load_mode::copy, false, true, nullptr);
-      if (auto got = load_zoo(*bs, load_mode::copy, false, true, nullptr, false); got)
-        f.sequential.add(*got);
-      else
-        failed = got.error();
+      load(f.sequential, load_mode::copy, false, true, nullptr, false);
       load(f.kept_copy, load_mode::copy, false, true, &kept);
       load(f.in_place, load_mode::in_place, false, true, nullptr);
       load(f.staged, load_mode::copy, true, true, nullptr);

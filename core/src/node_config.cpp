@@ -179,15 +179,8 @@ const std::vector<entry>& entries() {
        return {};
      },
      [](const node_config& c) { return join_list(c.fetch_peers); }},
-    {"fetch_timeout_ms", "how long one peer may take to answer one fetch before the next is tried",
-     [](node_config& c, const std::string& v) -> caf::error {
-       auto x = parse_u64("fetch_timeout_ms", v);
-       if (!x)
-         return x.error();
-       c.fetch_timeout_ms = *x;
-       return {};
-     },
-     [](const node_config& c) { return std::to_string(c.fetch_timeout_ms); }},
+    u64_entry("fetch_timeout_ms", "how long one peer may take to answer one fetch before the next is tried",
+              &node_config::fetch_timeout_ms),
     {"queue_order", "scheduler order: reuse_aware, edf or fifo",
      [](node_config& c, const std::string& v) -> caf::error {
        if (v != "reuse_aware" && v != "edf" && v != "fifo")
@@ -215,15 +208,8 @@ const std::vector<entry>& entries() {
        return {};
      },
      [](const node_config& c) { return std::to_string(c.max_batch_rows); }},
-    {"max_queue_delay_us", "microseconds a request may wait for its batch to fill",
-     [](node_config& c, const std::string& v) -> caf::error {
-       auto x = parse_u64("max_queue_delay_us", v);
-       if (!x)
-         return x.error();
-       c.max_queue_delay_us = *x;
-       return {};
-     },
-     [](const node_config& c) { return std::to_string(c.max_queue_delay_us); }},
+    u64_entry("max_queue_delay_us", "microseconds a request may wait for its batch to fill",
+              &node_config::max_queue_delay_us),
     {"auto_fuse", "define fused groups the grouping policy proposes from co-requests (docs/fusion.md)",
      [](node_config& c, const std::string& v) -> caf::error {
        auto x = parse_bool("auto_fuse", v);
@@ -243,15 +229,8 @@ const std::vector<entry>& entries() {
        return {};
      },
      [](const node_config& c) { return number_text(c.uplink_capacity_mbps); }},
-    {"max_message_bytes", "largest request the gateway accepts (KiB/MiB/GiB)",
-     [](node_config& c, const std::string& v) -> caf::error {
-       auto x = parse_u64("max_message_bytes", v);
-       if (!x)
-         return x.error();
-       c.max_message_bytes = *x;
-       return {};
-     },
-     [](const node_config& c) { return std::to_string(c.max_message_bytes); }},
+    u64_entry("max_message_bytes", "largest request the gateway accepts (KiB/MiB/GiB)",
+              &node_config::max_message_bytes),
     {"metrics_listen", "HOST:PORT of the HTTP /metrics, /healthz and /readyz endpoint (empty: off)",
      [](node_config& c, const std::string& v) -> caf::error {
        c.metrics_listen = v;

@@ -43,7 +43,6 @@ struct region {
   size_t live_bytes = 0;
   range_map free; ///< free, its whole pages given back to the operating system
   range_map kept; ///< free, its pages kept for the next allocations
-  size_t kept_bytes = 0;
 };
 
 namespace {
@@ -95,7 +94,6 @@ struct cpu_arena::state {
   std::pair<region*, size_t> take(size_t n) {
     for (auto& r : regions)
       if (auto offset = take_first_fit(r->kept, n)) {
-        r->kept_bytes -= n;
         kept -= n;
         r->live_bytes += n;
         return {r.get(), *offset};
@@ -146,7 +144,7 @@ struct cpu_arena::state {
 
   // Unmaps `r` if nothing in it is live or kept; true if it did.
   bool unmap_if_empty(region* r) {
-    if (r->live_bytes > 0 || r->kept_bytes > 0)
+    if (r->live_bytes > 0 || !r->kept.empty())
       return false;
     ::munmap(r->base, r->bytes);
     mapped -= r->bytes;
@@ -164,7 +162,6 @@ struct cpu_arena::state {
     r->live_bytes -= n;
     if (kept + n <= retain_limit) {
       insert_joined(r->kept, offset, n);
-      r->kept_bytes += n;
       kept += n;
       return;
     }
@@ -178,7 +175,6 @@ struct cpu_arena::state {
       for (const auto& [offset, n] : r->kept)
         release(*r, offset, n);
       r->kept.clear();
-      r->kept_bytes = 0;
     }
     kept = 0;
     for (size_t i = regions.size(); i-- > 0;)
