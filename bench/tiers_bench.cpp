@@ -2,7 +2,9 @@
 // from the store (page cache warm, and cold after dropping the pages), then the
 // throughput of copy-mode loads, warm and cold, measured in the same run, into
 // new device memory and into memory the arena kept, beside a floor: one pread
-// per blob with nothing checked. Loads
+// per blob with nothing checked. Warm loads copy from the mappings the store
+// keeps after a blob's first read (decision 34); the same loads reading with
+// pread, as before that decision, are measured beside them. Loads
 // go through the residency manager, blob verification included. Besides wall
 // time it counts the process's CPU time, whose ratios hold up on a machine that
 // other work keeps busy (wall-time ratios there mostly measure the scheduler).
@@ -212,6 +214,9 @@ struct round_figures {
   best_of sequential;                     ///< the same loads, one model at a time
   best_of kept_mem, kept_copy, kept_bare; ///< into device memory the arena kept
   best_of in_place, staged, unverified;   ///< into new device memory
+  /// Verified copy loads that read every blob with pread, keeping no
+  /// mappings: the loader before decision 34.
+  best_of unmapped, kept_unmapped;
 };
 
 int run_tiers_bench(const bench_options& opts) {
@@ -246,6 +251,8 @@ int run_tiers_bench(const bench_options& opts) {
       }
   }
   for (uint32_t r = 0; r < opts.repeat; ++r) {
+    // Mapped pages stay cached through POSIX_FADV_DONTNEED: unmap them first.
+    bs->store->blobs().mappings().clear();
     warm_page_cache(files);
     warm.push_back(std::max(read_bandwidth(files, 1), read_bandwidth(files, io_threads)));
     drop_page_cache(files);
@@ -293,6 +300,14 @@ int run_tiers_bench(const bench_options& opts) {
       load(f.in_place, load_mode::in_place, false, true, nullptr);
       load(f.staged, load_mode::copy, true, true, nullptr);
       load(f.unverified, load_mode::copy, false, false, nullptr);
+      auto& maps = bs->store->blobs().mappings();
+      auto map_capacity = maps.capacity();
+      maps.set_capacity(0);
+      load(f.unmapped, load_mode::copy, false, true, nullptr);
+      load(f.kept_unmapped, load_mode::copy, false, true, &kept);
+      maps.set_capacity(map_capacity);
+      if (auto remap = load_zoo(*bs, load_mode::copy); !remap) // untimed: maps the blobs again
+        failed = remap.error();
     }
     if (failed) {
       std::fprintf(stderr, "bench tiers: %s\n", describe(failed).c_str());
@@ -329,6 +344,7 @@ int run_tiers_bench(const bench_options& opts) {
   line("memcpy (baseline)", wall(&rf::mem), cpu(&rf::mem));
   line("copy-mode load, warm (verified)", wall(&rf::copy), cpu(&rf::copy));
   line("the same, one model at a time", wall(&rf::sequential), cpu(&rf::sequential));
+  line("the same, reading with pread (no kept mappings)", wall(&rf::unmapped), cpu(&rf::unmapped));
   line("copy-mode load, warm, not verified", wall(&rf::unverified), cpu(&rf::unverified));
   line("copy-mode load through staging, warm", wall(&rf::staged), cpu(&rf::staged));
   line("in-place load, warm (verified)", wall(&rf::in_place), cpu(&rf::in_place));
@@ -336,6 +352,8 @@ int run_tiers_bench(const bench_options& opts) {
   std::printf(" into device memory the arena kept (a node's steady state, decision 33):\n");
   line("memcpy", wall(&rf::kept_mem), cpu(&rf::kept_mem));
   line("copy-mode load, warm (verified)", wall(&rf::kept_copy), cpu(&rf::kept_copy));
+  line("the same, reading with pread (no kept mappings)", wall(&rf::kept_unmapped),
+       cpu(&rf::kept_unmapped));
   line("one pread per blob, nothing checked (a floor)", wall(&rf::kept_bare), cpu(&rf::kept_bare));
   std::printf(" from the store:\n");
   line("read, page cache warm", median(warm), 0);
@@ -351,6 +369,8 @@ int run_tiers_bench(const bench_options& opts) {
   fraction("in_place_load_fraction_of_memcpy", &rf::in_place, &rf::mem);
   fraction("staged_copy_load_fraction_of_memcpy", &rf::staged, &rf::mem);
   fraction("unverified_copy_load_fraction_of_memcpy", &rf::unverified, &rf::mem);
+  fraction("pread_copy_load_fraction_of_memcpy", &rf::unmapped, &rf::mem);
+  fraction("kept_pread_copy_load_fraction_of_memcpy", &rf::kept_unmapped, &rf::kept_mem);
   fraction("pread_floor_fraction_of_memcpy", &rf::bare, &rf::mem);
   fraction("kept_copy_load_fraction_of_memcpy", &rf::kept_copy, &rf::kept_mem);
   fraction("kept_pread_floor_fraction_of_memcpy", &rf::kept_bare, &rf::kept_mem);

@@ -60,6 +60,7 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg, zmq::co
   if (!st)
     return st.error();
   n->store_ = std::make_unique<store::block_store>(std::move(*st));
+  n->store_->blobs().mappings().set_capacity(cfg.map_cache_bytes);
   n->arena_ = std::move(tier->memory);
   n->residency_ = std::make_unique<residency::residency_manager>(
     *n->store_, *n->arena_, residency::residency_options::from(cfg));

@@ -67,6 +67,10 @@ const std::vector<entry>& entries() {
               "freed device memory kept for the next loads (the CPU arena's pages, the GPU "
               "allocator's blocks); 0 gives it back at once",
               &node_config::device_cache_bytes),
+    u64_entry("map_cache_bytes",
+              "blob files kept mapped after a copy-mode read, so later reads copy from the "
+              "page cache without system calls; 0 reads with pread every time",
+              &node_config::map_cache_bytes),
     {"load_mode", "in_place: view mapped blobs; copy: copy into device memory",
      [](node_config& c, const std::string& v) -> caf::error {
        if (v == "in_place")

@@ -181,6 +181,116 @@ TEST_SUITE("store") {
     CHECK(code_of(st->blobs().read(*id, store::read_method::copy).error()) == ec::corrupt_blob);
   }
 
+  // read_into: the loader's path. A first read preads the file; later reads of
+  // the same file version copy from the mapping kept after it (decision 34).
+  TEST_CASE("a blob read again is copied from its kept mapping, byte for byte") {
+    fresh_store fresh;
+    auto& blobs = fresh.st.blobs();
+    tensor_spec spec{dtype::float32, {300, 1000}}; // 1.2 MB: several read chunks
+    auto id = fresh.put_ramp(spec);
+    auto want = ramp(static_cast<size_t>(spec.elements()));
+    for (int read = 0; read < 3; ++read) {
+      std::vector<float> got(want.size(), 0.0f);
+      auto h = blobs.read_into(id, reinterpret_cast<std::byte*>(got.data()), spec.bytes(), true);
+      REQUIRE(h);
+      CHECK(h->spec == spec);
+      CHECK(got == want);
+    }
+    auto c = blobs.mappings().counts();
+    CHECK(c.mapped == 1);
+    CHECK(c.hits == 2);
+    CHECK(c.mappings == 1);
+    CHECK(c.mapped_bytes == store::blob_header_bytes + spec.bytes());
+    // A wrong size from the caller is an error naming the blob, mapped or not.
+    std::vector<float> small(10);
+    auto wrong = blobs.read_into(id, reinterpret_cast<std::byte*>(small.data()), 40, true);
+    REQUIRE_FALSE(wrong);
+    CHECK(code_of(wrong.error()) == ec::corrupt_blob);
+    CHECK(describe(wrong.error()).find(id.to_hex()) != std::string::npos);
+    blobs.mappings().clear();
+    CHECK(blobs.mappings().counts().mappings == 0);
+  }
+
+  TEST_CASE(
+      "a mapped blob that is corrupted, truncated, replaced or removed is read as it is now") {
+    fresh_store fresh;
+    auto& blobs = fresh.st.blobs();
+    tensor_spec spec{dtype::float32, {64, 1024}};
+    auto id = fresh.put_ramp(spec);
+    auto path = blobs.path_of(id);
+    std::vector<std::byte> buf(spec.bytes());
+    auto read = [&] { return blobs.read_into(id, buf.data(), spec.bytes(), true); };
+    REQUIRE(read());
+    REQUIRE(read()); // now from the mapping
+    REQUIRE(blobs.mappings().counts().hits == 1);
+
+    // Corrupted in place: the change shows in the file's times, the bytes are
+    // hashed as they are now, and the mapping is dropped.
+    flip_byte(path, store::blob_header_bytes + 777);
+    auto bad = read();
+    REQUIRE_FALSE(bad);
+    CHECK(code_of(bad.error()) == ec::corrupt_blob);
+    CHECK(describe(bad.error()).find(id.to_hex()) != std::string::npos);
+    flip_byte(path, store::blob_header_bytes + 777);
+    REQUIRE(read());
+    REQUIRE(read());
+
+    // Truncated under a kept mapping: an error, not a SIGBUS from touching
+    // mapped pages past the new end.
+    auto whole = fs::file_size(path);
+    fs::resize_file(path, store::blob_header_bytes + 1000);
+    auto cut = read();
+    REQUIRE_FALSE(cut);
+    CHECK(code_of(cut.error()) == ec::corrupt_blob);
+
+    // Replaced by a good copy (a new inode): mapped anew.
+    fs::resize_file(path, whole);
+    fs::remove(path);
+    auto again = fresh.put_ramp(spec);
+    REQUIRE(again == id);
+    auto mapped = blobs.mappings().counts().mapped;
+    REQUIRE(read());
+    REQUIRE(read());
+    CHECK(blobs.mappings().counts().mapped == mapped + 1);
+    auto want = ramp(static_cast<size_t>(spec.elements()));
+    CHECK(std::memcmp(buf.data(), want.data(), spec.bytes()) == 0);
+
+    // Removed: unknown, though a mapping of the old file was kept.
+    fs::remove(path);
+    auto gone = read();
+    REQUIRE_FALSE(gone);
+    CHECK(code_of(gone.error()) == ec::unknown_blob);
+    CHECK(blobs.mappings().counts().mappings == 0);
+  }
+
+  TEST_CASE("kept mappings stay within their capacity, least recently used out first") {
+    fresh_store fresh;
+    auto& blobs = fresh.st.blobs();
+    std::vector<content_id> ids;
+    std::vector<tensor_spec> specs;
+    for (int i = 0; i < 3; ++i) {
+      specs.push_back(tensor_spec{dtype::float32, {128 + i, 256}});
+      ids.push_back(fresh.put_ramp(specs.back()));
+    }
+    auto file_bytes = [&](size_t i) { return store::blob_header_bytes + specs[i].bytes(); };
+    blobs.mappings().set_capacity(file_bytes(1) + file_bytes(2));
+    std::vector<std::byte> buf(specs[2].bytes());
+    for (size_t i : {0, 1, 0, 2}) // 2 pushes out 1, the least recently used
+      REQUIRE(blobs.read_into(ids[i], buf.data(), specs[i].bytes(), true));
+    auto c = blobs.mappings().counts();
+    CHECK(c.mappings == 2);
+    CHECK(c.mapped_bytes == file_bytes(0) + file_bytes(2));
+    CHECK(c.mapped_bytes <= blobs.mappings().capacity());
+    REQUIRE(blobs.read_into(ids[0], buf.data(), specs[0].bytes(), true));
+    REQUIRE(blobs.read_into(ids[2], buf.data(), specs[2].bytes(), true));
+    CHECK(blobs.mappings().counts().hits == c.hits + 2);
+    // Capacity 0: nothing is kept, and reads go on through pread.
+    blobs.mappings().set_capacity(0);
+    CHECK(blobs.mappings().counts().mappings == 0);
+    REQUIRE(blobs.read_into(ids[1], buf.data(), specs[1].bytes(), true));
+    CHECK(blobs.mappings().counts().mappings == 0);
+  }
+
   TEST_CASE("manifests are checked against the store before they are stored") {
     fresh_store fresh;
     auto* st = &fresh.st;

@@ -6,40 +6,35 @@
 
 namespace tessera::residency {
 
-namespace {
-
-constexpr size_t direct_chunk_bytes = 512u << 10;
-
-} // namespace
-
-caf::expected<transferred_blob> read_small_blob(const store::blob_store& store,
-                                                const content_id& id, uint64_t bytes,
-                                                backend::device_memory& device, bool in_place,
-                                                bool verify) {
+caf::expected<transferred_blob> read_blob(const store::blob_store& store, const content_id& id,
+                                          uint64_t bytes, backend::device_memory& device,
+                                          bool to_heap, bool verify) {
+  if (!to_heap && !device.host_accessible())
+    return make_error(ec::unsupported, "blob " + id.to_hex() +
+                                           ": reads straight into device memory need a "
+                                           "host-accessible device");
   transferred_blob out;
-  if (in_place || device.host_accessible()) {
-    std::byte* dst = nullptr;
-    if (in_place) {
-      // A heap copy of a few KiB is cheaper than a mapping of its own.
-      auto t = tensor_buffer::allocate(tensor_spec{dtype::uint8, {static_cast<int64_t>(bytes)}}, &dst);
-      out.memory = std::const_pointer_cast<void>(t.owner);
-    } else {
-      auto block = device.allocate(bytes);
-      if (!block)
-        return wrap(block.error(), "blob " + id.to_hex());
-      dst = block->data;
-      out.memory = std::move(block->owner);
-    }
-    auto h = store.read_small(id, dst, bytes, verify);
-    if (!h)
-      return h.error();
-    out.spec = h->spec;
-    out.data = dst;
-    out.bytes = bytes;
-    out.bytes_read = bytes;
-    return out;
+  std::byte* dst = nullptr;
+  if (to_heap) {
+    // A heap copy of a few KiB is cheaper than a mapping of its own.
+    auto t =
+        tensor_buffer::allocate(tensor_spec{dtype::uint8, {static_cast<int64_t>(bytes)}}, &dst);
+    out.memory = std::const_pointer_cast<void>(t.owner);
+  } else {
+    auto block = device.allocate(bytes);
+    if (!block)
+      return wrap(block.error(), "blob " + id.to_hex());
+    dst = block->data;
+    out.memory = std::move(block->owner);
   }
-  return make_error(ec::unsupported, "small reads need a host-accessible device");
+  auto h = store.read_into(id, dst, bytes, verify);
+  if (!h)
+    return h.error();
+  out.spec = h->spec;
+  out.data = dst;
+  out.bytes = bytes;
+  out.bytes_read = bytes;
+  return out;
 }
 
 caf::expected<transferred_blob> map_blob_in_place(const store::blob_store& store,
@@ -96,28 +91,6 @@ caf::expected<blob_copy> open_blob_copy(const store::blob_store& store, const co
 }
 
 } // namespace
-
-caf::expected<transferred_blob> copy_blob_to_device(const store::blob_store& store,
-                                                    const content_id& id,
-                                                    backend::device_memory& device, bool verify) {
-  auto c = open_blob_copy(store, id, device, verify);
-  if (!c)
-    return c.error();
-  auto& out = c->out;
-  // Chunks small enough to hash while they are in cache.
-  for (uint64_t offset = 0; offset < out.bytes;) {
-    auto n = std::min<uint64_t>(direct_chunk_bytes, out.bytes - offset);
-    if (auto err = c->file.read_data(out.data + offset, n, offset))
-      return err;
-    if (c->hasher)
-      c->hasher->update(out.data + offset, n);
-    offset += n;
-  }
-  out.bytes_read = out.bytes;
-  if (auto err = c->finish(id))
-    return err;
-  return std::move(out);
-}
 
 caf::expected<transferred_blob> stage_blob_to_device(const store::blob_store& store,
                                                      const content_id& id,

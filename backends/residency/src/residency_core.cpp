@@ -319,9 +319,10 @@ void residency_core::read_group(const std::vector<read_order>& group) {
     bool small = declared < small_blob_bytes && (in_place || device_.host_accessible())
                  && !opts_.force_staging;
     bool direct = device_.host_accessible() && !opts_.force_staging;
-    auto got = small      ? read_small_blob(store_.blobs(), id, declared, device_, in_place, opts_.verify)
+    // Small blobs are read whole even in place: a mapping of their own costs more.
+    auto got = small      ? read_blob(store_.blobs(), id, declared, device_, in_place, opts_.verify)
                : in_place ? map_blob_in_place(store_.blobs(), id, opts_.verify)
-               : direct   ? copy_blob_to_device(store_.blobs(), id, device_, opts_.verify)
+               : direct   ? read_blob(store_.blobs(), id, declared, device_, false, opts_.verify)
                           : stage(id);
     auto elapsed = ms_since(start);
     caf::error err = got ? caf::error{} : name_users(got.error(), id);

@@ -2,15 +2,20 @@
 
 #include "tessera/core/error.hpp"
 
+#include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <mutex>
+#include <optional>
+#include <unordered_map>
 
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 namespace tessera::store {
@@ -54,13 +59,12 @@ caf::error read_exact(int fd, void* dst, size_t bytes, off_t offset,
   return {};
 }
 
-// Opens a blob and checks its header against the id and the file size.
-caf::expected<blob_header> open_blob(const blob_store& store, const content_id& id,
-                                     blob_fd& f) {
-  auto path = store.path_of(id);
-  f.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+// Checks the header of a blob file just opened (or not: `f.fd` < 0 with errno
+// set) against the id and the file size.
+caf::expected<blob_header> check_opened(const blob_store& store, const content_id& id, blob_fd& f) {
   if (f.fd < 0)
-    return errno == ENOENT ? unknown(id) : os_error("cannot open", path);
+    return errno == ENOENT ? unknown(id) : os_error("cannot open", store.path_of(id));
+  auto path = store.path_of(id);
   std::array<std::byte, blob_header_bytes> page;
   auto where = "blob " + id.to_hex();
   if (auto err = read_exact(f.fd, page.data(), page.size(), 0, path))
@@ -91,8 +95,71 @@ caf::error check_hash(const blob_header& h, const std::byte* data) {
 
 } // namespace
 
-blob_store::blob_store(std::string root) : root_(std::move(root)) {
+/// The blobs folder, opened once so that opening a blob walks two path
+/// components rather than the whole root, and the kept mappings.
+struct blob_store::shared_state {
+  std::mutex mtx;
+  std::atomic<int> dir_fd{-1};
+  blob_map_cache maps{default_map_cache_bytes};
+  ~shared_state() {
+    if (dir_fd >= 0)
+      ::close(dir_fd);
+  }
+};
+
+blob_store::blob_store(std::string root)
+    : root_(std::move(root)), shared_(std::make_shared<shared_state>()) {
   // nop
+}
+
+blob_map_cache& blob_store::mappings() const {
+  return shared_->maps;
+}
+
+int blob_store::blobs_dir() const {
+  int dir = shared_->dir_fd.load(std::memory_order_acquire);
+  if (dir >= 0)
+    return dir;
+  // Until the folder exists (an empty store), every open takes the full path.
+  std::lock_guard<std::mutex> guard{shared_->mtx};
+  dir = shared_->dir_fd.load(std::memory_order_relaxed);
+  if (dir < 0 && (dir = ::open((root_ + "/blobs").c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC)) >= 0)
+    shared_->dir_fd.store(dir, std::memory_order_release);
+  return dir;
+}
+
+namespace {
+
+/// "<2 hex>/<32 hex>.blob", as path_of names a blob below the blobs folder.
+struct relative_path {
+  char text[2 + 1 + 32 + 5 + 1];
+  explicit relative_path(const content_id& id) {
+    static constexpr char digits[] = "0123456789abcdef";
+    uint64_t halves[2] = {id.hi, id.lo};
+    for (int i = 0; i < 32; ++i)
+      text[3 + i] = digits[(halves[i / 16] >> (60 - 4 * (i % 16))) & 0xf];
+    text[0] = text[3];
+    text[1] = text[4];
+    text[2] = '/';
+    std::memcpy(text + 35, ".blob", 6);
+  }
+};
+
+} // namespace
+
+int blob_store::open_file(const content_id& id) const {
+  int dir = blobs_dir();
+  int fd = dir >= 0 ? ::openat(dir, relative_path{id}.text, O_RDONLY | O_CLOEXEC) : -1;
+  if (fd < 0) // no folder handle, or the folder was replaced since it was opened
+    fd = ::open(path_of(id).c_str(), O_RDONLY | O_CLOEXEC);
+  return fd;
+}
+
+bool blob_store::stat_file(const content_id& id, struct stat& st) const {
+  int dir = blobs_dir();
+  if (dir >= 0 && ::fstatat(dir, relative_path{id}.text, &st, 0) == 0)
+    return true;
+  return ::stat(path_of(id).c_str(), &st) == 0;
 }
 
 std::string blob_store::path_of(const content_id& id) const {
@@ -133,13 +200,15 @@ bool blob_store::contains(const content_id& id) const {
 
 caf::expected<blob_header> blob_store::header(const content_id& id) const {
   blob_fd f;
-  return open_blob(*this, id, f);
+  f.fd = open_file(id);
+  return check_opened(*this, id, f);
 }
 
 caf::expected<tensor_buffer> blob_store::read(const content_id& id, read_method method,
                                               bool verify) const {
   blob_fd f;
-  auto h = open_blob(*this, id, f);
+  f.fd = open_file(id);
+  auto h = check_opened(*this, id, f);
   if (!h)
     return h.error();
   tensor_buffer t;
@@ -201,45 +270,157 @@ void blob_file::advise_sequential() const {
   ::posix_fadvise(fd_, 0, 0, POSIX_FADV_SEQUENTIAL);
 }
 
-caf::expected<blob_header> blob_store::read_small(const content_id& id, void* dst,
-                                                 uint64_t data_bytes, bool verify) const {
-  auto path = path_of(id);
-  blob_fd f;
-  f.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (f.fd < 0)
-    return errno == ENOENT ? unknown(id) : os_error("cannot open", path);
-  std::array<std::byte, blob_header_bytes> page;
-  std::byte past_end{};
-  iovec parts[3] = {{page.data(), page.size()}, {dst, data_bytes}, {&past_end, 1}};
-  ssize_t got = 0;
-  do
-    got = ::preadv(f.fd, parts, 3, 0);
-  while (got < 0 && errno == EINTR);
-  if (got < 0)
-    return os_error("cannot read", path);
-  auto where = "blob " + id.to_hex();
-  if (static_cast<size_t>(got) < blob_header_bytes)
-    return make_error(ec::corrupt_blob, where + ": file is truncated");
-  auto h = decode_blob_header(page.data(), where);
+namespace {
+
+/// Reads into `parts` from `offset` until they are full or the file ends;
+/// the bytes read, or -1 with errno set.
+ssize_t read_parts(int fd, iovec* parts, int count, off_t offset) {
+  ssize_t total = 0;
+  while (count > 0) {
+    ssize_t r = ::preadv(fd, parts, count, offset);
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r <= 0)
+      return r < 0 ? r : total;
+    total += r;
+    offset += r;
+    for (auto left = static_cast<size_t>(r); count > 0 && left >= parts->iov_len; ++parts, --count)
+      left -= parts->iov_len, r = static_cast<ssize_t>(left);
+    if (count > 0 && r > 0) {
+      parts->iov_base = static_cast<std::byte*>(parts->iov_base) + r;
+      parts->iov_len -= static_cast<size_t>(r);
+    }
+  }
+  return total;
+}
+
+/// Chunks small enough to hash while they are in cache, large enough that
+/// system calls cost little beside the copy.
+constexpr uint64_t read_chunk_bytes = 512u << 10;
+
+caf::error truncated(const content_id& id) {
+  return make_error(ec::corrupt_blob, "blob " + id.to_hex() + ": file is truncated");
+}
+
+caf::error size_error(const content_id& id, uint64_t got, bool more, uint64_t expected,
+                      uint64_t header_says) {
+  return make_error(ec::corrupt_blob, "blob " + id.to_hex() + ": file holds " +
+                                          std::to_string(got) + (more ? " or more" : "") +
+                                          " data bytes, expected " + std::to_string(expected) +
+                                          " (header says " + std::to_string(header_says) + ")");
+}
+
+caf::error hash_error(const content_id& id, const content_id& actual) {
+  return make_error(ec::corrupt_blob, "blob " + id.to_hex() + ": bytes hash to " + actual.to_hex() +
+                                          " (the file is corrupt)");
+}
+
+/// Checks a header page against the blob's id and its declared size, and the
+/// data bytes found (`data_got`) against those the read expected.
+caf::expected<blob_header> check_header(const content_id& id, const std::byte* page,
+                                        uint64_t data_got, uint64_t data_expected,
+                                        uint64_t data_bytes) {
+  auto h = decode_blob_header(page, "blob " + id.to_hex());
   if (!h)
     return h.error();
   if (h->id != id)
-    return make_error(ec::corrupt_blob, where + ": header names blob " + h->id.to_hex());
-  if (h->data_bytes != data_bytes || static_cast<uint64_t>(got) != blob_header_bytes + data_bytes)
-    return make_error(ec::corrupt_blob, where + ": file holds "
-                                          + std::to_string(got - static_cast<ssize_t>(blob_header_bytes))
-                                          + (static_cast<uint64_t>(got) > blob_header_bytes + data_bytes ? " or more" : "")
-                                          + " data bytes, expected " + std::to_string(data_bytes)
-                                          + " (header says " + std::to_string(h->data_bytes) + ")");
+    return make_error(ec::corrupt_blob,
+                      "blob " + id.to_hex() + ": header names blob " + h->id.to_hex());
+  if (h->data_bytes != data_bytes || data_got != data_expected)
+    return size_error(id, data_got, data_got > data_expected, data_bytes, h->data_bytes);
+  return h;
+}
+
+} // namespace
+
+caf::expected<blob_header> blob_store::read_into(const content_id& id, std::byte* dst,
+                                                 uint64_t data_bytes, bool verify) const {
+  // A kept mapping serves the read if it maps the file that is there now.
+  struct stat st {};
+  if (shared_->maps.capacity() > 0 && stat_file(id, st))
+    if (auto m = shared_->maps.find(id, st))
+      return copy_mapped(id, *m, dst, data_bytes, verify);
+  blob_fd f;
+  f.fd = open_file(id);
+  if (f.fd < 0) {
+    if (errno != ENOENT)
+      return os_error("cannot open", path_of(id));
+    shared_->maps.forget(id);
+    return unknown(id);
+  }
+  if (data_bytes > read_chunk_bytes)
+    ::posix_fadvise(f.fd, 0, 0, POSIX_FADV_SEQUENTIAL); // larger readahead when cold
+  std::array<std::byte, blob_header_bytes> page;
+  std::byte past_end{};
+  uint64_t first = std::min(data_bytes, read_chunk_bytes);
+  bool last = first == data_bytes;
+  iovec head[3] = {{page.data(), page.size()}, {dst, first}, {&past_end, 1}};
+  auto got = read_parts(f.fd, head, last ? 3 : 2, 0);
+  if (got < 0)
+    return os_error("cannot read", path_of(id));
+  if (static_cast<size_t>(got) < blob_header_bytes)
+    return truncated(id);
+  auto h = check_header(id, page.data(), static_cast<uint64_t>(got) - blob_header_bytes, first,
+                        data_bytes);
+  if (!h)
+    return h.error();
+  std::optional<blob_hasher> hasher;
+  if (verify) {
+    hasher.emplace(h->spec);
+    hasher->update(dst, first);
+  }
+  for (uint64_t offset = first; offset < data_bytes;) {
+    auto n = std::min(read_chunk_bytes, data_bytes - offset);
+    last = offset + n == data_bytes;
+    iovec tail[2] = {{dst + offset, n}, {&past_end, 1}};
+    got = read_parts(f.fd, tail, last ? 2 : 1, static_cast<off_t>(blob_header_bytes + offset));
+    if (got < 0)
+      return os_error("cannot read", path_of(id));
+    if (static_cast<uint64_t>(got) != n)
+      return size_error(id, offset + static_cast<uint64_t>(got), static_cast<uint64_t>(got) > n,
+                        data_bytes, h->data_bytes);
+    if (hasher)
+      hasher->update(dst + offset, n);
+    offset += n;
+  }
+  if (hasher && hasher->digest() != id)
+    return hash_error(id, hasher->digest());
+  shared_->maps.keep(id, f.fd); // the pages are cached now; the next read copies from a mapping
+  return h;
+}
+
+caf::expected<blob_header> blob_store::copy_mapped(const content_id& id,
+                                                   const blob_map_cache::mapping& m, std::byte* dst,
+                                                   uint64_t data_bytes, bool verify) const {
+  // The kept mapping is of this very file version, whose whole length it
+  // covers: nothing is read past its end.
+  if (m.file_bytes < blob_header_bytes)
+    return truncated(id);
+  auto h = check_header(id, m.base.get(), m.file_bytes - blob_header_bytes, data_bytes, data_bytes);
+  if (!h)
+    return h.error();
+  const std::byte* src = m.base.get() + blob_header_bytes;
+  std::optional<blob_hasher> hasher;
   if (verify)
-    if (auto err = check_hash(*h, static_cast<const std::byte*>(dst)))
-      return err;
+    hasher.emplace(h->spec);
+  for (uint64_t offset = 0; offset < data_bytes;) {
+    auto n = std::min(read_chunk_bytes, data_bytes - offset);
+    if (hasher) // hashed first, so the copy reads it from cache
+      hasher->update(src + offset, n);
+    std::memcpy(dst + offset, src + offset, n);
+    offset += n;
+  }
+  if (hasher && hasher->digest() != id) {
+    shared_->maps.forget(id);
+    return hash_error(id, hasher->digest());
+  }
   return h;
 }
 
 caf::expected<blob_file> blob_store::open(const content_id& id) const {
   blob_fd f;
-  auto h = open_blob(*this, id, f);
+  f.fd = open_file(id);
+  auto h = check_opened(*this, id, f);
   if (!h)
     return h.error();
   blob_file out;

@@ -30,6 +30,9 @@ struct node_config {
   /// GPU's caching allocator the blocks. Critical memory pressure and
   /// `trim` give it back (decision 33).
   uint64_t device_cache_bytes = 256ull << 20;
+  /// Blob files kept mapped after a copy-mode read, least recently used out
+  /// first: later reads copy from the page cache in user space (decision 34).
+  uint64_t map_cache_bytes = 512ull << 20;
   load_mode mode = load_mode::in_place;
   bool verify_blobs = true;
   uint32_t io_threads = 2;

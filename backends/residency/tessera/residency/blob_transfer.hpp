@@ -33,22 +33,16 @@ struct transferred_blob {
 /// streamed: for them, system calls and page-table work cost more than bytes.
 constexpr uint64_t small_blob_bytes = 64u << 10;
 
-/// Reads a small blob of known size into memory from `device` (copy mode) or
-/// from the heap (in place, where the device can read host memory).
-caf::expected<transferred_blob> read_small_blob(const store::blob_store& store,
-                                                const content_id& id, uint64_t bytes,
-                                                backend::device_memory& device, bool in_place,
-                                                bool verify);
+/// Reads a whole blob of known size (from its manifest) into memory: a block of
+/// `device`, which must be host-accessible, or with `to_heap` a host
+/// allocation (small blobs used in place). See blob_store::read_into.
+caf::expected<transferred_blob> read_blob(const store::blob_store& store, const content_id& id,
+                                          uint64_t bytes, backend::device_memory& device,
+                                          bool to_heap, bool verify);
 
 /// Maps the blob and, with `verify`, re-hashes it.
 caf::expected<transferred_blob> map_blob_in_place(const store::blob_store& store,
                                                   const content_id& id, bool verify);
-
-/// Allocates device memory on a host-accessible device and reads the blob
-/// straight into it.
-caf::expected<transferred_blob> copy_blob_to_device(const store::blob_store& store,
-                                                    const content_id& id,
-                                                    backend::device_memory& device, bool verify);
 
 /// Where a copy through staging goes: its buffers and the engine that copies.
 struct staging_route {

@@ -8,8 +8,13 @@
 #include "tessera/core/tensor_buffer.hpp"
 #include "tessera/store/atomic_file.hpp"
 #include "tessera/store/blob_format.hpp"
+#include "tessera/store/blob_map_cache.hpp"
 
 #include <caf/expected.hpp>
+
+#include <sys/stat.h>
+
+#include <memory>
 
 #include <string>
 #include <vector>
@@ -67,13 +72,19 @@ public:
   caf::expected<tensor_buffer> read(const content_id& id, read_method method,
                                     bool verify = true) const;
 
-  /// Reads a small blob whose size the caller knows (from its manifest) in one
-  /// system call: header into a local page, data straight into `dst`, one
-  /// byte past the end to prove the file is not longer. Returns the header;
-  /// with `verify`, the bytes are hashed too. Worth it below ~64 KiB, where
-  /// mapping a blob costs more than copying it.
-  caf::expected<blob_header> read_small(const content_id& id, void* dst, uint64_t data_bytes,
-                                        bool verify) const;
+  /// Reads a whole blob whose size the caller knows (from its manifest) into
+  /// `dst`. The first read of a blob is a pread: the header page and the first
+  /// chunk of data in one system call, the rest in chunks, one byte past the
+  /// end with the last chunk to prove the file is not longer. Blobs of 64 KiB
+  /// and more are mapped after that read, and later reads of the same file
+  /// copy from the kept mapping (decision 34). With `verify`, each chunk is
+  /// hashed while it is in cache. Returns the header. The loader's path for a
+  /// host-addressable destination, small or large.
+  caf::expected<blob_header> read_into(const content_id& id, std::byte* dst, uint64_t data_bytes,
+                                       bool verify) const;
+
+  /// The mappings read_into keeps, shared by every copy of this store.
+  blob_map_cache& mappings() const;
 
   /// Opens a blob for chunked reads, checking its header and size.
   caf::expected<blob_file> open(const content_id& id) const;
@@ -94,7 +105,19 @@ public:
   }
 
 private:
+  struct shared_state;
+  /// Opens a blob's file read-only, relative to the blobs folder's handle
+  /// (a short path walk); -1 with errno set when it cannot.
+  int open_file(const content_id& id) const;
+  /// stat() of a blob's file; false when there is none.
+  bool stat_file(const content_id& id, struct stat& st) const;
+  /// The blobs folder's handle, opened on first use; -1 while there is none.
+  int blobs_dir() const;
+  caf::expected<blob_header> copy_mapped(const content_id& id, const blob_map_cache::mapping& m,
+                                         std::byte* dst, uint64_t data_bytes, bool verify) const;
+
   std::string root_;
+  std::shared_ptr<shared_state> shared_; ///< shared by copies of this store
 };
 
 } // namespace tessera::store
