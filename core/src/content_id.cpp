@@ -2,7 +2,10 @@
 
 #include "tessera/core/error.hpp"
 
+#define XXH_STATIC_LINKING_ONLY // XXH3_state_t's layout, for blob_hasher's inline state
 #include <xxhash.h>
+
+#include <new>
 #if defined(__x86_64__)
 // The library's plain XXH3 entry points are SSE2 only; its _dispatch variants
 // pick AVX2 or AVX-512 at run time (4-5x faster here). This header maps the
@@ -79,22 +82,31 @@ caf::expected<content_id> parse_content_id(std::string_view hex) {
   return id;
 }
 
-blob_hasher::blob_hasher(const tensor_spec& spec) : state_(XXH3_createState()) {
-  auto* st = static_cast<XXH3_state_t*>(state_);
+namespace {
+
+XXH3_state_t* state_in(unsigned char* storage) {
+  return reinterpret_cast<XXH3_state_t*>(storage);
+}
+
+} // namespace
+
+blob_hasher::blob_hasher(const tensor_spec& spec) {
+  static_assert(sizeof(XXH3_state_t) <= sizeof(state_), "XXH3_state_t outgrew blob_hasher");
+  static_assert(alignof(XXH3_state_t) <= 64, "XXH3_state_t needs a stricter alignment");
+  auto* st = new (state_) XXH3_state_t;
+  XXH3_INITSTATE(st);
   XXH3_128bits_reset(st);
   hash_spec(st, spec);
 }
 
-blob_hasher::~blob_hasher() {
-  XXH3_freeState(static_cast<XXH3_state_t*>(state_));
-}
+blob_hasher::~blob_hasher() = default;
 
 void blob_hasher::update(const void* data, size_t bytes) {
-  XXH3_128bits_update(static_cast<XXH3_state_t*>(state_), data, bytes);
+  XXH3_128bits_update(state_in(state_), data, bytes);
 }
 
 content_id blob_hasher::digest() const {
-  return from_xxh(XXH3_128bits_digest(static_cast<XXH3_state_t*>(state_)));
+  return from_xxh(XXH3_128bits_digest(state_in(const_cast<unsigned char*>(state_))));
 }
 
 content_id blob_id_of(const tensor_spec& spec, const void* data, size_t bytes) {

@@ -303,31 +303,53 @@ void residency_core::submit_reads(std::vector<read_order> work, io_priority p) {
 }
 
 void residency_core::read_group(const std::vector<read_order>& group) {
-  for (const auto& order : group) {
-    const auto& id = order.id;
+  // One lock to claim the group's blobs and one to publish them: a group of
+  // small blobs reads hundreds in a millisecond, and two locks per blob,
+  // contended by the other I/O thread and the waiting loads, cost more.
+  struct claimed {
+    const content_id* id = nullptr;
     uint64_t declared = 0;
-    {
-      std::lock_guard<std::mutex> guard{mtx_};
-      auto i = table_.find(id);
+    caf::expected<transferred_blob> got{caf::error{}};
+    caf::error err; ///< the read's error, naming the models that use the blob
+    double elapsed_ms = 0.0;
+  };
+  std::vector<claimed> work;
+  work.reserve(group.size());
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    for (const auto& order : group) {
+      auto i = table_.find(order.id);
       if (i == table_.end() || i->second.serial != order.serial || i->second.claimed)
         continue; // another task read it, or it is gone
       i->second.claimed = true;
-      declared = i->second.bytes;
+      auto& w = work.emplace_back();
+      w.id = &order.id;
+      w.declared = i->second.bytes;
     }
+  }
+  bool in_place = opts_.mode == load_mode::in_place;
+  bool direct = device_.host_accessible() && !opts_.force_staging;
+  for (auto& w : work) {
+    const auto& id = *w.id;
     auto start = clock_type::now();
-    bool in_place = opts_.mode == load_mode::in_place;
-    bool small = declared < small_blob_bytes && (in_place || device_.host_accessible())
-                 && !opts_.force_staging;
-    bool direct = device_.host_accessible() && !opts_.force_staging;
+    bool small = w.declared < small_blob_bytes && (in_place || device_.host_accessible()) &&
+                 !opts_.force_staging;
     // Small blobs are read whole even in place: a mapping of their own costs more.
-    auto got = small      ? read_blob(store_.blobs(), id, declared, device_, in_place, opts_.verify)
-               : in_place ? map_blob_in_place(store_.blobs(), id, opts_.verify)
-               : direct   ? read_blob(store_.blobs(), id, declared, device_, false, opts_.verify)
-                          : stage(id);
-    auto elapsed = ms_since(start);
-    caf::error err = got ? caf::error{} : name_users(got.error(), id);
-    bool wake = false;
-    std::lock_guard<std::mutex> guard{mtx_};
+    w.got = small      ? read_blob(store_.blobs(), id, w.declared, device_, in_place, opts_.verify)
+            : in_place ? map_blob_in_place(store_.blobs(), id, opts_.verify)
+            : direct   ? read_blob(store_.blobs(), id, w.declared, device_, false, opts_.verify)
+                       : stage(id);
+    w.elapsed_ms = ms_since(start);
+    if (!w.got)
+      w.err = name_users(w.got.error(), id);
+  }
+  bool wake = false;
+  std::lock_guard<std::mutex> guard{mtx_};
+  for (auto& w : work) {
+    const auto& id = *w.id;
+    auto& got = w.got;
+    auto elapsed = w.elapsed_ms;
+    auto& err = w.err;
     auto i = table_.find(id);
     auto& e = i->second;
     reserved_ -= e.bytes;
@@ -335,10 +357,10 @@ void residency_core::read_group(const std::vector<read_order>& group) {
       err = make_error(ec::bad_manifest, "blob " + id.to_hex() + " holds "
                                            + std::to_string(got->bytes) + " bytes, the model declares "
                                            + std::to_string(e.bytes));
-    for (const auto& w : e.pending->waiters) {
-      if (err && !w->error)
-        w->error = err;
-      wake = --w->remaining == 0 || wake;
+    for (const auto& waiter : e.pending->waiters) {
+      if (err && !waiter->error)
+        waiter->error = err;
+      wake = --waiter->remaining == 0 || wake;
     }
     if (err) {
       ++counters_.failed_blob_reads;
@@ -364,9 +386,9 @@ void residency_core::read_group(const std::vector<read_order>& group) {
         bytes_per_ms_ = 0.8 * bytes_per_ms_ + 0.2 * (static_cast<double>(got->bytes) / elapsed);
       touch(id, e);
     }
-    if (wake)
-      cv_.notify_all();
   }
+  if (wake)
+    cv_.notify_all();
 }
 
 caf::error residency_core::name_users(const caf::error& err, const content_id& id) const {

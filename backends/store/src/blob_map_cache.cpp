@@ -52,7 +52,8 @@ void blob_map_cache::keep(const content_id& id, int fd) {
     lru_.erase(i->second.lru);
     entries_.erase(i);
   }
-  shrink_to(capacity_ - std::min(capacity_, version.size));
+  auto cap = capacity_.load();
+  shrink_to(cap - std::min(cap, version.size));
   lru_.push_front(id);
   entries_.emplace(id, entry{version, std::move(m), lru_.begin()});
   bytes_ += version.size;
@@ -90,8 +91,7 @@ void blob_map_cache::set_capacity(uint64_t bytes) {
 }
 
 uint64_t blob_map_cache::capacity() const {
-  std::lock_guard<std::mutex> guard{mtx_};
-  return capacity_;
+  return capacity_.load(std::memory_order_relaxed);
 }
 
 blob_map_cache::stats blob_map_cache::counts() const {

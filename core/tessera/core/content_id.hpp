@@ -65,7 +65,9 @@ public:
   content_id digest() const;
 
 private:
-  void* state_;
+  /// XXH3's state, held inline: a loader makes one per blob, most of a few
+  /// KiB, and a heap allocation each would cost more than hashing them.
+  alignas(64) unsigned char state_[576];
 };
 
 } // namespace tessera

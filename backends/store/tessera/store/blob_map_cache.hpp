@@ -18,6 +18,7 @@
 
 #include "tessera/core/content_id.hpp"
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <list>
@@ -88,7 +89,7 @@ private:
   void shrink_to(uint64_t bytes); // with mtx_ held
 
   mutable std::mutex mtx_;
-  uint64_t capacity_;
+  std::atomic<uint64_t> capacity_; ///< read without the lock on every read_into
   uint64_t bytes_ = 0;
   std::list<content_id> lru_; ///< most recently used first
   std::unordered_map<content_id, entry> entries_;
