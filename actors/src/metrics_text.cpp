@@ -105,12 +105,15 @@ void add_residency_families(std::vector<metric_family>& out, const residency::re
   for (const auto& [state, bytes] : states)
     add(device, {{"state", state}}, static_cast<double>(bytes));
   out.push_back(std::move(device));
-  auto host = family(
-      "host_bytes",
-      "Host-tier bytes: the staging pool, and device bytes that are mapped host memory.", "gauge");
+  auto host =
+      family("host_bytes",
+             "Host-tier bytes: the staging pool, device bytes that are mapped host memory, and the "
+             "store's blob files kept mapped for copy-mode reads.",
+             "gauge");
   add(host, {{"state", "staging"}}, static_cast<double>(s.host.staging_bytes));
   add(host, {{"state", "staging_in_use"}}, static_cast<double>(s.host.staging_in_use_bytes));
   add(host, {{"state", "aliased"}}, static_cast<double>(s.host.aliased_bytes));
+  add(host, {{"state", "store_mapped"}}, static_cast<double>(s.host.store_mapped_bytes));
   out.push_back(std::move(host));
   out.push_back(gauge("resident_blobs", "Blobs resident in the device tier.",
                       static_cast<double>(s.device.resident_blobs)));

@@ -62,6 +62,9 @@ void print_tiers(const residency::residency_stats& s,
   row("staging pool", h.staging_bytes, h.staging_locked ? "(page-locked)" : "(not page-locked)");
   row("  lent to loads", h.staging_in_use_bytes);
   row("mapped, used in place", h.aliased_bytes, "(the same bytes as the device tier)");
+  auto mapped_note =
+      "(" + std::to_string(h.store_mappings) + " blob files' page cache, for copy-mode reads)";
+  row("store files kept mapped", h.store_mapped_bytes, mapped_note.c_str());
   const auto& d = s.device;
   std::printf("device tier: %llu blobs resident, %llu loading, pressure %s\n",
               static_cast<unsigned long long>(d.resident_blobs),
@@ -114,7 +117,9 @@ nlohmann::json tiers_json(const residency::residency_stats& s,
   nlohmann::json out = {
     {"host", {{"staging_bytes", s.host.staging_bytes},
               {"staging_in_use_bytes", s.host.staging_in_use_bytes},
-              {"aliased_bytes", s.host.aliased_bytes}}},
+              {"aliased_bytes", s.host.aliased_bytes},
+              {"store_mapped_bytes", s.host.store_mapped_bytes},
+              {"store_mappings", s.host.store_mappings}}},
     {"device", {{"budget_bytes", d.budget_bytes}, {"used_bytes", d.used_bytes},
                 {"referenced_bytes", d.referenced_bytes}, {"pinned_bytes", d.pinned_bytes},
                 {"cached_bytes", d.cached_bytes}, {"detached_bytes", d.detached_bytes},

@@ -67,6 +67,10 @@ TEST_SUITE("residency") {
       } else {
         CHECK(s.counters.copies == 0); // read straight into place, no second copy
       }
+      if (mode == load_mode::copy && !staged) { // the files read are kept mapped (decision 34)
+        CHECK(s.host.store_mappings > 0);
+        CHECK(s.host.store_mapped_bytes >= s.device.used_bytes);
+      }
       if (mode == load_mode::in_place)
         CHECK(s.host.aliased_bytes == s.device.used_bytes);
       // The tensors hold the stored bytes, whichever way they came.

@@ -34,6 +34,9 @@ residency_stats residency_core::stats() const {
   }
   if (opts_.mode == load_mode::in_place)
     out.host.aliased_bytes = d.used_bytes;
+  auto maps = store_.blobs().mappings().counts();
+  out.host.store_mapped_bytes = maps.mapped_bytes;
+  out.host.store_mappings = maps.mappings;
   out.counters = counters_;
   out.pressure = pressure_of(d.used_bytes + d.reserved_bytes, d.budget_bytes, opts_.marks);
   for (const auto* l : leases_)

@@ -36,12 +36,15 @@ struct device_tier_stats {
   uint64_t allocator_kept_bytes = 0; ///< freed memory the allocator keeps for reuse
 };
 
-/// The host tier: staging buffers, and the device's in-place mappings.
+/// The host tier: staging buffers, the device's in-place mappings, and the
+/// store's blob files kept mapped for copy-mode reads (page cache, decision 34).
 struct host_tier_stats {
   uint64_t staging_bytes = 0;        ///< the staging pool's fixed size
   uint64_t staging_in_use_bytes = 0; ///< lent to loads in flight right now
   bool staging_locked = false;
   uint64_t aliased_bytes = 0;        ///< device-tier bytes that are mapped host memory
+  uint64_t store_mapped_bytes = 0;   ///< blob files kept mapped (their page cache)
+  uint64_t store_mappings = 0;
 };
 
 /// Cumulative counts since the manager started (or since reset_counters()).
