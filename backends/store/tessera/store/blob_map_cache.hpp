@@ -1,16 +1,18 @@
 // Mappings of blob files kept open for the next reads (decision 34).
 //
 // A copy-mode load must copy each blob out of the page cache. pread's copy runs
-// in the kernel, page by page, with plain stores; a copy out of a mapping the
-// process already holds is a user-space memcpy (wide, streaming stores) with
-// no system call per chunk. Here that made a verified warm load of the zoo
-// about 1.6x faster (bench tiers). A mapping costs its page tables and the
-// first touch of each page, so blobs are mapped after their first read and the
-// mappings are kept, least recently used first out, up to a byte capacity.
+// in the kernel, page by page, and each blob costs an open, a few system calls
+// and a close; a copy out of a mapping the process already holds is the C
+// library's vectorized memcpy, with no system call per chunk. Here that made
+// verified warm loads of the zoo 1.2-1.4x faster into new device memory and
+// 1.5-1.6x into kept memory (bench tiers). A mapping costs its page tables and
+// an unmap, which one read does not repay, so blobs are mapped after their
+// first read and the mappings are kept, least recently used first out, up to a
+// byte capacity.
 //
 // A kept mapping is used only for the very file version it maps (device,
-// inode, size, modification and change times, checked with fstat on the open
-// file at every read); a replaced or rewritten file is mapped anew. Mapped
+// inode, size, modification and change times, from a stat of the blob's path
+// at every read); a replaced or rewritten file is mapped anew. Mapped
 // page-cache pages count in the process's RSS as file pages, stay reclaimable
 // by the kernel, and are not dropped by POSIX_FADV_DONTNEED until unmapped
 // (clear()).
@@ -64,7 +66,7 @@ public:
   /// Drops the mapping of `id` (a blob found corrupt, or removed).
   void forget(const content_id& id);
 
-  /// Unmaps everything (memory pressure; before dropping the page cache).
+  /// Unmaps everything (before dropping the page cache, as bench tiers does).
   void clear();
 
   void set_capacity(uint64_t bytes);
