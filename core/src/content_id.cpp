@@ -31,12 +31,6 @@ int hex_value(char c) {
   return -1;
 }
 
-void append_hex(std::string& out, uint64_t x) {
-  static constexpr char digits[] = "0123456789abcdef";
-  for (int shift = 60; shift >= 0; shift -= 4)
-    out += digits[(x >> shift) & 0xf];
-}
-
 // The header that precedes a blob's bytes in its hash: the id covers the type,
 // so a reshaped or reinterpreted tensor never collides with the original.
 void hash_spec(XXH3_state_t* st, const tensor_spec& spec) {
@@ -53,11 +47,17 @@ void hash_spec(XXH3_state_t* st, const tensor_spec& spec) {
 
 } // namespace
 
+void content_id::write_hex(char* out) const {
+  static constexpr char digits[] = "0123456789abcdef";
+  for (int i = 0; i < 16; ++i) {
+    out[i] = digits[(hi >> (60 - 4 * i)) & 0xf];
+    out[16 + i] = digits[(lo >> (60 - 4 * i)) & 0xf];
+  }
+}
+
 std::string content_id::to_hex() const {
-  std::string out;
-  out.reserve(32);
-  append_hex(out, hi);
-  append_hex(out, lo);
+  std::string out(32, '0');
+  write_hex(out.data());
   return out;
 }
 

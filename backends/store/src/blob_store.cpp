@@ -32,6 +32,66 @@ caf::error unknown(const content_id& id) {
   return make_error(ec::unknown_blob, "blob " + id.to_hex() + " is not in the store");
 }
 
+/// Reads into `parts` from `offset` until they are full or the file ends;
+/// the bytes read, or -1 with errno set.
+ssize_t read_parts(int fd, iovec* parts, int count, off_t offset) {
+  ssize_t total = 0;
+  while (count > 0) {
+    ssize_t r = ::preadv(fd, parts, count, offset);
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r <= 0)
+      return r < 0 ? r : total;
+    total += r;
+    offset += r;
+    auto left = static_cast<size_t>(r); // skip the parts filled, then move into the next
+    for (; count > 0 && left >= parts->iov_len; ++parts, --count)
+      left -= parts->iov_len;
+    if (count > 0) {
+      parts->iov_base = static_cast<std::byte*>(parts->iov_base) + left;
+      parts->iov_len -= left;
+    }
+  }
+  return total;
+}
+
+/// Chunks small enough to hash while they are in cache, large enough that
+/// system calls cost little beside the copy.
+constexpr uint64_t read_chunk_bytes = 512u << 10;
+
+caf::error truncated(const content_id& id) {
+  return make_error(ec::corrupt_blob, "blob " + id.to_hex() + ": file is truncated");
+}
+
+caf::error size_error(const content_id& id, uint64_t got, bool more, uint64_t expected,
+                      uint64_t header_says) {
+  return make_error(ec::corrupt_blob, "blob " + id.to_hex() + ": file holds " +
+                                          std::to_string(got) + (more ? " or more" : "") +
+                                          " data bytes, expected " + std::to_string(expected) +
+                                          " (header says " + std::to_string(header_says) + ")");
+}
+
+caf::error hash_error(const content_id& id, const content_id& actual) {
+  return make_error(ec::corrupt_blob, "blob " + id.to_hex() + ": bytes hash to " + actual.to_hex() +
+                                          " (the file is corrupt)");
+}
+
+/// Checks a header page against the blob's id and its declared size, and the
+/// data bytes found (`data_got`) against those the read expected.
+caf::expected<blob_header> check_header(const content_id& id, const std::byte* page,
+                                        uint64_t data_got, uint64_t data_expected,
+                                        uint64_t data_bytes) {
+  auto h = decode_blob_header(page, "blob " + id.to_hex());
+  if (!h)
+    return h.error();
+  if (h->id != id)
+    return make_error(ec::corrupt_blob,
+                      "blob " + id.to_hex() + ": header names blob " + h->id.to_hex());
+  if (h->data_bytes != data_bytes || data_got != data_expected)
+    return size_error(id, data_got, data_got > data_expected, data_bytes, h->data_bytes);
+  return h;
+}
+
 // An open blob file; closes on scope exit.
 struct blob_fd {
   int fd = -1;
@@ -43,19 +103,12 @@ struct blob_fd {
 
 caf::error read_exact(int fd, void* dst, size_t bytes, off_t offset,
                       const std::string& path) {
-  auto* out = static_cast<std::byte*>(dst);
-  while (bytes > 0) {
-    ssize_t r = ::pread(fd, out, bytes, offset);
-    if (r < 0 && errno == EINTR)
-      continue;
-    if (r < 0)
-      return os_error("cannot read", path);
-    if (r == 0)
-      return make_error(ec::corrupt_blob, path + ": file is truncated");
-    out += r;
-    bytes -= static_cast<size_t>(r);
-    offset += r;
-  }
+  iovec whole{dst, bytes};
+  auto got = read_parts(fd, &whole, 1, offset);
+  if (got < 0)
+    return os_error("cannot read", path);
+  if (static_cast<size_t>(got) < bytes)
+    return make_error(ec::corrupt_blob, path + ": file is truncated");
   return {};
 }
 
@@ -86,11 +139,7 @@ caf::expected<blob_header> check_opened(const blob_store& store, const content_i
 
 caf::error check_hash(const blob_header& h, const std::byte* data) {
   auto actual = blob_id_of(h.spec, data, h.data_bytes);
-  if (actual != h.id)
-    return make_error(ec::corrupt_blob, "blob " + h.id.to_hex()
-                                          + ": bytes hash to " + actual.to_hex()
-                                          + " (the file is corrupt)");
-  return {};
+  return actual != h.id ? hash_error(h.id, actual) : caf::error{};
 }
 
 } // namespace
@@ -134,10 +183,7 @@ namespace {
 struct relative_path {
   char text[2 + 1 + 32 + 5 + 1];
   explicit relative_path(const content_id& id) {
-    static constexpr char digits[] = "0123456789abcdef";
-    uint64_t halves[2] = {id.hi, id.lo};
-    for (int i = 0; i < 32; ++i)
-      text[3 + i] = digits[(halves[i / 16] >> (60 - 4 * (i % 16))) & 0xf];
+    id.write_hex(text + 3);
     text[0] = text[3];
     text[1] = text[4];
     text[2] = '/';
@@ -269,69 +315,6 @@ caf::error blob_file::read_data(void* dst, size_t bytes, uint64_t data_offset) c
 void blob_file::advise_sequential() const {
   ::posix_fadvise(fd_, 0, 0, POSIX_FADV_SEQUENTIAL);
 }
-
-namespace {
-
-/// Reads into `parts` from `offset` until they are full or the file ends;
-/// the bytes read, or -1 with errno set.
-ssize_t read_parts(int fd, iovec* parts, int count, off_t offset) {
-  ssize_t total = 0;
-  while (count > 0) {
-    ssize_t r = ::preadv(fd, parts, count, offset);
-    if (r < 0 && errno == EINTR)
-      continue;
-    if (r <= 0)
-      return r < 0 ? r : total;
-    total += r;
-    offset += r;
-    for (auto left = static_cast<size_t>(r); count > 0 && left >= parts->iov_len; ++parts, --count)
-      left -= parts->iov_len, r = static_cast<ssize_t>(left);
-    if (count > 0 && r > 0) {
-      parts->iov_base = static_cast<std::byte*>(parts->iov_base) + r;
-      parts->iov_len -= static_cast<size_t>(r);
-    }
-  }
-  return total;
-}
-
-/// Chunks small enough to hash while they are in cache, large enough that
-/// system calls cost little beside the copy.
-constexpr uint64_t read_chunk_bytes = 512u << 10;
-
-caf::error truncated(const content_id& id) {
-  return make_error(ec::corrupt_blob, "blob " + id.to_hex() + ": file is truncated");
-}
-
-caf::error size_error(const content_id& id, uint64_t got, bool more, uint64_t expected,
-                      uint64_t header_says) {
-  return make_error(ec::corrupt_blob, "blob " + id.to_hex() + ": file holds " +
-                                          std::to_string(got) + (more ? " or more" : "") +
-                                          " data bytes, expected " + std::to_string(expected) +
-                                          " (header says " + std::to_string(header_says) + ")");
-}
-
-caf::error hash_error(const content_id& id, const content_id& actual) {
-  return make_error(ec::corrupt_blob, "blob " + id.to_hex() + ": bytes hash to " + actual.to_hex() +
-                                          " (the file is corrupt)");
-}
-
-/// Checks a header page against the blob's id and its declared size, and the
-/// data bytes found (`data_got`) against those the read expected.
-caf::expected<blob_header> check_header(const content_id& id, const std::byte* page,
-                                        uint64_t data_got, uint64_t data_expected,
-                                        uint64_t data_bytes) {
-  auto h = decode_blob_header(page, "blob " + id.to_hex());
-  if (!h)
-    return h.error();
-  if (h->id != id)
-    return make_error(ec::corrupt_blob,
-                      "blob " + id.to_hex() + ": header names blob " + h->id.to_hex());
-  if (h->data_bytes != data_bytes || data_got != data_expected)
-    return size_error(id, data_got, data_got > data_expected, data_bytes, h->data_bytes);
-  return h;
-}
-
-} // namespace
 
 caf::expected<blob_header> blob_store::read_into(const content_id& id, std::byte* dst,
                                                  uint64_t data_bytes, bool verify) const {

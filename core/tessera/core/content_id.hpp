@@ -26,6 +26,8 @@ struct content_id {
 
   /// 32 lowercase hex digits, high half first.
   std::string to_hex() const;
+  /// The same 32 hex digits into `out` (no terminator), without allocating.
+  void write_hex(char* out) const;
 
   /// The first `n` hex digits, for logs and tables.
   std::string short_hex(size_t n = 12) const;
