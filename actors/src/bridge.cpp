@@ -159,15 +159,15 @@ caf::expected<std::unique_ptr<bridge>> bridge::start(zmq::context_t& ctx, std::v
             break;
           }
           auto reply = transport::decode_response(std::move(frames), sh.opts.limits);
-          if (reply.id == peers[p].heartbeat_id) {
+          // Any answer shows the peer alive, a heartbeat's that came after
+          // the next was sent too: a busy peer is slow, not gone.
+          peers[p].missed = 0;
+          if (reply.id == peers[p].heartbeat_id)
             peers[p].heartbeat_out = false;
-            peers[p].missed = 0;
-            set_up(p, true);
-            continue;
-          }
+          set_up(p, true);
           auto i = in_flight.find(reply.id);
           if (i == in_flight.end())
-            continue; // abandoned (its peer went down meanwhile)
+            continue; // a heartbeat, or abandoned (its peer went down meanwhile)
           auto done = std::move(i->second.done);
           in_flight.erase(i);
           done(std::move(reply.value));

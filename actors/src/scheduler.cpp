@@ -19,6 +19,7 @@ struct scheduler_data {
   std::unique_ptr<placement_table> placement;
   steady_time next_wake = steady_time::max();
   std::function<steady_time()> clock; ///< scheduler_options::clock, or steady_clock
+  std::chrono::milliseconds hold_off{1000};
   /// Co-request statistics for the grouping policy (scheduler_options::auto_fuse).
   auto_fuse_options auto_fuse;
   std::unique_ptr<co_request_counter> co_requests;
@@ -171,6 +172,7 @@ void run_on(self_ptr self, size_t i, taken work) {
   auto shared = std::make_shared<std::vector<pending>>(std::move(members));
   auto model = job->model;
   auto group = work.group;
+  auto words = st.slots[i].bridge_words;
   self->request(st.slots[i].handle, caf::infinite, run_atom::value, std::move(*job))
     .then(
       [self, i, shared, model, group, unit](infer_outcome& out) {
@@ -195,14 +197,20 @@ void run_on(self_ptr self, size_t i, taken work) {
           deliver_split(*shared, out);
         dispatch(self);
       },
-      [self, i, shared](caf::error& err) {
+      [self, i, shared, words](caf::error& err) {
         auto& st = self->state;
-        st.slots[i].busy = false;
+        auto& s = st.slots[i];
+        s.busy = false;
         // Jobs whose executor went away run elsewhere while they can.
         bool gone = code_of(err) == ec::unavailable;
-        if (gone) { // until the bridge sees it again
-          st.slots[i].up = false;
+        // The executor is held off for a while, unless the bridge has spoken
+        // since the job left: then this failure belongs to a life that the
+        // bridge has already ended, and its word stands.
+        if (gone && s.up && s.bridge_words == words) {
+          s.up = false;
+          s.held_off = true;
           st.forget(i);
+          self->delayed_send(self, st.hold_off, tick_atom::value, static_cast<uint32_t>(i), ++s.holds);
         }
         auto now = st.now();
         bool any_up = std::any_of(st.slots.begin(), st.slots.end(), [](const slot& x) { return x.up; });
@@ -253,9 +261,11 @@ scheduler_actor::behavior_type scheduler_impl(self_ptr self, std::vector<executo
     slot s;
     s.handle = std::move(executors[i]);
     s.up = up.empty() || up[i];
+    s.reachable = s.up;
     self->state.slots.push_back(std::move(s));
   }
   self->state.clock = opts.clock;
+  self->state.hold_off = opts.hold_off;
   self->state.placement = std::make_unique<placement_table>(opts);
   if (opts.auto_fuse.enabled && opts.auto_fuse.store != nullptr) {
     auto& st = self->state;
@@ -283,10 +293,25 @@ scheduler_actor::behavior_type scheduler_impl(self_ptr self, std::vector<executo
       self->state.next_wake = steady_time::max();
       dispatch(self);
     },
+    [self](tick_atom, uint32_t slot_index, uint64_t hold) {
+      auto& st = self->state;
+      if (slot_index >= st.slots.size())
+        return;
+      auto& s = st.slots[slot_index];
+      if (!s.held_off || s.holds != hold)
+        return; // the bridge has spoken since, or a later hold-off runs
+      s.held_off = false;
+      s.up = s.reachable;
+      dispatch(self);
+    },
     [self](peer_atom, uint32_t slot_index, bool is_up) {
       auto& st = self->state;
       if (slot_index < st.slots.size()) {
-        st.slots[slot_index].up = is_up;
+        auto& s = st.slots[slot_index];
+        s.up = is_up;
+        s.reachable = is_up;
+        s.held_off = false;
+        ++s.bridge_words;
         if (!is_up)
           st.forget(slot_index);
       }

@@ -23,7 +23,13 @@ struct pending {
 struct slot {
   executor_actor handle;
   bool busy = false;
-  bool up = true;
+  bool up = true;        ///< takes work: reachable, and not held off
+  bool reachable = true; ///< the bridge's last word (local executors stay reachable)
+  /// Counts the bridge's words: a failure from before the last one is stale.
+  uint64_t bridge_words = 0;
+  /// Held off after it failed a job as unavailable; `holds` numbers the hold-offs.
+  bool held_off = false;
+  uint64_t holds = 0;
   std::set<std::string> models; ///< models it holds, as far as the scheduler knows
   std::deque<std::string> recent; ///< for executors that do not report what they hold
   /// Fused groups it holds, as it last reported (local executors report them).

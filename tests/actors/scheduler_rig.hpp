@@ -84,6 +84,10 @@ struct rig {
   }
 
   ~rig() {
+    // Pending delayed messages (a batch's wait, a hold-off) keep their
+    // receivers alive: they are delivered, so the system can shut down.
+    sched->run();
+    sched->trigger_timeouts();
     sched->run();
   }
 };

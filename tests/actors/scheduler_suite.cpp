@@ -7,6 +7,7 @@
 #include <doctest/doctest.h>
 
 #include <map>
+#include <optional>
 
 using namespace tessera;
 using namespace tessera::actors;
@@ -47,6 +48,50 @@ executor_actor::behavior_type virtual_executor(executor_actor::pointer self,
       [=](status_atom) -> caf::result<executor_state> { return idle_state("v"); },
       [=](pressure_atom, pressure_level) {},
   };
+}
+
+// An executor whose first job fails as unavailable, as a busy peer's may: it
+// fails when told to (`tick_atom`), or at once with `fail_at_once`; later
+// jobs it runs. Dynamically typed, to take `tick_atom`, it answers the
+// executor interface as the remote executor does.
+executor_actor flaky_executor(caf::actor_system& sys, std::string name,
+                              std::shared_ptr<fake_log> log, bool fail_at_once) {
+  struct first_job {
+    bool taken = false;
+    std::optional<caf::response_promise> held; ///< released once answered: it holds the actor
+  };
+  auto first = std::make_shared<first_job>();
+  auto impl = [=](caf::event_based_actor* self) -> caf::behavior {
+    return {
+      [=](run_atom, const infer_job& job) -> caf::result<infer_outcome> {
+        if (!first->taken) {
+          first->taken = true;
+          if (fail_at_once)
+            return make_error(ec::unavailable, name + " is busy");
+          first->held = self->make_response_promise();
+          return *first->held;
+        }
+        log->ran.push_back(name + ":" + job.model);
+        infer_outcome out;
+        out.model = job.model;
+        out.executor = name;
+        return out;
+      },
+      [=](tick_atom) {
+        if (first->held) {
+          first->held->deliver(make_error(ec::unavailable, name + " was down"));
+          first->held.reset();
+        }
+      },
+      [=](load_atom, const std::string& model, uint32_t) -> caf::result<load_outcome> {
+        return load_outcome{model, 1, 0, 0};
+      },
+      [=](unload_atom, const std::string&, uint32_t) -> caf::result<bool> { return true; },
+      [=](status_atom) -> caf::result<executor_state> { return idle_state(name); },
+      [=](pressure_atom, pressure_level) {},
+    };
+  };
+  return caf::actor_cast<executor_actor>(sys.spawn(impl));
 }
 
 } // namespace
@@ -177,6 +222,60 @@ TEST_SUITE("scheduler") {
     r2.submit(s2, {job("X"), job("Y")});
     r2.sched->run();
     CHECK(r2.log->ran == std::vector<std::string>{"b:X", "b:Y"});
+  }
+
+  TEST_CASE("an executor that fails a job as unavailable is held off, then given work again") {
+    rig r;
+    auto flaky = flaky_executor(*r.sys, "flaky", r.log, true);
+    auto steady = r.executor("steady");
+    auto s = spawn_scheduler(*r.sys, {flaky, steady});
+    r.submit(s, {job("X")});
+    r.sched->run();
+    SUBCASE("while the bridge calls it up") {
+      // X failed on flaky and ran on steady; flaky is held off, so Y and Z
+      // both wait for steady even while flaky is idle.
+      r.submit(s, {job("Y"), job("Z")});
+      r.sched->run();
+      CHECK(r.log->ran == std::vector<std::string>{"steady:X", "steady:Y", "steady:Z"});
+      // The bridge never said flaky was down: once the hold-off is over it takes work.
+      r.sched->trigger_timeouts();
+      r.sched->run();
+      r.submit(s, {job("V"), job("W")});
+      r.sched->run();
+      CHECK(r.log->ran ==
+            std::vector<std::string>{"steady:X", "steady:Y", "steady:Z", "flaky:V", "steady:W"});
+      CHECK(r.replies->size() == 5);
+    }
+    SUBCASE("but not once the bridge has reported it down") {
+      caf::anon_send(s, peer_atom::value, uint32_t{0}, false);
+      r.sched->run();
+      r.sched->trigger_timeouts();
+      r.sched->run();
+      r.submit(s, {job("Y"), job("Z")});
+      r.sched->run();
+      CHECK(r.log->ran == std::vector<std::string>{"steady:X", "steady:Y", "steady:Z"});
+    }
+  }
+
+  TEST_CASE("a failure from before the bridge's last word does not take the executor down") {
+    rig r;
+    auto peer = flaky_executor(*r.sys, "peer", r.log, false);
+    auto s = spawn_scheduler(*r.sys, {peer});
+    r.submit(s, {job("X")});
+    r.sched->run();
+    // The bridge saw the peer go down and come back while X was out; X's
+    // failure arrives after that.
+    caf::anon_send(s, peer_atom::value, uint32_t{0}, false);
+    caf::anon_send(s, peer_atom::value, uint32_t{0}, true);
+    r.sched->run();
+    caf::anon_send(caf::actor_cast<caf::actor>(peer), tick_atom::value);
+    r.sched->run();
+    CHECK(*r.replies == std::vector<std::string>{"error:unavailable"});
+    // The peer is up, as the bridge last said: the next job runs there at once.
+    r.submit(s, {job("Y")});
+    r.sched->run();
+    CHECK(r.log->ran == std::vector<std::string>{"peer:Y"});
+    CHECK(*r.replies == std::vector<std::string>{"error:unavailable", "peer:Y"});
   }
 
   TEST_CASE("when every executor turns out to be gone, every job is still answered") {

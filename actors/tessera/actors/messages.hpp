@@ -182,7 +182,9 @@ using scheduler_actor = caf::typed_actor<
   caf::replies_to<status_atom, queue_atom>::with<uint64_t>,
   caf::replies_to<status_atom, place_atom>::with<placement_status>,
   caf::reacts_to<peer_atom, uint32_t, bool>,
-  caf::reacts_to<tick_atom>>;
+  caf::reacts_to<tick_atom>,
+  /// Hold-off number N of executor I is over (scheduler_options::hold_off).
+  caf::reacts_to<tick_atom, uint32_t, uint64_t>>;
 
 /// The monitor: samples memory and tells executors about pressure.
 using monitor_actor = caf::typed_actor<caf::reacts_to<tick_atom>,

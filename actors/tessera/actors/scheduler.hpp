@@ -83,6 +83,11 @@ struct scheduler_options {
   std::function<steady_time()> clock;
   auto_fuse_options auto_fuse;
   placement_settings placement;
+  /// How long an executor that failed a job as unavailable gets no work, when
+  /// the bridge has not said it is down: a peer whose own loader timed out, a
+  /// stream that stopped, a failure the bridge reported before the peer came
+  /// back. Its jobs run elsewhere meanwhile; then it is tried again.
+  std::chrono::milliseconds hold_off{1000};
 };
 
 /// The catalogue placement reads: each model's unit by name (the latest
