@@ -3,8 +3,9 @@
 // throughput of copy-mode loads, warm and cold, measured in the same run, into
 // new device memory and into memory the arena kept, beside a floor: one pread
 // per blob with nothing checked. Warm loads copy from the mappings the store
-// keeps after a blob's first read (decision 34); the same loads reading with
-// pread, as before that decision, are measured beside them. Loads
+// keeps after a blob's first read (decisions 34 and 36, the latter through
+// staging); the same loads reading with pread, as before, are measured beside
+// them. Loads
 // go through the residency manager, blob verification included. Besides wall
 // time it counts the process's CPU time, whose ratios hold up on a machine that
 // other work keeps busy (wall-time ratios there mostly measure the scheduler).
@@ -215,8 +216,9 @@ struct round_figures {
   best_of kept_mem, kept_copy, kept_bare; ///< into device memory the arena kept
   best_of in_place, staged, unverified;   ///< into new device memory
   /// Verified copy loads that read every blob with pread, keeping no
-  /// mappings: the loader before decision 34.
-  best_of unmapped, kept_unmapped;
+  /// mappings: the loader before decision 34 (and, through staging, before
+  /// decision 36).
+  best_of unmapped, kept_unmapped, staged_unmapped;
 };
 
 int run_tiers_bench(const bench_options& opts) {
@@ -305,6 +307,7 @@ int run_tiers_bench(const bench_options& opts) {
       maps.set_capacity(0);
       load(f.unmapped, load_mode::copy, false, true, nullptr);
       load(f.kept_unmapped, load_mode::copy, false, true, &kept);
+      load(f.staged_unmapped, load_mode::copy, true, true, nullptr);
       maps.set_capacity(map_capacity);
       if (auto remap = load_zoo(*bs, load_mode::copy); !remap) // untimed: maps the blobs again
         failed = remap.error();
@@ -347,6 +350,8 @@ int run_tiers_bench(const bench_options& opts) {
   line("the same, reading with pread (no kept mappings)", wall(&rf::unmapped), cpu(&rf::unmapped));
   line("copy-mode load, warm, not verified", wall(&rf::unverified), cpu(&rf::unverified));
   line("copy-mode load through staging, warm", wall(&rf::staged), cpu(&rf::staged));
+  line("the same, reading with pread (no kept mappings)", wall(&rf::staged_unmapped),
+       cpu(&rf::staged_unmapped));
   line("in-place load, warm (verified)", wall(&rf::in_place), cpu(&rf::in_place));
   line("one pread per blob, nothing checked (a floor)", wall(&rf::bare), cpu(&rf::bare));
   std::printf(" into device memory the arena kept (a node's steady state, decision 33):\n");
@@ -368,6 +373,7 @@ int run_tiers_bench(const bench_options& opts) {
   report.metric("cold_load_fraction_of_read_bw", median(copy_cold) / median(cold));
   fraction("in_place_load_fraction_of_memcpy", &rf::in_place, &rf::mem);
   fraction("staged_copy_load_fraction_of_memcpy", &rf::staged, &rf::mem);
+  fraction("pread_staged_copy_load_fraction_of_memcpy", &rf::staged_unmapped, &rf::mem);
   fraction("unverified_copy_load_fraction_of_memcpy", &rf::unverified, &rf::mem);
   fraction("pread_copy_load_fraction_of_memcpy", &rf::unmapped, &rf::mem);
   fraction("kept_pread_copy_load_fraction_of_memcpy", &rf::kept_unmapped, &rf::kept_mem);

@@ -67,9 +67,22 @@ TEST_SUITE("residency") {
       } else {
         CHECK(s.counters.copies == 0); // read straight into place, no second copy
       }
-      if (mode == load_mode::copy && !staged) { // the files read are kept mapped (decision 34)
+      if (mode == load_mode::copy) { // the files read are kept mapped (decision 34)
         CHECK(s.host.store_mappings > 0);
         CHECK(s.host.store_mapped_bytes >= s.device.used_bytes);
+      }
+      if (staged) { // and staging copies from those mappings the next time
+        auto& maps = small_zoo::get().store->blobs().mappings();
+        auto hits = maps.counts().hits;
+        residency_rig again{*small_zoo::get().store, 1ull << 30, mode, true, 0,
+                            eviction_policy::cost_aware, staged};
+        auto a2 = must_load(*again.mgr, zm("resnet18"));
+        CHECK(maps.counts().hits == hits + a2->report().blobs_read);
+        auto first = residency::blob_refs_of(zm("resnet18")).front().id;
+        REQUIRE(a2->tensor(first));
+        REQUIRE(a->tensor(first));
+        CHECK(std::memcmp(a2->tensor(first)->data, a->tensor(first)->data,
+                          a->tensor(first)->bytes) == 0);
       }
       if (mode == load_mode::in_place)
         CHECK(s.host.aliased_bytes == s.device.used_bytes);

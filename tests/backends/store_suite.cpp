@@ -263,6 +263,52 @@ TEST_SUITE("store") {
     CHECK(blobs.mappings().counts().mappings == 0);
   }
 
+  TEST_CASE("open() reads from a kept mapping of the file as it is now, else from the file") {
+    fresh_store fresh;
+    auto& blobs = fresh.st.blobs();
+    tensor_spec spec{dtype::float32, {300, 1000}};
+    auto id = fresh.put_ramp(spec);
+    auto path = blobs.path_of(id);
+    auto want = ramp(static_cast<size_t>(spec.elements()));
+    // Reads the data in two chunks, as the staging path does, and checks it.
+    auto read_whole = [&](const store::blob_file& f) {
+      std::vector<float> got(want.size(), 0.0f);
+      auto* dst = reinterpret_cast<std::byte*>(got.data());
+      uint64_t half = spec.bytes() / 2;
+      REQUIRE_FALSE(f.read_data(dst, half, 0));
+      REQUIRE_FALSE(f.read_data(dst + half, spec.bytes() - half, half));
+      CHECK(got == want);
+      CHECK(f.read_data(dst, 8, spec.bytes() - 4)); // past the end: an error
+    };
+    // Nothing kept yet: the file is opened, and its mapping kept once read whole.
+    auto first = blobs.open(id);
+    REQUIRE(first);
+    CHECK_FALSE(first->mapped());
+    CHECK(first->header().spec == spec);
+    read_whole(*first);
+    blobs.keep_mapped(id, *first);
+    CHECK(blobs.mappings().counts().mappings == 1);
+    auto hits = blobs.mappings().counts().hits;
+    auto again = blobs.open(id);
+    REQUIRE(again);
+    CHECK(again->mapped());
+    CHECK(again->header().spec == spec);
+    read_whole(*again);
+    CHECK(blobs.mappings().counts().hits == hits + 1);
+    // Truncated: the kept mapping is not of the file that is there now, and
+    // the file itself is found too short.
+    auto whole = fs::file_size(path);
+    fs::resize_file(path, store::blob_header_bytes + 1000);
+    auto cut = blobs.open(id);
+    REQUIRE_FALSE(cut);
+    CHECK(code_of(cut.error()) == ec::corrupt_blob);
+    fs::resize_file(path, whole);
+    fs::remove(path);
+    auto gone = blobs.open(id);
+    REQUIRE_FALSE(gone);
+    CHECK(code_of(gone.error()) == ec::unknown_blob);
+  }
+
   TEST_CASE("kept mappings stay within their capacity, least recently used out first") {
     fresh_store fresh;
     auto& blobs = fresh.st.blobs();

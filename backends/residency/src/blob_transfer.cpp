@@ -30,7 +30,7 @@ caf::expected<transferred_blob> read_blob(const store::blob_store& store, const 
   auto h = store.read_into(id, dst, bytes, verify);
   if (!h)
     return h.error();
-  out.spec = h->spec;
+  out.spec = std::move(h->spec);
   out.data = dst;
   out.bytes = bytes;
   out.bytes_read = bytes;
@@ -118,8 +118,12 @@ caf::expected<transferred_blob> stage_blob_to_device(const store::blob_store& st
   }
   out.bytes_read = out.bytes;
   out.copies = out.bytes > 0 ? 1 : 0;
-  if (auto err = c->finish(id))
+  if (auto err = c->finish(id)) {
+    if (c->file.mapped()) // the kept mapping no longer holds the blob: read the file next time
+      store.mappings().forget(id);
     return err;
+  }
+  store.keep_mapped(id, c->file); // the next read copies into staging from memory
   return std::move(out);
 }
 

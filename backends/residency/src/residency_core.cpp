@@ -372,7 +372,7 @@ void residency_core::read_group(const std::vector<read_order>& group) {
       mem->account = used_;
       *used_ += got->bytes;
       e.memory = std::move(mem);
-      e.spec = got->spec;
+      e.spec = std::move(got->spec);
       e.data = got->data;
       e.resident = true;
       e.pending.reset();

@@ -48,10 +48,10 @@ std::array<std::byte, blob_header_bytes> encode_blob_header(const blob_header& h
   return page;
 }
 
-caf::expected<blob_header> decode_blob_header(const std::byte* page,
-                                              const std::string& where) {
+caf::expected<blob_header> decode_blob_header(const std::byte* page, const content_id& id) {
+  // The blob is named only on failure: a load decodes a header per blob.
   auto fail = [&](const std::string& what) {
-    return make_error(ec::corrupt_blob, where + ": " + what);
+    return make_error(ec::corrupt_blob, "blob " + id.to_hex() + ": " + what);
   };
   if (std::memcmp(page, magic, sizeof magic) != 0)
     return fail("not a Tessera blob (bad magic)");
@@ -65,11 +65,12 @@ caf::expected<blob_header> decode_blob_header(const std::byte* page,
     return fail("rank " + std::to_string(rank) + " exceeds " + std::to_string(blob_max_rank));
   blob_header h;
   h.spec.type = *type;
+  h.spec.shape.resize(rank);
   for (size_t i = 0; i < rank; ++i) {
     auto d = static_cast<int64_t>(get_u64(page + off_dims + 8 * i));
     if (d < 0)
       return fail("negative dimension in header");
-    h.spec.shape.push_back(d);
+    h.spec.shape[i] = d;
   }
   h.data_bytes = get_u64(page + off_data_bytes);
   h.id = content_id{get_u64(page + off_id_hi), get_u64(page + off_id_lo)};

@@ -26,8 +26,8 @@ struct blob_header {
 /// Encodes a header page: magic "TSRBLOB1", version, dtype, rank, dims, size, id.
 std::array<std::byte, blob_header_bytes> encode_blob_header(const blob_header& h);
 
-/// Decodes and checks a header page; `where` names the file in errors.
-caf::expected<blob_header> decode_blob_header(const std::byte* page,
-                                              const std::string& where);
+/// Decodes and checks the header page of the blob file meant to hold `id`;
+/// errors name that blob. (The header's own id is for the caller to compare.)
+caf::expected<blob_header> decode_blob_header(const std::byte* page, const content_id& id);
 
 } // namespace tessera::store

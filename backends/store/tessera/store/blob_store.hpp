@@ -29,6 +29,8 @@ enum class read_method {
 
 /// An open blob file whose header was checked; closes on destruction. It lets
 /// a loader read the data in chunks into its own buffers (staging, device).
+/// When the store keeps a mapping of the file as it is now (decision 34), the
+/// reads copy from that mapping and no file is opened.
 class blob_file {
 public:
   blob_file() = default;
@@ -46,9 +48,15 @@ public:
   /// Tells the kernel the data will be read once, front to back (readahead).
   void advise_sequential() const;
 
+  /// True when the reads copy from a kept mapping.
+  bool mapped() const {
+    return map_.base != nullptr;
+  }
+
 private:
   friend class blob_store;
   int fd_ = -1;
+  blob_map_cache::mapping map_;
   blob_header header_;
   std::string path_;
 };
@@ -75,19 +83,24 @@ public:
   /// Reads a whole blob whose size the caller knows (from its manifest) into
   /// `dst`. The first read of a blob is a pread: the header page and the first
   /// chunk of data in one system call, the rest in chunks, one byte past the
-  /// end with the last chunk to prove the file is not longer. Blobs of 64 KiB
-  /// and more are mapped after that read, and later reads of the same file
-  /// copy from the kept mapping (decision 34). With `verify`, each chunk is
-  /// hashed while it is in cache. Returns the header. The loader's path for a
-  /// host-addressable destination, small or large.
+  /// end with the last chunk to prove the file is not longer. The file is
+  /// mapped after that read, and later reads of it copy from the kept mapping
+  /// (decision 34). With `verify`, each chunk is hashed while it is in cache.
+  /// Returns the header. The loader's path for a host-addressable
+  /// destination, small or large.
   caf::expected<blob_header> read_into(const content_id& id, std::byte* dst, uint64_t data_bytes,
                                        bool verify) const;
 
   /// The mappings read_into keeps, shared by every copy of this store.
   blob_map_cache& mappings() const;
 
-  /// Opens a blob for chunked reads, checking its header and size.
+  /// Opens a blob for chunked reads, checking its header and size: from a
+  /// kept mapping of the file as it is now, else the file itself.
   caf::expected<blob_file> open(const content_id& id) const;
+
+  /// Keeps a mapping of a file opened with open() and read whole without
+  /// error, so the next open() of the blob copies from memory (decision 34).
+  void keep_mapped(const content_id& id, const blob_file& f) const;
 
   /// Re-hashes one blob on disk.
   caf::error verify(const content_id& id) const;
