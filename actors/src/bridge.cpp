@@ -91,6 +91,12 @@ caf::expected<std::unique_ptr<bridge>> bridge::start(zmq::context_t& ctx, std::v
       if (peers[p].status.up == up)
         return;
       peers[p].status.up = up;
+      {
+        // peers() says so before on_change runs: a listener that registers
+        // while this change is told, and misses it, reads it from peers().
+        std::lock_guard<std::mutex> guard{sh.mtx};
+        sh.snapshot[p].up = up;
+      }
       if (!up) // everything in flight there fails now, so it can run elsewhere
         for (auto i = in_flight.begin(); i != in_flight.end();) {
           if (i->second.peer == p && i->second.done) {

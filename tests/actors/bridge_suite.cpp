@@ -133,6 +133,9 @@ TEST_SUITE("bridge") {
         ctx, {"inproc://bridge-late-peer"}, [&seen](size_t, bool up) { seen.add(up); }, opts);
     REQUIRE(b);
     REQUIRE_MESSAGE(seen.wait_for(true, 5000ms), "the bridge never saw the late peer up");
+    // Once told, peers() says so too: a node that sets its listener late
+    // reads from peers() what it missed (node::set_peer_target).
+    CHECK((*b)->peers().at(0).up);
     std::this_thread::sleep_for(1500ms);
     CHECK(peer.answered() >= 8);
     CHECK(seen.get() == std::vector<bool>{true}); // up once, never down
