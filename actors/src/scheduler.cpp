@@ -210,7 +210,8 @@ void run_on(self_ptr self, size_t i, taken work) {
           s.up = false;
           s.held_off = true;
           st.forget(i);
-          self->delayed_send(self, st.hold_off, tick_atom::value, static_cast<uint32_t>(i), ++s.holds);
+          self->delayed_send(self, st.hold_off, tick_atom::value, static_cast<uint32_t>(i),
+                             ++s.holds);
         }
         auto now = st.now();
         bool any_up = std::any_of(st.slots.begin(), st.slots.end(), [](const slot& x) { return x.up; });
