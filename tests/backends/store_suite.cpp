@@ -295,10 +295,20 @@ TEST_SUITE("store") {
     CHECK(again->header().spec == spec);
     read_whole(*again);
     CHECK(blobs.mappings().counts().hits == hits + 1);
-    // Truncated: the kept mapping is not of the file that is there now, and
-    // the file itself is found too short.
+    // Truncated while a reader holds the mapping (after its check): reading
+    // the pages past the new end is an error naming the file, not a SIGBUS.
+    auto held = blobs.open(id);
+    REQUIRE(held);
+    REQUIRE(held->mapped());
     auto whole = fs::file_size(path);
     fs::resize_file(path, store::blob_header_bytes + 1000);
+    std::vector<std::byte> tail(spec.bytes() / 2);
+    auto err = held->read_data(tail.data(), tail.size(), spec.bytes() - tail.size());
+    REQUIRE(err);
+    CHECK(code_of(err) == ec::corrupt_blob);
+    CHECK(describe(err).find("truncated") != std::string::npos);
+    // Opened again: the kept mapping is not of the file that is there now,
+    // and the file itself is found too short.
     auto cut = blobs.open(id);
     REQUIRE_FALSE(cut);
     CHECK(code_of(cut.error()) == ec::corrupt_blob);

@@ -113,8 +113,11 @@ caf::expected<transferred_blob> stage_blob_to_device(const store::blob_store& st
     });
     if (!err)
       err = copier.flush();
-    if (err)
+    if (err) {
+      if (c->file.mapped()) // read the file itself next time
+        store.mappings().forget(id);
       return err;
+    }
   }
   out.bytes_read = out.bytes;
   out.copies = out.bytes > 0 ? 1 : 0;

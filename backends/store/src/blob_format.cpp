@@ -31,6 +31,7 @@ constexpr size_t off_data_bytes = 16;
 constexpr size_t off_id_hi = 24;
 constexpr size_t off_id_lo = 32;
 constexpr size_t off_dims = 64;
+static_assert(off_dims + 8 * blob_max_rank <= blob_header_field_bytes);
 
 } // namespace
 

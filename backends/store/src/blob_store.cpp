@@ -1,7 +1,9 @@
 #include "tessera/store/blob_store.hpp"
 
+#include "bus_guard.hpp"
 #include "tessera/core/error.hpp"
 
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <cstdlib>
@@ -61,6 +63,20 @@ constexpr uint64_t read_chunk_bytes = 512u << 10;
 /// Copies from a kept mapping go in chunks that stay in a core's L1 and L2
 /// caches between the copy and the hash.
 constexpr uint64_t copy_chunk_bytes = 64u << 10;
+
+constexpr const char* unreadable_mapping_text =
+    "the kept mapping of the file could not be read (the file was truncated, or the disk failed)";
+
+caf::error unreadable_mapping(const content_id& id) {
+  return make_error(ec::corrupt_blob, "blob " + id.to_hex() + ": " + unreadable_mapping_text);
+}
+
+using header_fields = std::array<std::byte, blob_header_field_bytes>;
+
+// Copies the header fields out of a kept mapping, under the SIGBUS guard.
+bool copy_header_fields(const blob_map_cache::mapping& m, header_fields& out) {
+  return copy_guarded([&] { std::memcpy(out.data(), m.base.get(), out.size()); });
+}
 
 caf::error truncated(const content_id& id) {
   return make_error(ec::corrupt_blob, "blob " + id.to_hex() + ": file is truncated");
@@ -315,7 +331,9 @@ caf::error blob_file::read_data(void* dst, size_t bytes, uint64_t data_offset) c
   if (data_offset + bytes > header_.data_bytes)
     return make_error(ec::invalid_argument, path_ + ": read past the end of the data");
   if (mapped()) { // the mapping covers this file version whole: header and data
-    std::memcpy(dst, map_.base.get() + blob_header_bytes + data_offset, bytes);
+    const std::byte* src = map_.base.get() + blob_header_bytes + data_offset;
+    if (!copy_guarded([&] { std::memcpy(dst, src, bytes); }))
+      return make_error(ec::corrupt_blob, path_ + ": " + unreadable_mapping_text);
     return {};
   }
   return read_exact(fd_, dst, bytes, static_cast<off_t>(blob_header_bytes + data_offset), path_);
@@ -389,23 +407,36 @@ caf::expected<blob_header> blob_store::copy_mapped(const content_id& id,
   // covers: nothing is read past its end.
   if (m.file_bytes < blob_header_bytes)
     return truncated(id);
-  auto h = check_header(id, m.base.get(), m.file_bytes - blob_header_bytes, data_bytes, data_bytes);
+  // Every touch of the mapping is guarded: the file may have been truncated
+  // since it was checked, or a page evicted since may fail to read again.
+  header_fields page;
+  if (!copy_header_fields(m, page)) {
+    shared_->maps.forget(id);
+    return unreadable_mapping(id);
+  }
+  auto h = check_header(id, page.data(), m.file_bytes - blob_header_bytes, data_bytes, data_bytes);
   if (!h)
     return h.error();
   const std::byte* src = m.base.get() + blob_header_bytes;
   std::optional<blob_hasher> hasher;
   if (verify)
     hasher.emplace(h->spec);
+  blob_hasher* hashing = hasher ? &*hasher : nullptr;
   // Copied, then hashed where it landed, a chunk at a time that stays in the
   // core's cache: the hash reads the copy from cache and checks the very
   // bytes the tensor holds, so a source file changed during the copy cannot
   // pass unseen. (Hashing the source first ran at the same speed.)
-  for (uint64_t offset = 0; offset < data_bytes;) {
-    auto n = std::min(copy_chunk_bytes, data_bytes - offset);
-    std::memcpy(dst + offset, src + offset, n);
-    if (hasher)
-      hasher->update(dst + offset, n);
-    offset += n;
+  bool copied = copy_guarded([&] {
+    for (uint64_t offset = 0; offset < data_bytes; offset += copy_chunk_bytes) {
+      auto n = std::min(copy_chunk_bytes, data_bytes - offset);
+      std::memcpy(dst + offset, src + offset, n);
+      if (hashing != nullptr)
+        hashing->update(dst + offset, n);
+    }
+  });
+  if (!copied) {
+    shared_->maps.forget(id);
+    return unreadable_mapping(id);
   }
   if (hasher && hasher->digest() != id) {
     shared_->maps.forget(id);
@@ -423,7 +454,12 @@ caf::expected<blob_file> blob_store::open(const content_id& id) const {
       // The mapping is of the file as it is now: the header must agree with
       // its length.
       auto data = m->file_bytes - blob_header_bytes;
-      auto h = check_header(id, m->base.get(), data, data, data);
+      header_fields page;
+      if (!copy_header_fields(*m, page)) {
+        shared_->maps.forget(id);
+        return unreadable_mapping(id);
+      }
+      auto h = check_header(id, page.data(), data, data, data);
       if (!h)
         return h.error();
       blob_file out;

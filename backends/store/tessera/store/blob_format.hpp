@@ -16,6 +16,9 @@ namespace tessera::store {
 
 constexpr size_t blob_header_bytes = 4096;
 constexpr size_t blob_max_rank = 16;
+/// The leading part of the header page that holds its fields (the rest is
+/// zero padding): what decode_blob_header reads.
+constexpr size_t blob_header_field_bytes = 64 + 8 * blob_max_rank;
 
 struct blob_header {
   content_id id;
