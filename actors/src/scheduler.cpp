@@ -60,6 +60,10 @@ struct scheduler_data {
 
 using self_ptr = scheduler_actor::stateful_pointer<scheduler_data>;
 
+bool any_up(const std::vector<slot>& slots) {
+  return std::any_of(slots.begin(), slots.end(), [](const slot& s) { return s.up(); });
+}
+
 void dispatch(self_ptr self);
 
 // Stacks the members' inputs into one job.
@@ -206,25 +210,24 @@ void run_on(self_ptr self, size_t i, taken work) {
         // The executor is held off for a while, unless the bridge has spoken
         // since the job left: then this failure belongs to a life that the
         // bridge has already ended, and its word stands.
-        if (gone && s.up && s.bridge_words == words) {
-          s.up = false;
+        if (gone && s.up() && s.bridge_words == words) {
           s.held_off = true;
           st.forget(i);
           self->delayed_send(self, st.hold_off, tick_atom::value, static_cast<uint32_t>(i),
                              ++s.holds);
         }
         auto now = st.now();
-        bool any_up = std::any_of(st.slots.begin(), st.slots.end(), [](const slot& x) { return x.up; });
+        bool some_up = any_up(st.slots);
         for (auto& m : *shared) {
           // Re-queued only while some executor is up: otherwise nothing would
           // ever take it, and every request must be answered.
-          if (gone && any_up && ++m.job.attempts < st.slots.size()
-              && (now < m.job.deadline || m.job.best_effort))
+          if (gone && some_up && ++m.job.attempts < st.slots.size() &&
+              (now < m.job.deadline || m.job.best_effort))
             st.queue->push_front(std::move(m));
           else
             m.promise.deliver(err);
         }
-        if (!any_up)
+        if (!some_up)
           st.queue->fail_all(make_error(ec::unavailable, "no executor is up"));
         dispatch(self);
       });
@@ -237,7 +240,7 @@ void dispatch(self_ptr self) {
   auto& placement = *st.placement;
   placement.review(st.slots, st.queue->jobs(), now, st.now_ms());
   for (size_t i = 0; i < st.slots.size() && !st.queue->empty(); ++i) {
-    if (st.slots[i].busy || !st.slots[i].up)
+    if (st.slots[i].busy || !st.slots[i].up())
       continue;
     auto wake = steady_time::max();
     job_filter placed;
@@ -261,8 +264,7 @@ scheduler_actor::behavior_type scheduler_impl(self_ptr self, std::vector<executo
   for (size_t i = 0; i < executors.size(); ++i) {
     slot s;
     s.handle = std::move(executors[i]);
-    s.up = up.empty() || up[i];
-    s.reachable = s.up;
+    s.reachable = up.empty() || up[i];
     self->state.slots.push_back(std::move(s));
   }
   self->state.clock = opts.clock;
@@ -280,8 +282,7 @@ scheduler_actor::behavior_type scheduler_impl(self_ptr self, std::vector<executo
   return {
     [self](run_atom, infer_job& job) -> caf::typed_response_promise<infer_outcome> {
       auto promise = self->make_response_promise<infer_outcome>();
-      auto& slots = self->state.slots;
-      if (std::none_of(slots.begin(), slots.end(), [](const slot& s) { return s.up; })) {
+      if (!any_up(self->state.slots)) {
         promise.deliver(make_error(ec::unavailable, "no executor is up"));
         return promise;
       }
@@ -302,14 +303,12 @@ scheduler_actor::behavior_type scheduler_impl(self_ptr self, std::vector<executo
       if (!s.held_off || s.holds != hold)
         return; // the bridge has spoken since, or a later hold-off runs
       s.held_off = false;
-      s.up = s.reachable;
       dispatch(self);
     },
     [self](peer_atom, uint32_t slot_index, bool is_up) {
       auto& st = self->state;
       if (slot_index < st.slots.size()) {
         auto& s = st.slots[slot_index];
-        s.up = is_up;
         s.reachable = is_up;
         s.held_off = false;
         ++s.bridge_words;
@@ -317,7 +316,7 @@ scheduler_actor::behavior_type scheduler_impl(self_ptr self, std::vector<executo
           st.forget(slot_index);
       }
       // With no executor up, queued jobs cannot run: answer them now.
-      if (std::none_of(st.slots.begin(), st.slots.end(), [](const slot& s) { return s.up; }))
+      if (!any_up(st.slots))
         st.queue->fail_all(make_error(ec::unavailable, "no executor is up"));
       dispatch(self);
     },

@@ -146,7 +146,7 @@ std::vector<executor_view> placement_table::views(const std::string& unit,
       queued && !replicas.empty() ? mean_ms(unit) / static_cast<double>(replicas.size()) : 0.0;
   for (size_t i = 0; i < slots.size(); ++i) {
     auto& v = out[i];
-    v.up = slots[i].up;
+    v.up = slots[i].up();
     v.node = node_of(i);
     if (auto f = free_bytes_.find(v.node); f != free_bytes_.end())
       v.free_bytes = f->second;

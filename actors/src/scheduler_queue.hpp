@@ -23,7 +23,6 @@ struct pending {
 struct slot {
   executor_actor handle;
   bool busy = false;
-  bool up = true;        ///< takes work: reachable, and not held off
   bool reachable = true; ///< the bridge's last word (local executors stay reachable)
   /// Counts the bridge's words: a failure from before the last one is stale.
   uint64_t bridge_words = 0;
@@ -34,6 +33,11 @@ struct slot {
   std::deque<std::string> recent; ///< for executors that do not report what they hold
   /// Fused groups it holds, as it last reported (local executors report them).
   std::vector<std::shared_ptr<const fused_plan>> groups;
+
+  /// Takes work: reachable, and not held off.
+  bool up() const {
+    return reachable && !held_off;
+  }
 
   /// Notes a model an executor ran, keeping only the last few: an executor
   /// that does not report its models has likely swapped older ones out.

@@ -100,6 +100,13 @@ caf::expected<transferred_blob> stage_blob_to_device(const store::blob_store& st
   if (!c)
     return c.error();
   auto& out = c->out;
+  // A kept mapping that failed a read or the hash is not used again: the
+  // next read goes to the file itself.
+  auto failed = [&](caf::error err) {
+    if (c->file.mapped())
+      store.mappings().forget(id);
+    return err;
+  };
   {
     // Declared after the device memory, so it is gone (every copy waited
     // for) before that memory could be freed on an error.
@@ -113,19 +120,13 @@ caf::expected<transferred_blob> stage_blob_to_device(const store::blob_store& st
     });
     if (!err)
       err = copier.flush();
-    if (err) {
-      if (c->file.mapped()) // read the file itself next time
-        store.mappings().forget(id);
-      return err;
-    }
+    if (err)
+      return failed(std::move(err));
   }
   out.bytes_read = out.bytes;
   out.copies = out.bytes > 0 ? 1 : 0;
-  if (auto err = c->finish(id)) {
-    if (c->file.mapped()) // the kept mapping no longer holds the blob: read the file next time
-      store.mappings().forget(id);
-    return err;
-  }
+  if (auto err = c->finish(id))
+    return failed(std::move(err));
   store.keep_mapped(id, c->file); // the next read copies into staging from memory
   return std::move(out);
 }

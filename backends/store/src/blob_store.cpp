@@ -400,21 +400,30 @@ caf::expected<blob_header> blob_store::read_into(const content_id& id, std::byte
   return h;
 }
 
-caf::expected<blob_header> blob_store::copy_mapped(const content_id& id,
-                                                   const blob_map_cache::mapping& m, std::byte* dst,
-                                                   uint64_t data_bytes, bool verify) const {
+caf::expected<blob_header> blob_store::mapped_header(const content_id& id,
+                                                     const blob_map_cache::mapping& m,
+                                                     std::optional<uint64_t> data_bytes) const {
   // The kept mapping is of this very file version, whose whole length it
-  // covers: nothing is read past its end.
+  // covers. Every touch of it is guarded: the file may have been truncated
+  // since it was checked, or a page evicted since may fail to read again.
   if (m.file_bytes < blob_header_bytes)
     return truncated(id);
-  // Every touch of the mapping is guarded: the file may have been truncated
-  // since it was checked, or a page evicted since may fail to read again.
+  auto data = m.file_bytes - blob_header_bytes;
   header_fields page;
   if (!copy_header_fields(m, page)) {
     shared_->maps.forget(id);
     return unreadable_mapping(id);
   }
-  auto h = check_header(id, page.data(), m.file_bytes - blob_header_bytes, data_bytes, data_bytes);
+  auto expected = data_bytes.value_or(data);
+  return check_header(id, page.data(), data, expected, expected);
+}
+
+caf::expected<blob_header> blob_store::copy_mapped(const content_id& id,
+                                                   const blob_map_cache::mapping& m, std::byte* dst,
+                                                   uint64_t data_bytes, bool verify) const {
+  // The kept mapping is of this very file version, whose whole length it
+  // covers: nothing is read past its end.
+  auto h = mapped_header(id, m, data_bytes);
   if (!h)
     return h.error();
   const std::byte* src = m.base.get() + blob_header_bytes;
@@ -449,17 +458,9 @@ caf::expected<blob_file> blob_store::open(const content_id& id) const {
   struct stat st {};
   if (shared_->maps.capacity() > 0 && stat_file(id, st))
     if (auto m = shared_->maps.find(id, st)) {
-      if (m->file_bytes < blob_header_bytes)
-        return truncated(id);
       // The mapping is of the file as it is now: the header must agree with
       // its length.
-      auto data = m->file_bytes - blob_header_bytes;
-      header_fields page;
-      if (!copy_header_fields(*m, page)) {
-        shared_->maps.forget(id);
-        return unreadable_mapping(id);
-      }
-      auto h = check_header(id, page.data(), data, data, data);
+      auto h = mapped_header(id, *m, std::nullopt);
       if (!h)
         return h.error();
       blob_file out;

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #include <memory>
+#include <optional>
 
 #include <string>
 #include <vector>
@@ -126,6 +127,10 @@ private:
   bool stat_file(const content_id& id, struct stat& st) const;
   /// The blobs folder's handle, opened on first use; -1 while there is none.
   int blobs_dir() const;
+  /// Checks the header of a kept mapping against the mapping's length and
+  /// `data_bytes` (the mapping's own data length when empty).
+  caf::expected<blob_header> mapped_header(const content_id& id, const blob_map_cache::mapping& m,
+                                           std::optional<uint64_t> data_bytes) const;
   caf::expected<blob_header> copy_mapped(const content_id& id, const blob_map_cache::mapping& m,
                                          std::byte* dst, uint64_t data_bytes, bool verify) const;
 
