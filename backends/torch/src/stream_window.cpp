@@ -277,11 +277,14 @@ bool stream_window::trim(lock_type& lock) {
 
 void stream_window::prefetch_loop() {
   lock_type lock{mtx_};
-  while (!stop_ && !failed_ && next_load_ < plan_.steps.size()) {
+  // Runs until the window stops, not until the last block has loaded: a
+  // lower budget (budget_changed, from another stream's thread) may trim
+  // loaded blocks after that, and the run would wait for them forever.
+  while (!stop_ && !failed_) {
     if (trim(lock))
       continue;
     bool forced = false;
-    if (!admissible(next_load_, forced)) {
+    if (next_load_ >= plan_.steps.size() || !admissible(next_load_, forced)) {
       cv_.wait(lock);
       continue;
     }
