@@ -82,6 +82,11 @@ caf::error truncated(const content_id& id) {
   return make_error(ec::corrupt_blob, "blob " + id.to_hex() + ": file is truncated");
 }
 
+caf::error names_other_blob(const content_id& id, const content_id& named) {
+  return make_error(ec::corrupt_blob,
+                    "blob " + id.to_hex() + ": header names blob " + named.to_hex());
+}
+
 caf::error size_error(const content_id& id, uint64_t got, bool more, uint64_t expected,
                       uint64_t header_says) {
   return make_error(ec::corrupt_blob, "blob " + id.to_hex() + ": file holds " +
@@ -104,8 +109,7 @@ caf::expected<blob_header> check_header(const content_id& id, const std::byte* p
   if (!h)
     return h.error();
   if (h->id != id)
-    return make_error(ec::corrupt_blob,
-                      "blob " + id.to_hex() + ": header names blob " + h->id.to_hex());
+    return names_other_blob(id, h->id);
   if (h->data_bytes != data_bytes || data_got != data_expected)
     return size_error(id, data_got, data_got > data_expected, data_bytes, h->data_bytes);
   return h;
@@ -138,21 +142,21 @@ caf::expected<blob_header> check_opened(const blob_store& store, const content_i
     return errno == ENOENT ? unknown(id) : os_error("cannot open", store.path_of(id));
   auto path = store.path_of(id);
   std::array<std::byte, blob_header_bytes> page;
-  auto where = "blob " + id.to_hex();
   if (auto err = read_exact(f.fd, page.data(), page.size(), 0, path))
-    return code_of(err) == ec::corrupt_blob ? make_error(ec::corrupt_blob, where + ": file is truncated") : err;
+    return code_of(err) == ec::corrupt_blob ? truncated(id) : err;
   auto h = decode_blob_header(page.data(), id);
   if (!h)
     return h.error();
   if (h->id != id)
-    return make_error(ec::corrupt_blob, where + ": header names blob " + h->id.to_hex());
+    return names_other_blob(id, h->id);
   struct stat st {};
   if (::fstat(f.fd, &st) != 0)
     return os_error("cannot stat", path);
   if (static_cast<uint64_t>(st.st_size) != blob_header_bytes + h->data_bytes)
-    return make_error(ec::corrupt_blob,
-                      where + ": file holds " + std::to_string(st.st_size - blob_header_bytes)
-                        + " data bytes, header says " + std::to_string(h->data_bytes));
+    return make_error(ec::corrupt_blob, "blob " + id.to_hex() + ": file holds " +
+                                            std::to_string(st.st_size - blob_header_bytes) +
+                                            " data bytes, header says " +
+                                            std::to_string(h->data_bytes));
   return h;
 }
 
