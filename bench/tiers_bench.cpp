@@ -10,7 +10,8 @@
 // time it counts the process's CPU time, whose ratios hold up on a machine that
 // other work keeps busy (wall-time ratios there mostly measure the scheduler).
 // Within a round the baseline and the warm loads take turns and each keeps its
-// best of three, so a burst of other work cannot land on one side only.
+// best of six (the same count on every side), so a burst of other work cannot
+// land on one side only.
 #include "bench_store.hpp"
 #include "load_rig.hpp"
 
@@ -222,7 +223,9 @@ struct round_figures {
 };
 
 int run_tiers_bench(const bench_options& opts) {
-  constexpr int trials = 3; // per round, for the baseline and for each kind of warm load
+  // Per round: each baseline runs at two thread counts per trial, and each kind
+  // of warm load beside both, so every side keeps its best of six.
+  constexpr int trials = 3;
   auto bs = open_bench_store(opts, "tiers");
   if (!bs) {
     std::fprintf(stderr, "bench tiers: %s\n", describe(bs.error()).c_str());
@@ -275,43 +278,48 @@ int run_tiers_bench(const bench_options& opts) {
     // (several times slower here, whichever measurement comes first). One
     // untimed fill first, so the baseline and the loads below start alike.
     memcpy_bandwidth(blob_bytes, io_threads);
-    // The baselines and the warm loads take turns, `trials` times each, and
-    // each side keeps its best: a burst of other work on this machine then
-    // slows one trial of either side, not every sample of one of them.
+    // The baselines and the warm loads take turns, and each side keeps its
+    // best: a burst of other work on this machine then slows one sample of
+    // either side, not every sample of one of them. The baselines run at one
+    // thread and at the loader's count in turn, and every load runs beside each
+    // of them, so each side keeps its best of the same number of samples:
+    // fills of fresh memory vary several-fold here (0.5-8 GB/s within a
+    // round), and the best of more samples is higher by that alone.
     round_figures f;
     caf::error failed;
-    for (int trial = 0; trial < trials && !failed; ++trial) {
-      for (unsigned threads : {1u, io_threads}) { // the baselines: the better of both
+    for (int trial = 0; trial < trials && !failed; ++trial)
+      for (unsigned threads : {1u, io_threads}) {
+        if (failed)
+          break;
         f.mem.add(memcpy_bandwidth(blob_bytes, threads));
         f.kept_mem.add(memcpy_bandwidth(blob_bytes, threads, &kept));
+        residency::cpu_arena fresh;
+        f.bare.add(bare_read_into(files, blob_bytes, io_threads, fresh));
+        f.kept_bare.add(bare_read_into(files, blob_bytes, io_threads, kept));
+        auto load = [&](best_of& best, load_mode mode, bool staged, bool verify,
+                        residency::cpu_arena* arena, bool at_once = true) {
+          auto got = load_zoo(*bs, mode, staged, verify, arena, at_once);
+          if (!got)
+            failed = got.error();
+          else
+            best.add(*got);
+        };
+        load(f.copy, load_mode::copy, false, true, nullptr);
+        load(f.sequential, load_mode::copy, false, true, nullptr, false);
+        load(f.kept_copy, load_mode::copy, false, true, &kept);
+        load(f.in_place, load_mode::in_place, false, true, nullptr);
+        load(f.staged, load_mode::copy, true, true, nullptr);
+        load(f.unverified, load_mode::copy, false, false, nullptr);
+        auto& maps = bs->store->blobs().mappings();
+        auto map_capacity = maps.capacity();
+        maps.set_capacity(0);
+        load(f.unmapped, load_mode::copy, false, true, nullptr);
+        load(f.kept_unmapped, load_mode::copy, false, true, &kept);
+        load(f.staged_unmapped, load_mode::copy, true, true, nullptr);
+        maps.set_capacity(map_capacity);
+        if (auto remap = load_zoo(*bs, load_mode::copy); !remap) // untimed: maps the blobs again
+          failed = remap.error();
       }
-      residency::cpu_arena fresh;
-      f.bare.add(bare_read_into(files, blob_bytes, io_threads, fresh));
-      f.kept_bare.add(bare_read_into(files, blob_bytes, io_threads, kept));
-      auto load = [&](best_of& best, load_mode mode, bool staged, bool verify,
-                      residency::cpu_arena* arena, bool at_once = true) {
-        auto got = load_zoo(*bs, mode, staged, verify, arena, at_once);
-        if (!got)
-          failed = got.error();
-        else
-          best.add(*got);
-      };
-      load(f.copy, load_mode::copy, false, true, nullptr);
-      load(f.sequential, load_mode::copy, false, true, nullptr, false);
-      load(f.kept_copy, load_mode::copy, false, true, &kept);
-      load(f.in_place, load_mode::in_place, false, true, nullptr);
-      load(f.staged, load_mode::copy, true, true, nullptr);
-      load(f.unverified, load_mode::copy, false, false, nullptr);
-      auto& maps = bs->store->blobs().mappings();
-      auto map_capacity = maps.capacity();
-      maps.set_capacity(0);
-      load(f.unmapped, load_mode::copy, false, true, nullptr);
-      load(f.kept_unmapped, load_mode::copy, false, true, &kept);
-      load(f.staged_unmapped, load_mode::copy, true, true, nullptr);
-      maps.set_capacity(map_capacity);
-      if (auto remap = load_zoo(*bs, load_mode::copy); !remap) // untimed: maps the blobs again
-        failed = remap.error();
-    }
     if (failed) {
       std::fprintf(stderr, "bench tiers: %s\n", describe(failed).c_str());
       return 1;
