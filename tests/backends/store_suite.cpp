@@ -200,6 +200,7 @@ TEST_SUITE("store") {
     CHECK(c.mapped == 1);
     CHECK(c.hits == 2);
     CHECK(c.mappings == 1);
+    CHECK(c.watched == 1); // its folder is watched: reads stat nothing
     CHECK(c.mapped_bytes == store::blob_header_bytes + spec.bytes());
     // A wrong size from the caller is an error naming the blob, mapped or not.
     std::vector<float> small(10);
@@ -215,6 +216,16 @@ TEST_SUITE("store") {
       "a mapped blob that is corrupted, truncated, replaced or removed is read as it is now") {
     fresh_store fresh;
     auto& blobs = fresh.st.blobs();
+    // Changes are seen through the folder's watch, or through a stat of the
+    // file at every read (network file systems): the same outcomes either way.
+    bool watched = true;
+    SUBCASE("its folder watched") {
+      watched = true;
+    }
+    SUBCASE("every read stats its file") {
+      watched = false;
+    }
+    blobs.mappings().set_watching(watched);
     tensor_spec spec{dtype::float32, {64, 1024}};
     auto id = fresh.put_ramp(spec);
     auto path = blobs.path_of(id);
@@ -223,6 +234,7 @@ TEST_SUITE("store") {
     REQUIRE(read());
     REQUIRE(read()); // now from the mapping
     REQUIRE(blobs.mappings().counts().hits == 1);
+    CHECK(blobs.mappings().counts().watched == (watched ? 1 : 0));
 
     // Corrupted in place: the change shows in the file's times, the bytes are
     // hashed as they are now, and the mapping is dropped.
@@ -254,6 +266,20 @@ TEST_SUITE("store") {
     CHECK(blobs.mappings().counts().mapped == mapped + 1);
     auto want = ramp(static_cast<size_t>(spec.elements()));
     CHECK(std::memcmp(buf.data(), want.data(), spec.bytes()) == 0);
+
+    // Its folder replaced by a copy (a restore): the new folder's file is read.
+    auto folder = fs::path{path}.parent_path();
+    fs::copy(folder, folder.string() + ".copy");
+    fs::rename(folder, folder.string() + ".old");
+    fs::rename(folder.string() + ".copy", folder);
+    flip_byte(path, store::blob_header_bytes + 5); // only the new file is corrupt
+    auto in_copy = read();
+    REQUIRE_FALSE(in_copy);
+    CHECK(code_of(in_copy.error()) == ec::corrupt_blob);
+    flip_byte(path, store::blob_header_bytes + 5);
+    REQUIRE(read());
+    REQUIRE(read());
+    fs::remove_all(folder.string() + ".old");
 
     // Removed: unknown, though a mapping of the old file was kept.
     fs::remove(path);

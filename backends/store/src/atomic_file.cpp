@@ -1,5 +1,7 @@
 #include "tessera/store/atomic_file.hpp"
 
+#include "blob_checks.hpp"
+
 #include "tessera/core/error.hpp"
 
 #include <atomic>
@@ -20,10 +22,6 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr size_t chunk_bytes = 8u << 20;
-
-caf::error os_error(const std::string& what, const std::string& path) {
-  return make_error(ec::io_error, what + " " + path + ": " + std::strerror(errno));
-}
 
 // Temporary names carry the writer's pid so that stale files can be told apart
 // from those of a live writer in another process.

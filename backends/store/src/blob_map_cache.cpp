@@ -1,5 +1,7 @@
 #include "tessera/store/blob_map_cache.hpp"
 
+#include <iterator>
+
 #include <sys/mman.h>
 #include <sys/stat.h>
 
@@ -18,19 +20,43 @@ blob_map_cache::file_version blob_map_cache::version_of(const struct stat& st) {
                       static_cast<uint64_t>(st.st_size), ns_of(st.st_mtim), ns_of(st.st_ctim)};
 }
 
-std::optional<blob_map_cache::mapping> blob_map_cache::find(const content_id& id,
-                                                            const struct stat& st) {
-  auto version = version_of(st);
-  std::lock_guard<std::mutex> guard{mtx_};
-  auto i = entries_.find(id);
-  if (i == entries_.end() || !(i->second.version == version))
-    return std::nullopt;
+blob_map_cache::blob_map_cache(uint64_t capacity_bytes, std::string blobs_dir)
+    : capacity_(capacity_bytes) {
+  if (!blobs_dir.empty())
+    watch_ = std::make_unique<blob_watch>(std::move(blobs_dir));
+}
+
+blob_map_cache::~blob_map_cache() = default;
+
+blob_map_cache::mapping blob_map_cache::hit(entry_map::iterator i) {
   lru_.splice(lru_.begin(), lru_, i->second.lru);
   ++hits_;
   return i->second.map;
 }
 
-void blob_map_cache::keep(const content_id& id, int fd) {
+std::optional<blob_map_cache::mapping> blob_map_cache::find(const content_id& id,
+                                                            const stat_fn& stat_now) {
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    apply_changes();
+    auto i = entries_.find(id);
+    if (i == entries_.end())
+      return std::nullopt;
+    if (i->second.watched) // no change told since it was mapped: the file is as mapped
+      return hit(i);
+  }
+  struct stat st {};
+  if (!stat_now(st))
+    return std::nullopt;
+  auto version = version_of(st);
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto i = entries_.find(id);
+  if (i == entries_.end() || !(i->second.version == version))
+    return std::nullopt;
+  return hit(i);
+}
+
+void blob_map_cache::keep(const content_id& id, int fd, const stat_fn& stat_now) {
   struct stat st {};
   if (::fstat(fd, &st) != 0)
     return;
@@ -47,41 +73,83 @@ void blob_map_cache::keep(const content_id& id, int fd) {
       [len](const std::byte* p) { ::munmap(const_cast<std::byte*>(p), len); });
   m.file_bytes = version.size;
   std::lock_guard<std::mutex> guard{mtx_};
-  if (auto i = entries_.find(id); i != entries_.end()) {
-    bytes_ -= i->second.map.file_bytes;
-    lru_.erase(i->second.lru);
-    entries_.erase(i);
+  apply_changes();
+  bool watched = watching_ && watch_ && watch_->watch(id);
+  if (watched) {
+    // Changes from now on are told. One made since the caller opened `fd`
+    // and before the watch began is not: the path must name that file still.
+    struct stat now {};
+    if (!stat_now(now) || !(version_of(now) == version))
+      return;
   }
+  if (auto i = entries_.find(id); i != entries_.end())
+    erase(i);
   auto cap = capacity_.load();
   shrink_to(cap - std::min(cap, version.size));
   lru_.push_front(id);
-  entries_.emplace(id, entry{version, std::move(m), lru_.begin()});
+  entries_.emplace(id, entry{version, std::move(m), lru_.begin(), watched});
   bytes_ += version.size;
+  watched_ += watched ? 1 : 0;
   ++mapped_;
 }
 
-void blob_map_cache::shrink_to(uint64_t bytes) {
+void blob_map_cache::erase(entry_map::iterator i) {
   // A reader that holds a mapping keeps it alive until it is done with it.
-  while (bytes_ > bytes && !lru_.empty()) {
-    auto i = entries_.find(lru_.back());
-    bytes_ -= i->second.map.file_bytes;
-    entries_.erase(i);
-    lru_.pop_back();
+  bytes_ -= i->second.map.file_bytes;
+  watched_ -= i->second.watched ? 1 : 0;
+  lru_.erase(i->second.lru);
+  entries_.erase(i);
+}
+
+void blob_map_cache::apply_changes() {
+  if (!watch_)
+    return;
+  changes_.blobs.clear();
+  changes_.folders.clear();
+  changes_.everything = false;
+  watch_->drain(changes_);
+  if (changes_.everything) {
+    shrink_to(0);
+    return;
   }
+  for (const auto& id : changes_.blobs)
+    if (auto i = entries_.find(id); i != entries_.end())
+      erase(i);
+  for (int folder : changes_.folders) // rare: a folder replaced or removed
+    for (auto i = entries_.begin(); i != entries_.end();) {
+      auto next = std::next(i);
+      if (static_cast<int>(i->first.hi >> 56) == folder)
+        erase(i);
+      i = next;
+    }
+}
+
+void blob_map_cache::shrink_to(uint64_t bytes) {
+  while (bytes_ > bytes && !lru_.empty())
+    erase(entries_.find(lru_.back()));
 }
 
 void blob_map_cache::forget(const content_id& id) {
   std::lock_guard<std::mutex> guard{mtx_};
-  if (auto i = entries_.find(id); i != entries_.end()) {
-    bytes_ -= i->second.map.file_bytes;
-    lru_.erase(i->second.lru);
-    entries_.erase(i);
-  }
+  if (auto i = entries_.find(id); i != entries_.end())
+    erase(i);
 }
 
 void blob_map_cache::clear() {
   std::lock_guard<std::mutex> guard{mtx_};
   shrink_to(0);
+  if (watch_) // nothing is left to tell changes of
+    watch_->clear();
+}
+
+void blob_map_cache::set_watching(bool on) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  if (on == watching_)
+    return;
+  watching_ = on;
+  shrink_to(0); // mapped again, under the new rule, at their next reads
+  if (watch_ && !on)
+    watch_->clear();
 }
 
 void blob_map_cache::set_capacity(uint64_t bytes) {
@@ -96,7 +164,7 @@ uint64_t blob_map_cache::capacity() const {
 
 blob_map_cache::stats blob_map_cache::counts() const {
   std::lock_guard<std::mutex> guard{mtx_};
-  return {hits_, mapped_, entries_.size(), bytes_};
+  return {hits_, mapped_, entries_.size(), bytes_, watched_};
 }
 
 } // namespace tessera::store

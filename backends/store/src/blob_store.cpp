@@ -1,5 +1,6 @@
 #include "tessera/store/blob_store.hpp"
 
+#include "blob_checks.hpp"
 #include "bus_guard.hpp"
 #include "tessera/core/error.hpp"
 
@@ -26,37 +27,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-caf::error os_error(const std::string& what, const std::string& path) {
-  return make_error(ec::io_error, what + " " + path + ": " + std::strerror(errno));
-}
-
-caf::error unknown(const content_id& id) {
-  return make_error(ec::unknown_blob, "blob " + id.to_hex() + " is not in the store");
-}
-
-/// Reads into `parts` from `offset` until they are full or the file ends;
-/// the bytes read, or -1 with errno set.
-ssize_t read_parts(int fd, iovec* parts, int count, off_t offset) {
-  ssize_t total = 0;
-  while (count > 0) {
-    ssize_t r = ::preadv(fd, parts, count, offset);
-    if (r < 0 && errno == EINTR)
-      continue;
-    if (r <= 0)
-      return r < 0 ? r : total;
-    total += r;
-    offset += r;
-    auto left = static_cast<size_t>(r); // skip the parts filled, then move into the next
-    for (; count > 0 && left >= parts->iov_len; ++parts, --count)
-      left -= parts->iov_len;
-    if (count > 0) {
-      parts->iov_base = static_cast<std::byte*>(parts->iov_base) + left;
-      parts->iov_len -= left;
-    }
-  }
-  return total;
-}
-
 /// Chunks small enough to hash while they are in cache, large enough that
 /// system calls cost little beside the copy.
 constexpr uint64_t read_chunk_bytes = 512u << 10;
@@ -64,55 +34,11 @@ constexpr uint64_t read_chunk_bytes = 512u << 10;
 /// caches between the copy and the hash.
 constexpr uint64_t copy_chunk_bytes = 64u << 10;
 
-constexpr const char* unreadable_mapping_text =
-    "the kept mapping of the file could not be read (the file was truncated, or the disk failed)";
-
-caf::error unreadable_mapping(const content_id& id) {
-  return make_error(ec::corrupt_blob, "blob " + id.to_hex() + ": " + unreadable_mapping_text);
-}
-
 using header_fields = std::array<std::byte, blob_header_field_bytes>;
 
 // Copies the header fields out of a kept mapping, under the SIGBUS guard.
 bool copy_header_fields(const blob_map_cache::mapping& m, header_fields& out) {
   return copy_guarded([&] { std::memcpy(out.data(), m.base.get(), out.size()); });
-}
-
-caf::error truncated(const content_id& id) {
-  return make_error(ec::corrupt_blob, "blob " + id.to_hex() + ": file is truncated");
-}
-
-caf::error names_other_blob(const content_id& id, const content_id& named) {
-  return make_error(ec::corrupt_blob,
-                    "blob " + id.to_hex() + ": header names blob " + named.to_hex());
-}
-
-caf::error size_error(const content_id& id, uint64_t got, bool more, uint64_t expected,
-                      uint64_t header_says) {
-  return make_error(ec::corrupt_blob, "blob " + id.to_hex() + ": file holds " +
-                                          std::to_string(got) + (more ? " or more" : "") +
-                                          " data bytes, expected " + std::to_string(expected) +
-                                          " (header says " + std::to_string(header_says) + ")");
-}
-
-caf::error hash_error(const content_id& id, const content_id& actual) {
-  return make_error(ec::corrupt_blob, "blob " + id.to_hex() + ": bytes hash to " + actual.to_hex() +
-                                          " (the file is corrupt)");
-}
-
-/// Checks a header page against the blob's id and its declared size, and the
-/// data bytes found (`data_got`) against those the read expected.
-caf::expected<blob_header> check_header(const content_id& id, const std::byte* page,
-                                        uint64_t data_got, uint64_t data_expected,
-                                        uint64_t data_bytes) {
-  auto h = decode_blob_header(page, id);
-  if (!h)
-    return h.error();
-  if (h->id != id)
-    return names_other_blob(id, h->id);
-  if (h->data_bytes != data_bytes || data_got != data_expected)
-    return size_error(id, data_got, data_got > data_expected, data_bytes, h->data_bytes);
-  return h;
 }
 
 // An open blob file; closes on scope exit.
@@ -123,17 +49,6 @@ struct blob_fd {
       ::close(fd);
   }
 };
-
-caf::error read_exact(int fd, void* dst, size_t bytes, off_t offset,
-                      const std::string& path) {
-  iovec whole{dst, bytes};
-  auto got = read_parts(fd, &whole, 1, offset);
-  if (got < 0)
-    return os_error("cannot read", path);
-  if (static_cast<size_t>(got) < bytes)
-    return make_error(ec::corrupt_blob, path + ": file is truncated");
-  return {};
-}
 
 // Checks the header of a blob file just opened (or not: `f.fd` < 0 with errno
 // set) against the id and the file size.
@@ -160,11 +75,6 @@ caf::expected<blob_header> check_opened(const blob_store& store, const content_i
   return h;
 }
 
-caf::error check_hash(const blob_header& h, const std::byte* data) {
-  auto actual = blob_id_of(h.spec, data, h.data_bytes);
-  return actual != h.id ? hash_error(h.id, actual) : caf::error{};
-}
-
 } // namespace
 
 /// The blobs folder, opened once so that opening a blob walks two path
@@ -172,7 +82,11 @@ caf::error check_hash(const blob_header& h, const std::byte* data) {
 struct blob_store::shared_state {
   std::mutex mtx;
   std::atomic<int> dir_fd{-1};
-  blob_map_cache maps{default_map_cache_bytes};
+  blob_map_cache maps;
+  explicit shared_state(std::string blobs_dir)
+      : maps(default_map_cache_bytes, std::move(blobs_dir)) {
+    // nop
+  }
   ~shared_state() {
     if (dir_fd >= 0)
       ::close(dir_fd);
@@ -180,7 +94,7 @@ struct blob_store::shared_state {
 };
 
 blob_store::blob_store(std::string root)
-    : root_(std::move(root)), shared_(std::make_shared<shared_state>()) {
+    : root_(std::move(root)), shared_(std::make_shared<shared_state>(root_ + "/blobs")) {
   // nop
 }
 
@@ -229,6 +143,10 @@ bool blob_store::stat_file(const content_id& id, struct stat& st) const {
   if (dir >= 0 && ::fstatat(dir, relative_path{id}.text, &st, 0) == 0)
     return true;
   return ::stat(path_of(id).c_str(), &st) == 0;
+}
+
+blob_map_cache::stat_fn blob_store::stat_now(const content_id& id) const {
+  return [this, &id](struct stat& st) { return stat_file(id, st); };
 }
 
 std::string blob_store::path_of(const content_id& id) const {
@@ -351,9 +269,8 @@ void blob_file::advise_sequential() const {
 caf::expected<blob_header> blob_store::read_into(const content_id& id, std::byte* dst,
                                                  uint64_t data_bytes, bool verify) const {
   // A kept mapping serves the read if it maps the file that is there now.
-  struct stat st {};
-  if (shared_->maps.capacity() > 0 && stat_file(id, st))
-    if (auto m = shared_->maps.find(id, st))
+  if (shared_->maps.capacity() > 0)
+    if (auto m = shared_->maps.find(id, stat_now(id)))
       return copy_mapped(id, *m, dst, data_bytes, verify);
   blob_fd f;
   f.fd = open_file(id);
@@ -400,7 +317,8 @@ caf::expected<blob_header> blob_store::read_into(const content_id& id, std::byte
   }
   if (hasher && hasher->digest() != id)
     return hash_error(id, hasher->digest());
-  shared_->maps.keep(id, f.fd); // the pages are cached now; the next read copies from a mapping
+  // The pages are cached now: the next read copies from a mapping.
+  shared_->maps.keep(id, f.fd, stat_now(id));
   return h;
 }
 
@@ -459,9 +377,8 @@ caf::expected<blob_header> blob_store::copy_mapped(const content_id& id,
 }
 
 caf::expected<blob_file> blob_store::open(const content_id& id) const {
-  struct stat st {};
-  if (shared_->maps.capacity() > 0 && stat_file(id, st))
-    if (auto m = shared_->maps.find(id, st)) {
+  if (shared_->maps.capacity() > 0)
+    if (auto m = shared_->maps.find(id, stat_now(id))) {
       // The mapping is of the file as it is now: the header must agree with
       // its length.
       auto h = mapped_header(id, *m, std::nullopt);
@@ -488,7 +405,7 @@ caf::expected<blob_file> blob_store::open(const content_id& id) const {
 
 void blob_store::keep_mapped(const content_id& id, const blob_file& f) const {
   if (f.fd_ >= 0)
-    shared_->maps.keep(id, f.fd_);
+    shared_->maps.keep(id, f.fd_, stat_now(id));
 }
 
 caf::error blob_store::verify(const content_id& id) const {

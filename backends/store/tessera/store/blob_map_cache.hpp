@@ -10,23 +10,29 @@
 // first read and the mappings are kept, least recently used first out, up to a
 // byte capacity.
 //
-// A kept mapping is used only for the very file version it maps (device,
-// inode, size, modification and change times, from a stat of the blob's path
-// at every read); a replaced or rewritten file is mapped anew. Mapped
+// A kept mapping is used only for the very file version it maps; a replaced
+// or rewritten file is mapped anew. Where the blob's folder is watched
+// (blob_watch, decision 38), a change to the file or its path drops the
+// mapping before the next read; elsewhere every read compares a stat of the
+// blob's path with the version mapped (device, inode, size, modification and
+// change times). Mapped
 // page-cache pages count in the process's RSS as file pages, stay reclaimable
 // by the kernel, and are not dropped by POSIX_FADV_DONTNEED until unmapped
 // (clear()).
 #pragma once
 
 #include "tessera/core/content_id.hpp"
+#include "tessera/store/blob_watch.hpp"
 
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <list>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <unordered_map>
 
 #include <sys/stat.h>
@@ -49,19 +55,32 @@ public:
     uint64_t mapped = 0; ///< mappings made (a first read, or the file changed)
     uint64_t mappings = 0;
     uint64_t mapped_bytes = 0;
+    uint64_t watched = 0; ///< mappings whose folder is watched: read with no stat()
   };
 
-  explicit blob_map_cache(uint64_t capacity_bytes) : capacity_(capacity_bytes) {}
+  /// Fills `st` with a stat() of the blob's file as its path names it now;
+  /// false when there is none.
+  using stat_fn = std::function<bool(struct stat& st)>;
 
-  /// The kept mapping of blob `id` if it maps the file version `st` describes
-  /// (stat() of the blob's file now); nothing otherwise.
-  std::optional<mapping> find(const content_id& id, const struct stat& st);
+  /// `blobs_dir` holds the mapped files, in folders watched for changes; with
+  /// none, every read stats its file.
+  explicit blob_map_cache(uint64_t capacity_bytes, std::string blobs_dir = {});
+  ~blob_map_cache();
+
+  /// The kept mapping of blob `id` if it maps the file its path names now;
+  /// nothing otherwise. Outside watched folders it calls `stat_now`.
+  std::optional<mapping> find(const content_id& id, const stat_fn& stat_now);
 
   /// Maps `fd` and keeps the mapping for `id` in place of any older one,
-  /// unmapping the least recently used beyond capacity. With MAP_POPULATE:
-  /// the caller has just read the file, so its pages are cached and the page
-  /// tables are filled at once rather than one fault at a time later.
-  void keep(const content_id& id, int fd);
+  /// unmapping the least recently used beyond capacity, unless `stat_now`
+  /// shows that the blob's path no longer names the file `fd` has open. With
+  /// MAP_POPULATE: the caller has just read the file, so its pages are cached
+  /// and the page tables are filled at once rather than one fault at a time.
+  void keep(const content_id& id, int fd, const stat_fn& stat_now);
+
+  /// Whether folders are watched where their file system allows it (the
+  /// default); off, every read stats its file, as on network file systems.
+  void set_watching(bool on);
 
   /// Drops the mapping of `id` (a blob found corrupt, or removed).
   void forget(const content_id& id);
@@ -86,17 +105,27 @@ private:
     file_version version;
     mapping map;
     std::list<content_id>::iterator lru;
+    bool watched = false; ///< changes to its file are told by watch_
   };
+  using entry_map = std::unordered_map<content_id, entry>;
   static file_version version_of(const struct stat& st);
-  void shrink_to(uint64_t bytes); // with mtx_ held
+  // With mtx_ held:
+  void shrink_to(uint64_t bytes);
+  void erase(entry_map::iterator i);
+  void apply_changes(); ///< drops the mappings whose files changed
+  mapping hit(entry_map::iterator i);
 
   mutable std::mutex mtx_;
   std::atomic<uint64_t> capacity_; ///< read without the lock on every read_into
   uint64_t bytes_ = 0;
   std::list<content_id> lru_; ///< most recently used first
-  std::unordered_map<content_id, entry> entries_;
+  entry_map entries_;
   uint64_t hits_ = 0;
   uint64_t mapped_ = 0;
+  uint64_t watched_ = 0;
+  std::unique_ptr<blob_watch> watch_; ///< null: no folder is watched
+  bool watching_ = true;
+  blob_watch::changes changes_; ///< drained into, reused
 };
 
 } // namespace tessera::store

@@ -125,6 +125,8 @@ private:
   int open_file(const content_id& id) const;
   /// stat() of a blob's file; false when there is none.
   bool stat_file(const content_id& id, struct stat& st) const;
+  /// stat_file for the kept mappings, which call it only where they must.
+  blob_map_cache::stat_fn stat_now(const content_id& id) const;
   /// The blobs folder's handle, opened on first use; -1 while there is none.
   int blobs_dir() const;
   /// Checks the header of a kept mapping against the mapping's length and
