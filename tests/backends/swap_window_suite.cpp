@@ -1,13 +1,17 @@
 // Block swapping, the window a streamed run keeps: the budget held at every
 // moment, blocks kept between runs, prefetching ahead, memory pressure and a
 // lower budget during a run, and concurrent streams splitting one budget.
+#include "src/stream_window.hpp" // the window alone, driven step by step
 #include "swap_fixture.hpp"
 #include "tessera/core/swap_budget.hpp"
 
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <condition_variable>
+#include <future>
 #include <mutex>
+#include <thread>
 
 using namespace tessera;
 using namespace tessera::test;
@@ -239,5 +243,65 @@ TEST_SUITE("swap_window") {
     // The split does not depend on who came first, but for rounding.
     CHECK(sa.blocks[1].budget_bytes + 16 >= expected[0]);
     CHECK(sa.blocks[1].budget_bytes <= expected[0] + 16);
+  }
+  TEST_CASE("blocks trimmed after the last one loaded are loaded again once they fit") {
+    // The hang fixed in c6b15c7: the prefetch helper stopped once it had
+    // loaded the last block; a budget lowered after that (another stream
+    // starting) trimmed loaded blocks, nothing loaded them again, and the run
+    // waited for its next block forever.
+    auto& zoo = test::small_zoo::get();
+    const auto& m = zoo.manifest("resnet18");
+    test::residency_rig rig{*zoo.store, 2 * test::model_bytes(m), load_mode::copy};
+    auto refs = residency::blob_refs_of(m);
+    REQUIRE(refs.size() >= 8);
+    torch_backend::stream_plan plan; // two blocks of four blobs each
+    for (uint32_t s = 0; s < 2; ++s) {
+      torch_backend::stream_step step;
+      step.node = s;
+      step.name = "block" + std::to_string(s);
+      step.blobs.assign(refs.begin() + 4 * s, refs.begin() + 4 * (s + 1));
+      for (const auto& b : step.blobs)
+        step.bytes += b.bytes;
+      step.release_after = s;
+      plan.model_bytes += step.bytes;
+      plan.steps.push_back(step);
+    }
+    std::atomic<uint64_t> budget{plan.model_bytes};
+    stream_options opts;
+    opts.retain = false;
+    auto window = std::make_unique<torch_backend::stream_window>(
+        *rig.mgr, "trimmed", plan, opts, [&] { return budget.load(); },
+        std::make_shared<std::atomic<uint64_t>>(0));
+    window->start();
+    auto wait_for = [](auto done) {
+      auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+      while (!done() && std::chrono::steady_clock::now() < until)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      return done();
+    };
+    // The window starts two blocks deep: both load ahead of the run.
+    REQUIRE(wait_for([&] { return window->loaded_ahead() == 2; }));
+    budget = 0; // as when another stream takes the budget
+    window->budget_changed();
+    CHECK(window->trimmed_blocks() == 2);
+    CHECK(window->loaded_ahead() == 0);
+    budget = plan.model_bytes; // and ends
+    window->budget_changed();
+    auto run = std::async(std::launch::async, [&] {
+      bool ok = true;
+      for (uint32_t s = 0; s < 2; ++s) {
+        torch_backend::stream_block_stats st;
+        auto lease = window->take(s, st);
+        ok = ok && static_cast<bool>(lease);
+        window->finish(s, 1.0);
+      }
+      return ok;
+    });
+    bool answered = run.wait_for(std::chrono::seconds(20)) == std::future_status::ready;
+    CHECK_MESSAGE(answered, "the run still waits for a trimmed block");
+    window->stop(); // a take still waiting returns an error
+    CHECK(run.get() == answered);
+    window.reset();
+    CHECK(rig.mgr->stats().device.referenced_bytes == 0);
   }
 }

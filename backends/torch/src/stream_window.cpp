@@ -38,11 +38,7 @@ stream_window::stream_window(residency::residency_manager& residency, std::strin
 }
 
 stream_window::~stream_window() {
-  {
-    std::lock_guard<std::mutex> guard{mtx_};
-    stop_ = true;
-  }
-  cv_.notify_all();
+  stop();
   if (helper_.joinable())
     helper_.join();
   lock_type lock{mtx_};
@@ -54,6 +50,14 @@ stream_window::~stream_window() {
   ready_.clear();
   release(lock, std::move(rest));
   drop_retention();
+}
+
+void stream_window::stop() {
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    stop_ = true;
+  }
+  cv_.notify_all();
 }
 
 void stream_window::start() {
@@ -294,6 +298,12 @@ void stream_window::prefetch_loop() {
 
 caf::expected<residency::lease_ptr> stream_window::take(uint32_t s, stream_block_stats& st) {
   lock_type lock{mtx_};
+  auto stopped = [&] {
+    return make_error(ec::unavailable,
+                      "the stream stopped before block \"" + plan_.steps[s].name + "\" was loaded");
+  };
+  if (stop_)
+    return stopped();
   next_run_ = s;
   waiting_ = true;
   bool early = ready_.count(s) != 0;
@@ -310,8 +320,7 @@ caf::expected<residency::lease_ptr> stream_window::take(uint32_t s, stream_block
   waiting_ = false;
   auto i = ready_.find(s);
   if (i == ready_.end())
-    return make_error(ec::unavailable,
-                      "the stream stopped before block \"" + plan_.steps[s].name + "\" was loaded");
+    return stopped();
   auto entry = std::move(i->second);
   ready_.erase(i);
   next_run_ = s + 1;
@@ -386,6 +395,16 @@ void stream_window::adapt() {
   // Enough blocks ahead to cover one load with computing, and one to spare.
   auto blocks = static_cast<uint32_t>(std::ceil(load_ms_ / compute_ms_)) + 1;
   depth_ = std::clamp<uint32_t>(blocks, 1, std::max<uint32_t>(opts_.max_depth, 1));
+}
+
+uint32_t stream_window::loaded_ahead() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  if (in_flight_)
+    return 0;
+  uint32_t n = 0;
+  for (const auto& [s, l] : ready_)
+    n += l.lease != nullptr ? 1 : 0;
+  return n;
 }
 
 uint64_t stream_window::peak_held_bytes() const {

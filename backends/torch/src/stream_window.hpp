@@ -42,6 +42,10 @@ public:
   /// Starts the helper thread when prefetching.
   void start();
 
+  /// Stops loading: the helper ends, and a take() waiting, or any later one,
+  /// returns ec::unavailable (a run given up on).
+  void stop();
+
   /// Waits for step `s` (steps are taken in order), loading it here when not
   /// prefetching; fills the block's load figures into `st`.
   caf::expected<residency::lease_ptr> take(uint32_t s, stream_block_stats& st);
@@ -52,6 +56,9 @@ public:
   /// The budget changed: the helper re-checks it and gives back prefetched
   /// blocks that no longer fit.
   void budget_changed();
+
+  /// Blocks leased ahead of the run and not yet taken (none in flight).
+  uint32_t loaded_ahead() const;
 
   uint64_t peak_held_bytes() const;
   uint32_t forced_blocks() const;
