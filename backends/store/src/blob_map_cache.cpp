@@ -1,5 +1,7 @@
 #include "tessera/store/blob_map_cache.hpp"
 
+#include "tessera/store/blob_watch.hpp"
+
 #include <iterator>
 
 #include <sys/mman.h>
@@ -104,21 +106,18 @@ void blob_map_cache::erase(entry_map::iterator i) {
 void blob_map_cache::apply_changes() {
   if (!watch_)
     return;
-  changes_.blobs.clear();
-  changes_.folders.clear();
-  changes_.everything = false;
-  watch_->drain(changes_);
-  if (changes_.everything) {
+  const auto& changes = watch_->drain();
+  if (changes.everything) {
     shrink_to(0);
     return;
   }
-  for (const auto& id : changes_.blobs)
+  for (const auto& id : changes.blobs)
     if (auto i = entries_.find(id); i != entries_.end())
       erase(i);
-  for (int folder : changes_.folders) // rare: a folder replaced or removed
+  for (int folder : changes.folders) // rare: a folder replaced or removed
     for (auto i = entries_.begin(); i != entries_.end();) {
       auto next = std::next(i);
-      if (static_cast<int>(i->first.hi >> 56) == folder)
+      if (blob_watch::folder_of(i->first) == folder)
         erase(i);
       i = next;
     }

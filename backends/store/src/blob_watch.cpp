@@ -24,10 +24,6 @@ constexpr uint32_t folder_events = IN_ONLYDIR | IN_CREATE | IN_DELETE | IN_MOVED
 /// The watched object itself is gone or elsewhere; its watch tells no more.
 constexpr uint32_t gone_events = IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED | IN_UNMOUNT;
 
-int first_byte(const content_id& id) {
-  return static_cast<int>(id.hi >> 56);
-}
-
 // File systems whose changes made on another machine, or by a daemon,
 // reach no inotify watch here.
 bool remote_or_fuse(long type) {
@@ -64,7 +60,7 @@ int folder_byte(std::string_view name) {
 } // namespace
 
 blob_watch::blob_watch(std::string blobs_dir) : dir_(std::move(blobs_dir)) {
-  std::fill(std::begin(wd_of_), std::end(wd_of_), -1);
+  std::fill(std::begin(wd_by_folder_), std::end(wd_by_folder_), -1);
 }
 
 blob_watch::~blob_watch() {
@@ -96,50 +92,54 @@ bool blob_watch::open() {
 bool blob_watch::watch(const content_id& id) {
   if (!open())
     return false;
-  int b = first_byte(id);
-  if (wd_of_[b] >= 0)
+  int b = folder_of(id);
+  if (wd_by_folder_[b] >= 0)
     return true;
   char name[4];
   std::snprintf(name, sizeof name, "%02x", b);
   int wd = ::inotify_add_watch(fd_, (dir_ + "/" + name).c_str(), file_events | IN_ONLYDIR);
   if (wd < 0)
     return false; // out of watches (fs.inotify.max_user_watches), or no such folder
-  wd_of_[b] = wd;
-  folder_of_[wd] = b;
+  wd_by_folder_[b] = wd;
+  folder_by_wd_[wd] = b;
   return true;
 }
 
 void blob_watch::forget_folder(int wd, changes& out) {
-  auto i = folder_of_.find(wd);
-  if (i == folder_of_.end())
+  auto i = folder_by_wd_.find(wd);
+  if (i == folder_by_wd_.end())
     return;
   out.folders.push_back(i->second);
-  wd_of_[i->second] = -1;
-  folder_of_.erase(i);
+  wd_by_folder_[i->second] = -1;
+  folder_by_wd_.erase(i);
   ::inotify_rm_watch(fd_, wd); // fails harmlessly where the kernel dropped it
 }
 
 void blob_watch::clear() {
-  for (const auto& [wd, b] : folder_of_) {
+  for (const auto& [wd, b] : folder_by_wd_) {
     ::inotify_rm_watch(fd_, wd);
-    wd_of_[b] = -1;
+    wd_by_folder_[b] = -1;
   }
-  folder_of_.clear();
+  folder_by_wd_.clear();
   if (dir_wd_ >= 0)
     ::inotify_rm_watch(fd_, dir_wd_);
   dir_wd_ = -1;
 }
 
-void blob_watch::drain(changes& out) {
+const blob_watch::changes& blob_watch::drain() {
+  auto& out = changes_;
+  out.blobs.clear();
+  out.folders.clear();
+  out.everything = false;
   if (fd_ < 0)
-    return;
+    return out;
   alignas(inotify_event) std::array<char, 16 * 1024> buf;
   for (;;) {
     auto got = ::read(fd_, buf.data(), buf.size());
     if (got < 0 && errno == EINTR)
       continue;
     if (got <= 0)
-      return; // EAGAIN: nothing more queued
+      return out; // EAGAIN: nothing more queued
     for (ssize_t at = 0; at < got;) {
       const auto* ev = reinterpret_cast<const inotify_event*>(buf.data() + at);
       at += static_cast<ssize_t>(sizeof(inotify_event) + ev->len);
@@ -150,8 +150,8 @@ void blob_watch::drain(changes& out) {
         if ((ev->mask & gone_events) != 0) {
           out.everything = true;
           clear();
-        } else if (int b = folder_byte(name); b >= 0 && wd_of_[b] >= 0) {
-          forget_folder(wd_of_[b], out); // a folder replaced or removed
+        } else if (int b = folder_byte(name); b >= 0 && wd_by_folder_[b] >= 0) {
+          forget_folder(wd_by_folder_[b], out); // a folder replaced or removed
         }
       } else if ((ev->mask & gone_events) != 0) {
         forget_folder(ev->wd, out);

@@ -22,7 +22,6 @@
 #pragma once
 
 #include "tessera/core/content_id.hpp"
-#include "tessera/store/blob_watch.hpp"
 
 #include <atomic>
 #include <cstddef>
@@ -38,6 +37,8 @@
 #include <sys/stat.h>
 
 namespace tessera::store {
+
+class blob_watch;
 
 /// What a store keeps mapped unless told otherwise (node key map_cache_bytes).
 constexpr uint64_t default_map_cache_bytes = 512ull << 20;
@@ -125,7 +126,6 @@ private:
   uint64_t watched_ = 0;
   std::unique_ptr<blob_watch> watch_; ///< null: no folder is watched
   bool watching_ = true;
-  blob_watch::changes changes_; ///< drained into, reused
 };
 
 } // namespace tessera::store

@@ -39,9 +39,10 @@ public:
     bool everything = false;       ///< events were lost, or the blobs folder changed
   };
 
-  /// Reads the events queued so far (one system call when there are none).
-  /// Folders reported whole are no longer watched; watch() them again.
-  void drain(changes& out);
+  /// Reads the events queued so far (one system call when there are none);
+  /// valid until the next call. Folders reported whole are no longer
+  /// watched; watch() them again.
+  const changes& drain();
 
   /// Stops watching every folder.
   void clear();
@@ -49,16 +50,22 @@ public:
   /// Whether folders of this store can be watched at all (see watch()).
   bool usable();
 
+  /// The folder of blob `id`, as changes::folders names it: its first byte.
+  static int folder_of(const content_id& id) {
+    return static_cast<int>(id.hi >> 56);
+  }
+
 private:
   bool open(); // the inotify descriptor and the blobs folder's watch
   void forget_folder(int wd, changes& out);
 
   std::string dir_;
+  changes changes_; ///< what drain() reports, its storage reused
   int fd_ = -1;
   int dir_wd_ = -1;
   int usable_ = -1;                        ///< -1: not yet known
-  std::unordered_map<int, int> folder_of_; ///< watch descriptor -> first id byte
-  int wd_of_[256];                         ///< first id byte -> watch descriptor, or -1
+  std::unordered_map<int, int> folder_by_wd_; ///< watch descriptor -> first id byte
+  int wd_by_folder_[256];                     ///< first id byte -> watch descriptor, or -1
 };
 
 } // namespace tessera::store
