@@ -62,8 +62,9 @@ void print_tiers(const residency::residency_stats& s,
   row("staging pool", h.staging_bytes, h.staging_locked ? "(page-locked)" : "(not page-locked)");
   row("  lent to loads", h.staging_in_use_bytes);
   row("mapped, used in place", h.aliased_bytes, "(the same bytes as the device tier)");
-  auto mapped_note =
-      "(" + std::to_string(h.store_mappings) + " blob files' page cache, for copy-mode reads)";
+  auto mapped_note = "(" + std::to_string(h.store_mappings) +
+                     " blob files' page cache, for copy-mode reads; " +
+                     std::to_string(h.store_mappings_watched) + " watched for changes)";
   row("store files kept mapped", h.store_mapped_bytes, mapped_note.c_str());
   const auto& d = s.device;
   std::printf("device tier: %llu blobs resident, %llu loading, pressure %s\n",
@@ -115,24 +116,39 @@ nlohmann::json tiers_json(const residency::residency_stats& s,
   const auto& d = s.device;
   const auto& c = s.counters;
   nlohmann::json out = {
-    {"host", {{"staging_bytes", s.host.staging_bytes},
-              {"staging_in_use_bytes", s.host.staging_in_use_bytes},
-              {"aliased_bytes", s.host.aliased_bytes},
-              {"store_mapped_bytes", s.host.store_mapped_bytes},
-              {"store_mappings", s.host.store_mappings}}},
-    {"device", {{"budget_bytes", d.budget_bytes}, {"used_bytes", d.used_bytes},
-                {"referenced_bytes", d.referenced_bytes}, {"pinned_bytes", d.pinned_bytes},
-                {"cached_bytes", d.cached_bytes}, {"detached_bytes", d.detached_bytes},
-                {"reserved_bytes", d.reserved_bytes}, {"allocator_bytes", d.allocator_bytes},
-                {"allocator_kept_bytes", d.allocator_kept_bytes},
-                {"resident_blobs", d.resident_blobs}, {"pressure", to_string(s.pressure)}}},
-    {"counters", {{"loads", c.loads}, {"refused_loads", c.refused_loads},
-                  {"failed_loads", c.failed_loads}, {"unloads", c.unloads},
-                  {"blobs_read", c.blobs_read}, {"bytes_read", c.bytes_read},
-                  {"blob_hits", c.blob_hits}, {"blob_joins", c.blob_joins},
-                  {"evictions", c.evictions}, {"bytes_evicted", c.bytes_evicted},
-                  {"copies", c.copies}, {"bytes_copied", c.bytes_copied}}},
-    {"resident_models", s.resident_models},
+      {"host",
+       {{"staging_bytes", s.host.staging_bytes},
+        {"staging_in_use_bytes", s.host.staging_in_use_bytes},
+        {"aliased_bytes", s.host.aliased_bytes},
+        {"store_mapped_bytes", s.host.store_mapped_bytes},
+        {"store_mappings", s.host.store_mappings},
+        {"store_mappings_watched", s.host.store_mappings_watched}}},
+      {"device",
+       {{"budget_bytes", d.budget_bytes},
+        {"used_bytes", d.used_bytes},
+        {"referenced_bytes", d.referenced_bytes},
+        {"pinned_bytes", d.pinned_bytes},
+        {"cached_bytes", d.cached_bytes},
+        {"detached_bytes", d.detached_bytes},
+        {"reserved_bytes", d.reserved_bytes},
+        {"allocator_bytes", d.allocator_bytes},
+        {"allocator_kept_bytes", d.allocator_kept_bytes},
+        {"resident_blobs", d.resident_blobs},
+        {"pressure", to_string(s.pressure)}}},
+      {"counters",
+       {{"loads", c.loads},
+        {"refused_loads", c.refused_loads},
+        {"failed_loads", c.failed_loads},
+        {"unloads", c.unloads},
+        {"blobs_read", c.blobs_read},
+        {"bytes_read", c.bytes_read},
+        {"blob_hits", c.blob_hits},
+        {"blob_joins", c.blob_joins},
+        {"evictions", c.evictions},
+        {"bytes_evicted", c.bytes_evicted},
+        {"copies", c.copies},
+        {"bytes_copied", c.bytes_copied}}},
+      {"resident_models", s.resident_models},
   };
   if (store)
     out["store"] = {{"blobs", store->blobs}, {"bytes", store->bytes}};

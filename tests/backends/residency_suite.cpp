@@ -69,6 +69,7 @@ TEST_SUITE("residency") {
       }
       if (mode == load_mode::copy) { // the files read are kept mapped (decision 34)
         CHECK(s.host.store_mappings > 0);
+        CHECK(s.host.store_mappings_watched == s.host.store_mappings); // a local store
         CHECK(s.host.store_mapped_bytes >= s.device.used_bytes);
       }
       if (staged) { // and staging copies from those mappings the next time

@@ -37,6 +37,7 @@ residency_stats residency_core::stats() const {
   auto maps = store_.blobs().mappings().counts();
   out.host.store_mapped_bytes = maps.mapped_bytes;
   out.host.store_mappings = maps.mappings;
+  out.host.store_mappings_watched = maps.watched;
   out.counters = counters_;
   out.pressure = pressure_of(d.used_bytes + d.reserved_bytes, d.budget_bytes, opts_.marks);
   for (const auto* l : leases_)

@@ -45,6 +45,9 @@ struct host_tier_stats {
   uint64_t aliased_bytes = 0;        ///< device-tier bytes that are mapped host memory
   uint64_t store_mapped_bytes = 0;   ///< blob files kept mapped (their page cache)
   uint64_t store_mappings = 0;
+  /// Of them, those whose folder is watched for changes (decision 38); the
+  /// others stat their file at every read (network file systems, no inotify).
+  uint64_t store_mappings_watched = 0;
 };
 
 /// Cumulative counts since the manager started (or since reset_counters()).
