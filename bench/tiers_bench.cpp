@@ -294,39 +294,37 @@ int run_tiers_bench(const bench_options& opts) {
     // round), and the best of more samples is higher by that alone.
     round_figures f;
     caf::error failed;
-    for (int trial = 0; trial < trials && !failed; ++trial)
-      for (unsigned threads : {1u, io_threads}) {
-        if (failed)
-          break;
-        f.mem.add(memcpy_bandwidth(blob_bytes, threads));
-        f.kept_mem.add(memcpy_bandwidth(blob_bytes, threads, &kept));
-        residency::cpu_arena fresh;
-        f.bare.add(bare_read_into(files, blob_bytes, io_threads, fresh));
-        f.kept_bare.add(bare_read_into(files, blob_bytes, io_threads, kept));
-        auto load = [&](best_of& best, load_mode mode, bool staged, bool verify,
-                        residency::cpu_arena* arena, bool at_once = true) {
-          auto got = load_zoo(*bs, mode, staged, verify, arena, at_once);
-          if (!got)
-            failed = got.error();
-          else
-            best.add(*got);
-        };
-        load(f.copy, load_mode::copy, false, true, nullptr);
-        load(f.sequential, load_mode::copy, false, true, nullptr, false);
-        load(f.kept_copy, load_mode::copy, false, true, &kept);
-        load(f.in_place, load_mode::in_place, false, true, nullptr);
-        load(f.staged, load_mode::copy, true, true, nullptr);
-        load(f.unverified, load_mode::copy, false, false, nullptr);
-        auto& maps = bs->store->blobs().mappings();
-        auto map_capacity = maps.capacity();
-        maps.set_capacity(0);
-        load(f.unmapped, load_mode::copy, false, true, nullptr);
-        load(f.kept_unmapped, load_mode::copy, false, true, &kept);
-        load(f.staged_unmapped, load_mode::copy, true, true, nullptr);
-        maps.set_capacity(map_capacity);
-        if (auto remap = load_zoo(*bs, load_mode::copy); !remap) // untimed: maps the blobs again
-          failed = remap.error();
-      }
+    for (int sample = 0; sample < 2 * trials && !failed; ++sample) {
+      unsigned threads = sample % 2 == 0 ? 1u : io_threads;
+      f.mem.add(memcpy_bandwidth(blob_bytes, threads));
+      f.kept_mem.add(memcpy_bandwidth(blob_bytes, threads, &kept));
+      residency::cpu_arena fresh;
+      f.bare.add(bare_read_into(files, blob_bytes, io_threads, fresh));
+      f.kept_bare.add(bare_read_into(files, blob_bytes, io_threads, kept));
+      auto load = [&](best_of& best, load_mode mode, bool staged, bool verify,
+                      residency::cpu_arena* arena, bool at_once = true) {
+        auto got = load_zoo(*bs, mode, staged, verify, arena, at_once);
+        if (!got)
+          failed = got.error();
+        else
+          best.add(*got);
+      };
+      load(f.copy, load_mode::copy, false, true, nullptr);
+      load(f.sequential, load_mode::copy, false, true, nullptr, false);
+      load(f.kept_copy, load_mode::copy, false, true, &kept);
+      load(f.in_place, load_mode::in_place, false, true, nullptr);
+      load(f.staged, load_mode::copy, true, true, nullptr);
+      load(f.unverified, load_mode::copy, false, false, nullptr);
+      auto& maps = bs->store->blobs().mappings();
+      auto map_capacity = maps.capacity();
+      maps.set_capacity(0);
+      load(f.unmapped, load_mode::copy, false, true, nullptr);
+      load(f.kept_unmapped, load_mode::copy, false, true, &kept);
+      load(f.staged_unmapped, load_mode::copy, true, true, nullptr);
+      maps.set_capacity(map_capacity);
+      if (auto remap = load_zoo(*bs, load_mode::copy); !remap) // untimed: maps the blobs again
+        failed = remap.error();
+    }
     if (failed) {
       std::fprintf(stderr, "bench tiers: %s\n", describe(failed).c_str());
       return 1;
