@@ -5,10 +5,11 @@
 // per blob with nothing checked. Warm loads copy from the mappings the store
 // keeps after a blob's first read (decisions 34 and 36, the latter through
 // staging); the same loads reading with pread, as before, are measured beside
-// them. Loads
-// go through the residency manager, blob verification included. Besides wall
-// time it counts the process's CPU time, whose ratios hold up on a machine that
-// other work keeps busy (wall-time ratios there mostly measure the scheduler).
+// them, and so is the loader's own copy (streaming stores, decision 39) with
+// nothing checked. Loads go through the residency manager, blob verification
+// included. Besides wall time it counts the process's CPU time, whose ratios
+// hold up on a machine that other work keeps busy (wall-time ratios there
+// mostly measure the scheduler).
 // Within a round the baseline and the warm loads take turns and each keeps its
 // best of six (the same count on every side), so a burst of other work cannot
 // land on one side only; cold reads and cold loads keep their best of two.
@@ -16,6 +17,7 @@
 #include "load_rig.hpp"
 
 #include "tessera/core/error.hpp"
+#include "tessera/store/stream_copy.hpp"
 
 #include <chrono>
 #include <cstdio>
@@ -87,8 +89,10 @@ double timed_parallel(unsigned threads, F work) {
 // sides then pay the same for new memory, and the ratio shows the loader's cost.
 // With `kept`, the blocks come from device memory that an earlier fill left
 // behind (decision 33: what a node's device holds once it has loaded and freed).
+// With `streaming`, the copy is the loader's own (store::stream_copy, decision
+// 39): what a load could reach if checks and bookkeeping cost nothing.
 load_run memcpy_bandwidth(const std::vector<size_t>& blob_bytes, unsigned threads,
-                          residency::cpu_arena* kept = nullptr) {
+                          residency::cpu_arena* kept = nullptr, bool streaming = false) {
   size_t total = 0;
   for (auto b : blob_bytes)
     total += b;
@@ -105,7 +109,10 @@ load_run memcpy_bandwidth(const std::vector<size_t>& blob_bytes, unsigned thread
       auto block = arena.allocate(blob_bytes[i]);
       if (!block)
         return;
-      std::memcpy(block->data, src.data() + offset, blob_bytes[i]);
+      if (streaming)
+        store::stream_copy(block->data, src.data() + offset, blob_bytes[i]);
+      else
+        std::memcpy(block->data, src.data() + offset, blob_bytes[i]);
       held[part].push_back(std::move(*block));
     }
   });
@@ -212,9 +219,9 @@ double gbps(double bytes_per_s) {
 
 // What one round measures, in GB/s and GB per CPU second.
 struct round_figures {
-  best_of mem, copy, bare;                ///< into new device memory
-  best_of sequential;                     ///< the same loads, one model at a time
-  best_of kept_mem, kept_copy, kept_bare; ///< into device memory the arena kept
+  best_of mem, stream, copy, bare;                     ///< into new device memory
+  best_of sequential;                                  ///< the same loads, one model at a time
+  best_of kept_mem, kept_stream, kept_copy, kept_bare; ///< into device memory the arena kept
   best_of in_place, staged, unverified;   ///< into new device memory
   /// Verified copy loads that read every blob with pread, keeping no
   /// mappings: the loader before decision 34 (and, through staging, before
@@ -298,6 +305,8 @@ int run_tiers_bench(const bench_options& opts) {
       unsigned threads = sample % 2 == 0 ? 1u : io_threads;
       f.mem.add(memcpy_bandwidth(blob_bytes, threads));
       f.kept_mem.add(memcpy_bandwidth(blob_bytes, threads, &kept));
+      f.stream.add(memcpy_bandwidth(blob_bytes, threads, nullptr, true));
+      f.kept_stream.add(memcpy_bandwidth(blob_bytes, threads, &kept, true));
       residency::cpu_arena fresh;
       f.bare.add(bare_read_into(files, blob_bytes, io_threads, fresh));
       f.kept_bare.add(bare_read_into(files, blob_bytes, io_threads, kept));
@@ -358,6 +367,7 @@ int run_tiers_bench(const bench_options& opts) {
               zoo_bytes / 1e6, opts.repeat);
   std::printf(" into new device memory (page faults and zeroing, as a first load):\n");
   line("memcpy (baseline)", wall(&rf::mem), cpu(&rf::mem));
+  line("the loader's streaming copy, nothing checked", wall(&rf::stream), cpu(&rf::stream));
   line("copy-mode load, warm (verified)", wall(&rf::copy), cpu(&rf::copy));
   line("the same, one model at a time", wall(&rf::sequential), cpu(&rf::sequential));
   line("the same, reading with pread (no kept mappings)", wall(&rf::unmapped), cpu(&rf::unmapped));
@@ -369,6 +379,8 @@ int run_tiers_bench(const bench_options& opts) {
   line("one pread per blob, nothing checked (a floor)", wall(&rf::bare), cpu(&rf::bare));
   std::printf(" into device memory the arena kept (a node's steady state, decision 33):\n");
   line("memcpy", wall(&rf::kept_mem), cpu(&rf::kept_mem));
+  line("the loader's streaming copy, nothing checked", wall(&rf::kept_stream),
+       cpu(&rf::kept_stream));
   line("copy-mode load, warm (verified)", wall(&rf::kept_copy), cpu(&rf::kept_copy));
   line("the same, reading with pread (no kept mappings)", wall(&rf::kept_unmapped),
        cpu(&rf::kept_unmapped));
@@ -392,6 +404,8 @@ int run_tiers_bench(const bench_options& opts) {
   fraction("kept_pread_copy_load_fraction_of_memcpy", &rf::kept_unmapped, &rf::kept_mem);
   fraction("pread_floor_fraction_of_memcpy", &rf::bare, &rf::mem);
   fraction("kept_copy_load_fraction_of_memcpy", &rf::kept_copy, &rf::kept_mem);
+  fraction("copy_load_fraction_of_stream_copy", &rf::copy, &rf::stream);
+  fraction("kept_copy_load_fraction_of_stream_copy", &rf::kept_copy, &rf::kept_stream);
   fraction("kept_pread_floor_fraction_of_memcpy", &rf::kept_bare, &rf::kept_mem);
   report.metric("copy_load_cpu_fraction_of_memcpy", cpu(&rf::copy) / cpu(&rf::mem));
   report.metric("staged_copy_load_cpu_fraction_of_memcpy", cpu(&rf::staged) / cpu(&rf::mem));

@@ -1,6 +1,7 @@
 #include "scratch_dir.hpp"
 #include "tessera/core/error.hpp"
 #include "tessera/store/block_store.hpp"
+#include "tessera/store/stream_copy.hpp"
 
 #include <doctest/doctest.h>
 
@@ -210,6 +211,36 @@ TEST_SUITE("store") {
     CHECK(describe(wrong.error()).find(id.to_hex()) != std::string::npos);
     blobs.mappings().clear();
     CHECK(blobs.mappings().counts().mappings == 0);
+  }
+
+  // The loader's copy (decision 39): streaming stores need an aligned
+  // destination, so the head before the first boundary and the tail after
+  // the last full line go through memcpy. Every split must copy every byte,
+  // and write nothing outside the destination.
+  TEST_CASE("stream_copy copies every byte at every alignment and length") {
+    constexpr size_t guard = 64;
+    std::vector<std::byte> src(store::stream_copy_min_bytes * 3 + 200);
+    for (size_t i = 0; i < src.size(); ++i)
+      src[i] = static_cast<std::byte>((i * 131 + i / 256) & 0xff);
+    for (size_t bytes : {size_t{0}, size_t{1}, size_t{100}, store::stream_copy_min_bytes - 1,
+                         store::stream_copy_min_bytes, store::stream_copy_min_bytes + 63,
+                         store::stream_copy_min_bytes * 3 + 17})
+      for (size_t dst_at : {0, 1, 8, 15, 33})
+        for (size_t src_at : {0, 3, 16}) {
+          CAPTURE(bytes);
+          CAPTURE(dst_at);
+          CAPTURE(src_at);
+          std::vector<std::byte> dst(bytes + dst_at + 2 * guard, std::byte{0xee});
+          store::stream_copy(dst.data() + guard + dst_at, src.data() + src_at, bytes);
+          bool same = std::memcmp(dst.data() + guard + dst_at, src.data() + src_at, bytes) == 0;
+          CHECK(same);
+          size_t untouched = 0;
+          for (size_t i = 0; i < guard + dst_at; ++i)
+            untouched += dst[i] == std::byte{0xee} ? 1 : 0;
+          for (size_t i = guard + dst_at + bytes; i < dst.size(); ++i)
+            untouched += dst[i] == std::byte{0xee} ? 1 : 0;
+          CHECK(untouched == dst.size() - bytes);
+        }
   }
 
   TEST_CASE(

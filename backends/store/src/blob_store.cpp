@@ -3,6 +3,7 @@
 #include "blob_checks.hpp"
 #include "bus_guard.hpp"
 #include "tessera/core/error.hpp"
+#include "tessera/store/stream_copy.hpp"
 
 #include <array>
 #include <atomic>
@@ -30,8 +31,8 @@ namespace {
 /// Chunks small enough to hash while they are in cache, large enough that
 /// system calls cost little beside the copy.
 constexpr uint64_t read_chunk_bytes = 512u << 10;
-/// Copies from a kept mapping go in chunks that stay in a core's L1 and L2
-/// caches between the copy and the hash.
+/// Copies from a kept mapping go in chunks whose source stays in a core's L1
+/// and L2 caches between the copy and the hash.
 constexpr uint64_t copy_chunk_bytes = 64u << 10;
 
 using header_fields = std::array<std::byte, blob_header_field_bytes>;
@@ -353,16 +354,23 @@ caf::expected<blob_header> blob_store::copy_mapped(const content_id& id,
   if (verify)
     hasher.emplace(h->spec);
   blob_hasher* hashing = hasher ? &*hasher : nullptr;
-  // Copied, then hashed where it landed, a chunk at a time that stays in the
-  // core's cache: the hash reads the copy from cache and checks the very
-  // bytes the tensor holds, so a source file changed during the copy cannot
-  // pass unseen. (Hashing the source first ran at the same speed.)
+  // A chunk at a time: copied with stores that go around the cache (a plain
+  // copy reads every destination line before writing it, a third of the
+  // memory traffic), then hashed from the source while the copy's loads
+  // left it in the core's cache. The hash reads each byte after the copy
+  // did, so a change to the file that the copy saw is seen by the hash too
+  // and fails the check; only a change undone within those microseconds
+  // could pass (decision 39).
   bool copied = copy_guarded([&] {
     for (uint64_t offset = 0; offset < data_bytes; offset += copy_chunk_bytes) {
       auto n = std::min(copy_chunk_bytes, data_bytes - offset);
-      std::memcpy(dst + offset, src + offset, n);
-      if (hashing != nullptr)
-        hashing->update(dst + offset, n);
+      stream_copy(dst + offset, src + offset, n);
+      if (hashing != nullptr) {
+        // The hash's loads must not be reordered before the copy's (a weakly
+        // ordered CPU could); on x86-64 this only holds back the compiler.
+        std::atomic_thread_fence(std::memory_order_acquire);
+        hashing->update(src + offset, n);
+      }
     }
   });
   if (!copied) {
