@@ -169,9 +169,10 @@ load_run bare_read_into(const std::vector<std::string>& files,
 // thread each), so the loader's queue never runs dry: its throughput; without,
 // one model after another, each waited for, as a node loads one model at a
 // time, where the I/O threads idle at the end of each model's load.
-caf::expected<load_run> load_zoo(const bench_store& bs, load_mode mode, bool staged = false,
-                                 bool verify = true, residency::cpu_arena* kept = nullptr,
-                                 bool at_once = true) {
+caf::expected<load_run>
+load_zoo(const bench_store& bs, load_mode mode, bool staged = false, bool verify = true,
+         residency::cpu_arena* kept = nullptr, bool at_once = true,
+         uint64_t readahead_bytes = residency::residency_options{}.readahead_bytes) {
   residency::cpu_arena fresh;
   auto& arena = kept != nullptr ? *kept : fresh;
   residency::residency_options opts;
@@ -179,6 +180,7 @@ caf::expected<load_run> load_zoo(const bench_store& bs, load_mode mode, bool sta
   opts.force_staging = staged;
   opts.verify = verify;
   opts.device_budget_bytes = 16ull << 30;
+  opts.readahead_bytes = readahead_bytes;
   residency::residency_manager mgr{*bs.store, arena, opts};
   std::vector<residency::lease_ptr> held;
   auto cpu_start = process_cpu_seconds();
@@ -251,7 +253,7 @@ int run_tiers_bench(const bench_options& opts) {
   // freed blocks: kept, not given back (decision 33). It keeps the whole zoo.
   residency::cpu_arena kept{0, 64u << 20, 2 * zoo_bytes + (64u << 20)};
   std::vector<round_figures> rounds;
-  std::vector<double> warm, cold, copy_cold;
+  std::vector<double> warm, cold, copy_cold, copy_cold_no_readahead;
   // Untimed rounds first: the first fills of fresh memory in a process are
   // several times slower (the hypervisor backs guest pages on first touch).
   for (int i = 0; i < 3; ++i) {
@@ -269,25 +271,32 @@ int run_tiers_bench(const bench_options& opts) {
     warm_page_cache(files);
     warm.push_back(std::max(read_bandwidth(files, 1), read_bandwidth(files, io_threads)));
     // Cold reads run at one thread and at the loader's count, and a cold load
-    // beside each, so both sides keep their best of two. The cold load
+    // beside each (and one that asks the kernel for nothing ahead, as before
+    // decision 41), so every side keeps its best of two. The cold load
     // refills the page cache as a node's own loads do (readahead in large
     // folios), and the warm loads below read what the last one left.
     double cold_read = 0.0;
     double cold_load = 0.0;
+    double cold_load_no_readahead = 0.0;
     for (unsigned threads : {1u, io_threads}) {
       bs->store->blobs().mappings().clear();
       drop_page_cache(files);
       cold_read = std::max(cold_read, read_bandwidth(files, threads));
-      drop_page_cache(files);
-      auto cc = load_zoo(*bs, load_mode::copy, false, true, nullptr, false);
-      if (!cc) {
-        std::fprintf(stderr, "bench tiers: %s\n", describe(cc.error()).c_str());
-        return 1;
+      for (uint64_t readahead : {uint64_t{0}, residency::residency_options{}.readahead_bytes}) {
+        bs->store->blobs().mappings().clear();
+        drop_page_cache(files);
+        auto cc = load_zoo(*bs, load_mode::copy, false, true, nullptr, false, readahead);
+        if (!cc) {
+          std::fprintf(stderr, "bench tiers: %s\n", describe(cc.error()).c_str());
+          return 1;
+        }
+        auto& best = readahead == 0 ? cold_load_no_readahead : cold_load;
+        best = std::max(best, cc->bandwidth());
       }
-      cold_load = std::max(cold_load, cc->bandwidth());
     }
     cold.push_back(cold_read);
     copy_cold.push_back(cold_load);
+    copy_cold_no_readahead.push_back(cold_load_no_readahead);
     // Dropping and refilling the page cache leaves free memory fragmented, and
     // the next fill of fresh memory pays for compacting it into huge pages
     // (several times slower here, whichever measurement comes first). One
@@ -396,6 +405,8 @@ int run_tiers_bench(const bench_options& opts) {
   line("read, page cache warm", median(warm), 0);
   line("read, cold (baseline)", median(cold), 0);
   line("copy-mode load, cold (verified)", median(copy_cold), 0);
+  line("the same, asking for nothing ahead (before decision 41)", median(copy_cold_no_readahead),
+       0);
   bench_report report{"tiers"};
   auto fraction = [&](const char* name, best_of rf::*num, best_of rf::*den) {
     report.metric(name, wall(num) / wall(den));
@@ -406,6 +417,8 @@ int run_tiers_bench(const bench_options& opts) {
   // The goal's metrics, in a node's steady state (decision 40).
   fraction("copy_load_fraction_of_memcpy", &rf::kept_copy, &rf::kept_mem);
   report.metric("cold_load_fraction_of_read_bw", median(copy_cold) / median(cold));
+  report.metric("no_readahead_cold_load_fraction_of_read_bw",
+                median(copy_cold_no_readahead) / median(cold));
   fraction("sequential_copy_load_fraction_of_memcpy", &rf::kept_sequential, &rf::kept_mem);
   fraction("pread_copy_load_fraction_of_memcpy", &rf::kept_unmapped, &rf::kept_mem);
   fraction("pread_floor_fraction_of_memcpy", &rf::kept_bare, &rf::kept_mem);

@@ -139,6 +139,9 @@ void add_residency_families(std::vector<metric_family>& out, const residency::re
                         static_cast<double>(c.bytes_read)));
   out.push_back(counter("prefetched_blobs_total", "Blobs brought in by prefetch.",
                         static_cast<double>(c.prefetched_blobs)));
+  out.push_back(counter("readahead_blobs_total",
+                        "Blob files the kernel was asked to read ahead of a load from the disk.",
+                        static_cast<double>(c.readahead_blobs)));
   out.push_back(counter("host_to_device_copies_total", "Host-to-device copies (copy mode).",
                         static_cast<double>(c.copies)));
   out.push_back(counter("failed_blob_reads_total", "Blob reads that failed.",

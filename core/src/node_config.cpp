@@ -71,6 +71,10 @@ const std::vector<entry>& entries() {
               "blob files kept mapped after a copy-mode read, so later reads copy from the "
               "page cache without system calls; 0 reads with pread every time",
               &node_config::map_cache_bytes),
+    u64_entry("readahead_bytes",
+              "bytes of a load's next blob files the kernel is asked to read ahead once its "
+              "reads come from the disk; 0 asks for nothing ahead",
+              &node_config::readahead_bytes),
     {"load_mode", "in_place: view mapped blobs; copy: copy into device memory",
      [](node_config& c, const std::string& v) -> caf::error {
        if (v == "in_place")

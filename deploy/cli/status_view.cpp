@@ -85,11 +85,12 @@ void print_tiers(const residency::residency_stats& s,
               static_cast<unsigned long long>(c.loads), static_cast<unsigned long long>(c.refused_loads),
               static_cast<unsigned long long>(c.failed_loads), static_cast<unsigned long long>(c.unloads));
   std::printf("blobs: %llu read (%s), %llu found resident, %llu joined in flight, %llu prefetched, "
-              "%llu evicted (%s)\n",
+              "%llu evicted (%s), %llu files read ahead from the disk\n",
               static_cast<unsigned long long>(c.blobs_read), format_mb(c.bytes_read).c_str(),
               static_cast<unsigned long long>(c.blob_hits), static_cast<unsigned long long>(c.blob_joins),
               static_cast<unsigned long long>(c.prefetched_blobs),
-              static_cast<unsigned long long>(c.evictions), format_mb(c.bytes_evicted).c_str());
+              static_cast<unsigned long long>(c.evictions), format_mb(c.bytes_evicted).c_str(),
+              static_cast<unsigned long long>(c.readahead_blobs));
   std::printf("copies after reads (through staging): %llu (%s)\n",
               static_cast<unsigned long long>(c.copies), format_mb(c.bytes_copied).c_str());
   std::printf("resident models:");
@@ -133,7 +134,8 @@ nlohmann::json tiers_json(const residency::residency_stats& s,
                   {"blobs_read", c.blobs_read}, {"bytes_read", c.bytes_read},
                   {"blob_hits", c.blob_hits}, {"blob_joins", c.blob_joins},
                   {"evictions", c.evictions}, {"bytes_evicted", c.bytes_evicted},
-                  {"copies", c.copies}, {"bytes_copied", c.bytes_copied}}},
+                  {"copies", c.copies}, {"bytes_copied", c.bytes_copied},
+                  {"readahead_blobs", c.readahead_blobs}}},
     {"resident_models", s.resident_models},
   };
   if (store)

@@ -1,4 +1,6 @@
+#include "page_cache.hpp"
 #include "residency_fixture.hpp"
+#include "src/readahead_plan.hpp" // the plan alone, driven step by step
 #include "tessera/core/error.hpp"
 
 #include <doctest/doctest.h>
@@ -9,6 +11,9 @@
 #include <random>
 #include <thread>
 #include <unordered_set>
+
+#include <fcntl.h>
+#include <unistd.h>
 
 using namespace tessera;
 using namespace tessera::test;
@@ -283,6 +288,57 @@ TEST_SUITE("residency") {
     auto s = tight.mgr->stats();
     CHECK(s.counters.prefetched_blobs < queued);
     CHECK(s.device.used_bytes == model_bytes(m));
+  }
+
+  // Decision 41: once a load's reads go to the disk, each task asks the kernel
+  // for the files ahead of it, up to the window, each file once.
+  TEST_CASE("a read-ahead plan advises the files within its window once it has seen the disk") {
+    const auto& blobs = small_zoo::get().store->blobs();
+    std::vector<content_id> ids;
+    for (int i = 0; i < 4; ++i)
+      ids.push_back(skeleton_id_of("test", "file " + std::to_string(i))); // none on disk
+    residency::readahead_plan plan{ids, {4, 4, 4, 4}, 10};
+    CHECK(plan.advance(0, blobs) == 0); // page-cache reads advise nothing
+    CHECK_FALSE(plan.cold());
+    plan.saw_disk();
+    CHECK(plan.advance(0, blobs) == 3); // entries 0-2 start within 10 bytes of entry 0's start
+    CHECK(plan.advance(0, blobs) == 0); // each file once
+    CHECK(plan.advance(1, blobs) == 1); // entry 3 starts 8 bytes after entry 1
+    CHECK(plan.advance(3, blobs) == 0);
+    CHECK(plan.advised_files() == 4);
+  }
+
+  TEST_CASE("a cold load has the kernel read its next files ahead; a warm one asks for nothing") {
+    auto& st = *small_zoo::get().store;
+    const auto& m = zm("resnet18");
+    auto refs = residency::blob_refs_of(m);
+    REQUIRE(refs.size() > 1);
+    // Mapped pages stay cached: the loads below start without kept mappings.
+    st.blobs().mappings().clear();
+    for (const auto& r : refs)
+      test::drop_pages(st.blobs().path_of(r.id));
+    // Whether this machine can show it: dropped pages gone, reads counted.
+    auto probe = st.blobs().path_of(refs.front().id);
+    auto before = residency::thread_blocks_read();
+    std::vector<std::byte> buf(4096);
+    if (int fd = ::open(probe.c_str(), O_RDONLY | O_CLOEXEC); fd >= 0) {
+      CHECK(::pread(fd, buf.data(), buf.size(), 0) > 0);
+      ::close(fd);
+    }
+    if (residency::thread_blocks_read() == before) {
+      MESSAGE("reads of dropped pages are not counted here (a file system that keeps them, or no "
+              "task I/O accounting): nothing to observe");
+      return;
+    }
+    test::drop_pages(probe);
+    residency_rig cold{st, 1ull << 30, load_mode::copy};
+    auto l = must_load(*cold.mgr, m);
+    CHECK(cold.mgr->stats().counters.readahead_blobs > 0);
+    // The first load kept the files mapped, and their pages are cached.
+    residency_rig warm{st, 1ull << 30, load_mode::copy};
+    auto l2 = must_load(*warm.mgr, m);
+    CHECK(warm.mgr->stats().counters.readahead_blobs == 0);
+    CHECK(l2->report().bytes_read == model_bytes(m));
   }
 
   TEST_CASE("running out of device memory in the middle of a load rolls back") {

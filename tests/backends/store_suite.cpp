@@ -1,3 +1,4 @@
+#include "page_cache.hpp"
 #include "scratch_dir.hpp"
 #include "tessera/core/error.hpp"
 #include "tessera/store/block_store.hpp"
@@ -5,10 +6,12 @@
 
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <thread>
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -211,6 +214,34 @@ TEST_SUITE("store") {
     CHECK(describe(wrong.error()).find(id.to_hex()) != std::string::npos);
     blobs.mappings().clear();
     CHECK(blobs.mappings().counts().mappings == 0);
+  }
+
+  // Decision 41: the loader asks for a load's next files ahead of its reads.
+  TEST_CASE("advise_reading has the kernel read a blob's file into the page cache") {
+    fresh_store fresh;
+    auto& blobs = fresh.st.blobs();
+    tensor_spec spec{dtype::float32, {300, 1000}};
+    auto id = fresh.put_ramp(spec);
+    auto path = blobs.path_of(id);
+    test::drop_pages(path);
+    auto [before, pages] = test::cached_pages(path);
+    REQUIRE(pages > 0);
+    if (before > 0) {
+      MESSAGE("this file system keeps the pages of a dropped file (" << before << " of " << pages
+                                                                     << "): nothing to observe");
+      return;
+    }
+    blobs.advise_reading(id, spec.bytes());
+    // The reads are queued when it returns, and done soon after.
+    size_t cached = 0;
+    for (int i = 0; i < 500 && cached < pages; ++i) {
+      cached = test::cached_pages(path).first;
+      if (cached < pages)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    CHECK(cached == pages);
+    // An unknown blob is left to its read to report.
+    blobs.advise_reading(skeleton_id_of("test", "no such blob"), 100);
   }
 
   // The loader's copy (decision 39): streaming stores need an aligned

@@ -281,19 +281,36 @@ void residency_core::submit_reads(std::vector<read_order> work, io_priority p) {
   // the two threads at the end of a warm load, but on a cold page cache it has
   // both threads stream large files from the disk at once, and cold loads ran
   // 3-5x slower (docs/residency.md).
+  std::shared_ptr<readahead_plan> plan;
+  if (opts_.readahead_bytes > 0 && work.size() > 1) {
+    std::vector<content_id> ids;
+    std::vector<uint64_t> bytes;
+    for (const auto& w : work) {
+      ids.push_back(w.id);
+      bytes.push_back(w.bytes);
+    }
+    plan = std::make_shared<readahead_plan>(std::move(ids), bytes, opts_.readahead_bytes);
+  }
   std::vector<read_order> small;
   uint64_t small_bytes = 0;
+  size_t small_first = 0; // the plan's entry of the group's first blob
   auto flush = [&] {
     if (!small.empty())
-      io_->submit(p, [this, group = std::move(small)] { read_group(group); });
+      io_->submit(p, [this, group = std::move(small), plan, small_first] {
+        read_group(group, plan, small_first);
+      });
     small.clear();
     small_bytes = 0;
   };
-  for (auto& w : work) {
+  for (size_t i = 0; i < work.size(); ++i) {
+    auto& w = work[i];
     if (w.bytes >= grouped_blob_bytes) {
-      io_->submit(p, [this, one = std::vector<read_order>{w}] { read_group(one); });
+      io_->submit(p,
+                  [this, one = std::vector<read_order>{w}, plan, i] { read_group(one, plan, i); });
       continue;
     }
+    if (small.empty())
+      small_first = i;
     small_bytes += w.bytes;
     small.push_back(std::move(w));
     if (small_bytes >= small_group_bytes)
@@ -302,7 +319,8 @@ void residency_core::submit_reads(std::vector<read_order> work, io_priority p) {
   flush();
 }
 
-void residency_core::read_group(const std::vector<read_order>& group) {
+void residency_core::read_group(const std::vector<read_order>& group,
+                                const std::shared_ptr<readahead_plan>& plan, size_t first) {
   // One lock to claim the group's blobs and one to publish them: a group of
   // small blobs reads hundreds in a millisecond, and two locks per blob,
   // contended by the other I/O thread and the waiting loads, cost more.
@@ -327,8 +345,14 @@ void residency_core::read_group(const std::vector<read_order>& group) {
       w.declared = i->second.bytes;
     }
   }
+  size_t advised = plan ? plan->advance(first, store_.blobs()) : 0;
   bool in_place = opts_.mode == load_mode::in_place;
   bool direct = device_.host_accessible() && !opts_.force_staging;
+  // Whether this task's reads go to the disk, told by the thread's I/O
+  // accounting: the first read tells at once (a group of small files then
+  // has the rest advised while it reads them), the whole task at the end.
+  bool telling = plan && !plan->cold();
+  uint64_t blocks_before = telling ? thread_blocks_read() : 0;
   for (auto& w : work) {
     const auto& id = *w.id;
     auto start = clock_type::now();
@@ -342,9 +366,17 @@ void residency_core::read_group(const std::vector<read_order>& group) {
     w.elapsed_ms = ms_since(start);
     if (!w.got)
       w.err = name_users(w.got.error(), id);
+    if (telling && &w == &work.front() && thread_blocks_read() > blocks_before) {
+      plan->saw_disk();
+      advised += plan->advance(first + 1, store_.blobs());
+      telling = false;
+    }
   }
+  if (telling && thread_blocks_read() > blocks_before)
+    plan->saw_disk();
   bool wake = false;
   std::lock_guard<std::mutex> guard{mtx_};
+  counters_.readahead_blobs += advised;
   for (auto& w : work) {
     const auto& id = *w.id;
     auto& got = w.got;

@@ -10,6 +10,8 @@
 
 #include "tessera/residency/blob_transfer.hpp"
 
+#include "readahead_plan.hpp"
+
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
@@ -104,7 +106,9 @@ private:
   };
 
   void submit_reads(std::vector<read_order> work, io_priority p);
-  void read_group(const std::vector<read_order>& group);
+  /// Reads a task's blobs; `plan` (may be null) has them from entry `first`.
+  void read_group(const std::vector<read_order>& group, const std::shared_ptr<readahead_plan>& plan,
+                  size_t first);
   /// Copy mode: the staging buffers, and one copy engine per I/O thread.
   void open_staging();
   /// Copies a blob through staging on a copy engine borrowed for the copy.

@@ -11,6 +11,7 @@ residency_options residency_options::from(const node_config& cfg) {
   out.mode = cfg.mode;
   out.verify = cfg.verify_blobs;
   out.io_threads = cfg.io_threads;
+  out.readahead_bytes = cfg.readahead_bytes;
   out.policy = cfg.eviction;
   out.marks = cfg.marks;
   out.keep_unloaded = cfg.keep_unloaded_blocks;

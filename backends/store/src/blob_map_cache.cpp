@@ -58,6 +58,11 @@ std::optional<blob_map_cache::mapping> blob_map_cache::find(const content_id& id
   return hit(i);
 }
 
+bool blob_map_cache::holds(const content_id& id) const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return entries_.count(id) != 0;
+}
+
 void blob_map_cache::keep(const content_id& id, int fd, const stat_fn& stat_now) {
   struct stat st {};
   if (::fstat(fd, &st) != 0)

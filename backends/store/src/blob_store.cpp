@@ -323,6 +323,16 @@ caf::expected<blob_header> blob_store::read_into(const content_id& id, std::byte
   return h;
 }
 
+void blob_store::advise_reading(const content_id& id, uint64_t data_bytes) const {
+  if (shared_->maps.holds(id))
+    return;
+  int fd = open_file(id);
+  if (fd < 0)
+    return;
+  ::posix_fadvise(fd, 0, static_cast<off_t>(blob_header_bytes + data_bytes), POSIX_FADV_WILLNEED);
+  ::close(fd);
+}
+
 caf::expected<blob_header> blob_store::mapped_header(const content_id& id,
                                                      const blob_map_cache::mapping& m,
                                                      std::optional<uint64_t> data_bytes) const {

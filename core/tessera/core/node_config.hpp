@@ -33,6 +33,10 @@ struct node_config {
   /// Blob files kept mapped after a copy-mode read, least recently used out
   /// first: later reads copy from the page cache in user space (decision 34).
   uint64_t map_cache_bytes = 512ull << 20;
+  /// Once a load's reads come from the disk, the kernel is asked to read this
+  /// many bytes of the load's next blob files ahead of the I/O threads, so
+  /// the disk never waits on a copy or a hash (decision 41). 0: no advice.
+  uint64_t readahead_bytes = 16ull << 20;
   load_mode mode = load_mode::in_place;
   bool verify_blobs = true;
   uint32_t io_threads = 2;

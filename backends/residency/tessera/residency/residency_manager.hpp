@@ -30,6 +30,9 @@ struct residency_options {
   load_mode mode = load_mode::in_place;
   bool verify = true;
   unsigned io_threads = 2;
+  /// Bytes of a load's next blob files the kernel is asked to read ahead once
+  /// a read of the load has come from the disk (decision 41); 0: none.
+  uint64_t readahead_bytes = 16ull << 20;
   size_t staging_buffer_bytes = 1u << 20;
   /// Staging buffers each copy through staging cycles through: while one
   /// buffer's copy is in flight, the next one is filled from the file.

@@ -63,6 +63,9 @@ struct residency_counters {
   uint64_t copies = 0;           ///< host-to-device copies (copy mode)
   uint64_t bytes_copied = 0;     ///< bytes those copies moved
   uint64_t prefetched_blobs = 0; ///< blobs brought in by prefetch
+  /// Blob files the kernel was asked to read ahead of a load's reads, once
+  /// they went to the disk (decision 41).
+  uint64_t readahead_blobs = 0;
   uint64_t evictions = 0;
   uint64_t bytes_evicted = 0;
   uint64_t evictions_dropped = 0; ///< of evictions, drop_cached()'s (the rest made room for a load)

@@ -72,6 +72,10 @@ public:
   /// nothing otherwise. Outside watched folders it calls `stat_now`.
   std::optional<mapping> find(const content_id& id, const stat_fn& stat_now);
 
+  /// Whether a mapping of blob `id` is kept, of whichever file version: a
+  /// hint, which neither checks the file nor counts as a use.
+  bool holds(const content_id& id) const;
+
   /// Maps `fd` and keeps the mapping for `id` in place of any older one,
   /// unmapping the least recently used beyond capacity, unless `stat_now`
   /// shows that the blob's path no longer names the file `fd` has open. With

@@ -92,6 +92,12 @@ public:
   caf::expected<blob_header> read_into(const content_id& id, std::byte* dst, uint64_t data_bytes,
                                        bool verify) const;
 
+  /// Asks the kernel to start reading a blob's header and first `data_bytes`
+  /// into the page cache (POSIX_FADV_WILLNEED) and returns at once, unless a
+  /// kept mapping holds the blob. A hint: a blob that cannot be opened is
+  /// left to its read to report.
+  void advise_reading(const content_id& id, uint64_t data_bytes) const;
+
   /// The mappings read_into keeps, shared by every copy of this store.
   blob_map_cache& mappings() const;
 
