@@ -2,6 +2,7 @@
 // Requests from several clients are served across the workers; a worker killed
 // with SIGKILL mid-traffic leaves every request answered and the rest served.
 #include "node_fixture.hpp"
+#include "why.hpp"
 
 #include <atomic>
 #include <csignal>
@@ -202,7 +203,7 @@ TEST_SUITE("cluster") {
     auto cl = client::connect(ctx, c.coordinator->endpoint);
     REQUIRE(cl);
     auto after = cl->call_as<infer_response>({"", infer_for(zoo.manifest("resnet18"), 1, 5)}, reply_timeout);
-    REQUIRE_MESSAGE(after, describe(after.error()));
+    REQUIRE_MESSAGE(after, test::why(after));
     CHECK(executor_of(*after).find("worker2") != std::string::npos);
   }
 }

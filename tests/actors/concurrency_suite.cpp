@@ -2,6 +2,7 @@
 // 1..N executors on its own models (real LibTorch), runs the count the rule
 // picks, and serves with it.
 #include "node_fixture.hpp"
+#include "why.hpp"
 
 #include <algorithm>
 #include <thread>
@@ -24,7 +25,7 @@ TEST_SUITE("concurrency") {
     REQUIRE(cl);
     for (const char* name : {"mobilenetv2", "resnet18"}) {
       auto r = cl->call({"", infer_for(zoo.manifest(name), 1, 7)}, reply_timeout);
-      REQUIRE_MESSAGE(r, describe(r.error()));
+      REQUIRE_MESSAGE(r, test::why(r));
       auto* inf = std::get_if<transport::infer_response>(&*r);
       REQUIRE(inf != nullptr);
       CHECK(inf->outputs.size() == 1);

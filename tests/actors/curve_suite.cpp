@@ -4,6 +4,7 @@
 #include "node_fixture.hpp"
 #include "scratch_dir.hpp"
 #include "tessera/transport/curve.hpp"
+#include "why.hpp"
 
 #include <sys/stat.h>
 
@@ -67,10 +68,10 @@ TEST_SUITE("curve") {
         client::connect(ctx, n->endpoint(), {}, curve_client_keys{server.public_key, allowed});
     REQUIRE(good);
     auto health = good->call_as<health_response>({"", health_request{}}, reply_timeout);
-    REQUIRE_MESSAGE(health, describe(health.error()));
+    REQUIRE_MESSAGE(health, test::why(health));
     CHECK(health->live);
     auto r = good->call({"", infer_for(zoo.manifest("resnet18"), 1, 7)}, reply_timeout);
-    CHECK_MESSAGE(r, describe(r.error()));
+    CHECK_MESSAGE(r, test::why(r));
 
     // A fresh key the node does not know: the handshake is refused, nothing comes back.
     auto stranger =
@@ -119,7 +120,7 @@ TEST_SUITE("curve") {
     REQUIRE(cl);
     auto r =
         cl->call_as<infer_response>({"", infer_for(zoo.manifest("resnet18"), 1, 3)}, reply_timeout);
-    REQUIRE_MESSAGE(r, describe(r.error()));
+    REQUIRE_MESSAGE(r, test::why(r));
     auto executor = std::get<std::string>(r->parameters.at("executor"));
     CHECK(executor.find(" worker/cpu/") !=
           std::string::npos); // "ENDPOINT worker/cpu/0": ran on the worker

@@ -10,6 +10,7 @@
 #include "tessera/actors/scheduler.hpp"
 #include "tessera/store/group_store.hpp"
 #include "tessera/torch/torch_executor.hpp"
+#include "why.hpp"
 
 #include <caf/all.hpp>
 
@@ -124,7 +125,7 @@ struct executor_rig {
 
   infer_outcome run(const infer_job& j) {
     auto out = ask<infer_outcome>(exec, run_atom::value, j);
-    REQUIRE_MESSAGE(out, describe(out.error()));
+    REQUIRE_MESSAGE(out, test::why(out));
     return std::move(*out);
   }
 

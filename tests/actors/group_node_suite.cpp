@@ -3,6 +3,7 @@
 // coordinator is defined on its peers too (decision 25) and served by them.
 #include "group_fixture.hpp"
 #include "scratch_dir.hpp"
+#include "why.hpp"
 
 #include <caf/all.hpp>
 
@@ -31,7 +32,7 @@ node_config worker_config(const std::string& dir) {
 std::optional<transport::fuse_response> fuse_pair(transport::client& cl) {
   auto fused = cl.call_as<transport::fuse_response>(
       {"", transport::fuse_request{"pair", {"resnet18", "resnet-cars"}}}, reply_timeout);
-  REQUIRE_MESSAGE(fused, describe(fused.error()));
+  REQUIRE_MESSAGE(fused, test::why(fused));
   return std::move(*fused);
 }
 
@@ -43,7 +44,7 @@ void check_pair_served(transport::client& cl, int seed) {
   whole.model_name = "pair";
   whole.inputs.push_back({cars.inputs[0].name, image(1, seed)});
   auto r = cl.call_as<transport::infer_response>({"", whole}, reply_timeout);
-  REQUIRE_MESSAGE(r, describe(r.error()));
+  REQUIRE_MESSAGE(r, test::why(r));
   CHECK(r->outputs.size() == cars.outputs.size() + group_zoo().manifest("resnet18").outputs.size());
 }
 
@@ -65,7 +66,7 @@ TEST_SUITE("group_node") {
     whole.inputs.push_back(
         {cars.inputs[0].name, x}); // the group input is named after the first member's
     auto r = cl->call_as<transport::infer_response>({"", whole}, reply_timeout);
-    REQUIRE_MESSAGE(r, describe(r.error()));
+    REQUIRE_MESSAGE(r, test::why(r));
     CHECK(r->model_name == "pair");
     std::vector<std::string> names;
     for (const auto& o : r->outputs)
@@ -85,13 +86,13 @@ TEST_SUITE("group_node") {
     // One output of one member, by its group name.
     whole.outputs = {expected_names.back()};
     auto one = cl->call_as<transport::infer_response>({"", whole}, reply_timeout);
-    REQUIRE_MESSAGE(one, describe(one.error()));
+    REQUIRE_MESSAGE(one, test::why(one));
     REQUIRE(one->outputs.size() == 1);
     CHECK(one->outputs[0].name == expected_names.back());
     // By member: the member's own outputs, from the loaded group.
     auto member =
         cl->call_as<transport::infer_response>({"", infer_for(cars, 1, 0)}, reply_timeout);
-    REQUIRE_MESSAGE(member, describe(member.error()));
+    REQUIRE_MESSAGE(member, test::why(member));
     CHECK(member->model_name == "resnet-cars");
     CHECK(member->outputs.at(0).name == cars.outputs[0].name);
     auto ready = cl->call_as<transport::model_ready_response>(
@@ -124,7 +125,7 @@ TEST_SUITE("group_node") {
     auto fused = fuse_pair(*cl);
     // Defined on the worker, pinned to the same versions; the dead peer is named.
     auto on_worker = store::group_store{worker_store.path()}.get("pair");
-    REQUIRE_MESSAGE(on_worker, describe(on_worker.error()));
+    REQUIRE_MESSAGE(on_worker, test::why(on_worker));
     CHECK(on_worker->models == fused->models);
     REQUIRE(fused->not_defined_on.size() == 1);
     CHECK_MESSAGE(fused->not_defined_on[0].rfind("tcp://127.0.0.1:1: ", 0) == 0,
@@ -136,7 +137,7 @@ TEST_SUITE("group_node") {
     REQUIRE(direct);
     auto local = direct->call_as<transport::fuse_response>(
         {"", transport::fuse_request{"pair2", {"resnet18", "resnet-birds"}, true}}, reply_timeout);
-    REQUIRE_MESSAGE(local, describe(local.error()));
+    REQUIRE_MESSAGE(local, test::why(local));
     CHECK(local->not_defined_on.empty());
     CHECK_FALSE(store::group_store{group_zoo().store->root()}.get("pair2"));
   }

@@ -4,6 +4,7 @@
 // scheduler defines the groups its co-request statistics propose. Real
 // executor actor and scheduler; outputs equal each model run on its own.
 #include "group_fixture.hpp"
+#include "why.hpp"
 
 #include <caf/all.hpp>
 
@@ -31,7 +32,7 @@ TEST_SUITE("group_pass") {
                                 job_for("resnet-cars", other)};
     auto replies = rig.run_all(sched, jobs);
     for (size_t i = 0; i < jobs.size(); ++i) {
-      REQUIRE_MESSAGE(replies[i], describe(replies[i].error()));
+      REQUIRE_MESSAGE(replies[i], test::why(replies[i]));
       CHECK(replies[i]->model == jobs[i].model);
       check_equal_to_alone(*replies[i], jobs[i].model, jobs[i].inputs.front());
     }
@@ -52,13 +53,13 @@ TEST_SUITE("group_pass") {
     auto sched = spawn_scheduler(*rig.sys, {rig.exec}, {}, opts);
     // The executor holds the group, and is idle, when the frame's requests come.
     auto warm = rig.run_all(sched, {job_for("resnet-birds", image(1, 70))});
-    REQUIRE_MESSAGE(warm.front(), describe(warm.front().error()));
+    REQUIRE_MESSAGE(warm.front(), test::why(warm.front()));
     auto frame = image(1, 71);
     std::vector<infer_job> jobs{job_for("resnet18", frame), job_for("resnet-cars", frame),
                                 job_for("resnet-birds", frame)};
     auto replies = rig.run_all(sched, jobs);
     for (size_t i = 0; i < jobs.size(); ++i) {
-      REQUIRE_MESSAGE(replies[i], describe(replies[i].error()));
+      REQUIRE_MESSAGE(replies[i], test::why(replies[i]));
       check_equal_to_alone(*replies[i], jobs[i].model, frame);
     }
     auto s = rig.status();
@@ -98,7 +99,7 @@ TEST_SUITE("group_pass") {
       if (!def)
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
-    REQUIRE_MESSAGE(def, describe(def.error()));
+    REQUIRE_MESSAGE(def, test::why(def));
     CHECK(def->models == std::vector<std::string>{model_ref(group_zoo().manifest("resnet-cars")),
                                                   model_ref(group_zoo().manifest("resnet18"))});
     auto x = image(1, 79);

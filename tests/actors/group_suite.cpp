@@ -5,6 +5,7 @@
 // full and back in when work arrives, and unloads it keeping the blocks others
 // still use. Outputs are compared, bit for bit, with each model run on its own.
 #include "group_fixture.hpp"
+#include "why.hpp"
 
 #include <caf/all.hpp>
 
@@ -118,7 +119,7 @@ TEST_SUITE("group") {
     auto replies = rig.run_all(sched, jobs);
     std::map<std::string, int> answered;
     for (size_t i = 0; i < jobs.size(); ++i) {
-      REQUIRE_MESSAGE(replies[i], describe(replies[i].error()));
+      REQUIRE_MESSAGE(replies[i], test::why(replies[i]));
       CHECK(replies[i]->model == models[i]);
       check_equal_to_alone(*replies[i], models[i], jobs[i].inputs.front());
       ++answered[replies[i]->model];

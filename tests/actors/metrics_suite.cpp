@@ -6,6 +6,7 @@
 #include "node_fixture.hpp"
 #include "scratch_dir.hpp"
 #include "tessera/actors/metrics_text.hpp"
+#include "why.hpp"
 
 #include <httplib.h>
 #include <nlohmann/json.hpp>
@@ -205,10 +206,10 @@ TEST_SUITE("metrics") {
       if (i == 2)
         req.deadline_ms = 60000;
       auto r = cl->call({"", req}, reply_timeout);
-      REQUIRE_MESSAGE(r, describe(r.error()));
+      REQUIRE_MESSAGE(r, test::why(r));
     }
     auto rc = cl->call({"", infer_for(cars, 1, 7)}, reply_timeout);
-    REQUIRE_MESSAGE(rc, describe(rc.error()));
+    REQUIRE_MESSAGE(rc, test::why(rc));
     auto unknown = infer_for(r18, 1, 9);
     unknown.model_name = "no-such-model";
     CHECK_FALSE(cl->call({"", unknown}, reply_timeout));
@@ -216,7 +217,7 @@ TEST_SUITE("metrics") {
     // What `tessera top` shows of the node: its queue, and each executor with
     // its resident models and the jobs it served.
     auto st = cl->call_as<server_status_response>({"", server_status_request{}}, reply_timeout);
-    REQUIRE_MESSAGE(st, describe(st.error()));
+    REQUIRE_MESSAGE(st, test::why(st));
     CHECK(st->requests_queued == 0);
     REQUIRE(st->executors.size() == 1);
     CHECK(st->executors[0].name == "test-node/cpu/0");
@@ -318,7 +319,7 @@ TEST_SUITE("metrics") {
     REQUIRE(cl);
     for (int i = 0; i < 4; ++i) {
       auto r = cl->call({"", infer_for(i % 2 == 0 ? a : b, 1, i)}, reply_timeout);
-      REQUIRE_MESSAGE(r, describe(r.error()));
+      REQUIRE_MESSAGE(r, test::why(r));
     }
     auto s = samples_of(scrape(port, "/metrics"));
     const std::string exec = R"(executor="test-node/cpu/0")";

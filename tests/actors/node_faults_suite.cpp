@@ -2,6 +2,7 @@
 // specific error code, and the node keeps serving afterwards.
 #include "node_fixture.hpp"
 #include "tessera/cuda/cuda_devices.hpp"
+#include "why.hpp"
 
 #include <zmq_addon.hpp>
 
@@ -68,7 +69,7 @@ TEST_SUITE("node_faults") {
 
     // Still serving.
     auto ok = cl->call_as<infer_response>({"", infer_for(m, 2, 9)}, reply_timeout);
-    REQUIRE_MESSAGE(ok, describe(ok.error()));
+    REQUIRE_MESSAGE(ok, test::why(ok));
     CHECK(ok->outputs.size() == 1);
     CHECK(n->counters().errors.load() >= 10);
   }
@@ -100,7 +101,7 @@ TEST_SUITE("node_faults") {
     patient.deadline_ms = 1;
     patient.parameters["best_effort"] = true;
     auto done = cl->call_as<infer_response>({"", patient}, reply_timeout);
-    REQUIRE_MESSAGE(done, describe(done.error()));
+    REQUIRE_MESSAGE(done, test::why(done));
     CHECK(done->outputs.at(0).tensor.spec.shape.at(0) == 8);
   }
 }

@@ -8,6 +8,7 @@
 #include "tessera/residency/cpu_arena.hpp"
 #include "tessera/torch/torch_executor.hpp"
 #include "tessera/transport/client.hpp"
+#include "why.hpp"
 
 #include <doctest/doctest.h>
 
@@ -30,7 +31,7 @@ inline node_config node_config_for(const small_zoo& zoo) {
 
 inline std::unique_ptr<actors::node> start_node(const node_config& cfg) {
   auto n = actors::node::start(cfg);
-  REQUIRE_MESSAGE(n, describe(n.error()));
+  REQUIRE_MESSAGE(n, test::why(n));
   return std::move(*n);
 }
 

@@ -1,6 +1,7 @@
 #include "node_fixture.hpp"
 #include "tessera/residency/cpu_arena.hpp"
 #include "tessera/torch/torch_executor.hpp"
+#include "why.hpp"
 
 #include <caf/all.hpp>
 #include <nlohmann/json.hpp>
@@ -127,7 +128,7 @@ TEST_SUITE("node") {
     double worst = 0.0;
     for (auto& [id, req] : sent) {
       auto r = cl->wait_for(id, reply_timeout);
-      REQUIRE_MESSAGE(r, describe(r.error()));
+      REQUIRE_MESSAGE(r, test::why(r));
       auto& out = std::get<infer_response>(*r).outputs.at(0).tensor;
       CHECK(out.spec.shape.at(0) == 1);
       // Batched GEMMs may block differently from single rows, so compare to
@@ -206,7 +207,7 @@ TEST_SUITE("node") {
     CHECK(health->live);
     CHECK(health->ready);
     auto load = cl->call_as<model_load_response>({"", model_load_request{"resnet18", {}, {}}}, reply_timeout);
-    REQUIRE_MESSAGE(load, describe(load.error()));
+    REQUIRE_MESSAGE(load, test::why(load));
     CHECK(load->loaded_bytes == parameter_bytes(zoo.manifest("resnet18")));
     auto cars = cl->call_as<model_load_response>({"", model_load_request{"resnet-cars", {}, {}}}, reply_timeout);
     REQUIRE(cars);
@@ -227,7 +228,7 @@ TEST_SUITE("node") {
     REQUIRE(status->devices.size() == 1);
     CHECK(status->devices[0].used_bytes == n->residency().stats().device.used_bytes);
     auto fused = cl->call_as<fuse_response>({"", fuse_request{"heads", {"resnet18", "resnet-cars"}}}, reply_timeout);
-    REQUIRE_MESSAGE(fused, describe(fused.error()));
+    REQUIRE_MESSAGE(fused, test::why(fused));
     CHECK(fused->models == std::vector<std::string>{"resnet-cars:1", "resnet18:1"});
     CHECK(fused->shared_blocks > 0); // the backbone merges
     auto unload = cl->call_as<model_unload_response>({"", model_unload_request{"resnet18", {}}}, reply_timeout);

@@ -5,6 +5,7 @@
 // bit for bit, fetched parts are re-hashed in B's store, and the loaders'
 // counters show one fetch per blob however many requests wanted it.
 #include "node_fixture.hpp"
+#include "why.hpp"
 
 #include "tessera/transport/codec.hpp"
 
@@ -70,7 +71,7 @@ std::unique_ptr<actors::node> start_peer_node(const std::string& store_path,
   cfg.fetch_peers = std::move(fetch_peers);
   cfg.fetch_timeout_ms = fetch_timeout_ms;
   auto n = actors::node::start(cfg, &shared_ctx());
-  REQUIRE_MESSAGE(n, describe(n.error()));
+  REQUIRE_MESSAGE(n, test::why(n));
   return std::move(*n);
 }
 
@@ -111,7 +112,7 @@ void check_same_outputs(const infer_response& a, const infer_response& b) {
 // Every part of `m` is in `st` and hashes to its id; the manifest is there too.
 void check_complete(const store::block_store& st, const model_manifest& m) {
   auto stored = st.manifests().get(m.name, m.version);
-  REQUIRE_MESSAGE(stored, describe(stored.error()));
+  REQUIRE_MESSAGE(stored, test::why(stored));
   CHECK(model_ref(*stored) == model_ref(m));
   for (const auto& [id, bytes] : unique_blobs(m)) {
     auto err = st.blobs().verify(id);
@@ -217,9 +218,9 @@ TEST_SUITE("peer_fetch") {
     auto b = start_peer_node(empty.dir.path(), "b", {a->endpoint()});
     wait_for_fetch_peers(*b, 1);
     auto on_b = infer_on(*b, m, 7);
-    REQUIRE_MESSAGE(on_b, describe(on_b.error()));
+    REQUIRE_MESSAGE(on_b, test::why(on_b));
     auto on_a = infer_on(*a, m, 7);
-    REQUIRE_MESSAGE(on_a, describe(on_a.error()));
+    REQUIRE_MESSAGE(on_a, test::why(on_a));
     check_same_outputs(*on_a, *on_b);
     check_complete(*empty.store, m);
     auto blobs = unique_blobs(m);
@@ -342,7 +343,7 @@ TEST_SUITE("peer_fetch") {
                              300);
     wait_for_fetch_peers(*b, 3);
     auto r = infer_on(*b, m, 5);
-    REQUIRE_MESSAGE(r, describe(r.error()));
+    REQUIRE_MESSAGE(r, test::why(r));
     auto on_good = infer_on(*good, m, 5);
     REQUIRE(on_good);
     check_same_outputs(*on_good, *r);
@@ -362,7 +363,7 @@ TEST_SUITE("peer_fetch") {
     auto cl = client_of(*a);
     auto [id, bytes] = unique_blobs(m).front();
     auto blob = cl.call_as<fetch_blob_response>({"", fetch_blob_request{id}}, reply_timeout);
-    REQUIRE_MESSAGE(blob, describe(blob.error()));
+    REQUIRE_MESSAGE(blob, test::why(blob));
     CHECK(blob->blob.name == id.to_hex());
     CHECK(blob->blob.tensor.bytes == bytes);
     CHECK(blob_id_of(blob->blob.tensor.spec, blob->blob.tensor.data, blob->blob.tensor.bytes) ==

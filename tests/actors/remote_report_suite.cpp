@@ -2,6 +2,7 @@
 // the peer's free device memory and the blobs resident there, so that the
 // coordinator places a model on the peer that already holds its blobs.
 #include "node_fixture.hpp"
+#include "why.hpp"
 
 #include <set>
 #include <thread>
@@ -48,7 +49,7 @@ TEST_SUITE("remote_report") {
     REQUIRE(direct);
     auto loaded = direct->call_as<model_load_response>({"", model_load_request{"resnet18", {}, {}}},
                                                        reply_timeout);
-    REQUIRE_MESSAGE(loaded, describe(loaded.error()));
+    REQUIRE_MESSAGE(loaded, test::why(loaded));
     auto c = client::connect(ctx, coordinator->endpoint());
     REQUIRE(c);
     // Both peers serve once, so both have reported: two models that share no
@@ -62,7 +63,7 @@ TEST_SUITE("remote_report") {
       REQUIRE(b);
       for (const auto& id : {*a, *b}) {
         auto r = c->wait_for(id, reply_timeout);
-        REQUIRE_MESSAGE(r, describe(r.error()));
+        REQUIRE_MESSAGE(r, test::why(r));
         auto executor = executor_of(std::get<infer_response>(*r));
         served.insert(executor.substr(0, executor.find(' ')));
       }
@@ -72,7 +73,7 @@ TEST_SUITE("remote_report") {
     // resnet18's blobs, both have room) and the first one wins.
     auto r =
         c->call_as<infer_response>({"", infer_for(zoo.manifest("resnet18"), 1, 7)}, reply_timeout);
-    REQUIRE_MESSAGE(r, describe(r.error()));
+    REQUIRE_MESSAGE(r, test::why(r));
     CHECK(executor_of(*r).rfind(workers[1]->endpoint() + " ", 0) == 0);
   }
 }

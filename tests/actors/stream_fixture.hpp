@@ -4,6 +4,7 @@
 #pragma once
 
 #include "node_fixture.hpp"
+#include "why.hpp"
 
 #include <caf/all.hpp>
 
@@ -46,7 +47,7 @@ struct sampled_node {
   explicit sampled_node(const node_config& cfg)
       : node(start_node(cfg)), cl(transport::client::connect(ctx, node->endpoint())),
         sampler(node->residency()) {
-    REQUIRE_MESSAGE(cl, describe(cl.error()));
+    REQUIRE_MESSAGE(cl, test::why(cl));
   }
 };
 

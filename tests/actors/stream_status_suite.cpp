@@ -8,6 +8,7 @@
 #include "stream_fixture.hpp"
 #include "tessera/actors/server_status.hpp"
 #include "tessera/transport/codec.hpp"
+#include "why.hpp"
 
 #include <doctest/doctest.h>
 
@@ -19,7 +20,7 @@ namespace {
 
 server_status_response status_of(client& cl) {
   auto r = cl.call_as<server_status_response>({"", server_status_request{}}, reply_timeout);
-  REQUIRE_MESSAGE(r, describe(r.error()));
+  REQUIRE_MESSAGE(r, test::why(r));
   return *r;
 }
 
@@ -36,7 +37,7 @@ void check_status_after_streams(load_mode mode) {
   CHECK_FALSE(before.executors[0].stream);
   for (uint64_t seed = 0; seed < 2; ++seed) {
     auto r = sn.cl->call_as<infer_response>({"", infer_for(m, 1, seed)}, reply_timeout);
-    REQUIRE_MESSAGE(r, describe(r.error()));
+    REQUIRE_MESSAGE(r, test::why(r));
   }
   sn.sampler.finish();
   auto status = status_of(*sn.cl);
@@ -92,7 +93,7 @@ executor_entry over_the_wire(const executor_entry& e) {
   auto frames = encode_response("s1", response_body{r});
   REQUIRE(frames);
   auto back = decode_response(std::move(*frames));
-  REQUIRE_MESSAGE(back.value, describe(back.value.error()));
+  REQUIRE_MESSAGE(back.value, test::why(back.value));
   auto* status = std::get_if<server_status_response>(&*back.value);
   REQUIRE(status != nullptr);
   REQUIRE(status->executors.size() == 1);
@@ -122,10 +123,10 @@ TEST_SUITE("stream_status") {
         *zoo.store, parameter_bytes(m) / 2, load_mode::copy, true, 0, eviction_policy::cost_aware,
         true};
     auto stream = actors::start_node_stream({}, *rig.mgr, zoo.store->skeletons());
-    REQUIRE_MESSAGE(stream, describe(stream.error()));
+    REQUIRE_MESSAGE(stream, test::why(stream));
     actors::streamed_units units{*stream, *rig.mgr};
     auto unit = units.prepare(model_ref(m), m);
-    REQUIRE_MESSAGE(unit, describe(unit.error()));
+    REQUIRE_MESSAGE(unit, test::why(unit));
     std::vector<uint32_t> wanted(m.outputs.size());
     for (uint32_t i = 0; i < wanted.size(); ++i)
       wanted[i] = i;
@@ -134,7 +135,7 @@ TEST_SUITE("stream_status") {
       for (const auto& p : infer_for(m, 1, seed).inputs)
         in.push_back(p.tensor);
       auto out = units.run(**unit, in, wanted);
-      REQUIRE_MESSAGE(out, describe(out.error()));
+      REQUIRE_MESSAGE(out, test::why(out));
     }
     actors::executor_state st;
     st.name = "staged/cpu/0";

@@ -6,6 +6,7 @@
 #include "stream_fixture.hpp"
 #include "tessera/core/fusion_plan.hpp"
 #include "tessera/store/group_store.hpp"
+#include "why.hpp"
 
 #include <caf/all.hpp>
 
@@ -44,13 +45,13 @@ void check_served(client& cl, const std::vector<infer_request>& requests, load_m
   std::vector<std::string> ids;
   for (const auto& req : requests) {
     auto id = cl.send({"", req}, reply_timeout);
-    REQUIRE_MESSAGE(id, describe(id.error()));
+    REQUIRE_MESSAGE(id, test::why(id));
     ids.push_back(*id);
   }
   const auto& zoo = small_zoo::get();
   for (size_t i = 0; i < ids.size(); ++i) {
     auto r = cl.wait_for(ids[i], reply_timeout);
-    REQUIRE_MESSAGE(r, describe(r.error()));
+    REQUIRE_MESSAGE(r, test::why(r));
     auto* inf = std::get_if<infer_response>(&*r);
     REQUIRE(inf != nullptr);
     auto local = local_outputs(zoo, zoo.manifest(requests[i].model_name), requests[i].inputs, mode);
@@ -132,7 +133,7 @@ TEST_SUITE("stream") {
     sampled_node sn{cfg};
     auto loaded = sn.cl->call_as<model_load_response>({"", model_load_request{held.name, {}, {}}},
                                                       reply_timeout);
-    REQUIRE_MESSAGE(loaded, describe(loaded.error()));
+    REQUIRE_MESSAGE(loaded, test::why(loaded));
     check_served(*sn.cl, alternating(big, held, 4, 70), load_mode::in_place);
     CHECK(sn.sampler.finish() <= cfg.device_budget_bytes);
     auto totals = stream_totals_of(*sn.node);
@@ -186,13 +187,13 @@ TEST_SUITE("stream") {
     sampled_node sn{cfg};
     auto defined = sn.cl->call_as<fuse_response>({"", fuse_request{"pair", {base.name, cars.name}}},
                                                  reply_timeout);
-    REQUIRE_MESSAGE(defined, describe(defined.error()));
+    REQUIRE_MESSAGE(defined, test::why(defined));
     infer_request whole;
     whole.model_name = "pair";
     auto x = random_tensor(with_batch(cars.inputs[0].spec, 1), 91);
     whole.inputs.push_back({cars.inputs[0].name, x});
     auto r = sn.cl->call_as<infer_response>({"", whole}, reply_timeout);
-    REQUIRE_MESSAGE(r, describe(r.error()));
+    REQUIRE_MESSAGE(r, test::why(r));
     std::vector<tensor_buffer> expected;
     for (const auto* m : {&cars, &base})
       for (auto& t : local_outputs(zoo, *m, whole.inputs))

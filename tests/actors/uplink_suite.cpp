@@ -3,6 +3,7 @@
 // without one, none; and a client paces its uploads to its share.
 #include "node_fixture.hpp"
 #include "tessera/core/uplink_allocation.hpp"
+#include "why.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -34,7 +35,7 @@ client connect_to(zmq::context_t& ctx, const actors::node& n) {
 std::optional<uint64_t> infer_once(client& c, infer_request r, uint64_t deadline_ms) {
   r.deadline_ms = deadline_ms;
   auto out = c.call_as<infer_response>({"", std::move(r)}, reply_timeout);
-  REQUIRE_MESSAGE(out, describe(out.error()));
+  REQUIRE_MESSAGE(out, test::why(out));
   return c.uplink_share();
 }
 
@@ -139,7 +140,7 @@ TEST_SUITE("uplink") {
       auto r = request;
       r.deadline_ms = 10000;
       auto id = c.send({"", std::move(r)}, reply_timeout);
-      REQUIRE_MESSAGE(id, describe(id.error()));
+      REQUIRE_MESSAGE(id, test::why(id));
       ids.push_back(*id);
     }
     auto last = std::chrono::steady_clock::now();

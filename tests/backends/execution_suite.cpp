@@ -1,8 +1,9 @@
+#include "residency_fixture.hpp"
 #include "tessera/core/error.hpp"
 #include "tessera/core/manifest_json.hpp"
-#include "residency_fixture.hpp"
 #include "tessera/torch/torch_executor.hpp"
 #include "tessera/torch/torchscript_files.hpp"
+#include "why.hpp"
 #include "zoo_fixture.hpp"
 
 #include <doctest/doctest.h>
@@ -29,9 +30,9 @@ struct runner {
 
   std::vector<tensor_buffer> run(const model_manifest& m, const std::vector<tensor_buffer>& in) {
     auto loaded = exec->load(m);
-    REQUIRE_MESSAGE(loaded, describe(loaded.error()));
+    REQUIRE_MESSAGE(loaded, test::why(loaded));
     auto out = exec->run(**loaded, in);
-    REQUIRE_MESSAGE(out, describe(out.error()));
+    REQUIRE_MESSAGE(out, test::why(out));
     return *out;
   }
 };
@@ -125,7 +126,7 @@ TEST_SUITE("execution") {
     opts.inputs = m.inputs;
     opts.output_names = {"logits"};
     auto imported = torch_backend::import_torchscript_file(*zoo.store, path, opts);
-    REQUIRE_MESSAGE(imported, describe(imported.error()));
+    REQUIRE_MESSAGE(imported, test::why(imported));
     CHECK(imported->nodes.size() == 1);
     CHECK(imported->outputs[0].spec == m.outputs[0].spec);
     // Same tensors as the zoo model: nothing new is stored.
@@ -164,7 +165,7 @@ TEST_SUITE("execution") {
       dag << "]}\n";
     }
     auto imported = torch_backend::import_torchscript_dag(*zoo.store, dir.path());
-    REQUIRE_MESSAGE(imported, describe(imported.error()));
+    REQUIRE_MESSAGE(imported, test::why(imported));
     CHECK(imported->nodes.size() == m.nodes.size());
     CHECK(shared_bytes(*imported, m) == parameter_bytes(m));
     runner r{*zoo.store};

@@ -3,6 +3,7 @@
 #include "tessera/core/error.hpp"
 #include "tessera/store/group_store.hpp"
 #include "tessera/torch/torch_executor.hpp"
+#include "why.hpp"
 #include "zoo_fixture.hpp"
 
 #include <doctest/doctest.h>
@@ -29,7 +30,7 @@ struct group_runner {
   std::shared_ptr<backend::loaded_group> load(const fused_plan& plan,
                                               backend::load_report* r = nullptr) {
     auto g = backend::load_group(*exec, plan, r);
-    REQUIRE_MESSAGE(g, describe(g.error()));
+    REQUIRE_MESSAGE(g, test::why(g));
     return *g;
   }
 
@@ -38,16 +39,16 @@ struct group_runner {
                                            const std::vector<std::string>& members = {},
                                            backend::run_stats* stats = nullptr) {
     auto out = backend::run_group(*exec, g, in, members, stats);
-    REQUIRE_MESSAGE(out, describe(out.error()));
+    REQUIRE_MESSAGE(out, test::why(out));
     return *out;
   }
 
   std::vector<tensor_buffer> run_alone(const model_manifest& m,
                                        const std::vector<tensor_buffer>& in) {
     auto loaded = exec->load(m);
-    REQUIRE_MESSAGE(loaded, describe(loaded.error()));
+    REQUIRE_MESSAGE(loaded, test::why(loaded));
     auto out = exec->run(**loaded, in);
-    REQUIRE_MESSAGE(out, describe(out.error()));
+    REQUIRE_MESSAGE(out, test::why(out));
     return *out;
   }
 };
@@ -62,7 +63,7 @@ std::vector<model_manifest> family_of(const std::string& family) {
 
 fused_plan plan_of(const std::string& name, const std::vector<model_manifest>& models) {
   auto p = plan_fusion(name, models);
-  REQUIRE_MESSAGE(p, describe(p.error()));
+  REQUIRE_MESSAGE(p, test::why(p));
   return std::move(*p);
 }
 

@@ -2,6 +2,7 @@
 #include "residency_fixture.hpp"
 #include "src/readahead_plan.hpp" // the plan alone, driven step by step
 #include "tessera/core/error.hpp"
+#include "why.hpp"
 
 #include <doctest/doctest.h>
 
@@ -27,7 +28,7 @@ const model_manifest& zm(const char* name) {
 
 lease_ptr must_load(residency::residency_manager& mgr, const model_manifest& m) {
   auto l = mgr.load(m.name, residency::blob_refs_of(m));
-  REQUIRE_MESSAGE(l, describe(l.error()));
+  REQUIRE_MESSAGE(l, test::why(l));
   return *l;
 }
 

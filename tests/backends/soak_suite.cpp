@@ -4,6 +4,7 @@
 #include "residency_fixture.hpp"
 #include "tessera/core/error.hpp"
 #include "tessera/torch/torch_executor.hpp"
+#include "why.hpp"
 
 #include <doctest/doctest.h>
 
@@ -31,7 +32,7 @@ TEST_SUITE("soak") {
         // blocks that another model still holds.
         const auto& m = zoo.models[rng() % zoo.models.size()].manifest;
         auto loaded = (*exec)->load(m);
-        REQUIRE_MESSAGE(loaded, describe(loaded.error()));
+        REQUIRE_MESSAGE(loaded, test::why(loaded));
         held.push_back(*loaded);
         peak_used = std::max(peak_used, rig.mgr->stats().device.used_bytes);
         if (held.size() > 2 || i == cycles - 1) {

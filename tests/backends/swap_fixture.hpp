@@ -7,6 +7,7 @@
 #include "tessera/core/error.hpp"
 #include "tessera/torch/streaming.hpp"
 #include "tessera/torch/torch_executor.hpp"
+#include "why.hpp"
 #include "zoo_fixture.hpp"
 
 #include <doctest/doctest.h>
@@ -31,14 +32,14 @@ struct stream_rig {
              uint64_t stream_budget = 0, bool staged = false)
       : rig(st, device_budget, mode, true, 0, eviction_policy::cost_aware, staged) {
     auto e = torch_backend::make_streaming_executor({}, *rig.mgr, st.skeletons(), stream_budget);
-    REQUIRE_MESSAGE(e, describe(e.error()));
+    REQUIRE_MESSAGE(e, test::why(e));
     exec = std::move(*e);
   }
 
   std::shared_ptr<torch_backend::streamed_model> prepare(const model_manifest& m,
                                                          const stream_options& opts) {
     auto p = exec->prepare(m, opts);
-    REQUIRE_MESSAGE(p, describe(p.error()));
+    REQUIRE_MESSAGE(p, test::why(p));
     return *p;
   }
 
@@ -46,7 +47,7 @@ struct stream_rig {
                                  const std::vector<tensor_buffer>& in, stream_stats* st = nullptr,
                                  torch_backend::stream_step_callback cb = {}) {
     auto out = exec->run(m, in, st, std::move(cb));
-    REQUIRE_MESSAGE(out, describe(out.error()));
+    REQUIRE_MESSAGE(out, test::why(out));
     return *out;
   }
 };
@@ -60,9 +61,9 @@ inline std::vector<tensor_buffer> resident_run(const model_manifest& m,
   auto exec = torch_backend::make_torch_executor({}, *rig.mgr, zoo.store->skeletons());
   REQUIRE(exec);
   auto loaded = (*exec)->load(m);
-  REQUIRE_MESSAGE(loaded, describe(loaded.error()));
+  REQUIRE_MESSAGE(loaded, test::why(loaded));
   auto out = (*exec)->run(**loaded, in);
-  REQUIRE_MESSAGE(out, describe(out.error()));
+  REQUIRE_MESSAGE(out, test::why(out));
   (*exec)->unload(*loaded);
   return *out;
 }

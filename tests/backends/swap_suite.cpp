@@ -5,6 +5,7 @@
 // name, and a fused group's DAG streams one member at a time.
 #include "swap_fixture.hpp"
 #include "tessera/core/fusion_plan.hpp"
+#include "why.hpp"
 
 #include <doctest/doctest.h>
 
@@ -31,7 +32,7 @@ TEST_SUITE("swap") {
         CAPTURE(budget);
         stream_rig r{*zoo.store, budget, load_mode::copy};
         auto prepared = r.exec->prepare(m, {budget});
-        REQUIRE_MESSAGE(prepared, describe(prepared.error()));
+        REQUIRE_MESSAGE(prepared, test::why(prepared));
         stream_stats st;
         auto out = r.run(**prepared, in, &st);
         REQUIRE(out.size() == 1);
@@ -158,7 +159,7 @@ TEST_SUITE("swap") {
       if (e.manifest.family == "vit" && members.size() < 2)
         members.push_back(e.manifest);
     auto plan = plan_fusion("vit-pair", members);
-    REQUIRE_MESSAGE(plan, describe(plan.error()));
+    REQUIRE_MESSAGE(plan, test::why(plan));
     auto budget = test::model_bytes(plan->dag) / 3;
     stream_rig r{*zoo.store, budget, load_mode::copy};
     auto model = r.prepare(plan->dag, {budget});
@@ -167,7 +168,7 @@ TEST_SUITE("swap") {
     REQUIRE(wanted);
     stream_stats st;
     auto out = r.exec->run_outputs(*model, in, *wanted, &st);
-    REQUIRE_MESSAGE(out, describe(out.error()));
+    REQUIRE_MESSAGE(out, test::why(out));
     CHECK(same_bytes((*out)[0], resident_run(members[1], in)[0]));
     CHECK(st.blocks.size() == members[1].nodes.size());
   }

@@ -2,6 +2,7 @@
 // structure between variants (measured on manifests against the zoo's own
 // metadata), the skeleton calling convention, and that every manifest checks.
 #include "scratch_dir.hpp"
+#include "why.hpp"
 
 #include "tessera/core/error.hpp"
 #include "tessera/core/manifest_json.hpp"
@@ -32,7 +33,7 @@ std::vector<zoo::zoo_entry> build(const std::string& root, uint64_t seed,
   opts.seed = seed;
   opts.families = std::move(families);
   auto entries = zoo::build_zoo(*store, opts);
-  REQUIRE_MESSAGE(entries, describe(entries.error()));
+  REQUIRE_MESSAGE(entries, test::why(entries));
   return std::move(*entries);
 }
 

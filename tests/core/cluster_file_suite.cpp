@@ -5,6 +5,7 @@
 #include "tessera/core/cluster_file.hpp"
 #include "tessera/core/error.hpp"
 #include "tessera/core/node_config.hpp"
+#include "why.hpp"
 
 #include <doctest/doctest.h>
 
@@ -56,7 +57,7 @@ std::string replaced(std::string text, const std::string& from, const std::strin
 TEST_SUITE("cluster_file") {
   TEST_CASE("a good file parses, with defaults") {
     auto spec = parse_cluster_file(good, "c.toml");
-    REQUIRE_MESSAGE(spec, describe(spec.error()));
+    REQUIRE_MESSAGE(spec, test::why(spec));
     CHECK(spec->settings.name == "lab");
     CHECK(spec->settings.transport == "ssh");
     CHECK(spec->settings.curve);

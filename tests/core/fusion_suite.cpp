@@ -5,6 +5,7 @@
 #include "tessera/core/group_definition.hpp"
 #include "tessera/core/manifest_json.hpp"
 #include "tessera/core/model_graph.hpp"
+#include "why.hpp"
 
 #include <doctest/doctest.h>
 
@@ -64,7 +65,7 @@ model_manifest scratch() {
 
 fused_plan plan_of(const std::vector<model_manifest>& models, const std::string& name = "g") {
   auto p = plan_fusion(name, models);
-  REQUIRE_MESSAGE(p, describe(p.error()));
+  REQUIRE_MESSAGE(p, test::why(p));
   return std::move(*p);
 }
 

@@ -6,6 +6,7 @@
 #include "tessera/core/schedule_dp.hpp"
 #include "tessera/core/schedule_exhaustive.hpp"
 #include "tessera/core/schedule_greedy.hpp"
+#include "why.hpp"
 
 #include <doctest/doctest.h>
 
@@ -111,7 +112,7 @@ TEST_SUITE("schedule_optimal") {
       for (int round = 0; round < (n <= 6 ? 120 : 60); ++round) {
         auto inst = source.bottom_sharing(n);
         auto dp = schedule_bottom_sharing_dp(inst);
-        REQUIRE_MESSAGE(dp, describe(dp.error()));
+        REQUIRE_MESSAGE(dp, test::why(dp));
         auto exact = schedule_exhaustive(inst);
         REQUIRE(exact);
         CHECK_MESSAGE(dp->met == exact->met, "n=" << n << " round=" << round);

@@ -2,6 +2,7 @@
 // larger than its budget, fused groups as units, static against dynamic
 // placement, queue expiry in virtual time, the shared uplink, and [[configs]].
 #include "scratch_dir.hpp"
+#include "why.hpp"
 
 #include "tessera/core/error.hpp"
 #include "tessera/sim/model_catalog.hpp"
@@ -18,7 +19,7 @@ namespace {
 
 sim::scenario parse(const std::string& text) {
   auto s = sim::parse_scenario_text(text);
-  REQUIRE_MESSAGE(s, describe(s.error()));
+  REQUIRE_MESSAGE(s, test::why(s));
   return *s;
 }
 

@@ -3,6 +3,7 @@
 // and in virtual time. Both answer every request exactly once, and they agree
 // on what does not depend on timing.
 #include "scratch_dir.hpp"
+#include "why.hpp"
 
 #include "tessera/core/error.hpp"
 
@@ -65,7 +66,7 @@ real_run run_real(const sim::scenario& s, actors::queue_order policy, const std:
   test::scratch_dir store{scratch};
   REQUIRE_FALSE(sim::write_synthetic_store(out.models, store.path()));
   auto real = sim::run_cluster_realtime(s, out.models, out.requests, policy, 1.0, store.path());
-  REQUIRE_MESSAGE(real, describe(real.error()));
+  REQUIRE_MESSAGE(real, test::why(real));
   out.run = std::move(*real);
   return out;
 }
@@ -125,7 +126,7 @@ TEST_SUITE("realtime") {
     auto run =
         sim::run_cluster_realtime(s, models, *requests, actors::queue_order::reuse_aware, 1.0,
                                   store.path(), {}, sim::realtime_backend::simulated, &measured);
-    REQUIRE_MESSAGE(run, describe(run.error()));
+    REQUIRE_MESSAGE(run, test::why(run));
     REQUIRE(measured.size() == models.size());
     for (const auto& m : models) {
       // The simulated device sleeps for the model's compute, sped up; the

@@ -1,6 +1,7 @@
 // The client against a ROUTER server (router_socket) over inproc:// and tcp://:
 // calls, several requests in flight, server errors, timeouts and unreachable servers.
 #include "echo_server.hpp"
+#include "why.hpp"
 #include "wire_values.hpp"
 
 #include "tessera/transport/client.hpp"
@@ -34,7 +35,7 @@ void check_round_trips(const std::string& endpoint_pattern) {
   REQUIRE(c);
 
   auto health = c->call_as<health_response>(request{"", health_request{}}, 2000ms);
-  REQUIRE_MESSAGE(health, describe(health.error()));
+  REQUIRE_MESSAGE(health, test::why(health));
   CHECK(health->live);
   CHECK(health->ready);
 
@@ -42,7 +43,7 @@ void check_round_trips(const std::string& endpoint_pattern) {
   auto big = random_tensor({dtype::float32, {1, 3, 128, 128}}, 2); // framed
   for (const auto& t : {small, big}) {
     auto out = c->call_as<infer_response>(infer_of("echo", t), 2000ms);
-    REQUIRE_MESSAGE(out, describe(out.error()));
+    REQUIRE_MESSAGE(out, test::why(out));
     REQUIRE(out->outputs.size() == 1);
     CHECK(out->outputs[0].tensor.spec == t.spec);
     CHECK(checksum(out->outputs[0].tensor) == checksum(t));
@@ -76,7 +77,7 @@ TEST_SUITE("client") {
     CHECK(c->in_flight() == 5);
     for (size_t i = ids.size(); i-- > 0;) {
       auto reply = c->wait_for(ids[i], 2000ms);
-      REQUIRE_MESSAGE(reply, describe(reply.error()));
+      REQUIRE_MESSAGE(reply, test::why(reply));
       const auto& out = std::get<infer_response>(*reply).outputs.at(0).tensor;
       CHECK(checksum(out) == checksum(random_tensor({dtype::int64, {4}}, i)));
     }

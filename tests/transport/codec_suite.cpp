@@ -2,6 +2,7 @@
 // error code through an error reply.
 #include "tessera/core/error.hpp"
 #include "tessera/transport/codec.hpp"
+#include "why.hpp"
 
 #include <doctest/doctest.h>
 
@@ -17,7 +18,7 @@ T request_round_trip(T body) {
   auto frames = encode_request(request{"req-7", std::move(body)});
   REQUIRE(frames);
   auto out = decode_request(std::move(*frames));
-  REQUIRE_MESSAGE(out.value, describe(out.value.error()));
+  REQUIRE_MESSAGE(out.value, test::why(out.value));
   CHECK(out.id == "req-7");
   auto* typed = std::get_if<T>(&*out.value);
   REQUIRE(typed != nullptr);
@@ -29,7 +30,7 @@ T response_round_trip(T body) {
   auto frames = encode_response("resp-3", response_body{std::move(body)});
   REQUIRE(frames);
   auto out = decode_response(std::move(*frames));
-  REQUIRE_MESSAGE(out.value, describe(out.value.error()));
+  REQUIRE_MESSAGE(out.value, test::why(out.value));
   CHECK(out.id == "resp-3");
   auto* typed = std::get_if<T>(&*out.value);
   REQUIRE(typed != nullptr);

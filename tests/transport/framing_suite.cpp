@@ -2,6 +2,7 @@
 // received without copies, and whose memory stays alive as long as a tensor needs it.
 #include "tessera/core/error.hpp"
 #include "tessera/transport/codec.hpp"
+#include "why.hpp"
 
 #include <doctest/doctest.h>
 
@@ -20,7 +21,7 @@ request infer_with(std::vector<tensor_payload> inputs) {
 }
 
 const infer_request& as_infer(const decoded<request_body>& d) {
-  REQUIRE_MESSAGE(d.value, describe(d.value.error()));
+  REQUIRE_MESSAGE(d.value, test::why(d.value));
   return std::get<infer_request>(*d.value);
 }
 

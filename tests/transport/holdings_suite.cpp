@@ -2,6 +2,7 @@
 // the digest, and the resident blob ids as one bin, present only when sent.
 #include "tessera/core/error.hpp"
 #include "tessera/transport/codec.hpp"
+#include "why.hpp"
 
 #include <doctest/doctest.h>
 
@@ -16,7 +17,7 @@ infer_response decoded_infer(const infer_response& r) {
   auto frames = encode_response("r1", response_body{r});
   REQUIRE(frames);
   auto out = decode_response(std::move(*frames));
-  REQUIRE_MESSAGE(out.value, describe(out.value.error()));
+  REQUIRE_MESSAGE(out.value, test::why(out.value));
   return std::get<infer_response>(*out.value);
 }
 

@@ -1,6 +1,7 @@
 // Validation: every class of malformed input gets its specific code and a message
 // naming the field, the id is recovered where the bytes allow, and random or
 // damaged bytes never crash the decoder.
+#include "why.hpp"
 #include "wire_values.hpp"
 
 #include "tessera/core/error.hpp"
@@ -45,7 +46,7 @@ TEST_SUITE("validation") {
 
   TEST_CASE("the fixture's valid message decodes") {
     auto d = decode_request(frames_of({packed(valid_infer())}));
-    REQUIRE_MESSAGE(d.value, describe(d.value.error()));
+    REQUIRE_MESSAGE(d.value, test::why(d.value));
     CHECK(d.id == "r1");
   }
 
