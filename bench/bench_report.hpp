@@ -65,4 +65,7 @@ int run_cuda_bench(const bench_options& opts);
 /// Runs `tessera bench swap`; returns the exit code.
 int run_swap_bench(const bench_options& opts);
 
+/// Runs `tessera bench sim`; returns the exit code.
+int run_sim_bench(const bench_options& opts);
+
 } // namespace tessera::bench

@@ -192,9 +192,10 @@ void run_on(self_ptr self, size_t i, taken work) {
           s.remember(model);
         }
         bool reported = self->state.placement->resident_reported(i, out.resident_blobs);
+        bool groups_changed = s.groups.size() != groups_before;
         self->state.placement->finished(unit, i, out.run_ms, out.free_bytes,
-                                        reported || s.models != before ||
-                                            s.groups.size() != groups_before);
+                                        reported || s.models != before || groups_changed,
+                                        groups_changed);
         if (group)
           deliver_pass(*group, *shared, out);
         else
@@ -222,10 +223,12 @@ void run_on(self_ptr self, size_t i, taken work) {
           // Re-queued only while some executor is up: otherwise nothing would
           // ever take it, and every request must be answered.
           if (gone && some_up && ++m.job.attempts < st.slots.size() &&
-              (now < m.job.deadline || m.job.best_effort))
-            st.queue->push_front(std::move(m));
-          else
+              (now < m.job.deadline || m.job.best_effort)) {
+            auto unit = st.placement->unit_id(m.job);
+            st.queue->push_front(std::move(m), unit);
+          } else {
             m.promise.deliver(err);
+          }
         }
         if (!some_up)
           st.queue->fail_all(make_error(ec::unavailable, "no executor is up"));
@@ -238,21 +241,28 @@ void dispatch(self_ptr self) {
   auto now = st.now();
   st.queue->expire(now);
   auto& placement = *st.placement;
-  placement.review(st.slots, st.queue->jobs(), now, st.now_ms());
+  // Look again when a wait is over: a batch still filling, or a placement
+  // review that is due while jobs wait.
+  auto wake_at = [&](steady_time wake) {
+    if (wake != steady_time::max() && wake < st.next_wake) {
+      st.next_wake = wake;
+      self->delayed_send(self, wake - now, tick_atom::value);
+    }
+  };
+  if (placement.refresh_groups(st.slots))
+    st.queue->regroup([&placement](const infer_job& j) { return placement.unit_id(j); });
+  wake_at(placement.review(st.slots, *st.queue, now, st.now_ms()));
   for (size_t i = 0; i < st.slots.size() && !st.queue->empty(); ++i) {
     if (st.slots[i].busy || !st.slots[i].up())
       continue;
+    // With placement, an executor looks only at the lines of its units.
+    const auto* units = placement.enabled() ? &placement.units_on(i) : nullptr;
+    if (units != nullptr && units->empty())
+      continue;
     auto wake = steady_time::max();
-    job_filter placed;
-    if (placement.enabled())
-      placed = [&placement, i](const infer_job& j) { return placement.placed_on(placement.unit_of(j), i); };
-    auto work = st.queue->take(st.slots[i], now, wake, placed);
+    auto work = st.queue->take(st.slots[i], now, wake, units);
     if (work.members.empty()) {
-      // A batch is still filling: look again when its wait is over.
-      if (wake != steady_time::max() && wake < st.next_wake) {
-        st.next_wake = wake;
-        self->delayed_send(self, wake - now, tick_atom::value);
-      }
+      wake_at(wake);
       continue;
     }
     run_on(self, i, std::move(work));
@@ -287,7 +297,8 @@ scheduler_actor::behavior_type scheduler_impl(self_ptr self, std::vector<executo
         return promise;
       }
       self->state.note_request(job);
-      self->state.queue->push(pending{std::move(job), promise});
+      auto unit = self->state.placement->unit_id(job);
+      self->state.queue->push(pending{std::move(job), promise}, unit);
       dispatch(self);
       return promise;
     },

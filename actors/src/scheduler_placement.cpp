@@ -48,22 +48,41 @@ const std::string& placement_table::unit_of(const infer_job& job) const {
   return job.model;
 }
 
-bool placement_table::placed_on(const std::string& unit, size_t index) const {
-  if (!enabled_)
-    return true;
-  auto p = placed_.find(unit);
-  if (p == placed_.end())
-    return false;
-  return std::any_of(p->second.begin(), p->second.end(),
-                     [&](const placed_replica& r) { return r.executor == index; });
+unit_index placement_table::unit_id(const infer_job& job) {
+  const auto& name = unit_of(job);
+  if (auto i = ids_.find(name); i != ids_.end())
+    return i->second;
+  auto id = static_cast<unit_index>(names_.size());
+  names_.push_back(name);
+  ids_.emplace(name, id);
+  placed_.emplace_back();
+  return id;
+}
+
+const std::vector<unit_index>& placement_table::units_on(size_t index) const {
+  static const std::vector<unit_index> none;
+  return index < units_on_.size() ? units_on_[index] : none;
 }
 
 std::vector<size_t> placement_table::executors_of(const std::string& unit) const {
   std::vector<size_t> out;
-  if (auto p = placed_.find(unit); p != placed_.end())
-    for (const auto& r : p->second)
+  if (auto id = ids_.find(unit); id != ids_.end())
+    for (const auto& r : placed_[id->second])
       out.push_back(r.executor);
   return out;
+}
+
+void placement_table::set_replicas(unit_index unit, std::vector<placed_replica> replicas) {
+  for (const auto& r : placed_[unit]) {
+    auto& on = units_on_[r.executor];
+    on.erase(std::remove(on.begin(), on.end(), unit), on.end());
+  }
+  for (const auto& r : replicas) {
+    if (r.executor >= units_on_.size())
+      units_on_.resize(r.executor + 1);
+    units_on_[r.executor].push_back(unit);
+  }
+  placed_[unit] = std::move(replicas);
 }
 
 const placement_unit& placement_table::unit_info(const std::string& unit) const {
@@ -80,10 +99,10 @@ const placement_unit& placement_table::unit_info(const std::string& unit) const 
   return units_.emplace(unit, std::move(info)).first->second;
 }
 
-uint64_t placement_table::resident_bytes(const std::string& unit, uint32_t node,
+uint64_t placement_table::resident_bytes(unit_index unit, uint32_t node,
                                          const std::vector<slot>& slots) const {
-  auto key = std::make_pair(unit, node);
-  if (auto r = resident_bytes_.find(key); r != resident_bytes_.end())
+  auto& by_unit = resident_bytes_[node];
+  if (auto r = by_unit.find(unit); r != by_unit.end())
     return r->second;
   auto set = resident_.find(node);
   if (set == resident_.end()) {
@@ -99,8 +118,8 @@ uint64_t placement_table::resident_bytes(const std::string& unit, uint32_t node,
             blobs.insert(id);
     set = resident_.emplace(node, std::move(blobs)).first;
   }
-  auto bytes = unit_info(unit).resident_bytes(set->second);
-  resident_bytes_.emplace(key, bytes);
+  auto bytes = unit_info(names_[unit]).resident_bytes(set->second);
+  by_unit.emplace(unit, bytes);
   return bytes;
 }
 
@@ -109,9 +128,8 @@ double placement_table::mean_ms(const std::string& unit) const {
   return s != service_ms_.end() ? s->second : overall_ms_;
 }
 
-std::vector<placement_table::slot_load>
-placement_table::loads(const std::vector<slot>& slots,
-                       const std::map<std::string, unit_load>& queued) const {
+std::vector<placement_table::slot_load> placement_table::loads(const std::vector<slot>& slots,
+                                                               const job_queue& queue) const {
   std::vector<slot_load> out(slots.size());
   for (size_t i = 0; i < slots.size(); ++i)
     if (slots[i].busy) {
@@ -119,51 +137,55 @@ placement_table::loads(const std::vector<slot>& slots,
       out[i].queued_ms = overall_ms_ / 2.0; // half a job is left, on average
     }
   // A unit's queued jobs are shared among its executors.
-  for (const auto& [unit, replicas] : placed_) {
-    auto q = queued.find(unit);
-    if (q == queued.end() || replicas.empty())
+  for (auto unit : queue.units_waiting()) {
+    const auto& replicas = placed_[unit];
+    if (replicas.empty())
       continue;
+    auto q = queue.queued(unit);
     auto n = static_cast<double>(replicas.size());
+    auto unit_ms = mean_ms(names_[unit]);
     for (const auto& r : replicas) {
       if (r.executor >= out.size())
         continue;
-      out[r.executor].queued += static_cast<uint32_t>(std::ceil(q->second.queued / n));
-      out[r.executor].queued_ms += q->second.queued * mean_ms(unit) / n;
+      out[r.executor].queued += static_cast<uint32_t>(std::ceil(q / n));
+      out[r.executor].queued_ms += q * unit_ms / n;
     }
   }
   return out;
 }
 
-std::vector<executor_view> placement_table::views(const std::string& unit,
-                                                  const std::vector<slot>& slots,
+std::vector<executor_view> placement_table::views(unit_index unit, const std::vector<slot>& slots,
                                                   const std::vector<slot_load>& load,
                                                   bool queued) const {
   std::vector<executor_view> out(slots.size());
+  const auto& name = names_[unit];
   // The wait that counts is the work ahead of the unit's oldest job, so where
   // the unit is placed that job's own share is not part of it.
-  auto replicas = executors_of(unit);
+  const auto& replicas = placed_[unit];
   double own_ms =
-      queued && !replicas.empty() ? mean_ms(unit) / static_cast<double>(replicas.size()) : 0.0;
+      queued && !replicas.empty() ? mean_ms(name) / static_cast<double>(replicas.size()) : 0.0;
   for (size_t i = 0; i < slots.size(); ++i) {
     auto& v = out[i];
     v.up = slots[i].up();
     v.node = node_of(i);
     if (auto f = free_bytes_.find(v.node); f != free_bytes_.end())
       v.free_bytes = f->second;
-    v.holds = slots[i].models.count(unit) > 0;
+    v.holds = slots[i].models.count(name) > 0;
     v.resident_bytes = v.up ? resident_bytes(unit, v.node, slots) : 0;
     v.queued = load[i].queued;
     v.queued_ms = load[i].queued_ms;
-    if (std::find(replicas.begin(), replicas.end(), i) != replicas.end())
-      v.queued_ms = std::max(0.0, v.queued_ms - own_ms);
   }
+  for (const auto& r : replicas)
+    if (r.executor < out.size())
+      out[r.executor].queued_ms = std::max(0.0, out[r.executor].queued_ms - own_ms);
   return out;
 }
 
-void placement_table::refresh_groups(const std::vector<slot>& slots) {
-  if (!groups_dirty_)
-    return;
+bool placement_table::refresh_groups(const std::vector<slot>& slots) {
+  if (!enabled_ || !groups_dirty_)
+    return false;
   groups_dirty_ = false;
+  auto before = std::move(group_of_);
   group_of_.clear();
   for (const auto& s : slots)
     for (const auto& plan : s.groups) {
@@ -172,70 +194,114 @@ void placement_table::refresh_groups(const std::vector<slot>& slots) {
       for (const auto& m : plan->members)
         group_of_.emplace(m.model.substr(0, m.model.rfind(':')), plan->name);
     }
+  return group_of_ != before;
 }
 
-void placement_table::review(const std::vector<slot>& slots, const std::deque<pending>& queue,
-                             steady_time now, double now_ms) {
-  if (!enabled_)
-    return;
-  refresh_groups(slots);
-  std::map<std::string, unit_load> queued;
-  for (const auto& p : queue) {
-    auto& q = queued[unit_of(p.job)];
-    ++q.queued;
-    q.oldest_wait_ms = std::max(q.oldest_wait_ms, ms_since(p.job.arrival, now));
+bool placement_table::any_up(unit_index unit, const std::vector<slot>& slots) const {
+  return std::any_of(placed_[unit].begin(), placed_[unit].end(), [&](const placed_replica& r) {
+    return r.executor < slots.size() && slots[r.executor].up();
+  });
+}
+
+placement_action placement_table::review_unit(unit_index unit, const std::vector<slot>& slots,
+                                              const job_queue& queue,
+                                              const std::vector<slot_load>& load, steady_time now,
+                                              double now_ms) {
+  auto replicas = placed_[unit];
+  unit_load q;
+  q.queued = queue.queued(unit);
+  if (auto head = queue.head_arrival(unit))
+    q.oldest_wait_ms = ms_since(*head, now);
+  auto v = views(unit, slots, load, q.queued > 0);
+  const auto& info = unit_info(names_[unit]);
+  placement_change change;
+  if (replicas.empty()) {
+    if (auto to = place_unit(info, v, opts_))
+      change = {placement_action::place, *to, "first job"};
+  } else {
+    change = review_placement(info, replicas, v, q, now_ms, opts_);
   }
+  switch (change.action) {
+  case placement_action::keep:
+    return change.action;
+  case placement_action::place:
+  case placement_action::move:
+    replicas = {placed_replica{change.executor, now_ms}};
+    break;
+  case placement_action::add:
+    replicas.push_back(placed_replica{change.executor, now_ms});
+    break;
+  case placement_action::drop:
+    replicas.erase(
+        std::remove_if(replicas.begin(), replicas.end(),
+                       [&](const placed_replica& r) { return r.executor == change.executor; }),
+        replicas.end());
+    break;
+  }
+  set_replicas(unit, std::move(replicas));
+  ++counts_[change.action];
+  return change.action;
+}
+
+steady_time placement_table::review(const std::vector<slot>& slots, const job_queue& queue,
+                                    steady_time now, double now_ms) {
+  if (!enabled_)
+    return steady_time::max();
+  if (units_on_.size() < slots.size())
+    units_on_.resize(slots.size());
+  auto waiting = queue.units_waiting();
+  bool full =
+      review_due_ || last_review_ms_ < 0.0 || now_ms - last_review_ms_ >= opts_.review_interval_ms;
+  if (!full) {
+    // Between reviews only units that no executor up would serve are placed.
+    std::vector<slot_load> load;
+    for (auto unit : waiting)
+      if (!any_up(unit, slots)) {
+        if (load.empty())
+          load = loads(slots, queue);
+        if (review_unit(unit, slots, queue, load, now, now_ms) != placement_action::keep)
+          load = loads(slots, queue);
+      }
+    if (waiting.empty())
+      return steady_time::max();
+    auto wait = std::chrono::duration<double, std::milli>(opts_.review_interval_ms -
+                                                          (now_ms - last_review_ms_));
+    return now + std::chrono::duration_cast<steady_time::duration>(wait);
+  }
+  review_due_ = false;
+  last_review_ms_ = now_ms;
   // Units with work waiting, and units on more than one executor (replicas
   // to drop when the load falls); each gets one review.
-  std::vector<std::string> units;
-  for (const auto& [unit, q] : queued)
-    units.push_back(unit);
-  for (const auto& [unit, replicas] : placed_)
-    if (replicas.size() > 1 && queued.count(unit) == 0)
-      units.push_back(unit);
-  auto load = loads(slots, queued);
-  for (const auto& unit : units) {
-    auto& replicas = placed_[unit];
-    auto q = queued.count(unit) > 0 ? queued[unit] : unit_load{};
-    auto v = views(unit, slots, load, q.queued > 0);
-    placement_change change;
-    if (replicas.empty()) {
-      if (auto to = place_unit(unit_info(unit), v, opts_))
-        change = {placement_action::place, *to, "first job"};
-    } else {
-      change = review_placement(unit_info(unit), replicas, v, q, now_ms, opts_);
+  auto units = waiting;
+  for (unit_index u = 0; u < placed_.size(); ++u)
+    if (placed_[u].size() > 1 && queue.queued(u) == 0)
+      units.push_back(u);
+  auto load = loads(slots, queue);
+  for (auto unit : units) {
+    // A hot unit gets as many replicas at once as pay for themselves (each
+    // one lowers the wait that the next is judged by), so a review every few
+    // milliseconds spreads a burst as fast as a review on every event would.
+    for (uint32_t changes = 0;; ++changes) {
+      auto action = review_unit(unit, slots, queue, load, now, now_ms);
+      if (action == placement_action::keep)
+        break;
+      load = loads(slots, queue);
+      if (action != placement_action::add || changes >= queue.queued(unit))
+        break;
     }
-    switch (change.action) {
-    case placement_action::keep:
-      continue;
-    case placement_action::place:
-    case placement_action::move:
-      replicas = {placed_replica{change.executor, now_ms}};
-      break;
-    case placement_action::add:
-      replicas.push_back(placed_replica{change.executor, now_ms});
-      break;
-    case placement_action::drop:
-      replicas.erase(
-          std::remove_if(replicas.begin(), replicas.end(),
-                         [&](const placed_replica& r) { return r.executor == change.executor; }),
-          replicas.end());
-      break;
-    }
-    ++counts_[change.action];
-    load = loads(slots, queued);
   }
+  return steady_time::max();
 }
 
 void placement_table::started(const std::string& unit, size_t index, double now_ms) {
-  if (auto p = placed_.find(unit); p != placed_.end())
-    for (auto& r : p->second)
+  if (auto id = ids_.find(unit); id != ids_.end())
+    for (auto& r : placed_[id->second])
       if (r.executor == index)
         r.last_run_ms = now_ms;
 }
 
 void placement_table::finished(const std::string& unit, size_t index, double run_ms,
-                               uint64_t free_bytes, bool changed) {
+                               uint64_t free_bytes, bool changed, bool groups_changed) {
   if (run_ms > 0.0) {
     blend(service_ms_[unit], run_ms);
     blend(overall_ms_, run_ms);
@@ -244,6 +310,8 @@ void placement_table::finished(const std::string& unit, size_t index, double run
     free_bytes_[node_of(index)] = free_bytes;
   if (changed)
     holdings_changed(index);
+  if (groups_changed)
+    groups_dirty_ = true;
 }
 
 bool placement_table::resident_reported(size_t index,
@@ -260,23 +328,23 @@ bool placement_table::resident_reported(size_t index,
 void placement_table::forget_report(size_t index) {
   reported_.erase(node_of(index));
   holdings_changed(index);
+  groups_dirty_ = true;
+  review_due_ = true;
 }
 
 void placement_table::holdings_changed(size_t index) {
   auto node = node_of(index);
   resident_.erase(node);
-  for (auto i = resident_bytes_.begin(); i != resident_bytes_.end();)
-    i = i->first.second == node ? resident_bytes_.erase(i) : std::next(i);
-  groups_dirty_ = true;
+  resident_bytes_.erase(node);
 }
 
 placement_status placement_table::status() const {
   placement_status out;
-  for (const auto& [unit, replicas] : placed_) {
-    if (replicas.empty())
+  for (unit_index u = 0; u < placed_.size(); ++u) {
+    if (placed_[u].empty())
       continue;
-    auto& on = out.units[unit];
-    for (const auto& r : replicas)
+    auto& on = out.units[names_[u]];
+    for (const auto& r : placed_[u])
       on.push_back(static_cast<uint32_t>(r.executor));
   }
   auto count = [&](placement_action a) {

@@ -3,6 +3,11 @@
 // placement review (core/tessera/core/placement.hpp) from what the scheduler
 // knows: executors up or down, what they hold, their nodes' free memory, and
 // the jobs queued. Plain data owned by the scheduler actor; no messages.
+//
+// Units are numbered (unit_index) so that the per-job questions (which unit,
+// which executors, which units an executor takes) cost no string compares;
+// a full review, which scores every executor for every busy unit, runs on a
+// cadence (placement_options::review_interval_ms), not on every event.
 #pragma once
 
 #include "scheduler_queue.hpp"
@@ -10,6 +15,7 @@
 #include "tessera/core/placement.hpp"
 
 #include <map>
+#include <unordered_map>
 #include <unordered_set>
 
 namespace tessera::actors {
@@ -27,24 +33,35 @@ public:
   /// some executor holds lists, that group; otherwise the model.
   const std::string& unit_of(const infer_job& job) const;
 
-  /// Whether executor `index` takes jobs of `unit`.
-  bool placed_on(const std::string& unit, size_t index) const;
+  /// The number of the job's unit (numbers are kept for the table's life).
+  unit_index unit_id(const infer_job& job);
+
+  /// The units placed on executor `index`, by number (none while placement is off).
+  const std::vector<unit_index>& units_on(size_t index) const;
 
   /// The executors `unit` is placed on, primary first.
   std::vector<size_t> executors_of(const std::string& unit) const;
 
-  /// Places units that have queued jobs and no executor, and reviews every
-  /// placed unit once (re-place, replicate, drop), at `now_ms`.
-  void review(const std::vector<slot>& slots, const std::deque<pending>& queue, steady_time now,
-              double now_ms);
+  /// Takes the fused groups executors reported, when they changed; true when
+  /// the unit of some model changed (the queue then files its jobs again).
+  bool refresh_groups(const std::vector<slot>& slots);
+
+  /// Places units that have queued jobs and no executor up, at once; and,
+  /// once per review_interval_ms (or sooner when an executor went down),
+  /// reviews every unit with queued jobs or replicas (re-place, replicate,
+  /// drop), at `now_ms`. Returns when the next review is due while jobs wait
+  /// (the scheduler wakes then), or the maximum.
+  steady_time review(const std::vector<slot>& slots, const job_queue& queue, steady_time now,
+                     double now_ms);
 
   /// Notes that executor `index` started a job of `unit` (a replica in use is kept).
   void started(const std::string& unit, size_t index, double now_ms);
 
   /// Notes an executor's report after a job: how long the job ran, and its
-  /// node's free memory. Holdings that changed are passed as `changed`.
+  /// node's free memory. Holdings that changed are passed as `changed`,
+  /// groups it reported that changed as `groups_changed`.
   void finished(const std::string& unit, size_t index, double run_ms, uint64_t free_bytes,
-                bool changed);
+                bool changed, bool groups_changed);
 
   /// Forgets what executor `index` held (it went down).
   void holdings_changed(size_t index);
@@ -54,7 +71,8 @@ public:
   /// blobs of what its executors hold. True when the list changed.
   bool resident_reported(size_t index, std::shared_ptr<const std::vector<content_id>> blobs);
 
-  /// Drops the reported list of executor `index`'s node (it went down).
+  /// Drops the reported list of executor `index`'s node (it went down), and
+  /// asks for a review at the next dispatch.
   void forget_report(size_t index);
 
   /// Where each unit is, and how often placement changed.
@@ -68,29 +86,38 @@ private:
 
   uint32_t node_of(size_t index) const;
   const placement_unit& unit_info(const std::string& unit) const;
-  uint64_t resident_bytes(const std::string& unit, uint32_t node,
-                          const std::vector<slot>& slots) const;
+  uint64_t resident_bytes(unit_index unit, uint32_t node, const std::vector<slot>& slots) const;
   double mean_ms(const std::string& unit) const;
-  std::vector<slot_load> loads(const std::vector<slot>& slots,
-                               const std::map<std::string, unit_load>& queued) const;
-  std::vector<executor_view> views(const std::string& unit, const std::vector<slot>& slots,
+  std::vector<slot_load> loads(const std::vector<slot>& slots, const job_queue& queue) const;
+  std::vector<executor_view> views(unit_index unit, const std::vector<slot>& slots,
                                    const std::vector<slot_load>& load, bool queued) const;
-  void refresh_groups(const std::vector<slot>& slots);
+  /// Reviews one unit: makes the change core's review asks for, and returns it.
+  placement_action review_unit(unit_index unit, const std::vector<slot>& slots,
+                               const job_queue& queue, const std::vector<slot_load>& load,
+                               steady_time now, double now_ms);
+  void set_replicas(unit_index unit, std::vector<placed_replica> replicas);
+  bool any_up(unit_index unit, const std::vector<slot>& slots) const;
 
   bool enabled_ = true;
   placement_options opts_;
   std::shared_ptr<const std::map<std::string, placement_unit>> catalog_;
   std::vector<uint32_t> nodes_;
-  std::map<std::string, std::vector<placed_replica>> placed_;
-  std::map<uint32_t, uint64_t> free_bytes_;     ///< by node, as last reported
+  std::vector<std::string> names_;                  ///< by unit number
+  std::unordered_map<std::string, unit_index> ids_; ///< unit name -> number
+  std::vector<std::vector<placed_replica>> placed_; ///< by unit number
+  std::vector<std::vector<unit_index>> units_on_;   ///< by executor
+  std::map<uint32_t, uint64_t> free_bytes_;         ///< by node, as last reported
   std::map<uint32_t, std::shared_ptr<const std::vector<content_id>>> reported_; ///< by node
   std::map<std::string, double> service_ms_;    ///< by unit: a running mean of its run times
   double overall_ms_ = 0.0;                     ///< the same over every unit
   std::map<std::string, std::string> group_of_; ///< member model name -> held group
   bool groups_dirty_ = true;
+  double last_review_ms_ = -1.0;                        ///< none yet
+  bool review_due_ = true;                              ///< an executor went down since
   mutable std::map<std::string, placement_unit> units_; ///< catalog and group plans, looked up
   mutable std::map<uint32_t, std::unordered_set<content_id>> resident_; ///< by node, from holdings
-  mutable std::map<std::pair<std::string, uint32_t>, uint64_t> resident_bytes_;
+  /// By node, then unit number: the unit's bytes resident there.
+  mutable std::unordered_map<uint32_t, std::unordered_map<unit_index, uint64_t>> resident_bytes_;
   std::map<placement_action, uint64_t> counts_;
   std::map<std::string, std::shared_ptr<const fused_plan>> plans_; ///< groups executors reported
 };

@@ -9,25 +9,98 @@
 
 namespace tessera::actors {
 
+void job_queue::insert(seq at, pending p, unit_index unit) {
+  if (!p.job.best_effort)
+    deadlines_.emplace(p.job.deadline, at);
+  by_unit_[unit].insert(at);
+  jobs_.emplace(at, entry{std::move(p), unit});
+}
+
+job_queue::entry job_queue::remove(seq at) {
+  auto i = jobs_.find(at);
+  entry out = std::move(i->second);
+  jobs_.erase(i);
+  if (!out.job.job.best_effort)
+    deadlines_.erase({out.job.job.deadline, at});
+  auto line = by_unit_.find(out.unit);
+  line->second.erase(at);
+  if (line->second.empty())
+    by_unit_.erase(line);
+  return out;
+}
+
+void job_queue::push(pending p, unit_index unit) {
+  insert(++back_, std::move(p), unit);
+}
+
+void job_queue::push_front(pending p, unit_index unit) {
+  insert(--front_, std::move(p), unit);
+}
+
+uint32_t job_queue::queued(unit_index unit) const {
+  auto line = by_unit_.find(unit);
+  return line == by_unit_.end() ? 0 : static_cast<uint32_t>(line->second.size());
+}
+
+std::optional<steady_time> job_queue::head_arrival(unit_index unit) const {
+  auto line = by_unit_.find(unit);
+  if (line == by_unit_.end())
+    return std::nullopt;
+  return jobs_.at(*line->second.begin()).job.job.arrival;
+}
+
+std::vector<unit_index> job_queue::units_waiting() const {
+  std::vector<unit_index> out;
+  out.reserve(by_unit_.size());
+  for (const auto& [unit, line] : by_unit_)
+    out.push_back(unit);
+  std::sort(out.begin(), out.end()); // the same order on every run
+  return out;
+}
+
+void job_queue::regroup(const std::function<unit_index(const infer_job&)>& unit_of) {
+  by_unit_.clear();
+  for (auto& [at, e] : jobs_) {
+    e.unit = unit_of(e.job.job);
+    by_unit_[e.unit].insert(at);
+  }
+}
+
 void job_queue::expire(steady_time now) {
-  for (auto i = queue_.begin(); i != queue_.end();) {
-    if (now > i->job.deadline && !i->job.best_effort) {
-      i->promise.deliver(make_error(ec::deadline_exceeded,
-                                    "model \"" + i->job.model + "\": the deadline passed in the queue"));
-      i = queue_.erase(i);
-    } else {
-      ++i;
-    }
+  while (!deadlines_.empty() && now > deadlines_.begin()->first) {
+    auto e = remove(deadlines_.begin()->second);
+    e.job.promise.deliver(
+        make_error(ec::deadline_exceeded,
+                   "model \"" + e.job.job.model + "\": the deadline passed in the queue"));
   }
 }
 
 void job_queue::fail_all(const caf::error& err) {
-  for (auto& p : queue_)
-    p.promise.deliver(err);
-  queue_.clear();
+  for (auto& [at, e] : jobs_)
+    e.job.promise.deliver(err);
+  jobs_.clear();
+  by_unit_.clear();
+  deadlines_.clear();
 }
 
-std::deque<pending>::iterator job_queue::pick(const slot& s, steady_time now, const job_filter& accept) {
+std::vector<job_queue::seq> job_queue::candidates(const std::vector<unit_index>* units) const {
+  std::vector<seq> out;
+  if (units == nullptr) {
+    out.reserve(jobs_.size());
+    for (const auto& [at, e] : jobs_)
+      out.push_back(at);
+    return out;
+  }
+  for (auto u : *units)
+    if (auto line = by_unit_.find(u); line != by_unit_.end())
+      out.insert(out.end(), line->second.begin(), line->second.end());
+  if (units->size() > 1)
+    std::sort(out.begin(), out.end());
+  return out;
+}
+
+job_queue::seq job_queue::pick(const slot& s, steady_time now,
+                               const std::vector<seq>& among) const {
   auto waited_ms = [&](const pending& p) {
     return std::chrono::duration<double, std::milli>(now - p.job.arrival).count();
   };
@@ -51,24 +124,26 @@ std::deque<pending>::iterator job_queue::pick(const slot& s, steady_time now, co
       return a.job.deadline < b.job.deadline;
     return a.job.arrival < b.job.arrival;
   };
-  auto best = queue_.end();
-  for (auto i = queue_.begin(); i != queue_.end(); ++i)
-    if ((!accept || accept(i->job)) && (best == queue_.end() || better(*i, *best)))
-      best = i;
-  return best;
+  const pending* best = nullptr;
+  seq best_at = 0;
+  for (auto at : among) {
+    const auto& p = jobs_.at(at).job;
+    if (best == nullptr || better(p, *best)) {
+      best = &p;
+      best_at = at;
+    }
+  }
+  return best_at;
 }
 
-void job_queue::take_out(std::vector<size_t> indices, std::vector<pending>& out) {
-  for (auto i : indices)
-    out.push_back(std::move(queue_[i]));
-  // Erase from the highest index down, so the lower indices stay valid.
-  std::sort(indices.begin(), indices.end(), std::greater<size_t>{});
-  for (auto i : indices)
-    queue_.erase(queue_.begin() + static_cast<std::ptrdiff_t>(i));
+void job_queue::take_out(const std::vector<seq>& members, std::vector<pending>& out) {
+  for (auto at : members)
+    out.push_back(remove(at).job);
 }
 
-job_queue::pass_candidates job_queue::find_pass(const slot& s, size_t first, const job_filter& accept) const {
-  const auto& lead = queue_[first].job;
+job_queue::pass_candidates job_queue::find_pass(const slot& s, seq lead_at,
+                                                const std::vector<seq>& among) const {
+  const auto& lead = jobs_.at(lead_at).job.job;
   if (lead.group)
     return {};
   auto ref_of = [](const infer_job& j) { return j.model + ":" + std::to_string(j.version); };
@@ -78,66 +153,71 @@ job_queue::pass_candidates job_queue::find_pass(const slot& s, size_t first, con
       continue;
     std::vector<tensor_buffer> pass;
     add_to_pass(*plan, pass, {lead_member, &lead.inputs});
-    pass_candidates out{plan, {first}};
-    for (size_t i = 0; i < queue_.size(); ++i) {
-      const auto& j = queue_[i].job;
-      const auto* member = i == first || j.group || (accept && !accept(j)) ? nullptr : plan->find(ref_of(j));
+    pass_candidates out{plan, {lead_at}};
+    for (auto at : among) {
+      const auto& j = jobs_.at(at).job.job;
+      const auto* member = at == lead_at || j.group ? nullptr : plan->find(ref_of(j));
       if (member == nullptr || !shares_pass(*plan, pass, {member, &j.inputs}))
         continue;
       add_to_pass(*plan, pass, {member, &j.inputs});
-      out.indices.push_back(i);
+      out.members.push_back(at);
     }
     return out;
   }
   return {};
 }
 
-taken job_queue::take(const slot& s, steady_time now, steady_time& wake, const job_filter& accept) {
+taken job_queue::take(const slot& s, steady_time now, steady_time& wake,
+                      const std::vector<unit_index>* units) {
   taken out;
-  auto first_it = pick(s, now, accept);
-  if (first_it == queue_.end())
+  auto among = candidates(units);
+  if (among.empty())
     return out;
-  auto first = static_cast<size_t>(std::distance(queue_.begin(), first_it));
-  const auto& lead = queue_[first].job;
+  auto first = pick(s, now, among);
+  const auto& lead_entry = jobs_.at(first);
+  const auto& lead = lead_entry.job.job;
   // May the lead wait a little for company (a batch, or a pass, that can
   // still grow)? Its deadline must allow it.
   auto ready_at = lead.arrival + opts_.max_queue_delay;
-  bool may_wait = opts_.max_queue_delay.count() > 0 && now < ready_at && now + opts_.max_queue_delay < lead.deadline;
+  bool may_wait = opts_.max_queue_delay.count() > 0 && now < ready_at &&
+                  now + opts_.max_queue_delay < lead.deadline;
   // Requests for members of a group the executor holds that share an input
   // run in one pass of the group (one camera frame for several models). With
   // a queue delay, the pass waits for the members it lacks, as a batch does.
-  if (auto pass = find_pass(s, first, accept); pass.plan) {
-    if (may_wait && pass.indices.size() < pass.plan->members.size()) {
+  if (auto pass = find_pass(s, first, among); pass.plan) {
+    if (may_wait && pass.members.size() < pass.plan->members.size()) {
       wake = ready_at;
       return out;
     }
-    if (pass.indices.size() > 1) {
+    if (pass.members.size() > 1) {
       out.group = pass.plan;
-      take_out(std::move(pass.indices), out.members);
+      take_out(pass.members, out.members);
       return out;
     }
   }
-  // Gather the jobs that can share its batch, in queue order.
-  std::vector<size_t> members{first};
+  // Gather the jobs that can share its batch, in queue order: jobs of one
+  // model are jobs of one unit, so only the lead's line is read.
+  std::vector<seq> members{first};
   int64_t rows = lead.inputs.empty() ? 1 : rows_of(lead.inputs.front());
-  for (size_t i = 0; i < queue_.size() && opts_.max_batch_rows > 1; ++i) {
-    const auto& j = queue_[i].job;
-    if (i == first || j.model != lead.model || j.version != lead.version || j.outputs != lead.outputs
-        || j.group != lead.group || j.members != lead.members || lead.inputs.empty()
-        || !batchable(j.inputs, lead.inputs) || (accept && !accept(j)))
-      continue;
-    auto r = rows_of(j.inputs.front());
-    if (rows + r > static_cast<int64_t>(opts_.max_batch_rows))
-      continue;
-    rows += r;
-    members.push_back(i);
-  }
+  if (opts_.max_batch_rows > 1 && !lead.inputs.empty())
+    for (auto at : by_unit_.at(lead_entry.unit)) {
+      const auto& j = jobs_.at(at).job.job;
+      if (at == first || j.model != lead.model || j.version != lead.version ||
+          j.outputs != lead.outputs || j.group != lead.group || j.members != lead.members ||
+          !batchable(j.inputs, lead.inputs))
+        continue;
+      auto r = rows_of(j.inputs.front());
+      if (rows + r > static_cast<int64_t>(opts_.max_batch_rows))
+        continue;
+      rows += r;
+      members.push_back(at);
+    }
   // Wait a little for more, if allowed and the batch has room.
   if (may_wait && rows < static_cast<int64_t>(opts_.max_batch_rows)) {
     wake = ready_at;
     return out;
   }
-  take_out(std::move(members), out.members);
+  take_out(members, out.members);
   return out;
 }
 

@@ -11,7 +11,10 @@
 #include <algorithm>
 #include <deque>
 #include <functional>
+#include <map>
+#include <optional>
 #include <set>
+#include <unordered_map>
 
 namespace tessera::actors {
 
@@ -29,7 +32,7 @@ struct slot {
   /// Held off after it failed a job as unavailable; `holds` numbers the hold-offs.
   bool held_off = false;
   uint64_t holds = 0;
-  std::set<std::string> models; ///< models it holds, as far as the scheduler knows
+  std::set<std::string> models;   ///< models it holds, as far as the scheduler knows
   std::deque<std::string> recent; ///< for executors that do not report what they hold
   /// Fused groups it holds, as it last reported (local executors report them).
   std::vector<std::shared_ptr<const fused_plan>> groups;
@@ -59,8 +62,9 @@ struct taken {
   std::shared_ptr<const fused_plan> group;
 };
 
-/// Which queued jobs an executor may take.
-using job_filter = std::function<bool(const infer_job&)>;
+/// A unit's number in the scheduler (placement_table::unit_id); jobs of one
+/// unit wait in one line, so an executor looks only at its units' lines.
+using unit_index = uint32_t;
 
 class job_queue {
 public:
@@ -68,27 +72,36 @@ public:
     // nop
   }
 
-  void push(pending p) {
-    queue_.push_back(std::move(p));
-  }
+  /// Queues a job of `unit` behind the others.
+  void push(pending p, unit_index unit);
 
-  void push_front(pending p) {
-    queue_.push_front(std::move(p));
-  }
+  /// Queues a job of `unit` ahead of the others (a job re-queued after its
+  /// executor went away keeps its place).
+  void push_front(pending p, unit_index unit);
 
   bool empty() const {
-    return queue_.empty();
+    return jobs_.empty();
   }
 
   size_t size() const {
-    return queue_.size();
+    return jobs_.size();
   }
 
-  const std::deque<pending>& jobs() const {
-    return queue_;
-  }
+  /// How many jobs of `unit` wait.
+  uint32_t queued(unit_index unit) const;
 
-  /// Answers and removes the jobs past their deadline.
+  /// When the job at the head of `unit`'s line arrived; none when none waits.
+  std::optional<steady_time> head_arrival(unit_index unit) const;
+
+  /// The units that have jobs waiting.
+  std::vector<unit_index> units_waiting() const;
+
+  /// Files every job again under the unit `unit_of` gives it now (the units
+  /// changed: an executor reported a fused group that serves some models).
+  void regroup(const std::function<unit_index(const infer_job&)>& unit_of);
+
+  /// Answers and removes the jobs past their deadline (the earliest first,
+  /// so the cost follows the jobs that expire, not the queue's length).
   void expire(steady_time now);
 
   /// Answers and removes every job with `err`.
@@ -98,26 +111,44 @@ public:
   /// queued jobs that join its batch or its group pass; empty when nothing
   /// should run now. When a batch or a group pass could still grow (and
   /// max_queue_delay allows a wait), `wake` is set to when it stops waiting.
-  /// Only jobs that `accept` (placed on this executor) are taken; every job
-  /// when it is empty.
-  taken take(const slot& s, steady_time now, steady_time& wake, const job_filter& accept = {});
+  /// Only jobs of `units` (the units placed on this executor) are taken;
+  /// every job when `units` is null.
+  taken take(const slot& s, steady_time now, steady_time& wake,
+             const std::vector<unit_index>* units = nullptr);
 
 private:
-  std::deque<pending>::iterator pick(const slot& s, steady_time now, const job_filter& accept);
+  using seq = int64_t; ///< a job's place in the queue: lower runs earlier on a tie
 
-  /// A group `s` holds that queue_[first] is a member of, and the queued
-  /// jobs (queue_[first] included) that can share a pass of it: members whose
+  struct entry {
+    pending job;
+    unit_index unit = 0;
+  };
+
+  void insert(seq at, pending p, unit_index unit);
+  entry remove(seq at);
+
+  /// The jobs an executor may take, in queue order.
+  std::vector<seq> candidates(const std::vector<unit_index>* units) const;
+
+  seq pick(const slot& s, steady_time now, const std::vector<seq>& among) const;
+
+  /// A group `s` holds that the lead job is a member of, and the candidate
+  /// jobs (the lead included) that can share a pass of it: members whose
   /// inputs agree and share one with the pass. No plan when there is none.
   struct pass_candidates {
     std::shared_ptr<const fused_plan> plan;
-    std::vector<size_t> indices;
+    std::vector<seq> members;
   };
-  pass_candidates find_pass(const slot& s, size_t first, const job_filter& accept) const;
+  pass_candidates find_pass(const slot& s, seq lead, const std::vector<seq>& among) const;
 
-  void take_out(std::vector<size_t> indices, std::vector<pending>& out);
+  void take_out(const std::vector<seq>& members, std::vector<pending>& out);
 
   scheduler_options opts_;
-  std::deque<pending> queue_;
+  std::map<seq, entry> jobs_;                             ///< in queue order
+  std::unordered_map<unit_index, std::set<seq>> by_unit_; ///< each unit's line
+  std::set<std::pair<steady_time, seq>> deadlines_;       ///< jobs that expire, earliest first
+  seq front_ = 0;                                         ///< the next push_front takes front_ - 1
+  seq back_ = 0;                                          ///< the next push takes back_ + 1
 };
 
 } // namespace tessera::actors

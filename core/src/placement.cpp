@@ -141,7 +141,7 @@ placement_change review_placement(const placement_unit& unit,
   auto other = place_unit(unit, views, opts, exclude);
   // Waiting jobs finish sooner there, even after loading the unit.
   if (load.queued > 0 && other && better_place(unit, views[*other], views[best_on], opts)) {
-    if (hot && on.size() < opts.max_replicas)
+    if (hot && (opts.max_replicas == 0 || on.size() < opts.max_replicas))
       return {placement_action::add, *other, "hot: a lightly loaded executor serves it sooner"};
     if (!hot)
       return {placement_action::move, *other, "its executors are busy with other work"};

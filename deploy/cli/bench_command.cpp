@@ -37,6 +37,8 @@ void add_bench_command(CLI::App& app, cli_context& ctx, command_action& action) 
   cuda->callback([&action, opts] { action = [opts] { return bench::run_cuda_bench(*opts); }; });
   auto* swap = cmd->add_subcommand("swap", "models streamed block by block at 1/2, 1/3, 1/5 of their size vs fully resident");
   swap->callback([&action, opts] { action = [opts] { return bench::run_swap_bench(*opts); }; });
+  auto* sim = cmd->add_subcommand("sim", "the simulator's cost per event, and its growth with requests and nodes");
+  sim->callback([&action, opts] { action = [opts] { return bench::run_sim_bench(*opts); }; });
   cmd->fallthrough();
 }
 

@@ -113,6 +113,8 @@ void node_fields(field_reader& r, node_spec& n) {
   r.number("load_mb_per_s", n.load_mb_per_s, 0.001, 1.0e9);
   r.number("executor_speed", n.executor_speed, 0.01, 1.0);
   r.flag("swap", n.swap);
+  r.number("review_interval_ms", n.review_interval_ms, 0.0, 1.0e6);
+  r.integer("max_replicas", n.max_replicas, 0, 100000);
   std::string residency;
   r.text("residency", residency);
   if (residency == "lru_blocks")
@@ -137,7 +139,8 @@ void node_fields(field_reader& r, node_spec& n) {
 
 void read_nodes(const toml::table* t, node_spec& n, caf::error& err) {
   field_reader r{t, "nodes", err};
-  r.only({"count", "executors", "budget_mb", "load_mb_per_s", "residency", "placement", "executor_speed", "swap"});
+  r.only({"count", "executors", "budget_mb", "load_mb_per_s", "residency", "placement", "executor_speed", "swap",
+           "review_interval_ms", "max_replicas"});
   node_fields(r, n);
 }
 
@@ -332,6 +335,7 @@ void read_configs(const toml::node* n, scenario& s, caf::error& err) {
     if (t == nullptr)
       return r.fail("name", "each config must be a table with a name");
     r.only({"name", "executors", "budget_mb", "load_mb_per_s", "residency", "placement", "executor_speed", "swap",
+           "review_interval_ms", "max_replicas",
             "sharing", "unit", "policies", "uplink"});
     config_spec c{"", s.nodes, s.models, s.policies, s.workload.uplink_edf};
     r.text("name", c.name);

@@ -69,6 +69,8 @@ caf::expected<cluster_run> run_cluster(const scenario& s, const std::vector<sche
     (*units)[m.name] = placement_unit_of(m);
   opts.placement.catalog = units;
   opts.placement.policy.load_bytes_per_ms = slot_device(s).load_bytes_per_ms;
+  opts.placement.policy.review_interval_ms = s.nodes.review_interval_ms;
+  opts.placement.policy.max_replicas = s.nodes.max_replicas;
   // Dynamic placement: one scheduler over every executor. Static: one per
   // node over its own executors, and each model goes to its home node.
   bool fixed = s.nodes.placement == placement_kind::fixed;

@@ -25,6 +25,10 @@ struct reporting_device {
   /// its node (its peer's report).
   bool remote = false;
   std::shared_ptr<const std::vector<content_id>> resident;
+  /// A fake clock that each job moves on by its run time: placement reviews
+  /// run on a cadence of the scheduler's clock (review_interval_ms), so time
+  /// must pass as jobs run for a review to see the queue they left.
+  std::shared_ptr<steady_time> clock;
 };
 
 executor_actor::behavior_type reporting_executor(executor_actor::pointer,
@@ -33,6 +37,8 @@ executor_actor::behavior_type reporting_executor(executor_actor::pointer,
   return {
       [=](run_atom, const infer_job& job) -> caf::result<infer_outcome> {
         log->ran.push_back(dev->name + ":" + job.model);
+        if (dev->clock != nullptr)
+          *dev->clock += std::chrono::microseconds(static_cast<int64_t>(dev->run_ms * 1000.0));
         dev->held.insert(job.model);
         infer_outcome out;
         out.model = job.model;
@@ -90,6 +96,15 @@ struct placement_rig : rig {
     return *out;
   }
 
+  /// A fake clock for the scheduler that each job moves on by its run time.
+  std::shared_ptr<steady_time> fake_clock(scheduler_options& opts) {
+    auto now = std::make_shared<steady_time>(std::chrono::steady_clock::now());
+    opts.clock = [now] { return *now; };
+    for (auto& d : devices)
+      d->clock = now;
+    return now;
+  }
+
   size_t ran(const std::string& entry) const {
     return static_cast<size_t>(std::count(log->ran.begin(), log->ran.end(), entry));
   }
@@ -144,8 +159,7 @@ TEST_SUITE("scheduler_placement") {
   TEST_CASE("a hot group gets a replica on a second executor, and loses it when the load falls") {
     placement_rig r{2};
     auto opts = catalogue_options(2);
-    auto now = std::make_shared<steady_time>(std::chrono::steady_clock::now());
-    opts.clock = [now] { return *now; };
+    auto now = r.fake_clock(opts);
     opts.placement.policy.replica_idle_ms = 1000.0;
     auto units = std::make_shared<std::map<std::string, placement_unit>>(*opts.placement.catalog);
     (*units)["cams"] = {
@@ -180,6 +194,27 @@ TEST_SUITE("scheduler_placement") {
     CHECK(r.replies->size() == 12);
   }
 
+  TEST_CASE("a unit hotter than four executors can serve spreads over more of them") {
+    // One Zipf model takes a quarter of a cluster's requests; a fixed cap of
+    // four replicas (the default until 2026-12-07) left it starved on a large
+    // cluster while other executors idled.
+    placement_rig r{6};
+    auto opts = catalogue_options(6);
+    r.fake_clock(opts);
+    auto s = spawn_scheduler(*r.sys, r.executors, {}, opts);
+    r.submit(s, {job("cars")});
+    r.sched->run();
+    std::vector<infer_job> burst(30, job("cars"));
+    r.submit(s, burst);
+    r.sched->run();
+    size_t used = 0;
+    for (int i = 0; i < 6; ++i)
+      used += r.ran("e" + std::to_string(i) + ":cars") > 0 ? 1 : 0;
+    CHECK(used >= 5);
+    CHECK(r.placement(s).units["cars"].size() >= 5);
+    CHECK(r.replies->size() == 31);
+  }
+
   TEST_CASE("a cold unit stays on one executor, where it is held") {
     placement_rig r{2};
     auto s = spawn_scheduler(*r.sys, r.executors, {}, catalogue_options(2));
@@ -197,6 +232,7 @@ TEST_SUITE("scheduler_placement") {
     placement_rig r{2};
     auto opts = catalogue_options(2);
     opts.placement.policy.max_replicas = 1; // cars, hot, cannot spread out
+    r.fake_clock(opts);
     auto s = spawn_scheduler(*r.sys, r.executors, {}, opts);
     // Measure run times (10 ms) and place both models on e0.
     r.submit(s, {job("cars")});

@@ -62,11 +62,18 @@ struct placement_options {
   /// Executors with at most this many jobs are lightly loaded: they may take
   /// a replica of a hot unit, or a unit moved off a busy executor.
   uint32_t light_queued_jobs = 1;
-  /// The most executors one unit is placed on.
-  uint32_t max_replicas = 4;
+  /// The most executors one unit is placed on; 0: no limit but the executors
+  /// up. A limit starves a unit hotter than that many executors can serve
+  /// (one Zipf model takes a quarter of a cluster's requests).
+  uint32_t max_replicas = 0;
   /// A replica that ran none of the unit's jobs for this long, while the unit
   /// is not hot, is dropped (the primary stays).
   double replica_idle_ms = 1000.0;
+  /// How often every placed unit is reviewed (re-placed, replicated, dropped).
+  /// A review scores every executor for every busy unit, so it runs on this
+  /// cadence rather than on every event; a unit with jobs and no executor up
+  /// is placed at once. 0 reviews on every event.
+  double review_interval_ms = 2.0;
 };
 
 /// An executor's estimated cost for one job of the unit, in milliseconds:

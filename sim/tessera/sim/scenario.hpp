@@ -3,6 +3,8 @@
 // every field once, and each error names the field it is about.
 #pragma once
 
+#include "tessera/core/placement.hpp"
+
 #include "tessera/actors/scheduler.hpp"
 #include "tessera/core/schedule_model.hpp"
 
@@ -35,6 +37,9 @@ struct node_spec {
   double executor_speed = 1.0;
   /// Run models larger than an executor's budget block by block (SwapNet).
   bool swap = false;
+  /// The placement review's cadence and replica limit (placement_options).
+  double review_interval_ms = placement_options{}.review_interval_ms;
+  uint32_t max_replicas = placement_options{}.max_replicas;
 };
 
 /// Where the models come from.
