@@ -56,6 +56,8 @@ unit_index placement_table::unit_id(const infer_job& job) {
   names_.push_back(name);
   ids_.emplace(name, id);
   placed_.emplace_back();
+  // What executors hold was numbered without this unit.
+  std::fill(held_known_.begin(), held_known_.end(), false);
   return id;
 }
 
@@ -99,28 +101,69 @@ const placement_unit& placement_table::unit_info(const std::string& unit) const 
   return units_.emplace(unit, std::move(info)).first->second;
 }
 
-uint64_t placement_table::resident_bytes(unit_index unit, uint32_t node,
+uint32_t placement_table::dense_node(size_t index) const {
+  constexpr auto unknown = std::numeric_limits<uint32_t>::max();
+  if (index >= dense_of_slot_.size())
+    dense_of_slot_.resize(index + 1, unknown);
+  auto& dense = dense_of_slot_[index];
+  if (dense == unknown) {
+    auto next = static_cast<uint32_t>(dense_of_node_.size());
+    dense = dense_of_node_.emplace(node_of(index), next).first->second;
+    if (resident_.size() <= dense) {
+      resident_.resize(dense + 1);
+      resident_known_.resize(dense + 1, false);
+      resident_bytes_.resize(dense + 1);
+      slots_of_node_.resize(dense + 1);
+    }
+    slots_of_node_[dense].push_back(index);
+  }
+  return dense;
+}
+
+uint64_t placement_table::resident_bytes(unit_index unit, size_t index,
                                          const std::vector<slot>& slots) const {
+  constexpr auto unknown = std::numeric_limits<uint64_t>::max();
+  auto node = dense_node(index);
   auto& by_unit = resident_bytes_[node];
-  if (auto r = by_unit.find(unit); r != by_unit.end())
-    return r->second;
-  auto set = resident_.find(node);
-  if (set == resident_.end()) {
+  if (unit < by_unit.size() && by_unit[unit] != unknown)
+    return by_unit[unit];
+  if (!resident_known_[node]) {
     // What the node's executors hold is resident there: executors of one node
     // share its residency manager, so a blob loaded by one is free to another.
-    std::unordered_set<content_id> blobs;
-    if (auto r = reported_.find(node); r != reported_.end())
+    auto& blobs = resident_[node];
+    blobs.clear();
+    if (auto r = reported_.find(node_of(index)); r != reported_.end())
       blobs.insert(r->second->begin(), r->second->end());
-    for (size_t i = 0; i < slots.size(); ++i)
-      if (node_of(i) == node)
+    for (auto i : slots_of_node_[node])
+      if (i < slots.size())
         for (const auto& held : slots[i].models)
           for (const auto& [id, bytes] : unit_info(held).blobs)
             blobs.insert(id);
-    set = resident_.emplace(node, std::move(blobs)).first;
+    resident_known_[node] = true;
   }
-  auto bytes = unit_info(names_[unit]).resident_bytes(set->second);
-  by_unit.emplace(unit, bytes);
+  auto bytes = unit_info(names_[unit]).resident_bytes(resident_[node]);
+  if (by_unit.size() <= unit)
+    by_unit.resize(names_.size(), unknown);
+  by_unit[unit] = bytes;
   return bytes;
+}
+
+const std::vector<unit_index>& placement_table::held_units(size_t index,
+                                                           const std::vector<slot>& slots) const {
+  if (held_.size() <= index) {
+    held_.resize(index + 1);
+    held_known_.resize(index + 1, false);
+  }
+  auto& held = held_[index];
+  if (!held_known_[index]) {
+    held.clear();
+    for (const auto& model : slots[index].models)
+      if (auto id = ids_.find(model); id != ids_.end())
+        held.push_back(id->second);
+    std::sort(held.begin(), held.end());
+    held_known_[index] = true;
+  }
+  return held;
 }
 
 double placement_table::mean_ms(const std::string& unit) const {
@@ -128,14 +171,20 @@ double placement_table::mean_ms(const std::string& unit) const {
   return s != service_ms_.end() ? s->second : overall_ms_;
 }
 
-std::vector<placement_table::slot_load> placement_table::loads(const std::vector<slot>& slots,
-                                                               const job_queue& queue) const {
-  std::vector<slot_load> out(slots.size());
-  for (size_t i = 0; i < slots.size(); ++i)
+std::vector<executor_view> placement_table::base_views(const std::vector<slot>& slots,
+                                                       const job_queue& queue) const {
+  std::vector<executor_view> out(slots.size());
+  for (size_t i = 0; i < slots.size(); ++i) {
+    auto& v = out[i];
+    v.up = slots[i].up();
+    v.node = node_of(i);
+    if (auto f = free_bytes_.find(v.node); f != free_bytes_.end())
+      v.free_bytes = f->second;
     if (slots[i].busy) {
-      out[i].queued = 1;
-      out[i].queued_ms = overall_ms_ / 2.0; // half a job is left, on average
+      v.queued = 1;
+      v.queued_ms = overall_ms_ / 2.0; // half a job is left, on average
     }
+  }
   // A unit's queued jobs are shared among its executors.
   for (auto unit : queue.units_waiting()) {
     const auto& replicas = placed_[unit];
@@ -155,26 +204,21 @@ std::vector<placement_table::slot_load> placement_table::loads(const std::vector
 }
 
 std::vector<executor_view> placement_table::views(unit_index unit, const std::vector<slot>& slots,
-                                                  const std::vector<slot_load>& load,
+                                                  const std::vector<executor_view>& base,
                                                   bool queued) const {
-  std::vector<executor_view> out(slots.size());
+  auto out = base;
   const auto& name = names_[unit];
+  for (size_t i = 0; i < slots.size(); ++i) {
+    auto& v = out[i];
+    const auto& held = held_units(i, slots);
+    v.holds = std::binary_search(held.begin(), held.end(), unit);
+    v.resident_bytes = v.up ? resident_bytes(unit, i, slots) : 0;
+  }
   // The wait that counts is the work ahead of the unit's oldest job, so where
   // the unit is placed that job's own share is not part of it.
   const auto& replicas = placed_[unit];
   double own_ms =
       queued && !replicas.empty() ? mean_ms(name) / static_cast<double>(replicas.size()) : 0.0;
-  for (size_t i = 0; i < slots.size(); ++i) {
-    auto& v = out[i];
-    v.up = slots[i].up();
-    v.node = node_of(i);
-    if (auto f = free_bytes_.find(v.node); f != free_bytes_.end())
-      v.free_bytes = f->second;
-    v.holds = slots[i].models.count(name) > 0;
-    v.resident_bytes = v.up ? resident_bytes(unit, v.node, slots) : 0;
-    v.queued = load[i].queued;
-    v.queued_ms = load[i].queued_ms;
-  }
   for (const auto& r : replicas)
     if (r.executor < out.size())
       out[r.executor].queued_ms = std::max(0.0, out[r.executor].queued_ms - own_ms);
@@ -205,14 +249,14 @@ bool placement_table::any_up(unit_index unit, const std::vector<slot>& slots) co
 
 placement_action placement_table::review_unit(unit_index unit, const std::vector<slot>& slots,
                                               const job_queue& queue,
-                                              const std::vector<slot_load>& load, steady_time now,
-                                              double now_ms) {
+                                              const std::vector<executor_view>& base,
+                                              steady_time now, double now_ms) {
   auto replicas = placed_[unit];
   unit_load q;
   q.queued = queue.queued(unit);
   if (auto head = queue.head_arrival(unit))
     q.oldest_wait_ms = ms_since(*head, now);
-  auto v = views(unit, slots, load, q.queued > 0);
+  auto v = views(unit, slots, base, q.queued > 0);
   const auto& info = unit_info(names_[unit]);
   placement_change change;
   if (replicas.empty()) {
@@ -254,13 +298,13 @@ steady_time placement_table::review(const std::vector<slot>& slots, const job_qu
       review_due_ || last_review_ms_ < 0.0 || now_ms - last_review_ms_ >= opts_.review_interval_ms;
   if (!full) {
     // Between reviews only units that no executor up would serve are placed.
-    std::vector<slot_load> load;
+    std::vector<executor_view> base;
     for (auto unit : waiting)
       if (!any_up(unit, slots)) {
-        if (load.empty())
-          load = loads(slots, queue);
-        if (review_unit(unit, slots, queue, load, now, now_ms) != placement_action::keep)
-          load = loads(slots, queue);
+        if (base.empty())
+          base = base_views(slots, queue);
+        if (review_unit(unit, slots, queue, base, now, now_ms) != placement_action::keep)
+          base = base_views(slots, queue);
       }
     if (waiting.empty())
       return steady_time::max();
@@ -276,16 +320,16 @@ steady_time placement_table::review(const std::vector<slot>& slots, const job_qu
   for (unit_index u = 0; u < placed_.size(); ++u)
     if (placed_[u].size() > 1 && queue.queued(u) == 0)
       units.push_back(u);
-  auto load = loads(slots, queue);
+  auto base = base_views(slots, queue);
   for (auto unit : units) {
     // A hot unit gets as many replicas at once as pay for themselves (each
     // one lowers the wait that the next is judged by), so a review every few
     // milliseconds spreads a burst as fast as a review on every event would.
     for (uint32_t changes = 0;; ++changes) {
-      auto action = review_unit(unit, slots, queue, load, now, now_ms);
+      auto action = review_unit(unit, slots, queue, base, now, now_ms);
       if (action == placement_action::keep)
         break;
-      load = loads(slots, queue);
+      base = base_views(slots, queue);
       if (action != placement_action::add || changes >= queue.queued(unit))
         break;
     }
@@ -333,9 +377,11 @@ void placement_table::forget_report(size_t index) {
 }
 
 void placement_table::holdings_changed(size_t index) {
-  auto node = node_of(index);
-  resident_.erase(node);
-  resident_bytes_.erase(node);
+  if (index < held_known_.size())
+    held_known_[index] = false;
+  auto node = dense_node(index);
+  resident_known_[node] = false;
+  resident_bytes_[node].clear();
 }
 
 placement_status placement_table::status() const {

@@ -79,21 +79,23 @@ public:
   placement_status status() const;
 
 private:
-  struct slot_load {
-    uint32_t queued = 0;
-    double queued_ms = 0.0;
-  };
-
   uint32_t node_of(size_t index) const;
+  /// Executor `index`'s node numbered densely from 0, for the caches.
+  uint32_t dense_node(size_t index) const;
   const placement_unit& unit_info(const std::string& unit) const;
-  uint64_t resident_bytes(unit_index unit, uint32_t node, const std::vector<slot>& slots) const;
+  uint64_t resident_bytes(unit_index unit, size_t index, const std::vector<slot>& slots) const;
+  /// The numbered units executor `index` holds, sorted.
+  const std::vector<unit_index>& held_units(size_t index, const std::vector<slot>& slots) const;
   double mean_ms(const std::string& unit) const;
-  std::vector<slot_load> loads(const std::vector<slot>& slots, const job_queue& queue) const;
+  /// Every executor as any unit sees it (up, node, free memory, the work
+  /// queued there); views() adds what is particular to one unit.
+  std::vector<executor_view> base_views(const std::vector<slot>& slots,
+                                        const job_queue& queue) const;
   std::vector<executor_view> views(unit_index unit, const std::vector<slot>& slots,
-                                   const std::vector<slot_load>& load, bool queued) const;
+                                   const std::vector<executor_view>& base, bool queued) const;
   /// Reviews one unit: makes the change core's review asks for, and returns it.
   placement_action review_unit(unit_index unit, const std::vector<slot>& slots,
-                               const job_queue& queue, const std::vector<slot_load>& load,
+                               const job_queue& queue, const std::vector<executor_view>& base,
                                steady_time now, double now_ms);
   void set_replicas(unit_index unit, std::vector<placed_replica> replicas);
   bool any_up(unit_index unit, const std::vector<slot>& slots) const;
@@ -115,9 +117,18 @@ private:
   double last_review_ms_ = -1.0;                        ///< none yet
   bool review_due_ = true;                              ///< an executor went down since
   mutable std::map<std::string, placement_unit> units_; ///< catalog and group plans, looked up
-  mutable std::map<uint32_t, std::unordered_set<content_id>> resident_; ///< by node, from holdings
-  /// By node, then unit number: the unit's bytes resident there.
-  mutable std::unordered_map<uint32_t, std::unordered_map<unit_index, uint64_t>> resident_bytes_;
+  mutable std::vector<uint32_t> dense_of_slot_;         ///< by executor
+  mutable std::unordered_map<uint32_t, uint32_t> dense_of_node_;
+  mutable std::vector<std::vector<size_t>>
+      slots_of_node_; ///< by dense node, the executors seen there
+  /// By dense node: the blobs resident there (from holdings and reports), and
+  /// by unit number the unit's bytes among them; empty: not computed since
+  /// the node's holdings changed.
+  mutable std::vector<std::unordered_set<content_id>> resident_;
+  mutable std::vector<bool> resident_known_;
+  mutable std::vector<std::vector<unit_index>> held_; ///< by executor; see held_units
+  mutable std::vector<bool> held_known_;
+  mutable std::vector<std::vector<uint64_t>> resident_bytes_;
   std::map<placement_action, uint64_t> counts_;
   std::map<std::string, std::shared_ptr<const fused_plan>> plans_; ///< groups executors reported
 };

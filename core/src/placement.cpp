@@ -9,10 +9,6 @@ namespace {
 
 constexpr double tie_ms = 1e-3;
 
-bool contains(const std::vector<size_t>& xs, size_t x) {
-  return std::find(xs.begin(), xs.end(), x) != xs.end();
-}
-
 } // namespace
 
 placement_unit placement_unit_of(const model_manifest& m) {
@@ -82,9 +78,15 @@ std::optional<size_t> place_unit(const placement_unit& unit,
                                  const std::vector<executor_view>& views,
                                  const placement_options& opts,
                                  const std::vector<size_t>& exclude) {
+  // A mask, not a search of `exclude` per executor: a review excludes every
+  // busy executor, and a search made each placement quadratic in executors.
+  std::vector<bool> excluded(views.size(), false);
+  for (auto e : exclude)
+    if (e < excluded.size())
+      excluded[e] = true;
   std::optional<size_t> best;
   for (size_t i = 0; i < views.size(); ++i) {
-    if (!views[i].up || contains(exclude, i))
+    if (!views[i].up || excluded[i])
       continue;
     if (!best || better_place(unit, views[i], views[*best], opts))
       best = i;

@@ -11,7 +11,8 @@
 
 namespace tessera::sim {
 
-bool draw_plots(const scenario& s, const std::vector<run_summary>& rows, const std::string& out_dir) {
+bool draw_plots(const scenario& s, const std::vector<run_summary>& rows,
+                const std::string& out_dir) {
   if (std::system("command -v gnuplot >/dev/null 2>&1") != 0) {
     std::fprintf(stderr, "note: gnuplot is not installed; no PNG plots (the CSVs are written)\n");
     return false;
@@ -25,20 +26,29 @@ bool draw_plots(const scenario& s, const std::vector<run_summary>& rows, const s
   auto script = out_dir + "/plots.gp";
   std::ofstream gp{script};
   gp << "set terminal pngcairo size 900,540 noenhanced\nset key outside right\nset grid\n";
+  gp << "set datafile separator ','\n"; // the per-node CSVs; the inline blocks have one field
+  // An explicit x range: a scenario with one load level would leave gnuplot
+  // an empty range, and its curves start at 0 so a single point reads.
+  auto [lo, hi] = std::minmax_element(s.workload.load_levels.begin(), s.workload.load_levels.end());
+  double pad = *hi > *lo ? 0.05 * (*hi - *lo) : 0.5 * *lo;
+  char range[128];
+  std::snprintf(range, sizeof range, "set xrange [%g:%g]\nset yrange [0:*]\n", *lo - pad,
+                *hi + pad);
   for (size_t k = 0; k < lines.size(); ++k) {
     gp << "$L" << k << " << EOD\n";
     for (const auto& r : rows)
       if (r.config == lines[k].first && r.policy == lines[k].second)
-        gp << r.level << ' ' << r.met_per_s << ' ' << r.p50_ms << ' ' << r.p99_ms << '\n';
+        gp << r.level << ',' << r.met_per_s << ',' << r.p50_ms << ',' << r.p99_ms << '\n';
     gp << "EOD\n";
   }
   auto plot = [&](const char* file, const char* title, const char* ylabel, int column) {
     gp << "set output '" << out_dir << "/" << file << "'\n";
     gp << "set title '" << s.name << ": " << title << "'\n";
-    gp << "set xlabel 'load level (x rate)'\nset ylabel '" << ylabel << "'\nplot ";
+    gp << range << "set xlabel 'load level (x rate)'\nset ylabel '" << ylabel << "'\nplot ";
     for (size_t k = 0; k < lines.size(); ++k) {
       auto name = lines[k].first == "-" ? lines[k].second : lines[k].first + " " + lines[k].second;
-      gp << (k == 0 ? "" : ", ") << "$L" << k << " using 1:" << column << " with linespoints title '" << name << "'";
+      gp << (k == 0 ? "" : ", ") << "$L" << k << " using 1:" << column
+         << " with linespoints title '" << name << "'";
     }
     gp << "\n";
   };
@@ -47,16 +57,17 @@ bool draw_plots(const scenario& s, const std::vector<run_summary>& rows, const s
   double level = s.workload.load_levels.front();
   for (const auto& [config, policy] : lines) {
     char stem[320];
-    std::snprintf(stem, sizeof stem, "%s/%s%s_x%.2f", out_dir.c_str(), config == "-" ? "" : (config + "_").c_str(),
-                  policy.c_str(), level);
+    std::snprintf(stem, sizeof stem, "%s/%s%s_x%.2f", out_dir.c_str(),
+                  config == "-" ? "" : (config + "_").c_str(), policy.c_str(), level);
     uint32_t nodes = std::min(s.nodes.count, 16u); // a readable plot
     gp << "set output '" << stem << "_busy.png'\n";
     gp << "set title '" << s.name << " (" << (config == "-" ? "" : config + " ") << policy
        << "): busy fraction per node'\n";
-    gp << "set xlabel 'virtual time (ms)'\nset ylabel 'busy fraction'\nset yrange [0:1.05]\n";
+    gp << "set autoscale x\nset xlabel 'virtual time (ms)'\nset ylabel 'busy fraction'\nset yrange "
+          "[0:1.05]\n";
     gp << "plot for [n=0:" << (nodes - 1) << "] '" << stem
-       << "_nodes.csv' using ($2 == n ? $1 : 1/0):3 with lines title sprintf('node %d', n)\n";
-    gp << "set autoscale y\n";
+       << "_nodes.csv' skip 1 using ($2 == n ? $1 : 1/0):3 with linespoints title sprintf('node "
+          "%d', n)\n";
   }
   gp.close();
   if (std::system(("gnuplot '" + script + "' 2>/dev/null").c_str()) != 0) {
