@@ -256,6 +256,14 @@ placement_action placement_table::review_unit(unit_index unit, const std::vector
   q.queued = queue.queued(unit);
   if (auto head = queue.head_arrival(unit))
     q.oldest_wait_ms = ms_since(*head, now);
+  // With no job waiting, core's review can only drop a replica that is down
+  // or idle: when none is, it keeps, and scoring every executor is skipped.
+  if (q.queued == 0 && replicas.size() > 1 &&
+      std::all_of(replicas.begin(), replicas.end(), [&](const placed_replica& r) {
+        return r.executor < slots.size() && slots[r.executor].up() &&
+               now_ms - r.last_run_ms < opts_.replica_idle_ms;
+      }))
+    return placement_action::keep;
   auto v = views(unit, slots, base, q.queued > 0);
   const auto& info = unit_info(names_[unit]);
   placement_change change;
