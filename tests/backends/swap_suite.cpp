@@ -53,6 +53,38 @@ TEST_SUITE("swap") {
     }
   }
 
+  TEST_CASE("bindings kept between runs follow their blobs when another model took their memory") {
+    // A streamed model keeps each block's binding for its next runs while the
+    // blobs stay where the views point. Here another model fills the device in
+    // between, so the blobs are evicted, their memory holds other blobs, and
+    // they are read back, likely elsewhere: a stale binding would read the
+    // other model's bytes.
+    auto& zoo = test::small_zoo::get();
+    const auto& vit = zoo.manifest("vit-tiny");
+    const auto& resnet = zoo.manifest("resnet18");
+    auto device = test::model_bytes(vit);
+    REQUIRE(largest_block_bytes(resnet) <= device);
+    auto in = image(vit, 1, 5);
+    auto expected = resident_run(vit, in);
+    auto in_resnet = image(resnet, 1, 6);
+    auto expected_resnet = resident_run(resnet, in_resnet);
+    stream_rig r{*zoo.store, device, load_mode::copy};
+    auto streamed = r.prepare(vit, {device});
+    auto other = r.prepare(resnet, {device});
+    for (int round = 0; round < 3; ++round) {
+      CAPTURE(round);
+      stream_stats cold;
+      CHECK(same_bytes(r.run(*streamed, in, &cold)[0], expected[0]));
+      if (round > 0)
+        CHECK(cold.bytes_read > 0); // resnet18 had pushed blobs out
+      stream_stats cached;
+      CHECK(same_bytes(r.run(*streamed, in, &cached)[0], expected[0]));
+      CHECK(cached.bytes_read < cold.bytes_read); // blocks cached: their kept bindings are used
+      CHECK(same_bytes(r.run(*other, in_resnet)[0], expected_resnet[0]));
+    }
+    test::check_accounting(*r.rig.mgr, r.rig.arena);
+  }
+
   TEST_CASE("in place, blocks are used from the mapped store and nothing is copied") {
     auto& zoo = test::small_zoo::get();
     const auto& m = zoo.manifest("vit-tiny");

@@ -66,7 +66,7 @@ caf::error bind_tensors(bound_node& bound, const node_spec& node,
 caf::expected<bound_node> bind_node(std::shared_ptr<const compiled_skeleton> skeleton,
                                     const node_spec& node, const residency::lease& lease,
                                     const torch::Device& device, const std::string& where,
-                                    bool params_on_device) {
+                                    bool params_on_device, bool unowned_views) {
   bound_node bound;
   bound.skeleton = std::move(skeleton);
   std::unordered_map<std::string, at::Tensor> tensors;
@@ -78,6 +78,8 @@ caf::expected<bound_node> bind_node(std::shared_ptr<const compiled_skeleton> ske
       return make_error(ec::shape_mismatch, where + ", parameter \"" + p.name
                                               + "\": blob holds " + to_string(blob->spec)
                                               + ", manifest declares " + to_string(p.spec));
+    if (unowned_views)
+      blob->owner.reset(); // the views' deleter then keeps nothing alive
     try {
       if (params_on_device) {
         tensors.emplace(p.name, view_of(*blob, device));
@@ -102,6 +104,36 @@ c10::IValue call_node(const bound_node& bound, std::vector<c10::IValue> args) {
   }
   args.insert(args.end(), bound.params.begin(), bound.params.end());
   return (*bound.skeleton->function)(std::move(args));
+}
+
+caf::expected<std::shared_ptr<const bound_node>>
+kept_bindings::bind(uint32_t index, const std::shared_ptr<const compiled_skeleton>& skeleton,
+                    const node_spec& node, const residency::lease& lease,
+                    const std::string& model) {
+  entry fresh;
+  fresh.data.reserve(node.params.size());
+  for (const auto& p : node.params) {
+    auto blob = lease.tensor(p.blob);
+    if (!blob)
+      break; // bind_node below reports it
+    fresh.data.push_back(blob->data);
+  }
+  bool complete = fresh.data.size() == node.params.size();
+  if (complete) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    const auto& kept = entries_[index];
+    if (kept.bound != nullptr && kept.data == fresh.data)
+      return kept.bound;
+  }
+  auto bound = bind_node(skeleton, node, lease, torch::kCPU,
+                         "model \"" + model + "\": node \"" + node.name + "\"", false, true);
+  if (!bound)
+    return bound.error();
+  fresh.bound = std::make_shared<const bound_node>(std::move(*bound));
+  auto out = fresh.bound;
+  std::lock_guard<std::mutex> guard{mtx_};
+  entries_[index] = std::move(fresh);
+  return out;
 }
 
 } // namespace tessera::torch_backend

@@ -57,7 +57,8 @@ void stream_window::stop() {
     std::lock_guard<std::mutex> guard{mtx_};
     stop_ = true;
   }
-  cv_.notify_all();
+  run_cv_.notify_all();
+  helper_cv_.notify_all();
 }
 
 void stream_window::start() {
@@ -221,14 +222,14 @@ void stream_window::load(lock_type& lock, uint32_t s, bool forced) {
   hold(s);
   count_lease(s);
   ++next_load_;
-  in_flight_ = true;
+  ++in_flight_;
   forced_ += forced ? 1 : 0;
   lock.unlock();
   auto start = clock_type::now();
   auto got = residency_.load(owner_, plan_.steps[s].blobs);
   auto elapsed = ms_since(start);
   lock.lock();
-  in_flight_ = false;
+  --in_flight_;
   loaded entry;
   entry.load_ms = elapsed;
   if (got) {
@@ -244,18 +245,16 @@ void stream_window::load(lock_type& lock, uint32_t s, bool forced) {
     failed_ = true;
   }
   ready_.emplace(s, std::move(entry));
-  cv_.notify_all();
+  run_cv_.notify_all();
 }
 
 bool stream_window::trim(lock_type& lock) {
   auto budget = budget_();
   // Under a lower budget, keeping blocks for the next run goes first.
-  if (held_ > budget && retained_bytes_ > 0) {
-    drop_retention();
-    cv_.notify_all();
-  }
+  if (held_ > budget && retained_bytes_ > 0)
+    drop_retention(); // the helper runs this, or wakes after (budget_changed)
   std::vector<running> back;
-  while (held_ > budget && next_load_ > next_run_ && !in_flight_) {
+  while (held_ > budget && next_load_ > next_run_ && in_flight_ == 0) {
     // The block the run already waits for stays: it would only be loaded again.
     if (next_load_ - 1 == next_run_ && waiting_)
       break;
@@ -289,7 +288,9 @@ void stream_window::prefetch_loop() {
       continue;
     bool forced = false;
     if (next_load_ >= plan_.steps.size() || !admissible(next_load_, forced)) {
-      cv_.wait(lock);
+      helper_idle_ = true;
+      helper_cv_.wait(lock);
+      helper_idle_ = false;
       continue;
     }
     load(lock, next_load_, forced);
@@ -308,13 +309,16 @@ caf::expected<residency::lease_ptr> stream_window::take(uint32_t s, stream_block
   waiting_ = true;
   bool early = ready_.count(s) != 0;
   auto start = clock_type::now();
-  if (!opts_.prefetch) {
+  if (!early && next_load_ == s) {
+    // Not leased, and the helper has not started on it (it is late, or
+    // waits for room): lease it here. Handing it to the helper would cost two
+    // thread wake-ups, each of which waits for a core that LibTorch keeps busy
+    // (~150 us a block when every block is cached, more than the lease itself).
     bool forced = false;
     admissible(s, forced); // with nothing loaded ahead it fits, or is forced
     load(lock, s, forced);
   } else {
-    cv_.notify_all(); // the helper may now force this block
-    cv_.wait(lock, [&] { return ready_.count(s) != 0 || stop_; });
+    run_cv_.wait(lock, [&] { return ready_.count(s) != 0 || stop_; });
   }
   st.wait_ms = ms_since(start);
   waiting_ = false;
@@ -340,7 +344,7 @@ caf::expected<residency::lease_ptr> stream_window::take(uint32_t s, stream_block
   st.budget_bytes = budget_();
   st.ahead = next_load_ - next_run_;
   running_.push_back({s, entry.lease});
-  cv_.notify_all();
+  wake_helper(); // the window moved on by one step
   return entry.lease;
 }
 
@@ -379,14 +383,24 @@ void stream_window::release(lock_type& lock, std::vector<running> leases) {
   lock.lock();
   for (const auto& r : leases)
     unhold(r.step);
-  cv_.notify_all();
+  wake_helper();
 }
 
 void stream_window::budget_changed() {
   // Give back what no longer fits at once, rather than when the helper wakes.
   lock_type lock{mtx_};
   trim(lock);
-  cv_.notify_all();
+  helper_cv_.notify_all();
+}
+
+void stream_window::wake_helper() {
+  // Only when the helper sleeps and the next step now fits: otherwise it would
+  // wake, find nothing to do and sleep again, twice a block.
+  if (!helper_idle_ || next_load_ >= plan_.steps.size())
+    return;
+  bool forced = false;
+  if (admissible(next_load_, forced))
+    helper_cv_.notify_one();
 }
 
 void stream_window::adapt() {
@@ -399,7 +413,7 @@ void stream_window::adapt() {
 
 uint32_t stream_window::loaded_ahead() const {
   std::lock_guard<std::mutex> guard{mtx_};
-  if (in_flight_)
+  if (in_flight_ > 0)
     return 0;
   uint32_t n = 0;
   for (const auto& [s, l] : ready_)

@@ -80,6 +80,7 @@ private:
   using lock_type = std::unique_lock<std::mutex>;
 
   void prefetch_loop();
+  void wake_helper();
   uint64_t new_bytes(uint32_t s) const;
   bool admissible(uint32_t s, bool& forced) const;
   void load(lock_type& lock, uint32_t s, bool forced);
@@ -102,11 +103,16 @@ private:
   std::shared_ptr<std::atomic<uint64_t>> all_leased_;
 
   mutable std::mutex mtx_;
-  std::condition_variable cv_;
+  /// Two conditions, so that each wake-up goes to the thread that can act on
+  /// it: on a CPU that LibTorch keeps busy, every needless wake-up is a
+  /// context switch that delays a block's compute.
+  std::condition_variable run_cv_;    ///< the run waits for a step to be leased
+  std::condition_variable helper_cv_; ///< the helper waits for room in the window
   uint32_t next_load_ = 0; ///< the next step to lease
   uint32_t next_run_ = 0;  ///< the next step the run will take
   bool waiting_ = false;   ///< the run waits for step next_run_
-  bool in_flight_ = false; ///< the helper is leasing a step right now
+  uint32_t in_flight_ = 0; ///< leases being granted right now (helper or run)
+  bool helper_idle_ = false; ///< the helper waits on helper_cv_
   bool failed_ = false;
   bool stop_ = false;
   std::map<uint32_t, loaded> ready_; ///< leased, not yet taken

@@ -1,7 +1,8 @@
 // The streaming executor: prepares models (validation, compiled skeletons, the
 // refusal of blocks larger than the budget) and runs them block by block, each
-// block leased through a stream_window, bound just before it runs and released
-// after its last use. The DAG walk is the resident executor's (run_steps).
+// block leased through a stream_window, bound when it runs (or its binding from
+// an earlier run used again) and released after its last use. The DAG walk is
+// the resident executor's (run_steps).
 #include "tessera/torch/streaming.hpp"
 
 #include "node_binding.hpp"
@@ -76,6 +77,7 @@ public:
   std::weak_ptr<stream_registry> registry_;
   std::shared_ptr<std::atomic<uint64_t>> held_ = std::make_shared<std::atomic<uint64_t>>(0);
   std::vector<std::shared_ptr<const compiled_skeleton>> skeletons_; ///< per node
+  kept_bindings bindings_{manifest_.nodes.size()}; ///< CPU only: bound once, not per run
 };
 
 class streaming_executor_impl final : public streaming_executor {
@@ -166,15 +168,14 @@ public:
       {
         // Bound outside inference mode, like the resident executor's parameters:
         // the graph executor then sees the same kind of tensors in both.
-        caf::expected<bound_node> bound = make_error(ec::none);
+        caf::expected<std::shared_ptr<const bound_node>> bound = make_error(ec::none);
         {
           c10::InferenceMode normal{false};
-          bound = bind_node(model->skeletons_[idx], m.nodes[idx], **lease, device_,
-                            "model \"" + m.name + "\": node \"" + m.nodes[idx].name + "\"");
+          bound = bind_block(*model, idx, **lease);
         }
         if (!bound)
           return bound.error();
-        value = call_node(*bound, std::move(args));
+        value = call_node(**bound, std::move(args));
       } // the views of the blobs go before the block is released
       block.compute_ms = ms_since(compute_start);
       pin->release();
@@ -222,6 +223,20 @@ public:
   }
 
 private:
+  // On the CPU the block's binding is kept for the next runs (kept_bindings);
+  // on another device its parameters are copies, which must go with the block.
+  caf::expected<std::shared_ptr<const bound_node>>
+  bind_block(streamed_model_impl& model, uint32_t idx, const residency::lease& lease) {
+    const auto& m = model.manifest_;
+    if (device_.is_cpu())
+      return model.bindings_.bind(idx, model.skeletons_[idx], m.nodes[idx], lease, m.name);
+    auto bound = bind_node(model.skeletons_[idx], m.nodes[idx], lease, device_,
+                           "model \"" + m.name + "\": node \"" + m.nodes[idx].name + "\"");
+    if (!bound)
+      return bound.error();
+    return std::make_shared<const bound_node>(std::move(*bound));
+  }
+
   torch::Device device_;
   residency::residency_manager& residency_;
   const store::skeleton_store& skeletons_;
