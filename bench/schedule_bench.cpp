@@ -94,10 +94,6 @@ sim::virtual_world replay(const std::vector<schedule_model>& models, const sched
   cfg.set("scheduler.policy", caf::atom("testing"));
   cfg.set("logger.verbosity", caf::atom("quiet"));
   caf::actor_system sys{cfg};
-  // A wake-up the scheduler asked for (a placement review due while jobs
-  // waited) stays pending in the test coordinator, which nothing advances,
-  // and holds the scheduler alive: do not wait for it at shutdown.
-  sys.await_actors_before_shutdown(false);
   auto& coordinator = dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler());
   auto world = std::make_shared<sim::virtual_world>();
   world->devices.emplace_back(models, dev);

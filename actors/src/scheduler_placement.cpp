@@ -295,10 +295,10 @@ placement_action placement_table::review_unit(unit_index unit, const std::vector
   return change.action;
 }
 
-steady_time placement_table::review(const std::vector<slot>& slots, const job_queue& queue,
-                                    steady_time now, double now_ms) {
+void placement_table::review(const std::vector<slot>& slots, const job_queue& queue,
+                             steady_time now, double now_ms) {
   if (!enabled_)
-    return steady_time::max();
+    return;
   if (units_on_.size() < slots.size())
     units_on_.resize(slots.size());
   auto waiting = queue.units_waiting();
@@ -314,11 +314,7 @@ steady_time placement_table::review(const std::vector<slot>& slots, const job_qu
         if (review_unit(unit, slots, queue, base, now, now_ms) != placement_action::keep)
           base = base_views(slots, queue);
       }
-    if (waiting.empty())
-      return steady_time::max();
-    auto wait = std::chrono::duration<double, std::milli>(opts_.review_interval_ms -
-                                                          (now_ms - last_review_ms_));
-    return now + std::chrono::duration_cast<steady_time::duration>(wait);
+    return;
   }
   review_due_ = false;
   last_review_ms_ = now_ms;
@@ -342,7 +338,6 @@ steady_time placement_table::review(const std::vector<slot>& slots, const job_qu
         break;
     }
   }
-  return steady_time::max();
 }
 
 void placement_table::started(const std::string& unit, size_t index, double now_ms) {

@@ -49,10 +49,10 @@ public:
   /// Places units that have queued jobs and no executor up, at once; and,
   /// once per review_interval_ms (or sooner when an executor went down),
   /// reviews every unit with queued jobs or replicas (re-place, replicate,
-  /// drop), at `now_ms`. Returns when the next review is due while jobs wait
-  /// (the scheduler wakes then), or the maximum.
-  steady_time review(const std::vector<slot>& slots, const job_queue& queue, steady_time now,
-                     double now_ms);
+  /// drop), at `now_ms`. Reviews happen at dispatches (arrivals and
+  /// completions); nothing wakes the scheduler for one.
+  void review(const std::vector<slot>& slots, const job_queue& queue, steady_time now,
+              double now_ms);
 
   /// Notes that executor `index` started a job of `unit` (a replica in use is kept).
   void started(const std::string& unit, size_t index, double now_ms);
