@@ -255,8 +255,16 @@ void dispatch(self_ptr self) {
   // message wakes CAF's clock thread, which cost a third of the throughput of
   // bench rpc; the next completion or arrival reviews, as it always did.
   placement.review(st.slots, *st.queue, now, st.now_ms());
-  for (size_t i = 0; i < st.slots.size() && !st.queue->empty(); ++i) {
-    if (st.slots[i].busy || !st.slots[i].up())
+  // With placement, only the executors of units with jobs waiting can take
+  // one: they are looked at, in index order, rather than every executor on
+  // every event (a cost that grew with the cluster).
+  std::vector<size_t> candidates;
+  if (placement.enabled())
+    candidates = placement.executors_for(st.queue->units_waiting());
+  auto count = placement.enabled() ? candidates.size() : st.slots.size();
+  for (size_t c = 0; c < count && !st.queue->empty(); ++c) {
+    auto i = placement.enabled() ? candidates[c] : c;
+    if (i >= st.slots.size() || st.slots[i].busy || !st.slots[i].up())
       continue;
     // With placement, an executor looks only at the lines of its units.
     const auto* units = placement.enabled() ? &placement.units_on(i) : nullptr;

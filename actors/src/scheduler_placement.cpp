@@ -66,6 +66,17 @@ const std::vector<unit_index>& placement_table::units_on(size_t index) const {
   return index < units_on_.size() ? units_on_[index] : none;
 }
 
+std::vector<size_t> placement_table::executors_for(const std::vector<unit_index>& units) const {
+  std::vector<size_t> out;
+  for (auto u : units)
+    if (u < placed_.size())
+      for (const auto& r : placed_[u])
+        out.push_back(r.executor);
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
 std::vector<size_t> placement_table::executors_of(const std::string& unit) const {
   std::vector<size_t> out;
   if (auto id = ids_.find(unit); id != ids_.end())
@@ -185,22 +196,28 @@ std::vector<executor_view> placement_table::base_views(const std::vector<slot>& 
       v.queued_ms = overall_ms_ / 2.0; // half a job is left, on average
     }
   }
-  // A unit's queued jobs are shared among its executors.
-  for (auto unit : queue.units_waiting()) {
-    const auto& replicas = placed_[unit];
-    if (replicas.empty())
-      continue;
-    auto q = queue.queued(unit);
-    auto n = static_cast<double>(replicas.size());
-    auto unit_ms = mean_ms(names_[unit]);
-    for (const auto& r : replicas) {
-      if (r.executor >= out.size())
-        continue;
-      out[r.executor].queued += static_cast<uint32_t>(std::ceil(q / n));
-      out[r.executor].queued_ms += q * unit_ms / n;
-    }
-  }
+  for (auto unit : queue.units_waiting())
+    shift_load(out, unit, placed_[unit], queue, 1);
   return out;
+}
+
+void placement_table::shift_load(std::vector<executor_view>& views, unit_index unit,
+                                 const std::vector<placed_replica>& replicas,
+                                 const job_queue& queue, int sign) const {
+  // A unit's queued jobs are shared among its executors.
+  auto q = queue.queued(unit);
+  if (replicas.empty() || q == 0)
+    return;
+  auto n = static_cast<double>(replicas.size());
+  auto jobs = static_cast<uint32_t>(std::ceil(q / n));
+  auto ms = q * mean_ms(names_[unit]) / n;
+  for (const auto& r : replicas) {
+    if (r.executor >= views.size())
+      continue;
+    auto& v = views[r.executor];
+    v.queued = sign > 0 ? v.queued + jobs : v.queued - std::min(v.queued, jobs);
+    v.queued_ms = sign > 0 ? v.queued_ms + ms : std::max(0.0, v.queued_ms - ms);
+  }
 }
 
 std::vector<executor_view> placement_table::views(unit_index unit, const std::vector<slot>& slots,
@@ -295,6 +312,21 @@ placement_action placement_table::review_unit(unit_index unit, const std::vector
   return change.action;
 }
 
+placement_action placement_table::review_and_shift(unit_index unit, const std::vector<slot>& slots,
+                                                   const job_queue& queue,
+                                                   std::vector<executor_view>& base,
+                                                   steady_time now, double now_ms) {
+  auto before = placed_[unit];
+  auto action = review_unit(unit, slots, queue, base, now, now_ms);
+  if (action != placement_action::keep) {
+    // Only the unit's own executors' loads change: adjust them, rather than
+    // building every executor's view again.
+    shift_load(base, unit, before, queue, -1);
+    shift_load(base, unit, placed_[unit], queue, 1);
+  }
+  return action;
+}
+
 void placement_table::review(const std::vector<slot>& slots, const job_queue& queue,
                              steady_time now, double now_ms) {
   if (!enabled_)
@@ -311,8 +343,7 @@ void placement_table::review(const std::vector<slot>& slots, const job_queue& qu
       if (!any_up(unit, slots)) {
         if (base.empty())
           base = base_views(slots, queue);
-        if (review_unit(unit, slots, queue, base, now, now_ms) != placement_action::keep)
-          base = base_views(slots, queue);
+        review_and_shift(unit, slots, queue, base, now, now_ms);
       }
     return;
   }
@@ -330,10 +361,9 @@ void placement_table::review(const std::vector<slot>& slots, const job_queue& qu
     // one lowers the wait that the next is judged by), so a review every few
     // milliseconds spreads a burst as fast as a review on every event would.
     for (uint32_t changes = 0;; ++changes) {
-      auto action = review_unit(unit, slots, queue, base, now, now_ms);
+      auto action = review_and_shift(unit, slots, queue, base, now, now_ms);
       if (action == placement_action::keep)
         break;
-      base = base_views(slots, queue);
       if (action != placement_action::add || changes >= queue.queued(unit))
         break;
     }

@@ -39,6 +39,9 @@ public:
   /// The units placed on executor `index`, by number (none while placement is off).
   const std::vector<unit_index>& units_on(size_t index) const;
 
+  /// The executors any of `units` is placed on, in index order, once each.
+  std::vector<size_t> executors_for(const std::vector<unit_index>& units) const;
+
   /// The executors `unit` is placed on, primary first.
   std::vector<size_t> executors_of(const std::string& unit) const;
 
@@ -91,6 +94,14 @@ private:
   /// queued there); views() adds what is particular to one unit.
   std::vector<executor_view> base_views(const std::vector<slot>& slots,
                                         const job_queue& queue) const;
+  /// Adds (`sign` 1) or takes away (-1) `unit`'s queued work on `replicas`.
+  void shift_load(std::vector<executor_view>& views, unit_index unit,
+                  const std::vector<placed_replica>& replicas, const job_queue& queue,
+                  int sign) const;
+  /// review_unit, then the change's effect on the executors' loads in `base`.
+  placement_action review_and_shift(unit_index unit, const std::vector<slot>& slots,
+                                    const job_queue& queue, std::vector<executor_view>& base,
+                                    steady_time now, double now_ms);
   std::vector<executor_view> views(unit_index unit, const std::vector<slot>& slots,
                                    const std::vector<executor_view>& base, bool queued) const;
   /// Reviews one unit: makes the change core's review asks for, and returns it.

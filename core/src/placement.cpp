@@ -30,10 +30,13 @@ placement_unit placement_unit_of(const schedule_model& m) {
 }
 
 uint64_t placement_unit::bytes() const {
-  uint64_t total = 0;
-  for (const auto& [id, n] : blobs)
-    total += n;
-  return total;
+  if (!bytes_known) {
+    bytes_sum = 0;
+    for (const auto& [id, n] : blobs)
+      bytes_sum += n;
+    bytes_known = true;
+  }
+  return bytes_sum;
 }
 
 uint64_t placement_unit::resident_bytes(const std::unordered_set<content_id>& resident) const {
@@ -61,10 +64,10 @@ placement_score score_executor(const placement_unit& unit, const executor_view& 
   return s;
 }
 
-bool better_place(const placement_unit& unit, const executor_view& a, const executor_view& b,
-                  const placement_options& opts) {
-  auto ca = score_executor(unit, a, opts).total_ms();
-  auto cb = score_executor(unit, b, opts).total_ms();
+namespace {
+
+// better_place with both costs known.
+bool better_at(const executor_view& a, double ca, const executor_view& b, double cb) {
   if (std::abs(ca - cb) > tie_ms)
     return ca < cb;
   if (a.queued != b.queued)
@@ -72,6 +75,14 @@ bool better_place(const placement_unit& unit, const executor_view& a, const exec
   if (a.holds != b.holds)
     return a.holds;
   return a.resident_bytes > b.resident_bytes;
+}
+
+} // namespace
+
+bool better_place(const placement_unit& unit, const executor_view& a, const executor_view& b,
+                  const placement_options& opts) {
+  return better_at(a, score_executor(unit, a, opts).total_ms(), b,
+                   score_executor(unit, b, opts).total_ms());
 }
 
 std::optional<size_t> place_unit(const placement_unit& unit,
@@ -84,12 +95,18 @@ std::optional<size_t> place_unit(const placement_unit& unit,
   for (auto e : exclude)
     if (e < excluded.size())
       excluded[e] = true;
+  // Each executor is scored once (better_place would score the best so far
+  // again at every comparison).
   std::optional<size_t> best;
+  double best_ms = 0.0;
   for (size_t i = 0; i < views.size(); ++i) {
     if (!views[i].up || excluded[i])
       continue;
-    if (!best || better_place(unit, views[i], views[*best], opts))
+    auto ms = score_executor(unit, views[i], opts).total_ms();
+    if (!best || better_at(views[i], ms, views[*best], best_ms)) {
       best = i;
+      best_ms = ms;
+    }
   }
   return best;
 }
