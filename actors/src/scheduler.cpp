@@ -242,38 +242,27 @@ void dispatch(self_ptr self) {
   auto now = st.now();
   st.queue->expire(now);
   auto& placement = *st.placement;
-  // Look again when a batch still filling has waited long enough.
-  auto wake_at = [&](steady_time wake) {
-    if (wake != steady_time::max() && wake < st.next_wake) {
-      st.next_wake = wake;
-      self->delayed_send(self, wake - now, tick_atom::value);
-    }
-  };
   if (placement.refresh_groups(st.slots))
     st.queue->regroup([&placement](const infer_job& j) { return placement.unit_id(j); });
   // No wake-up for a review that falls due while jobs wait: each delayed
   // message wakes CAF's clock thread, which cost a third of the throughput of
   // bench rpc; the next completion or arrival reviews, as it always did.
   placement.review(st.slots, *st.queue, now, st.now_ms());
-  // With placement, only the executors of units with jobs waiting can take
-  // one: they are looked at, in index order, rather than every executor on
-  // every event (a cost that grew with the cluster).
-  std::vector<size_t> candidates;
-  if (placement.enabled())
-    candidates = placement.executors_for(st.queue->units_waiting());
-  auto count = placement.enabled() ? candidates.size() : st.slots.size();
-  for (size_t c = 0; c < count && !st.queue->empty(); ++c) {
-    auto i = placement.enabled() ? candidates[c] : c;
-    if (i >= st.slots.size() || st.slots[i].busy || !st.slots[i].up())
+  for (auto i : placement.executors_for(st.queue->units_waiting(), st.slots.size())) {
+    if (st.queue->empty())
+      break;
+    if (st.slots[i].busy || !st.slots[i].up())
       continue;
     // With placement, an executor looks only at the lines of its units.
     const auto* units = placement.enabled() ? &placement.units_on(i) : nullptr;
-    if (units != nullptr && units->empty())
-      continue;
     auto wake = steady_time::max();
     auto work = st.queue->take(st.slots[i], now, wake, units);
     if (work.members.empty()) {
-      wake_at(wake);
+      // A batch is still filling: look again when its wait is over.
+      if (wake != steady_time::max() && wake < st.next_wake) {
+        st.next_wake = wake;
+        self->delayed_send(self, wake - now, tick_atom::value);
+      }
       continue;
     }
     run_on(self, i, std::move(work));

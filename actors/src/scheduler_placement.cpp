@@ -66,22 +66,21 @@ const std::vector<unit_index>& placement_table::units_on(size_t index) const {
   return index < units_on_.size() ? units_on_[index] : none;
 }
 
-std::vector<size_t> placement_table::executors_for(const std::vector<unit_index>& units) const {
+std::vector<size_t> placement_table::executors_for(const std::vector<unit_index>& units,
+                                                   size_t executors) const {
   std::vector<size_t> out;
+  if (!enabled_) {
+    for (size_t i = 0; i < executors; ++i)
+      out.push_back(i);
+    return out;
+  }
   for (auto u : units)
     if (u < placed_.size())
       for (const auto& r : placed_[u])
-        out.push_back(r.executor);
+        if (r.executor < executors)
+          out.push_back(r.executor);
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
-  return out;
-}
-
-std::vector<size_t> placement_table::executors_of(const std::string& unit) const {
-  std::vector<size_t> out;
-  if (auto id = ids_.find(unit); id != ids_.end())
-    for (const auto& r : placed_[id->second])
-      out.push_back(r.executor);
   return out;
 }
 
@@ -271,8 +270,8 @@ placement_action placement_table::review_unit(unit_index unit, const std::vector
   auto replicas = placed_[unit];
   unit_load q;
   q.queued = queue.queued(unit);
-  if (auto head = queue.head_arrival(unit))
-    q.oldest_wait_ms = ms_since(*head, now);
+  if (auto oldest = queue.oldest_arrival(unit))
+    q.oldest_wait_ms = ms_since(*oldest, now);
   // With no job waiting, core's review can only drop a replica that is down
   // or idle: when none is, it keeps, and scoring every executor is skipped.
   if (q.queued == 0 && replicas.size() > 1 &&

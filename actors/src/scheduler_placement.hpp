@@ -39,11 +39,11 @@ public:
   /// The units placed on executor `index`, by number (none while placement is off).
   const std::vector<unit_index>& units_on(size_t index) const;
 
-  /// The executors any of `units` is placed on, in index order, once each.
-  std::vector<size_t> executors_for(const std::vector<unit_index>& units) const;
-
-  /// The executors `unit` is placed on, primary first.
-  std::vector<size_t> executors_of(const std::string& unit) const;
+  /// The executors (of the first `executors`) that may take a job of
+  /// `units`: those any of them is placed on, or every one while placement
+  /// is off; in index order, once each. Dispatch looks only at these, not at
+  /// every executor on every event (a cost that grew with the cluster).
+  std::vector<size_t> executors_for(const std::vector<unit_index>& units, size_t executors) const;
 
   /// Takes the fused groups executors reported, when they changed; true when
   /// the unit of some model changed (the queue then files its jobs again).

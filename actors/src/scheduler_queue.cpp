@@ -42,11 +42,17 @@ uint32_t job_queue::queued(unit_index unit) const {
   return line == by_unit_.end() ? 0 : static_cast<uint32_t>(line->second.size());
 }
 
-std::optional<steady_time> job_queue::head_arrival(unit_index unit) const {
+std::optional<steady_time> job_queue::oldest_arrival(unit_index unit) const {
   auto line = by_unit_.find(unit);
   if (line == by_unit_.end())
     return std::nullopt;
-  return jobs_.at(*line->second.begin()).job.job.arrival;
+  // Queue order is not arrival order (re-queued jobs, uploads that finish
+  // out of order), so the whole line is read; reviews, its only reader, run
+  // on a cadence, not per event.
+  auto oldest = steady_time::max();
+  for (auto at : line->second)
+    oldest = std::min(oldest, jobs_.at(at).job.job.arrival);
+  return oldest;
 }
 
 std::vector<unit_index> job_queue::units_waiting() const {

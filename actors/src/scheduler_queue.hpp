@@ -90,8 +90,8 @@ public:
   /// How many jobs of `unit` wait.
   uint32_t queued(unit_index unit) const;
 
-  /// When the job at the head of `unit`'s line arrived; none when none waits.
-  std::optional<steady_time> head_arrival(unit_index unit) const;
+  /// When the longest-waiting job of `unit` arrived; none when none waits.
+  std::optional<steady_time> oldest_arrival(unit_index unit) const;
 
   /// The units that have jobs waiting.
   std::vector<unit_index> units_waiting() const;

@@ -30,13 +30,10 @@ placement_unit placement_unit_of(const schedule_model& m) {
 }
 
 uint64_t placement_unit::bytes() const {
-  if (!bytes_known) {
-    bytes_sum = 0;
-    for (const auto& [id, n] : blobs)
-      bytes_sum += n;
-    bytes_known = true;
-  }
-  return bytes_sum;
+  uint64_t total = 0;
+  for (const auto& [id, n] : blobs)
+    total += n;
+  return total;
 }
 
 uint64_t placement_unit::resident_bytes(const std::unordered_set<content_id>& resident) const {
@@ -47,13 +44,15 @@ uint64_t placement_unit::resident_bytes(const std::unordered_set<content_id>& re
   return total;
 }
 
-placement_score score_executor(const placement_unit& unit, const executor_view& e,
-                               const placement_options& opts) {
+namespace {
+
+// The score for a unit of `bytes` in all: place_unit sums a unit's bytes once
+// for all the executors it scores.
+placement_score score_of(uint64_t bytes, const executor_view& e, const placement_options& opts) {
   placement_score s;
   s.wait_ms = e.queued_ms;
   if (e.holds)
     return s;
-  auto bytes = unit.bytes();
   auto missing = bytes - std::min(bytes, e.resident_bytes);
   auto bandwidth = std::max(opts.load_bytes_per_ms, 1e-9);
   s.load_ms = static_cast<double>(missing) / bandwidth;
@@ -62,6 +61,13 @@ placement_score score_executor(const placement_unit& unit, const executor_view& 
   if (missing > e.free_bytes)
     s.evict_ms = opts.evict_weight * static_cast<double>(missing - e.free_bytes) / bandwidth;
   return s;
+}
+
+} // namespace
+
+placement_score score_executor(const placement_unit& unit, const executor_view& e,
+                               const placement_options& opts) {
+  return score_of(unit.bytes(), e, opts);
 }
 
 namespace {
@@ -99,10 +105,11 @@ std::optional<size_t> place_unit(const placement_unit& unit,
   // again at every comparison).
   std::optional<size_t> best;
   double best_ms = 0.0;
+  auto bytes = unit.bytes();
   for (size_t i = 0; i < views.size(); ++i) {
     if (!views[i].up || excluded[i])
       continue;
-    auto ms = score_executor(unit, views[i], opts).total_ms();
+    auto ms = score_of(bytes, views[i], opts).total_ms();
     if (!best || better_at(views[i], ms, views[*best], best_ms)) {
       best = i;
       best_ms = ms;

@@ -25,12 +25,7 @@ struct placement_unit {
   std::string name;
   std::vector<std::pair<content_id, uint64_t>> blobs; ///< distinct, with bytes
 
-  /// The sum of its blobs' bytes, summed on the first call (a placement
-  /// scores every executor with it; `blobs` must not change after).
   uint64_t bytes() const;
-
-  mutable uint64_t bytes_sum = 0; ///< bytes(), once known
-  mutable bool bytes_known = false;
 
   /// Bytes of its blobs that are in `resident`.
   uint64_t resident_bytes(const std::unordered_set<content_id>& resident) const;
