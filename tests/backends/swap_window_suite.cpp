@@ -123,6 +123,38 @@ TEST_SUITE("swap_window") {
     }
   }
 
+  TEST_CASE("with every block resident the run leases them itself; a block read starts prefetching") {
+    auto& zoo = test::small_zoo::get();
+    const auto& m = zoo.manifest("vit-tiny");
+    auto in = image(m, 1, 3);
+    auto bytes = test::model_bytes(m);
+    // A budget of the whole model keeps every block cached between runs.
+    stream_rig r{*zoo.store, bytes, load_mode::copy};
+    auto model = r.prepare(m, {bytes});
+    stream_stats first, cached, after_drop;
+    auto a = r.run(*model, in, &first);
+    auto b = r.run(*model, in, &cached);
+    CHECK(first.bytes_read == bytes);
+    CHECK(cached.bytes_read == 0);
+    // No helper: nothing was leased ahead of the run, and it never waited on one.
+    for (const auto& blk : cached.blocks) {
+      CAPTURE(blk.node);
+      CHECK_FALSE(blk.prefetched);
+      CHECK(blk.ahead == 0);
+    }
+    // Evicted between runs: the first block read starts the helper, which
+    // leases the next blocks ahead of the run.
+    CHECK(r.rig.mgr->drop_cached() > 0);
+    auto c = r.run(*model, in, &after_drop);
+    CHECK(after_drop.bytes_read == bytes);
+    uint32_t prefetched = 0;
+    for (const auto& blk : after_drop.blocks)
+      prefetched += blk.prefetched ? 1 : 0;
+    CHECK(prefetched > 0);
+    CHECK(same_bytes(a[0], b[0]));
+    CHECK(same_bytes(a[0], c[0]));
+  }
+
   TEST_CASE("memory pressure during a run shrinks its window and the request succeeds") {
     auto& zoo = test::small_zoo::get();
     const auto& m = zoo.manifest("vit-tiny");

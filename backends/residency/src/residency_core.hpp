@@ -28,6 +28,7 @@ public:
 
   caf::expected<lease_ptr> load(const std::string& owner, const std::vector<blob_ref>& blobs);
   size_t prefetch(const std::vector<blob_ref>& blobs);
+  uint64_t missing_bytes(const std::vector<blob_ref>& blobs) const;
   void unload(lease& l, bool free_now);
   uint64_t drop_cached();
 

@@ -75,6 +75,10 @@ residency_stats residency_manager::stats() const {
   return core_->stats();
 }
 
+uint64_t residency_manager::missing_bytes(const std::vector<blob_ref>& blobs) const {
+  return core_->missing_bytes(blobs);
+}
+
 std::vector<blob_residency> residency_manager::blobs() const {
   return core_->blobs();
 }

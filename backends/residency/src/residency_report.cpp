@@ -46,6 +46,15 @@ residency_stats residency_core::stats() const {
   return out;
 }
 
+uint64_t residency_core::missing_bytes(const std::vector<blob_ref>& blobs) const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  uint64_t missing = 0;
+  for (const auto& b : blobs)
+    if (auto i = table_.find(b.id); i == table_.end() || !i->second.resident)
+      missing += b.bytes;
+  return missing;
+}
+
 std::vector<blob_residency> residency_core::blobs() const {
   std::lock_guard<std::mutex> guard{mtx_};
   std::unordered_map<content_id, std::vector<std::string>> holders;

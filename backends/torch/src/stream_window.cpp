@@ -62,12 +62,29 @@ void stream_window::stop() {
 }
 
 void stream_window::start() {
-  {
-    std::lock_guard<std::mutex> guard{mtx_};
-    retain();
+  // With every block resident there is nothing to hide: the run leases each
+  // block itself, and no helper thread starts, wakes or competes for a core
+  // with LibTorch's. The helper starts at the first block that is read.
+  bool all_resident = false;
+  if (opts_.prefetch && !plan_.steps.empty()) {
+    std::vector<residency::blob_ref> all;
+    for (const auto& step : plan_.steps)
+      all.insert(all.end(), step.blobs.begin(), step.blobs.end());
+    all_resident = residency_.missing_bytes(all) == 0;
   }
-  if (opts_.prefetch && !plan_.steps.empty())
-    helper_ = std::thread{[this] { prefetch_loop(); }};
+  std::lock_guard<std::mutex> guard{mtx_};
+  retain();
+  if (!opts_.prefetch || plan_.steps.empty())
+    return;
+  if (all_resident)
+    helper_deferred_ = true;
+  else
+    start_helper();
+}
+
+void stream_window::start_helper() {
+  helper_deferred_ = false;
+  helper_ = std::thread{[this] { prefetch_loop(); }};
 }
 
 void stream_window::retain() {
@@ -237,6 +254,8 @@ void stream_window::load(lock_type& lock, uint32_t s, bool forced) {
     if (entry.lease->report().bytes_read > 0) {
       load_ms_ = averaged(load_ms_, elapsed);
       adapt();
+      if (helper_deferred_ && !stop_)
+        start_helper(); // a block was not resident after all: prefetch the rest
     }
   } else {
     unhold(s);

@@ -39,7 +39,8 @@ public:
   stream_window(const stream_window&) = delete;
   stream_window& operator=(const stream_window&) = delete;
 
-  /// Starts the helper thread when prefetching.
+  /// Starts the helper thread when prefetching and some block is not
+  /// resident; otherwise it starts at the first block read (evicted meanwhile).
   void start();
 
   /// Stops loading: the helper ends, and a take() waiting, or any later one,
@@ -81,6 +82,8 @@ private:
 
   void prefetch_loop();
   void wake_helper();
+  /// Starts the helper thread; called with mtx_ held.
+  void start_helper();
   uint64_t new_bytes(uint32_t s) const;
   bool admissible(uint32_t s, bool& forced) const;
   void load(lock_type& lock, uint32_t s, bool forced);
@@ -113,6 +116,8 @@ private:
   bool waiting_ = false;   ///< the run waits for step next_run_
   uint32_t in_flight_ = 0; ///< leases being granted right now (helper or run)
   bool helper_idle_ = false; ///< the helper waits on helper_cv_
+  /// Prefetching, but every block was resident at the start: no helper yet.
+  bool helper_deferred_ = false;
   bool failed_ = false;
   bool stop_ = false;
   std::map<uint32_t, loaded> ready_; ///< leased, not yet taken

@@ -92,6 +92,10 @@ public:
   /// low watermark (prefetch never evicts). Returns how many were queued.
   size_t prefetch(const std::vector<blob_ref>& blobs);
 
+  /// The bytes of `blobs` that are not resident now (missing, or still being
+  /// read): what a load of them would wait for.
+  uint64_t missing_bytes(const std::vector<blob_ref>& blobs) const;
+
   /// Drains the lease's pins, then releases its blobs: they stay cached when
   /// `keep_unloaded` is set and are freed at once otherwise (or when `free_now`).
   void unload(const lease_ptr& l, bool free_now = false);
