@@ -160,7 +160,11 @@ caf::expected<model_result> measure(const bench_store& bs, const std::string& na
       return r.error();
     return ms_since(start);
   };
-  for (uint32_t round = 0; round < opts.repeat + 2; ++round) {
+  // The metrics are medians of paired ratios, whose spread is that of two
+  // runs: 2 * --repeat + 1 timed rounds (11 at the default), so that three
+  // runs of the bench agree to a few percent on this 2-core machine.
+  auto rounds = 2 * std::max<uint32_t>(opts.repeat, 1) + 1;
+  for (uint32_t round = 0; round < rounds + 2; ++round) {
     bool timed = round >= 2;
     for (auto& c : out.streams) {
       auto base = run_resident();
