@@ -154,6 +154,27 @@ void add_residency_families(std::vector<metric_family>& out, const residency::re
   add(evictions, {{"reason", "load"}}, static_cast<double>(c.evictions - c.evictions_dropped));
   add(evictions, {{"reason", "drop_cached"}}, static_cast<double>(c.evictions_dropped));
   out.push_back(std::move(evictions));
+  auto integrity = family("blob_integrity_total",
+                          "Integrity of resident blobs after their load (decision 43): changes "
+                          "the watch saw to the files of blobs used in place, re-hashes, blobs "
+                          "found not to match their id, and runs discarded because a file they "
+                          "used changed while they ran.",
+                          "counter");
+  add(integrity, {{"event", "file_changed"}}, static_cast<double>(c.blob_file_changes));
+  add(integrity, {{"event", "rehashed"}}, static_cast<double>(c.blobs_rehashed));
+  add(integrity, {{"event", "found_bad"}}, static_cast<double>(c.blobs_found_changed));
+  add(integrity, {{"event", "run_discarded"}}, static_cast<double>(c.runs_discarded));
+  out.push_back(std::move(integrity));
+  auto scrub = family("scrub_total",
+                      "The background scrub of resident blobs (scrub_bytes_per_s): passes "
+                      "completed over every resident blob, blobs and bytes hashed, and blobs "
+                      "whose bytes no longer matched their id.",
+                      "counter");
+  add(scrub, {{"what", "passes"}}, static_cast<double>(s.scrub.passes));
+  add(scrub, {{"what", "blobs"}}, static_cast<double>(s.scrub.blobs));
+  add(scrub, {{"what", "bytes"}}, static_cast<double>(s.scrub.bytes));
+  add(scrub, {{"what", "mismatches"}}, static_cast<double>(s.scrub.mismatches));
+  out.push_back(std::move(scrub));
   out.push_back(counter("evicted_bytes_total", "Bytes evicted from the device tier.",
                         static_cast<double>(c.bytes_evicted)));
   auto pressure = family("memory_pressure_level",

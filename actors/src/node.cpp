@@ -64,6 +64,7 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg, zmq::co
   n->arena_ = std::move(tier->memory);
   n->residency_ = std::make_unique<residency::residency_manager>(
     *n->store_, *n->arena_, residency::residency_options::from(cfg));
+  n->scrubber_ = std::make_unique<residency::scrubber>(*n->residency_, cfg.scrub_bytes_per_s);
   auto catalogue = n->store_->manifests().list_latest();
   n->residency_->learn_sharing_from(catalogue);
   // Actor threads: the pooled actors only route and queue (executors are
@@ -231,6 +232,12 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg, zmq::co
     n->set_peer_target(*n->groups_target_, n->gateway_->actor(), 0);
   if (!auto_note.empty())
     log->event(auto_note);
+  if (cfg.mode == load_mode::in_place && n->residency_->options().mode != load_mode::in_place)
+    log->event("warning: load_mode in_place refused: changes to the files of the store " +
+               cfg.store_path +
+               " cannot be watched on its file system (network or FUSE), "
+               "so a changed file could serve wrong answers; blobs are copied into device "
+               "memory and verified instead (decision 43)");
   log->event("started: serving " + n->gateway_->endpoint() + " with " + std::to_string(*executors)
                    + " executor(s) and " + std::to_string(cfg.peers.size()) + " peer(s)");
   n->node_name_ = cfg.node_name;

@@ -49,240 +49,260 @@ entry u64_entry(const char* key, const char* help, uint64_t node_config::*member
 
 const std::vector<entry>& entries() {
   static const std::vector<entry> table{
-    {"store_path", "directory of the block store (blobs, skeletons, manifests)",
-     [](node_config& c, const std::string& v) -> caf::error {
-       c.store_path = v;
-       return {};
-     },
-     [](const node_config& c) { return c.store_path; }},
-    {"device", "device that executors run on: cpu, or cuda:N where the build has CUDA",
-     [](node_config& c, const std::string& v) -> caf::error {
-       c.device = v;
-       return {};
-     },
-     [](const node_config& c) { return c.device; }},
-    u64_entry("device_budget_bytes", "bytes of parameters the device tier may hold (KiB/MiB/GiB)",
-              &node_config::device_budget_bytes),
-    u64_entry("device_cache_bytes",
-              "freed device memory kept for the next loads (the CPU arena's pages, the GPU "
-              "allocator's blocks); 0 gives it back at once",
-              &node_config::device_cache_bytes),
-    u64_entry("map_cache_bytes",
-              "blob files kept mapped after a copy-mode read, so later reads copy from the "
-              "page cache without system calls; 0 reads with pread every time",
-              &node_config::map_cache_bytes),
-    u64_entry("readahead_bytes",
-              "bytes of a load's next blob files the kernel is asked to read ahead once its "
-              "reads come from the disk; 0 asks for nothing ahead",
-              &node_config::readahead_bytes),
-    {"load_mode", "in_place: view mapped blobs; copy: copy into device memory",
-     [](node_config& c, const std::string& v) -> caf::error {
-       if (v == "in_place")
-         c.mode = load_mode::in_place;
-       else if (v == "copy")
-         c.mode = load_mode::copy;
-       else
-         return bad_field("load_mode", "\"" + v + "\" is not in_place or copy");
-       return {};
-     },
-     [](const node_config& c) {
-       return std::string{c.mode == load_mode::in_place ? "in_place" : "copy"};
-     }},
-    {"verify_blobs", "re-hash every blob when it is read, so corruption is never silent",
-     [](node_config& c, const std::string& v) -> caf::error {
-       auto x = parse_bool("verify_blobs", v);
-       if (!x)
-         return x.error();
-       c.verify_blobs = *x;
-       return {};
-     },
-     [](const node_config& c) { return std::string{c.verify_blobs ? "true" : "false"}; }},
-    {"io_threads", "threads that read blobs from the store into the device tier",
-     [](node_config& c, const std::string& v) -> caf::error {
-       auto x = parse_u64("io_threads", v);
-       if (!x)
-         return x.error();
-       c.io_threads = static_cast<uint32_t>(*x);
-       return {};
-     },
-     [](const node_config& c) { return std::to_string(c.io_threads); }},
-    {"eviction_policy", "cost_aware (reload cost x reuse, GDSF) or lru",
-     [](node_config& c, const std::string& v) -> caf::error {
-       auto x = parse_eviction_policy(v);
-       if (!x)
-         return bad_field("eviction_policy", "\"" + v + "\" is not cost_aware or lru");
-       c.eviction = *x;
-       return {};
-     },
-     [](const node_config& c) { return std::string{to_string(c.eviction)}; }},
-    {"keep_unloaded_blocks", "keep an unloaded model's blocks cached until memory is needed",
-     [](node_config& c, const std::string& v) -> caf::error {
-       auto x = parse_bool("keep_unloaded_blocks", v);
-       if (!x)
-         return x.error();
-       c.keep_unloaded_blocks = *x;
-       return {};
-     },
-     [](const node_config& c) { return std::string{c.keep_unloaded_blocks ? "true" : "false"}; }},
-    watermark_entry("watermark_low", "fraction of the device budget where memory pressure begins",
-                    &watermarks::low),
-    watermark_entry("watermark_high", "fraction of the device budget where pressure is high",
-                    &watermarks::high),
-    watermark_entry("watermark_critical", "fraction of the device budget where pressure is critical",
-                    &watermarks::critical),
-    {"torch_threads", "LibTorch intra-op threads per executor (0: LibTorch's default)",
-     [](node_config& c, const std::string& v) -> caf::error {
-       auto x = parse_u64("torch_threads", v);
-       if (!x)
-         return x.error();
-       c.torch_threads = static_cast<uint32_t>(*x);
-       return {};
-     },
-     [](const node_config& c) { return std::to_string(c.torch_threads); }},
-    {"actor_threads", "threads for the pooled actors (gateway, scheduler, monitor); 1 keeps every hop on one thread",
-     [](node_config& c, const std::string& v) -> caf::error {
-       auto x = parse_u64("actor_threads", v);
-       if (!x)
-         return x.error();
-       c.actor_threads = static_cast<uint32_t>(*x);
-       return {};
-     },
-     [](const node_config& c) { return std::to_string(c.actor_threads); }},
-    {"listen", "ZeroMQ endpoint of the client gateway (tcp://HOST:PORT; port * picks one)",
-     [](node_config& c, const std::string& v) -> caf::error {
-       c.listen = v;
-       return {};
-     },
-     [](const node_config& c) { return c.listen; }},
-    {"node_name", "name of this node in status replies",
-     [](node_config& c, const std::string& v) -> caf::error {
-       c.node_name = v;
-       return {};
-     },
-     [](const node_config& c) { return c.node_name; }},
-    {"executors", "executors on the device (concurrent batches); auto: measured at start-up",
-     [](node_config& c, const std::string& v) -> caf::error {
-       c.executors_auto = v == "auto";
-       if (c.executors_auto) {
-         c.executors = 1; // until the start-up measurement picks the count
+      {"store_path", "directory of the block store (blobs, skeletons, manifests)",
+       [](node_config& c, const std::string& v) -> caf::error {
+         c.store_path = v;
          return {};
-       }
-       auto x = parse_u64("executors", v);
-       if (!x)
-         return x.error();
-       c.executors = static_cast<uint32_t>(*x);
-       return {};
-     },
-     [](const node_config& c) { return c.executors_auto ? std::string{"auto"} : std::to_string(c.executors); }},
-    {"peers", "comma-separated gateways of worker nodes this node schedules onto",
-     [](node_config& c, const std::string& v) -> caf::error {
-       c.peers = split_list(v);
-       return {};
-     },
-     [](const node_config& c) { return join_list(c.peers); }},
-    {"fetch_peers", "comma-separated gateways whose loaders this node fetches missing model parts from "
-                    "(empty: the peers)",
-     [](node_config& c, const std::string& v) -> caf::error {
-       c.fetch_peers = split_list(v);
-       return {};
-     },
-     [](const node_config& c) { return join_list(c.fetch_peers); }},
-    u64_entry("fetch_timeout_ms", "how long one peer may take to answer one fetch before the next is tried",
-              &node_config::fetch_timeout_ms),
-    {"queue_order", "scheduler order: reuse_aware, edf or fifo",
-     [](node_config& c, const std::string& v) -> caf::error {
-       if (v != "reuse_aware" && v != "edf" && v != "fifo")
-         return bad_field("queue_order", "\"" + v + "\" is not reuse_aware, edf or fifo");
-       c.queue_order = v;
-       return {};
-     },
-     [](const node_config& c) { return c.queue_order; }},
-    {"placement", "how jobs reach executors: scored (units placed by memory, resident blobs, queue) or any_idle",
-     [](node_config& c, const std::string& v) -> caf::error {
-       if (v != "scored" && v != "any_idle")
-         return bad_field("placement", "\"" + v + "\" is not scored or any_idle");
-       c.placement = v;
-       return {};
-     },
-     [](const node_config& c) { return c.placement; }},
-    {"max_batch_rows", "rows one dynamic batch may hold (1: no batching)",
-     [](node_config& c, const std::string& v) -> caf::error {
-       auto x = parse_u64("max_batch_rows", v);
-       if (!x)
-         return x.error();
-       if (*x < 1 || *x > 4096)
-         return bad_field("max_batch_rows", "must be between 1 and 4096");
-       c.max_batch_rows = static_cast<uint32_t>(*x);
-       return {};
-     },
-     [](const node_config& c) { return std::to_string(c.max_batch_rows); }},
-    u64_entry("max_queue_delay_us", "microseconds a request may wait for its batch to fill",
-              &node_config::max_queue_delay_us),
-    {"auto_fuse", "define fused groups the grouping policy proposes from co-requests (docs/fusion.md)",
-     [](node_config& c, const std::string& v) -> caf::error {
-       auto x = parse_bool("auto_fuse", v);
-       if (!x)
-         return x.error();
-       c.auto_fuse = *x;
-       return {};
-     },
-     [](const node_config& c) { return std::string{c.auto_fuse ? "true" : "false"}; }},
-    {"uplink_capacity_mbps", "capacity of the clients' shared uplink in Mbit/s; with it the gateway gives each "
-                             "client a share in every reply (0: off; docs/scheduling.md)",
-     [](node_config& c, const std::string& v) -> caf::error {
-       auto x = parse_non_negative("uplink_capacity_mbps", v);
-       if (!x)
-         return x.error();
-       c.uplink_capacity_mbps = *x;
-       return {};
-     },
-     [](const node_config& c) { return number_text(c.uplink_capacity_mbps); }},
-    u64_entry("max_message_bytes", "largest request the gateway accepts (KiB/MiB/GiB)",
-              &node_config::max_message_bytes),
-    {"metrics_listen", "HOST:PORT of the HTTP /metrics, /healthz and /readyz endpoint (empty: off)",
-     [](node_config& c, const std::string& v) -> caf::error {
-       c.metrics_listen = v;
-       return {};
-     },
-     [](const node_config& c) { return c.metrics_listen; }},
-    {"curve_secret_key_file", "this node's CURVE secret key file; set, clients and peers must use CURVE",
-     [](node_config& c, const std::string& v) -> caf::error {
-       c.curve_secret_key_file = v;
-       return {};
-     },
-     [](const node_config& c) { return c.curve_secret_key_file; }},
-    {"curve_allow", "comma-separated client public keys (Z85) admitted under CURVE; * admits any",
-     [](node_config& c, const std::string& v) -> caf::error {
-       c.curve_allow = split_list(v);
-       return {};
-     },
-     [](const node_config& c) { return join_list(c.curve_allow); }},
-    {"curve_peer_keys", "comma-separated public keys (Z85 or files) of the peers, in the order of peers",
-     [](node_config& c, const std::string& v) -> caf::error {
-       c.curve_peer_keys = split_list(v);
-       return {};
-     },
-     [](const node_config& c) { return join_list(c.curve_peer_keys); }},
-    {"log_format", "text, or json for one JSON object per line",
-     [](node_config& c, const std::string& v) -> caf::error {
-       if (v != "text" && v != "json")
-         return bad_field("log_format", "\"" + v + "\" is not text or json");
-       c.log_format = v;
-       return {};
-     },
-     [](const node_config& c) { return c.log_format; }},
-    {"log_file", "file the node logs to (empty: standard error)",
-     [](node_config& c, const std::string& v) -> caf::error {
-       c.log_file = v;
-       return {};
-     },
-     [](const node_config& c) { return c.log_file; }},
-    {"log_level", "trace, debug, info, warn or error",
-     [](node_config& c, const std::string& v) -> caf::error {
-       c.log_level = v;
-       return {};
-     },
-     [](const node_config& c) { return c.log_level; }},
+       },
+       [](const node_config& c) { return c.store_path; }},
+      {"device", "device that executors run on: cpu, or cuda:N where the build has CUDA",
+       [](node_config& c, const std::string& v) -> caf::error {
+         c.device = v;
+         return {};
+       },
+       [](const node_config& c) { return c.device; }},
+      u64_entry("device_budget_bytes", "bytes of parameters the device tier may hold (KiB/MiB/GiB)",
+                &node_config::device_budget_bytes),
+      u64_entry("device_cache_bytes",
+                "freed device memory kept for the next loads (the CPU arena's pages, the GPU "
+                "allocator's blocks); 0 gives it back at once",
+                &node_config::device_cache_bytes),
+      u64_entry("map_cache_bytes",
+                "blob files kept mapped after a copy-mode read, so later reads copy from the "
+                "page cache without system calls; 0 reads with pread every time",
+                &node_config::map_cache_bytes),
+      u64_entry("readahead_bytes",
+                "bytes of a load's next blob files the kernel is asked to read ahead once its "
+                "reads come from the disk; 0 asks for nothing ahead",
+                &node_config::readahead_bytes),
+      u64_entry("scrub_bytes_per_s",
+                "bytes of resident blobs the background scrub re-hashes per second (MiB etc.); "
+                "0 turns the scrub off",
+                &node_config::scrub_bytes_per_s),
+      {"load_mode",
+       "in_place: view mapped blobs (only where the store's file system can be "
+       "watched; elsewhere copy, with a warning); copy: copy into device memory",
+       [](node_config& c, const std::string& v) -> caf::error {
+         if (v == "in_place")
+           c.mode = load_mode::in_place;
+         else if (v == "copy")
+           c.mode = load_mode::copy;
+         else
+           return bad_field("load_mode", "\"" + v + "\" is not in_place or copy");
+         return {};
+       },
+       [](const node_config& c) {
+         return std::string{c.mode == load_mode::in_place ? "in_place" : "copy"};
+       }},
+      {"verify_blobs", "re-hash every blob when it is read, so corruption is never silent",
+       [](node_config& c, const std::string& v) -> caf::error {
+         auto x = parse_bool("verify_blobs", v);
+         if (!x)
+           return x.error();
+         c.verify_blobs = *x;
+         return {};
+       },
+       [](const node_config& c) { return std::string{c.verify_blobs ? "true" : "false"}; }},
+      {"io_threads", "threads that read blobs from the store into the device tier",
+       [](node_config& c, const std::string& v) -> caf::error {
+         auto x = parse_u64("io_threads", v);
+         if (!x)
+           return x.error();
+         c.io_threads = static_cast<uint32_t>(*x);
+         return {};
+       },
+       [](const node_config& c) { return std::to_string(c.io_threads); }},
+      {"eviction_policy", "cost_aware (reload cost x reuse, GDSF) or lru",
+       [](node_config& c, const std::string& v) -> caf::error {
+         auto x = parse_eviction_policy(v);
+         if (!x)
+           return bad_field("eviction_policy", "\"" + v + "\" is not cost_aware or lru");
+         c.eviction = *x;
+         return {};
+       },
+       [](const node_config& c) { return std::string{to_string(c.eviction)}; }},
+      {"keep_unloaded_blocks", "keep an unloaded model's blocks cached until memory is needed",
+       [](node_config& c, const std::string& v) -> caf::error {
+         auto x = parse_bool("keep_unloaded_blocks", v);
+         if (!x)
+           return x.error();
+         c.keep_unloaded_blocks = *x;
+         return {};
+       },
+       [](const node_config& c) { return std::string{c.keep_unloaded_blocks ? "true" : "false"}; }},
+      watermark_entry("watermark_low", "fraction of the device budget where memory pressure begins",
+                      &watermarks::low),
+      watermark_entry("watermark_high", "fraction of the device budget where pressure is high",
+                      &watermarks::high),
+      watermark_entry("watermark_critical",
+                      "fraction of the device budget where pressure is critical",
+                      &watermarks::critical),
+      {"torch_threads", "LibTorch intra-op threads per executor (0: LibTorch's default)",
+       [](node_config& c, const std::string& v) -> caf::error {
+         auto x = parse_u64("torch_threads", v);
+         if (!x)
+           return x.error();
+         c.torch_threads = static_cast<uint32_t>(*x);
+         return {};
+       },
+       [](const node_config& c) { return std::to_string(c.torch_threads); }},
+      {"actor_threads",
+       "threads for the pooled actors (gateway, scheduler, monitor); 1 keeps every hop on one "
+       "thread",
+       [](node_config& c, const std::string& v) -> caf::error {
+         auto x = parse_u64("actor_threads", v);
+         if (!x)
+           return x.error();
+         c.actor_threads = static_cast<uint32_t>(*x);
+         return {};
+       },
+       [](const node_config& c) { return std::to_string(c.actor_threads); }},
+      {"listen", "ZeroMQ endpoint of the client gateway (tcp://HOST:PORT; port * picks one)",
+       [](node_config& c, const std::string& v) -> caf::error {
+         c.listen = v;
+         return {};
+       },
+       [](const node_config& c) { return c.listen; }},
+      {"node_name", "name of this node in status replies",
+       [](node_config& c, const std::string& v) -> caf::error {
+         c.node_name = v;
+         return {};
+       },
+       [](const node_config& c) { return c.node_name; }},
+      {"executors", "executors on the device (concurrent batches); auto: measured at start-up",
+       [](node_config& c, const std::string& v) -> caf::error {
+         c.executors_auto = v == "auto";
+         if (c.executors_auto) {
+           c.executors = 1; // until the start-up measurement picks the count
+           return {};
+         }
+         auto x = parse_u64("executors", v);
+         if (!x)
+           return x.error();
+         c.executors = static_cast<uint32_t>(*x);
+         return {};
+       },
+       [](const node_config& c) {
+         return c.executors_auto ? std::string{"auto"} : std::to_string(c.executors);
+       }},
+      {"peers", "comma-separated gateways of worker nodes this node schedules onto",
+       [](node_config& c, const std::string& v) -> caf::error {
+         c.peers = split_list(v);
+         return {};
+       },
+       [](const node_config& c) { return join_list(c.peers); }},
+      {"fetch_peers",
+       "comma-separated gateways whose loaders this node fetches missing model parts from "
+       "(empty: the peers)",
+       [](node_config& c, const std::string& v) -> caf::error {
+         c.fetch_peers = split_list(v);
+         return {};
+       },
+       [](const node_config& c) { return join_list(c.fetch_peers); }},
+      u64_entry("fetch_timeout_ms",
+                "how long one peer may take to answer one fetch before the next is tried",
+                &node_config::fetch_timeout_ms),
+      {"queue_order", "scheduler order: reuse_aware, edf or fifo",
+       [](node_config& c, const std::string& v) -> caf::error {
+         if (v != "reuse_aware" && v != "edf" && v != "fifo")
+           return bad_field("queue_order", "\"" + v + "\" is not reuse_aware, edf or fifo");
+         c.queue_order = v;
+         return {};
+       },
+       [](const node_config& c) { return c.queue_order; }},
+      {"placement",
+       "how jobs reach executors: scored (units placed by memory, resident blobs, queue) or "
+       "any_idle",
+       [](node_config& c, const std::string& v) -> caf::error {
+         if (v != "scored" && v != "any_idle")
+           return bad_field("placement", "\"" + v + "\" is not scored or any_idle");
+         c.placement = v;
+         return {};
+       },
+       [](const node_config& c) { return c.placement; }},
+      {"max_batch_rows", "rows one dynamic batch may hold (1: no batching)",
+       [](node_config& c, const std::string& v) -> caf::error {
+         auto x = parse_u64("max_batch_rows", v);
+         if (!x)
+           return x.error();
+         if (*x < 1 || *x > 4096)
+           return bad_field("max_batch_rows", "must be between 1 and 4096");
+         c.max_batch_rows = static_cast<uint32_t>(*x);
+         return {};
+       },
+       [](const node_config& c) { return std::to_string(c.max_batch_rows); }},
+      u64_entry("max_queue_delay_us", "microseconds a request may wait for its batch to fill",
+                &node_config::max_queue_delay_us),
+      {"auto_fuse",
+       "define fused groups the grouping policy proposes from co-requests (docs/fusion.md)",
+       [](node_config& c, const std::string& v) -> caf::error {
+         auto x = parse_bool("auto_fuse", v);
+         if (!x)
+           return x.error();
+         c.auto_fuse = *x;
+         return {};
+       },
+       [](const node_config& c) { return std::string{c.auto_fuse ? "true" : "false"}; }},
+      {"uplink_capacity_mbps",
+       "capacity of the clients' shared uplink in Mbit/s; with it the gateway gives each "
+       "client a share in every reply (0: off; docs/scheduling.md)",
+       [](node_config& c, const std::string& v) -> caf::error {
+         auto x = parse_non_negative("uplink_capacity_mbps", v);
+         if (!x)
+           return x.error();
+         c.uplink_capacity_mbps = *x;
+         return {};
+       },
+       [](const node_config& c) { return number_text(c.uplink_capacity_mbps); }},
+      u64_entry("max_message_bytes", "largest request the gateway accepts (KiB/MiB/GiB)",
+                &node_config::max_message_bytes),
+      {"metrics_listen",
+       "HOST:PORT of the HTTP /metrics, /healthz and /readyz endpoint (empty: off)",
+       [](node_config& c, const std::string& v) -> caf::error {
+         c.metrics_listen = v;
+         return {};
+       },
+       [](const node_config& c) { return c.metrics_listen; }},
+      {"curve_secret_key_file",
+       "this node's CURVE secret key file; set, clients and peers must use CURVE",
+       [](node_config& c, const std::string& v) -> caf::error {
+         c.curve_secret_key_file = v;
+         return {};
+       },
+       [](const node_config& c) { return c.curve_secret_key_file; }},
+      {"curve_allow", "comma-separated client public keys (Z85) admitted under CURVE; * admits any",
+       [](node_config& c, const std::string& v) -> caf::error {
+         c.curve_allow = split_list(v);
+         return {};
+       },
+       [](const node_config& c) { return join_list(c.curve_allow); }},
+      {"curve_peer_keys",
+       "comma-separated public keys (Z85 or files) of the peers, in the order of peers",
+       [](node_config& c, const std::string& v) -> caf::error {
+         c.curve_peer_keys = split_list(v);
+         return {};
+       },
+       [](const node_config& c) { return join_list(c.curve_peer_keys); }},
+      {"log_format", "text, or json for one JSON object per line",
+       [](node_config& c, const std::string& v) -> caf::error {
+         if (v != "text" && v != "json")
+           return bad_field("log_format", "\"" + v + "\" is not text or json");
+         c.log_format = v;
+         return {};
+       },
+       [](const node_config& c) { return c.log_format; }},
+      {"log_file", "file the node logs to (empty: standard error)",
+       [](node_config& c, const std::string& v) -> caf::error {
+         c.log_file = v;
+         return {};
+       },
+       [](const node_config& c) { return c.log_file; }},
+      {"log_level", "trace, debug, info, warn or error",
+       [](node_config& c, const std::string& v) -> caf::error {
+         c.log_level = v;
+         return {};
+       },
+       [](const node_config& c) { return c.log_level; }},
   };
   return table;
 }

@@ -1,16 +1,29 @@
 // Bad input and deadlines at the gateway: each kind of bad request gets its
 // specific error code, and the node keeps serving afterwards.
+#include "blob_damage.hpp"
 #include "node_fixture.hpp"
 #include "tessera/cuda/cuda_devices.hpp"
 #include "why.hpp"
 
 #include <zmq_addon.hpp>
 
+#include <filesystem>
+#include <fstream>
+
 using namespace tessera;
 using namespace tessera::test;
 using namespace tessera::transport;
 
 namespace {
+
+// The largest blob that only `m` binds.
+std::pair<content_id, uint64_t> private_blob(const small_zoo& zoo, const model_manifest& m) {
+  std::pair<content_id, uint64_t> best{{}, 0};
+  for (const auto& [id, bytes] : unique_blobs(m))
+    if (zoo.store->models_using(id).size() == 1 && bytes > best.second)
+      best = {id, bytes};
+  return best;
+}
 
 ec code_of_reply(client& cl, request req) {
   auto r = cl.call(std::move(req), reply_timeout);
@@ -103,6 +116,80 @@ TEST_SUITE("node_faults") {
     auto done = cl->call_as<infer_response>({"", patient}, reply_timeout);
     REQUIRE_MESSAGE(done, test::why(done));
     CHECK(done->outputs.at(0).tensor.spec.shape.at(0) == 8);
+  }
+}
+
+TEST_SUITE("node_integrity") {
+  TEST_CASE("a blob file changed on a running node never gives a wrong answer, in either mode") {
+    for (auto mode : {load_mode::in_place, load_mode::copy}) {
+      CAPTURE(static_cast<int>(mode));
+      auto zoo = small_zoo::build(0.125);
+      // Three models with a blob of their own large enough to be used in
+      // place: one loaded, one unloaded with its blocks kept, one never loaded.
+      std::vector<const model_manifest*> models;
+      std::vector<std::string> victims; // their blob files
+      for (const char* name : {"resnet-scratch", "mobilenetv2", "resnet18"}) {
+        auto [id, bytes] = private_blob(zoo, zoo.manifest(name));
+        REQUIRE(bytes >= (64u << 10));
+        models.push_back(&zoo.manifest(name));
+        victims.push_back(zoo.store->blobs().path_of(id));
+      }
+      auto cfg = node_config_for(zoo);
+      cfg.mode = mode;
+      auto n = start_node(cfg);
+      zmq::context_t ctx{1};
+      auto cl = client::connect(ctx, n->endpoint());
+      REQUIRE(cl);
+      std::vector<infer_request> reqs;
+      std::vector<std::vector<tensor_buffer>> expected;
+      for (const auto* m : models) {
+        reqs.push_back(infer_for(*m, 1, 21));
+        expected.push_back(local_outputs(zoo, *m, reqs.back().inputs, load_mode::copy));
+      }
+      auto ask = [&](size_t i) -> caf::expected<bool> { // ok and correct, or the error
+        auto r = cl->call_as<infer_response>({"", reqs[i]}, reply_timeout);
+        if (!r)
+          return r.error();
+        REQUIRE(r->outputs.size() == expected[i].size());
+        for (size_t o = 0; o < expected[i].size(); ++o)
+          if (!same_bytes(r->outputs[o].tensor, expected[i][o]))
+            return false;
+        return true;
+      };
+      for (size_t i = 0; i < 2; ++i) {
+        auto first = ask(i);
+        REQUIRE_MESSAGE(first, test::why(first));
+        REQUIRE(*first);
+      }
+      auto unloaded = cl->call({"", model_unload_request{models[1]->name, {}}}, reply_timeout);
+      REQUIRE_MESSAGE(unloaded, test::why(unloaded));
+      for (const auto& path : victims)
+        flip_data_byte(path);
+      for (size_t i = 0; i < models.size(); ++i) {
+        CAPTURE(models[i]->name);
+        for (int k = 0; k < 3; ++k) {
+          auto got = ask(i);
+          if (got) {
+            CHECK(*got); // never a wrong answer
+            // Only a verified copy in memory may still serve.
+            CHECK(mode == load_mode::copy);
+            CHECK(i < 2);
+          } else {
+            CHECK(code_of(got.error()) == ec::corrupt_blob);
+            CHECK(describe(got.error()).find(models[i]->name) != std::string::npos);
+          }
+        }
+      }
+      // Restored: every model serves again, correctly.
+      for (const auto& path : victims)
+        flip_data_byte(path);
+      for (size_t i = 0; i < models.size(); ++i) {
+        CAPTURE(models[i]->name);
+        auto got = ask(i);
+        REQUIRE_MESSAGE(got, test::why(got));
+        CHECK(*got);
+      }
+    }
   }
 }
 

@@ -1,5 +1,6 @@
 // Faults on disk: a corrupt or missing blob fails the load with an error naming
 // the blob and the models that use it, and leaves nothing resident.
+#include "blob_damage.hpp"
 #include "residency_fixture.hpp"
 #include "tessera/core/error.hpp"
 #include "tessera/residency/blob_transfer.hpp"
@@ -14,20 +15,6 @@ using namespace tessera;
 using namespace tessera::test;
 
 namespace {
-
-// Flips one byte in the middle of a blob's data.
-void damage(const std::string& path) {
-  std::fstream f{path, std::ios::in | std::ios::out | std::ios::binary};
-  REQUIRE(f);
-  auto size = std::filesystem::file_size(path);
-  auto pos = static_cast<std::streamoff>(4096 + (size - 4096) / 2);
-  f.seekg(pos);
-  char c = 0;
-  f.read(&c, 1);
-  c = static_cast<char>(c ^ 0x5a);
-  f.seekp(pos);
-  f.write(&c, 1);
-}
 
 // A blob of `m` that no other zoo model binds: the largest, or the smallest.
 content_id private_blob(const small_zoo& zoo, const model_manifest& m, bool largest = true) {
@@ -66,7 +53,7 @@ TEST_SUITE("residency_faults") {
     };
     std::string original;
     REQUIRE_FALSE(store::read_whole_file(path, original));
-    damage(path);
+    flip_data_byte(path);
     expect_failure(ec::corrupt_blob);
     std::filesystem::resize_file(path, size - 1);
     expect_failure(ec::corrupt_blob);
@@ -88,7 +75,7 @@ TEST_SUITE("residency_faults") {
     auto zoo = small_zoo::build(0.125);
     const auto& m = zoo.manifest("mobilenet-cars");
     auto bad = private_blob(zoo, m);
-    damage(zoo.store->blobs().path_of(bad));
+    flip_data_byte(zoo.store->blobs().path_of(bad));
     for (auto mode : {load_mode::in_place, load_mode::copy}) {
       CAPTURE(static_cast<int>(mode));
       residency_rig rig{*zoo.store, 1ull << 30, mode};

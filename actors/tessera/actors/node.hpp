@@ -13,6 +13,7 @@
 #include "tessera/backend/model_executor.hpp"
 #include "tessera/core/node_config.hpp"
 #include "tessera/residency/residency_manager.hpp"
+#include "tessera/residency/scrubber.hpp"
 #include "tessera/store/block_store.hpp"
 #include "tessera/torch/streaming.hpp"
 
@@ -104,6 +105,7 @@ private:
   std::unique_ptr<store::block_store> store_;
   std::unique_ptr<backend::device_memory> arena_; ///< the device tier (CPU arena or GPU memory)
   std::unique_ptr<residency::residency_manager> residency_;
+  std::unique_ptr<residency::scrubber> scrubber_; ///< goes before the manager
   /// Streams the units too large to hold, for every executor (null where the
   /// device tier cannot stream).
   std::shared_ptr<torch_backend::streaming_executor> stream_;

@@ -19,6 +19,12 @@ pin_guard::~pin_guard() {
   release();
 }
 
+caf::error pin_guard::check_unchanged() const {
+  if (lease_ == nullptr)
+    return {};
+  return lease_->core_->check_unchanged(*lease_, epoch_);
+}
+
 void pin_guard::release() {
   if (lease_ == nullptr)
     return;
@@ -59,10 +65,22 @@ caf::expected<pin_guard> residency_core::pin(lease& l) {
   std::lock_guard<std::mutex> guard{mtx_};
   if (l.draining_ || l.released_)
     return make_error(ec::unloading, "\"" + l.owner_ + "\" is being unloaded");
+  poll_changes();
+  if (change_epoch_ > 0) {
+    // A blob whose file changed, or that the scrub found bad, is re-hashed
+    // before any work uses it: it serves again only once its bytes match its
+    // id (the file restored).
+    for (const auto& b : l.blobs_) {
+      auto& e = table_.at(b.id);
+      if (e.suspect)
+        if (auto err = rehash(b.id, e))
+          return wrap(err, "\"" + l.owner_ + "\"");
+    }
+  }
   ++l.pins_;
   for (const auto& b : l.blobs_)
     ++table_.at(b.id).pins;
-  return pin_guard{l.shared_from_this()};
+  return pin_guard{l.shared_from_this(), change_epoch_};
 }
 
 void residency_core::unpin(lease& l) {

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 
 namespace tessera::residency {
 
@@ -34,6 +35,18 @@ residency_core::residency_core(const store::block_store& store, backend::device_
   : store_(store), device_(device), opts_(std::move(opts)),
     used_(std::make_shared<std::atomic<uint64_t>>(0)) {
   auto threads = std::max(1u, opts_.io_threads);
+  if (opts_.mode == load_mode::in_place) {
+    // In place, models compute on the store's files: only where changes to
+    // them can be seen (decision 43). On a network or FUSE file system,
+    // blobs are copied; options().mode tells the node, which warns.
+    auto dir = store_.blobs().root() + "/blobs";
+    watch_ = std::make_unique<store::blob_watch>(dir);
+    std::error_code ec;
+    if (std::filesystem::is_directory(dir, ec) && !watch_->usable()) {
+      watch_.reset();
+      opts_.mode = load_mode::copy;
+    }
+  }
   // Staging only where copies go through it: a host-accessible device (the
   // CPU arena) is read into directly.
   if (opts_.mode == load_mode::copy && (!device_.host_accessible() || opts_.force_staging))
@@ -175,6 +188,7 @@ caf::expected<lease_ptr> residency_core::load(const std::string& owner,
   std::vector<read_order> to_bump;
   auto waiter = std::make_shared<load_waiter>();
   lock_type lock{mtx_};
+  drop_suspect_unheld(request);
   uint64_t missing = 0;
   for (const auto& b : unique)
     if (table_.count(b.id) == 0)
@@ -327,6 +341,7 @@ void residency_core::read_group(const std::vector<read_order>& group,
   struct claimed {
     const content_id* id = nullptr;
     uint64_t declared = 0;
+    bool mapped = false; ///< used in place: its folder is watched (decision 43)
     caf::expected<transferred_blob> got{caf::error{}};
     caf::error err; ///< the read's error, naming the models that use the blob
     double elapsed_ms = 0.0;
@@ -343,6 +358,9 @@ void residency_core::read_group(const std::vector<read_order>& group,
       auto& w = work.emplace_back();
       w.id = &order.id;
       w.declared = i->second.bytes;
+      // Watched before it is read and hashed, so no change after the hash
+      // goes unseen; a blob whose folder cannot be watched is copied.
+      w.mapped = watch_ != nullptr && watch_->watch(order.id);
     }
   }
   size_t advised = plan ? plan->advance(first, store_.blobs()) : 0;
@@ -360,7 +378,8 @@ void residency_core::read_group(const std::vector<read_order>& group,
                  !opts_.force_staging;
     // Small blobs are read whole even in place: a mapping of their own costs more.
     w.got = small      ? read_blob(store_.blobs(), id, w.declared, device_, in_place, opts_.verify)
-            : in_place ? map_blob_in_place(store_.blobs(), id, opts_.verify)
+            : w.mapped ? map_blob_in_place(store_.blobs(), id, opts_.verify)
+            : in_place ? read_blob(store_.blobs(), id, w.declared, device_, true, opts_.verify)
             : direct   ? read_blob(store_.blobs(), id, w.declared, device_, false, opts_.verify)
                        : stage(id);
     w.elapsed_ms = ms_since(start);

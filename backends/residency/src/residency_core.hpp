@@ -11,6 +11,7 @@
 #include "tessera/residency/blob_transfer.hpp"
 
 #include "readahead_plan.hpp"
+#include "tessera/store/blob_watch.hpp"
 
 #include <atomic>
 #include <condition_variable>
@@ -44,6 +45,7 @@ public:
 
   // The lease's side.
   caf::expected<pin_guard> pin(lease& l);
+  caf::error check_unchanged(const lease& l, uint64_t epoch);
   void unpin(lease& l);
   void drain(lease& l);
   uint32_t pins(const lease& l) const;
@@ -89,6 +91,12 @@ private:
     uint32_t uses = 0;
     uint64_t last_use = 0;
     double priority = 0.0;
+    /// In place, a large blob's tensor is a mapping of the store's file, so
+    /// a write to the file changes it (integrity.cpp).
+    bool suspect = false;       ///< its file changed since its bytes were last hashed
+    uint64_t changed_epoch = 0; ///< the change count at its file's latest change
+    caf::error bad;             ///< its last hash did not match; no change since
+    uint64_t scrubbed = 0;      ///< the scrub pass that last hashed it
   };
 
   using table = std::unordered_map<content_id, entry>;
@@ -116,6 +124,23 @@ private:
   caf::expected<transferred_blob> stage(const content_id& id);
   caf::error name_users(const caf::error& err, const content_id& id) const;
   void touch(const content_id& id, entry& e);
+  // Integrity of blobs mapped in place (integrity.cpp), with mtx_ held.
+  /// Reads the watch's events: the entries whose files changed turn suspect.
+  void poll_changes();
+  void mark_changed(entry& e);
+  /// Re-hashes a suspect entry's bytes; an error when they do not match its id.
+  caf::error rehash(const content_id& id, entry& e);
+  /// Before a load: suspect entries no lease holds leave the table, so that
+  /// the load reads (and verifies) them again.
+  void drop_suspect_unheld(const std::unordered_map<content_id, uint64_t>& request);
+
+public:
+  /// Re-hashes resident blobs, least recently scrubbed first, up to
+  /// `max_bytes` (at least one blob); a blob that does not match turns
+  /// suspect and bad, as after a change. Returns the bytes hashed.
+  uint64_t scrub(uint64_t max_bytes);
+
+private:
   void erase(table::iterator i);
   uint64_t free_bytes() const;
   std::string holders_text() const;
@@ -142,6 +167,11 @@ private:
   double bytes_per_ms_ = 0.0;
   residency_counters counters_;
   std::vector<lease*> leases_;
+  /// In place only: the folders of mapped blobs, watched for changes to
+  /// their files; null in copy mode, or where nothing can be watched.
+  std::unique_ptr<store::blob_watch> watch_;
+  uint64_t change_epoch_ = 0; ///< changes seen to mapped blobs' files
+  scrub_stats scrub_;
   std::unordered_map<content_id, uint32_t> sharing_;
 
   std::mutex pressure_mtx_;

@@ -75,6 +75,10 @@ residency_stats residency_manager::stats() const {
   return core_->stats();
 }
 
+uint64_t residency_manager::scrub(uint64_t max_bytes) {
+  return core_->scrub(max_bytes);
+}
+
 uint64_t residency_manager::missing_bytes(const std::vector<blob_ref>& blobs) const {
   return core_->missing_bytes(blobs);
 }

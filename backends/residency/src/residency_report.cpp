@@ -39,6 +39,7 @@ residency_stats residency_core::stats() const {
   out.host.store_mappings = maps.mappings;
   out.host.store_mappings_watched = maps.watched;
   out.counters = counters_;
+  out.scrub = scrub_;
   out.pressure = pressure_of(d.used_bytes + d.reserved_bytes, d.budget_bytes, opts_.marks);
   for (const auto* l : leases_)
     out.resident_models.push_back(l->owner());

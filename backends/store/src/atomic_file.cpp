@@ -13,6 +13,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace tessera::store {
@@ -74,6 +75,10 @@ caf::error write_file_atomically(const std::string& tmp_dir,
   }
   if (!err && ::fsync(fd) != 0)
     err = os_error("cannot flush", tmp);
+  // Read-only once written: a store file is replaced whole, never changed in
+  // place, and in place models compute on its bytes (decision 43).
+  if (!err && ::fchmod(fd, 0444) != 0)
+    err = os_error("cannot make read-only", tmp);
   ::close(fd);
   if (!err && ::rename(tmp.c_str(), final_path.c_str()) != 0)
     err = os_error("cannot rename onto", final_path);

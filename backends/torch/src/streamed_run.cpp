@@ -178,6 +178,8 @@ public:
         value = call_node(**bound, std::move(args));
       } // the views of the blobs go before the block is released
       block.compute_ms = ms_since(compute_start);
+      if (auto err = pin->check_unchanged()) // in place: a file changed under the block
+        return wrap(err, "model \"" + m.name + "\"");
       pin->release();
       window->finish(s, block.compute_ms);
       st.blocks.push_back(std::move(block));

@@ -113,7 +113,11 @@ public:
     auto run_node = [model](uint32_t idx, std::vector<c10::IValue> args) -> caf::expected<c10::IValue> {
       return call_node(model->nodes_[idx], std::move(args));
     };
-    return run_steps(m, model->graph_, inputs, wanted, device_, run_node, st);
+    auto out = run_steps(m, model->graph_, inputs, wanted, device_, run_node, st);
+    if (out)
+      if (auto err = pin->check_unchanged()) // in place: a file changed under the run
+        return wrap(err, "model \"" + m.name + "\"");
+    return out;
   }
 
   void unload(const std::shared_ptr<backend::loaded_model>& base) override {

@@ -37,6 +37,9 @@ struct node_config {
   /// many bytes of the load's next blob files ahead of the I/O threads, so
   /// the disk never waits on a copy or a hash (decision 41). 0: no advice.
   uint64_t readahead_bytes = 16ull << 20;
+  /// Bytes of resident blobs the background scrub re-hashes per second, so
+  /// that rot no file event reports is found (decision 43); 0: no scrub.
+  uint64_t scrub_bytes_per_s = 50ull << 20;
   load_mode mode = load_mode::in_place;
   bool verify_blobs = true;
   uint32_t io_threads = 2;

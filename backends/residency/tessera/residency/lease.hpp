@@ -38,17 +38,24 @@ struct lease_report {
 class pin_guard {
 public:
   pin_guard() = default;
-  explicit pin_guard(lease_ptr l) : lease_(std::move(l)) {
+  pin_guard(lease_ptr l, uint64_t epoch) : lease_(std::move(l)), epoch_(epoch) {
     // nop
   }
   pin_guard(pin_guard&&) noexcept = default;
   pin_guard& operator=(pin_guard&& other) noexcept;
   ~pin_guard();
 
+  /// In place, where the lease's tensors are the mapped store files: an
+  /// ec::corrupt_blob error when a file of one of its blobs changed since the
+  /// pin was taken, so that work computed meanwhile is discarded, never served.
+  /// Call it after the work, before its results leave; nothing in copy mode.
+  caf::error check_unchanged() const;
+
   void release();
 
 private:
   lease_ptr lease_;
+  uint64_t epoch_ = 0; ///< the core's change count when the pin was taken
 };
 
 class lease : public std::enable_shared_from_this<lease> {

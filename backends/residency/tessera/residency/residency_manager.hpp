@@ -96,6 +96,13 @@ public:
   /// read): what a load of them would wait for.
   uint64_t missing_bytes(const std::vector<blob_ref>& blobs) const;
 
+  /// Re-hashes resident blobs, least recently scrubbed first, up to
+  /// `max_bytes` (at least one blob), and returns the bytes hashed. A blob
+  /// that no longer matches its id is refused (ec::corrupt_blob) to every
+  /// pin until it is read again good. The node calls it at a bounded rate
+  /// (scrub_bytes_per_s); stats().scrub has its progress.
+  uint64_t scrub(uint64_t max_bytes);
+
   /// Drains the lease's pins, then releases its blobs: they stay cached when
   /// `keep_unloaded` is set and are freed at once otherwise (or when `free_now`).
   void unload(const lease_ptr& l, bool free_now = false);

@@ -51,6 +51,15 @@ struct host_tier_stats {
 };
 
 /// Cumulative counts since the manager started (or since reset_counters()).
+/// The background scrub's progress: passes over the resident blobs, and what
+/// it found.
+struct scrub_stats {
+  uint64_t passes = 0;     ///< passes completed over every resident blob
+  uint64_t blobs = 0;      ///< blobs hashed
+  uint64_t bytes = 0;      ///< bytes hashed
+  uint64_t mismatches = 0; ///< blobs whose bytes no longer matched their id
+};
+
 struct residency_counters {
   uint64_t loads = 0;            ///< leases granted
   uint64_t refused_loads = 0;    ///< loads refused for lack of memory
@@ -70,12 +79,21 @@ struct residency_counters {
   uint64_t bytes_evicted = 0;
   uint64_t evictions_dropped = 0; ///< of evictions, drop_cached()'s (the rest made room for a load)
   uint64_t failed_blob_reads = 0;
+  /// In place: changes to the files of mapped resident blobs that the watch
+  /// reported, blobs re-hashed after one (or by the scrub), those found not to
+  /// match their id, and runs whose results were discarded because a file
+  /// they used changed while they ran.
+  uint64_t blob_file_changes = 0;
+  uint64_t blobs_rehashed = 0;
+  uint64_t blobs_found_changed = 0;
+  uint64_t runs_discarded = 0;
 };
 
 struct residency_stats {
   device_tier_stats device;
   host_tier_stats host;
   residency_counters counters;
+  scrub_stats scrub;
   pressure_level pressure = pressure_level::normal;
   std::vector<std::string> resident_models; ///< owners of live leases
 };
