@@ -105,6 +105,14 @@ std::chrono::milliseconds poll_timeout(steady_time earliest_deadline) {
 
 } // namespace
 
+steady_time deadline_after(steady_time arrival, int64_t ms) {
+  using std::chrono::milliseconds;
+  if (ms <= 0)
+    return arrival;
+  auto room = std::chrono::duration_cast<milliseconds>(steady_time::max() - arrival);
+  return ms >= room.count() ? steady_time::max() : arrival + milliseconds(ms);
+}
+
 bool best_effort(const transport::infer_request& req) {
   auto i = req.parameters.find("best_effort");
   if (i == req.parameters.end())
@@ -217,7 +225,7 @@ caf::expected<std::unique_ptr<gateway>> gateway::start(caf::actor_system& sys, z
           counted = uplink.arrived(in->from.routing_id, input_bytes(*inf), budget, inf->model_name,
                                    arrival);
           if (inf->deadline_ms && !best_effort(*inf))
-            deadline = arrival + std::chrono::milliseconds(*inf->deadline_ms);
+            deadline = deadline_after(arrival, *inf->deadline_ms);
           // The trace id follows the request to other nodes (see remote_executor).
           auto t = inf->parameters.find("trace_id");
           if (t != inf->parameters.end() && std::holds_alternative<std::string>(t->second))

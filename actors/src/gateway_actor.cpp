@@ -150,7 +150,7 @@ void handle_infer(self_ptr self, uint64_t ticket, infer_request& req, steady_tim
     if (auto* s = std::get_if<std::string>(&t->second))
       job.trace_id = *s;
   if (job.best_effort && req.deadline_ms) // it orders the queue, nothing expires it
-    job.deadline = arrival + std::chrono::milliseconds(*req.deadline_ms);
+    job.deadline = deadline_after(arrival, *req.deadline_ms);
   parameter_map report; // a coordinator's ask for this node's holdings (decision 31)
   if (auto h = req.parameters.find(holdings_parameter); h != req.parameters.end())
     report.insert(*h);

@@ -39,6 +39,11 @@ struct gateway_shared {
 /// (`parameters: {best_effort: true}`): then its deadline only orders the queue.
 bool best_effort(const transport::infer_request& req);
 
+/// `arrival` plus a budget of `ms` milliseconds, saturated: a budget past the
+/// clock's range (from about 9.2e12 ms, where nanoseconds overflow) is no
+/// deadline at all, never one in the past.
+steady_time deadline_after(steady_time arrival, int64_t ms);
+
 /// Spawns the actor that handles decoded requests.
 caf::actor spawn_gateway_actor(caf::actor_system& sys, std::shared_ptr<gateway_shared> shared);
 

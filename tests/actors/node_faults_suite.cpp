@@ -64,6 +64,13 @@ TEST_SUITE("node_faults") {
     auto late = infer_for(m, 1, 1);
     late.deadline_ms = 0;
     CHECK(code_of_reply(*cl, {"", late}) == ec::deadline_exceeded);
+    // Budgets past the clock's range are no deadline, not one in the past.
+    for (int64_t far : {int64_t{9'223'372'036'854}, int64_t{1} << 62, INT64_MAX}) {
+      CAPTURE(far);
+      auto patient = infer_for(m, 1, 1);
+      patient.deadline_ms = far;
+      CHECK(code_of_reply(*cl, {"", patient}) == ec::none);
+    }
     CHECK(code_of_reply(*cl, {"", model_load_request{"no-such-model", {}, {}}}) == ec::unknown_model);
     CHECK(code_of_reply(*cl, {"", fuse_request{"g", {"a", "b"}}}) == ec::unknown_model);
     CHECK(code_of_reply(*cl, {"", fuse_request{"bad name!", {"resnet18", "resnet-cars"}}}) != ec::none);
