@@ -50,6 +50,9 @@ int run_rpc_bench(const bench_options& opts);
 /// Runs `tessera bench schedule`; returns the exit code.
 int run_schedule_bench(const bench_options& opts);
 
+/// Runs `tessera bench overload`; returns the exit code.
+int run_overload_bench(const bench_options& opts);
+
 /// Runs `tessera bench tenancy`; returns the exit code.
 int run_tenancy_bench(const bench_options& opts);
 

@@ -24,6 +24,7 @@ struct in_flight {
   steady_time arrival{};
   std::string trace;
   bool uplink = false; ///< counted by uplink_shares until answered
+  uint64_t bytes = 0;  ///< its inputs' bytes, counted against max_in_flight_bytes
 };
 
 uint64_t input_bytes(const transport::infer_request& r) {
@@ -152,6 +153,7 @@ caf::expected<std::unique_ptr<gateway>> gateway::start(caf::actor_system& sys, z
     pthread_setname_np(pthread_self(), "tsr-gateway"); // shows in top -H and perf
     auto& sh = *shared;
     std::map<uint64_t, in_flight> pending;
+    uint64_t pending_bytes = 0; ///< the inputs of the requests in `pending`
     uint64_t next_ticket = 1;
     auto earliest_deadline = steady_time::max(); ///< of the requests in `pending`
     uplink_shares uplink{sh.opts.uplink};
@@ -203,12 +205,27 @@ caf::expected<std::unique_ptr<gateway>> gateway::start(caf::actor_system& sys, z
           sh.counters.requests.record("invalid", "", to_string(code_of(in->request.value.error())), 0.0);
           continue;
         }
-        if (pending.size() >= sh.opts.max_in_flight) {
-          answer_error(in->from, in->request.id,
-                       make_error(ec::overloaded, "the node has " + std::to_string(pending.size())
-                                                    + " requests in flight; retry later"));
-          sh.counters.requests.record(transport::to_string(transport::operation_of(*in->request.value)),
-                                      "", to_string(ec::overloaded), 0.0);
+        auto* infer = std::get_if<transport::infer_request>(&*in->request.value);
+        uint64_t bytes = infer != nullptr ? input_bytes(*infer) : 0;
+        if (pending.size() >= sh.opts.max_in_flight ||
+            (bytes > 0 && pending_bytes + bytes > sh.opts.max_in_flight_bytes)) {
+          auto refused =
+              make_error(ec::overloaded, "the node has " + std::to_string(pending.size()) +
+                                             " requests (" + std::to_string(pending_bytes >> 20) +
+                                             " MiB of inputs) in flight, "
+                                             "its limits are " +
+                                             std::to_string(sh.opts.max_in_flight) + " and " +
+                                             std::to_string(sh.opts.max_in_flight_bytes >> 20) +
+                                             " MiB; retry later");
+          in_flight p{in->from,
+                      in->request.id,
+                      steady_time::max(),
+                      transport::to_string(transport::operation_of(*in->request.value)),
+                      model_of(*in->request.value),
+                      arrival,
+                      in->request.id};
+          answer_error(in->from, in->request.id, refused);
+          record_answer(sh.counters, p, refused, sh.opts.log.get());
           continue;
         }
         auto deadline = steady_time::max();
@@ -236,7 +253,8 @@ caf::expected<std::unique_ptr<gateway>> gateway::start(caf::actor_system& sys, z
         pending.emplace(ticket,
                         in_flight{in->from, in->request.id, deadline,
                                   transport::to_string(transport::operation_of(*in->request.value)),
-                                  model_of(*in->request.value), arrival, trace, counted});
+                                  model_of(*in->request.value), arrival, trace, counted, bytes});
+        pending_bytes += bytes;
         caf::anon_send(actor, run_atom::value, ticket, std::move(*in->request.value), arrival, deadline);
       }
       // Replies the actor posted.
@@ -256,6 +274,7 @@ caf::expected<std::unique_ptr<gateway>> gateway::start(caf::actor_system& sys, z
           answer_error(p->second.from, p->second.id, r.body.error());
         if (r.body)
           ++sh.counters.answered;
+        pending_bytes -= p->second.bytes;
         pending.erase(p);
       }
       // Deadlines: whatever is still running is answered now; a late result is dropped.
@@ -269,6 +288,7 @@ caf::expected<std::unique_ptr<gateway>> gateway::start(caf::actor_system& sys, z
           answer_error(p->second.from, p->second.id, expired);
           record_answer(sh.counters, p->second, expired, sh.opts.log.get());
           ++sh.counters.expired;
+          pending_bytes -= p->second.bytes;
           p = pending.erase(p);
         } else {
           earliest_deadline = std::min(earliest_deadline, p->second.deadline);

@@ -181,6 +181,7 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg, zmq::co
                 : cfg.queue_order == "edf" ? queue_order::edf
                                            : queue_order::reuse_aware;
   sopts.max_batch_rows = cfg.max_batch_rows;
+  sopts.shed_late = cfg.shed_late;
   sopts.max_queue_delay = std::chrono::microseconds(cfg.max_queue_delay_us);
   sopts.auto_fuse.enabled = cfg.auto_fuse;
   sopts.auto_fuse.store = n->store_.get();
@@ -212,6 +213,8 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg, zmq::co
   gopts.endpoint = cfg.listen;
   gopts.node_name = cfg.node_name;
   gopts.limits.max_message_bytes = cfg.max_message_bytes;
+  gopts.max_in_flight = static_cast<size_t>(std::max<uint64_t>(1, cfg.max_in_flight_requests));
+  gopts.max_in_flight_bytes = std::max<uint64_t>(cfg.max_in_flight_bytes, cfg.max_message_bytes);
   gopts.limits.max_tensor_bytes = std::min<size_t>(gopts.limits.max_tensor_bytes, cfg.max_message_bytes);
   if (auto err = apply_curve(cfg, gopts))
     return err;

@@ -1,6 +1,7 @@
 #include "tessera/actors/scheduler.hpp"
 
 #include "fusion_advisor.hpp"
+#include "scheduler_admission.hpp"
 #include "scheduler_placement.hpp"
 #include "scheduler_queue.hpp"
 #include "tessera/core/batching.hpp"
@@ -20,6 +21,8 @@ struct scheduler_data {
   steady_time next_wake = steady_time::max();
   std::function<steady_time()> clock; ///< scheduler_options::clock, or steady_clock
   std::chrono::milliseconds hold_off{1000};
+  bool shed_late = true;   ///< scheduler_options::shed_late
+  uint32_t batch_rows = 1; ///< scheduler_options::max_batch_rows
   /// Co-request statistics for the grouping policy (scheduler_options::auto_fuse).
   auto_fuse_options auto_fuse;
   std::unique_ptr<co_request_counter> co_requests;
@@ -257,6 +260,18 @@ void dispatch(self_ptr self) {
     const auto* units = placement.enabled() ? &placement.units_on(i) : nullptr;
     auto wake = steady_time::max();
     auto work = st.queue->take(st.slots[i], now, wake, units);
+    // Jobs too late to finish if they started now are answered, not run: the
+    // executor takes the next ones (decision 44).
+    while (st.shed_late && !work.members.empty()) {
+      const auto& unit =
+          work.group ? work.group->name : placement.unit_of(work.members.front().job);
+      if (shed_late(work, placement.service_ms(unit), now) == 0 || !work.members.empty())
+        break;
+      if (st.queue->empty())
+        break;
+      wake = steady_time::max();
+      work = st.queue->take(st.slots[i], now, wake, units);
+    }
     if (work.members.empty()) {
       // A batch is still filling: look again when its wait is over.
       if (wake != steady_time::max() && wake < st.next_wake) {
@@ -279,6 +294,8 @@ scheduler_actor::behavior_type scheduler_impl(self_ptr self, std::vector<executo
   }
   self->state.clock = opts.clock;
   self->state.hold_off = opts.hold_off;
+  self->state.shed_late = opts.shed_late;
+  self->state.batch_rows = opts.max_batch_rows;
   self->state.placement = std::make_unique<placement_table>(opts);
   if (opts.auto_fuse.enabled && opts.auto_fuse.store != nullptr) {
     auto& st = self->state;
@@ -297,9 +314,19 @@ scheduler_actor::behavior_type scheduler_impl(self_ptr self, std::vector<executo
           promise.deliver(make_error(ec::unavailable, "no executor is up"));
           return promise;
         }
-        self->state.note_request(job);
-        auto unit = self->state.placement->unit_id(job);
-        self->state.queue->push(pending{std::move(job), promise}, unit);
+        auto& st = self->state;
+        st.note_request(job);
+        auto unit = st.placement->unit_id(job);
+        if (st.shed_late) {
+          auto up = static_cast<size_t>(std::count_if(st.slots.begin(), st.slots.end(),
+                                                      [](const slot& s) { return s.up(); }));
+          if (auto err = refuse_at_arrival(job, unit, *st.placement, *st.queue, up, st.batch_rows,
+                                           st.now())) {
+            promise.deliver(err);
+            return promise;
+          }
+        }
+        st.queue->push(pending{std::move(job), promise}, unit);
         dispatch(self);
         return promise;
       },

@@ -176,6 +176,11 @@ const std::vector<unit_index>& placement_table::held_units(size_t index,
   return held;
 }
 
+double placement_table::service_ms(const std::string& unit) const {
+  auto s = service_ms_.find(unit);
+  return s != service_ms_.end() ? s->second : 0.0;
+}
+
 double placement_table::mean_ms(const std::string& unit) const {
   auto s = service_ms_.find(unit);
   return s != service_ms_.end() ? s->second : overall_ms_;

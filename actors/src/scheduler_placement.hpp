@@ -36,6 +36,10 @@ public:
   /// The number of the job's unit (numbers are kept for the table's life).
   unit_index unit_id(const infer_job& job);
 
+  /// A unit's measured service time: a running mean of its jobs' run times on
+  /// an executor (loads not counted, so it errs low); 0 while none has run.
+  double service_ms(const std::string& unit) const;
+
   /// The units placed on executor `index`, by number (none while placement is off).
   const std::vector<unit_index>& units_on(size_t index) const;
 

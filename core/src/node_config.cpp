@@ -256,6 +256,24 @@ const std::vector<entry>& entries() {
        [](const node_config& c) { return number_text(c.uplink_capacity_mbps); }},
       u64_entry("max_message_bytes", "largest request the gateway accepts (KiB/MiB/GiB)",
                 &node_config::max_message_bytes),
+      u64_entry("max_in_flight_requests",
+                "requests the gateway holds in flight at most; more are answered overloaded",
+                &node_config::max_in_flight_requests),
+      {"shed_late",
+       "answer requests that can no longer meet their deadlines at once (overloaded at "
+       "arrival, deadline_exceeded when an executor would start them) instead of running them",
+       [](node_config& c, const std::string& v) -> caf::error {
+         auto x = parse_bool("shed_late", v);
+         if (!x)
+           return x.error();
+         c.shed_late = *x;
+         return {};
+       },
+       [](const node_config& c) { return std::string{c.shed_late ? "true" : "false"}; }},
+      u64_entry("max_in_flight_bytes",
+                "bytes of request inputs the gateway holds in flight at most (KiB/MiB/GiB); "
+                "more are answered overloaded",
+                &node_config::max_in_flight_bytes),
       {"metrics_listen",
        "HOST:PORT of the HTTP /metrics, /healthz and /readyz endpoint (empty: off)",
        [](node_config& c, const std::string& v) -> caf::error {

@@ -27,6 +27,11 @@ void add_bench_command(CLI::App& app, cli_context& ctx, command_action& action) 
   rpc->callback([&action, opts] { action = [opts] { return bench::run_rpc_bench(*opts); }; });
   auto* schedule = cmd->add_subcommand("schedule", "the scheduler in virtual time vs EDF and FIFO; DP vs greedy");
   schedule->callback([&action, opts] { action = [opts] { return bench::run_schedule_bench(*opts); }; });
+  auto* overload = cmd->add_subcommand(
+      "overload",
+      "one node at 2x, 5x and 10x its capacity: goodput with deadline-aware shedding, and without");
+  overload->callback(
+      [&action, opts] { action = [opts] { return bench::run_overload_bench(*opts); }; });
   auto* tenancy = cmd->add_subcommand("tenancy", "1 vs 2 concurrent executors, and dynamic batching on vs off");
   tenancy->callback([&action, opts] { action = [opts] { return bench::run_tenancy_bench(*opts); }; });
   auto* tiers = cmd->add_subcommand("tiers", "copy-mode and cold loads against memcpy and read bandwidth");

@@ -29,6 +29,7 @@ struct reporting_device {
   /// run on a cadence of the scheduler's clock (review_interval_ms), so time
   /// must pass as jobs run for a review to see the queue they left.
   std::shared_ptr<steady_time> clock;
+  uint32_t late = 0; ///< jobs that finished after their deadline (by `clock`)
 };
 
 executor_actor::behavior_type reporting_executor(executor_actor::pointer,
@@ -37,8 +38,10 @@ executor_actor::behavior_type reporting_executor(executor_actor::pointer,
   return {
       [=](run_atom, const infer_job& job) -> caf::result<infer_outcome> {
         log->ran.push_back(dev->name + ":" + job.model);
-        if (dev->clock != nullptr)
+        if (dev->clock != nullptr) {
           *dev->clock += std::chrono::microseconds(static_cast<int64_t>(dev->run_ms * 1000.0));
+          dev->late += *dev->clock > job.deadline ? 1 : 0;
+        }
         dev->held.insert(job.model);
         infer_outcome out;
         out.model = job.model;
@@ -285,5 +288,39 @@ TEST_SUITE("scheduler_placement") {
     r.sched->run();
     CHECK(r.log->ran == std::vector<std::string>{"e0:cars", "e1:birds"});
     CHECK(r.placement(s).units.empty());
+  }
+
+  TEST_CASE("under overload, jobs that cannot meet their deadlines are answered, not run") {
+    // One executor, 10 ms a job; twenty jobs arrive at once, each with 35 ms
+    // to go: three can finish in time.
+    auto run = [](bool shed) {
+      placement_rig r(1);
+      auto opts = catalogue_options(1);
+      opts.shed_late = shed;
+      auto now = r.fake_clock(opts);
+      auto s = spawn_scheduler(*r.sys, r.executors, {}, opts);
+      r.submit(s, {job("cars")}); // measures the run time
+      r.sched->run();
+      std::vector<infer_job> burst(20, job("cars", *now + std::chrono::milliseconds(35)));
+      r.submit(s, burst);
+      r.sched->run();
+      CHECK(r.replies->size() == 21); // every job answered once
+      return std::make_pair(*r.replies, r.devices[0]->late);
+    };
+    auto count = [](const std::vector<std::string>& replies, const std::string& what) {
+      return std::count(replies.begin(), replies.end(), what);
+    };
+    {
+      auto [replies, late] = run(true);
+      CHECK(late == 0); // no executor time spent on a job that could not make it
+      CHECK(count(replies, "e0:cars") == 1 + 3);
+      CHECK(count(replies, "error:overloaded") + count(replies, "error:deadline_exceeded") == 17);
+      CHECK(count(replies, "error:overloaded") > 0); // refused at arrival, most of them
+    }
+    {
+      auto [replies, late] = run(false);
+      CHECK(late > 0); // without shedding, a job runs that finishes too late
+      CHECK(count(replies, "error:overloaded") == 0);
+    }
   }
 }

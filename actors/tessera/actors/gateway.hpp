@@ -31,8 +31,11 @@ struct gateway_options {
   std::string endpoint = "tcp://127.0.0.1:5555";
   std::string node_name = "tessera";
   transport::codec_limits limits;
-  /// Requests in flight beyond this are refused with ec::overloaded.
+  /// Requests in flight beyond this many, or beyond this many bytes of
+  /// request inputs in flight, are refused with ec::overloaded at once (node
+  /// keys max_in_flight_requests and max_in_flight_bytes).
   size_t max_in_flight = 1024;
+  uint64_t max_in_flight_bytes = 512ull << 20;
   /// Where answered requests are logged; none when empty.
   std::shared_ptr<class request_log> log;
   /// CURVE: the gateway's secret key (empty: off) and the client public keys

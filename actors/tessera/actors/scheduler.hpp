@@ -88,6 +88,13 @@ struct scheduler_options {
   /// stream that stopped, a failure the bridge reported before the peer came
   /// back. Its jobs run elsewhere meanwhile; then it is tried again.
   std::chrono::milliseconds hold_off{1000};
+  /// Deadline-aware admission and shedding (decision 44): a job with a
+  /// deadline that cannot meet it even if every executor worked on its
+  /// model's queue is answered `overloaded` at arrival, and one that reaches
+  /// an executor too late to finish is answered `deadline_exceeded` instead of
+  /// run, so the executors' time goes to jobs that can still make it. Off: jobs
+  /// run until their deadline expires them.
+  bool shed_late = true;
 };
 
 /// The catalogue placement reads: each model's unit by name (the latest

@@ -95,6 +95,13 @@ struct node_config {
   double uplink_capacity_mbps = 0.0;
   /// Largest request or reply the gateway accepts, in bytes.
   uint64_t max_message_bytes = 256ull << 20;
+  /// Requests the gateway holds in flight at most, by count and by the bytes
+  /// of their inputs; beyond either, requests are answered `overloaded` at once.
+  uint64_t max_in_flight_requests = 1024;
+  /// Deadline-aware admission and shedding (decision 44): requests that can
+  /// no longer meet their deadlines are answered at once rather than run.
+  bool shed_late = true;
+  uint64_t max_in_flight_bytes = 512ull << 20;
   /// HOST:PORT where /metrics, /healthz and /readyz are served over HTTP
   /// (port 0 picks one); empty turns the endpoint off.
   std::string metrics_listen;
