@@ -148,6 +148,7 @@ caf::expected<std::unique_ptr<gateway>> gateway::start(caf::actor_system& sys, z
     return wrap(err, "gateway");
   auto actor = spawn_gateway_actor(sys, g->shared_);
   g->actor_ = actor;
+  router->set_backlog(sh.opts.backlog);
   auto router_ptr = std::make_shared<transport::router_socket>(std::move(*router));
   g->thread_ = std::thread{[shared = g->shared_, router_ptr, actor]() mutable {
     pthread_setname_np(pthread_self(), "tsr-gateway"); // shows in top -H and perf
@@ -172,9 +173,22 @@ caf::expected<std::unique_ptr<gateway>> gateway::start(caf::actor_system& sys, z
       }
       return advice;
     };
+    // A reply the client's queue cannot take waits in its backlog; one that
+    // cannot be delivered at all is counted and logged as dropped (decision 45).
+    auto dropped = [&](const std::string& id, const std::string& reason) {
+      sh.counters.replies_dropped.record(reason);
+      if (sh.opts.log)
+        sh.opts.log->event("warning: reply to request " + id + " dropped: " + reason);
+    };
+    auto sent = [&](const std::string& id, const caf::error& err) {
+      if (code_of(err) == ec::unavailable)
+        dropped(id, "client_gone");
+      else if (code_of(err) == ec::overloaded)
+        dropped(id, "backlog_full");
+    };
     auto answer_error = [&](const transport::peer& to, const std::string& id,
                             const caf::error& err) {
-      router_ptr->reply_error(to, id, err, advice_for(to));
+      sent(id, router_ptr->reply_error(to, id, err, advice_for(to)));
       ++sh.counters.answered;
       ++sh.counters.errors;
     };
@@ -187,7 +201,11 @@ caf::expected<std::unique_ptr<gateway>> gateway::start(caf::actor_system& sys, z
       zmq::pollitem_t items[] = {{router_ptr->socket().handle(), 0, ZMQ_POLLIN, 0},
                                  {sh.outbox.pull().handle(), 0, ZMQ_POLLIN, 0}};
       try {
-        zmq::poll(items, 2, poll_timeout(earliest_deadline));
+        // Replies waiting for a slow client are retried every few milliseconds.
+        auto timeout = poll_timeout(earliest_deadline);
+        if (router_ptr->backlogged())
+          timeout = std::min(timeout, std::chrono::milliseconds(2));
+        zmq::poll(items, 2, timeout);
       } catch (const zmq::error_t&) {
         continue; // EINTR
       }
@@ -269,7 +287,8 @@ caf::expected<std::unique_ptr<gateway>> gateway::start(caf::actor_system& sys, z
             uplink.served(p->second.model, number_parameter(done->parameters, "load_ms") +
                                                number_parameter(done->parameters, "run_ms"));
         if (r.body)
-          router_ptr->reply(p->second.from, p->second.id, *r.body, advice_for(p->second.from));
+          sent(p->second.id, router_ptr->reply(p->second.from, p->second.id, *r.body,
+                                               advice_for(p->second.from)));
         else
           answer_error(p->second.from, p->second.id, r.body.error());
         if (r.body)
@@ -296,6 +315,10 @@ caf::expected<std::unique_ptr<gateway>> gateway::start(caf::actor_system& sys, z
         }
       }
       sh.counters.in_flight = pending.size();
+      if (router_ptr->backlogged())
+        for (const auto& d : router_ptr->flush())
+          dropped(d.id, d.reason);
+      sh.counters.backlog_replies = router_ptr->backlog_replies();
     }
     for (auto& [ticket, p] : pending)
       answer_error(p.from, p.id, make_error(ec::unavailable, "the node is shutting down"));

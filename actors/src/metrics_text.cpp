@@ -334,6 +334,18 @@ std::vector<metric_family> collect_node_metrics(const node_metrics_input& in) {
   out.push_back(counter("requests_expired_total",
                         "Requests the gateway answered itself at their deadline.",
                         static_cast<double>(in.expired)));
+  out.push_back(gauge("reply_backlog", "Replies waiting for slow clients to take them.",
+                      static_cast<double>(in.backlog_replies)));
+  auto drops = family("replies_dropped_total",
+                      "Replies not delivered, by reason: client_gone (its connection closed), "
+                      "client_not_reading (its backlog did not move for reply_stall_timeout_ms), "
+                      "backlog_full (it had reply_backlog_bytes waiting).",
+                      "counter");
+  add(drops, {{"reason", "client_gone"}}, static_cast<double>(in.dropped_client_gone));
+  add(drops, {{"reason", "client_not_reading"}},
+      static_cast<double>(in.dropped_client_not_reading));
+  add(drops, {{"reason", "backlog_full"}}, static_cast<double>(in.dropped_backlog_full));
+  out.push_back(std::move(drops));
   add_request_families(out, in.requests);
   out.push_back(gauge("store_bytes", "Tensor bytes in the store tier (on disk).",
                       static_cast<double>(in.store.bytes)));

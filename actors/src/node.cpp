@@ -214,6 +214,8 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg, zmq::co
   gopts.node_name = cfg.node_name;
   gopts.limits.max_message_bytes = cfg.max_message_bytes;
   gopts.max_in_flight = static_cast<size_t>(std::max<uint64_t>(1, cfg.max_in_flight_requests));
+  gopts.backlog.max_bytes_per_peer = cfg.reply_backlog_bytes;
+  gopts.backlog.stall_timeout = std::chrono::milliseconds(cfg.reply_stall_timeout_ms);
   gopts.max_in_flight_bytes = std::max<uint64_t>(cfg.max_in_flight_bytes, cfg.max_message_bytes);
   gopts.limits.max_tensor_bytes = std::min<size_t>(gopts.limits.max_tensor_bytes, cfg.max_message_bytes);
   if (auto err = apply_curve(cfg, gopts))

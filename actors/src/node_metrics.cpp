@@ -19,6 +19,10 @@ std::string node::metrics_text() {
   in.received = c.received.load();
   in.in_flight = c.in_flight.load();
   in.expired = c.expired.load();
+  in.backlog_replies = c.backlog_replies.load();
+  in.dropped_client_gone = c.replies_dropped.client_gone.load();
+  in.dropped_client_not_reading = c.replies_dropped.client_not_reading.load();
+  in.dropped_backlog_full = c.replies_dropped.backlog_full.load();
   in.requests = c.requests.snapshot();
   in.residency = residency_->stats();
   in.store = residency::store_tier_of(*store_);

@@ -270,6 +270,14 @@ const std::vector<entry>& entries() {
          return {};
        },
        [](const node_config& c) { return std::string{c.shed_late ? "true" : "false"}; }},
+      u64_entry("reply_backlog_bytes",
+                "bytes of replies one slow client may have waiting for it (KiB/MiB/GiB); a "
+                "reply beyond is dropped and counted",
+                &node_config::reply_backlog_bytes),
+      u64_entry("reply_stall_timeout_ms",
+                "milliseconds a client's reply backlog may stay unread before its replies "
+                "are dropped and counted",
+                &node_config::reply_stall_timeout_ms),
       u64_entry("max_in_flight_bytes",
                 "bytes of request inputs the gateway holds in flight at most (KiB/MiB/GiB); "
                 "more are answered overloaded",

@@ -9,6 +9,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
+#include <thread>
 
 using namespace tessera;
 using namespace tessera::test;
@@ -123,6 +125,74 @@ TEST_SUITE("node_faults") {
     auto done = cl->call_as<infer_response>({"", patient}, reply_timeout);
     REQUIRE_MESSAGE(done, test::why(done));
     CHECK(done->outputs.at(0).tensor.spec.shape.at(0) == 8);
+  }
+}
+
+TEST_SUITE("node_backlog") {
+  TEST_CASE("a client that stops reading gets every reply once it reads again") {
+    // In process, so that no TCP buffer holds replies beside ZeroMQ's queues
+    // (about 1,000 messages on each side of the connection).
+    const auto& zoo = small_zoo::get();
+    zmq::context_t ctx{1};
+    auto cfg = node_config_for(zoo);
+    cfg.listen = "inproc://backlog-reading";
+    auto started = actors::node::start(cfg, &ctx);
+    REQUIRE_MESSAGE(started, test::why(started));
+    auto& n = *started;
+    auto cl = client::connect(ctx, n->endpoint());
+    REQUIRE(cl);
+    // Five times what the queues hold, none of it read yet.
+    constexpr int sent = 10000;
+    std::set<std::string> ids;
+    for (int i = 0; i < sent; ++i) {
+      auto id = cl->send({"", health_request{}}, reply_timeout);
+      REQUIRE_MESSAGE(id, test::why(id));
+      ids.insert(*id);
+    }
+    const auto& c = n->counters();
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (c.answered.load() < sent && std::chrono::steady_clock::now() < until)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    CHECK(c.backlog_replies.load() > 0); // what the queues could not take waits
+    int got = 0;
+    while (got < sent) {
+      auto r = cl->receive(std::chrono::milliseconds(20000));
+      REQUIRE_MESSAGE(r, test::why(r)); // a reply comes, or the test fails here
+      CHECK(ids.erase(r->id) == 1);     // each once
+      ++got;
+    }
+    CHECK(ids.empty());
+    CHECK(c.replies_dropped.client_gone.load() == 0);
+    CHECK(c.replies_dropped.client_not_reading.load() == 0);
+    CHECK(c.replies_dropped.backlog_full.load() == 0);
+    CHECK(c.backlog_replies.load() == 0);
+  }
+
+  TEST_CASE("a client that never reads again has its replies dropped and counted after the stall "
+            "timeout") {
+    const auto& zoo = small_zoo::get();
+    zmq::context_t ctx{1};
+    auto cfg = node_config_for(zoo);
+    cfg.listen = "inproc://backlog-stalled";
+    cfg.reply_stall_timeout_ms = 300;
+    auto started = actors::node::start(cfg, &ctx);
+    REQUIRE_MESSAGE(started, test::why(started));
+    auto& n = *started;
+    auto cl = client::connect(ctx, n->endpoint());
+    REQUIRE(cl);
+    for (int i = 0; i < 5000; ++i)
+      REQUIRE(cl->send({"", health_request{}}, reply_timeout));
+    const auto& c = n->counters();
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (c.replies_dropped.client_not_reading.load() == 0 &&
+           std::chrono::steady_clock::now() < until)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    CHECK(c.replies_dropped.client_not_reading.load() > 0);
+    CHECK(c.backlog_replies.load() == 0);
+    // Another client is served meanwhile.
+    auto other = client::connect(ctx, n->endpoint());
+    REQUIRE(other);
+    CHECK(other->call_as<health_response>({"", health_request{}}, reply_timeout));
   }
 }
 

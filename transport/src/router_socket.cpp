@@ -60,15 +60,82 @@ caf::expected<incoming_request> router_socket::receive(duration timeout) {
   }
 }
 
-caf::error router_socket::send_to(const peer& to, frame_list frames) {
+caf::error router_socket::send_to(const peer& to, const std::string& id, frame_list frames) {
   frame_list message;
   message.reserve(frames.size() + 2);
   message.emplace_back(to.routing_id.data(), to.routing_id.size());
   if (to.delimiter)
     message.emplace_back();
-  for (auto& f : frames)
+  uint64_t bytes = 0;
+  for (auto& f : frames) {
+    bytes += f.size();
     message.push_back(std::move(f));
-  return send_message(socket_, message, ec::overloaded);
+  }
+  auto waiting = backlogs_.find(to.routing_id);
+  if (waiting == backlogs_.end()) {
+    auto err = send_message(socket_, message, ec::overloaded);
+    if (code_of(err) != ec::overloaded)
+      return err; // sent, or the client is gone
+  }
+  // The client's queue is full (or replies wait before this one): the reply
+  // waits its turn, within the client's bound.
+  auto& b = backlogs_[to.routing_id];
+  if (b.replies.empty())
+    b.moved = std::chrono::steady_clock::now();
+  if (b.bytes + bytes > backlog_opts_.max_bytes_per_peer) {
+    if (b.replies.empty())
+      backlogs_.erase(to.routing_id);
+    return make_error(ec::overloaded, "the client's reply backlog is full (" +
+                                          std::to_string(b.bytes >> 20) + " MiB waiting)");
+  }
+  b.bytes += bytes;
+  b.replies.push_back({id, std::move(message), bytes});
+  return {};
+}
+
+std::vector<dropped_reply> router_socket::flush() {
+  std::vector<dropped_reply> dropped;
+  auto now = std::chrono::steady_clock::now();
+  auto drop_all = [&](backlog& b, const char* reason) {
+    for (const auto& r : b.replies)
+      dropped.push_back({r.id, reason});
+  };
+  for (auto i = backlogs_.begin(); i != backlogs_.end();) {
+    auto& b = i->second;
+    while (!b.replies.empty()) {
+      auto err = send_message(socket_, b.replies.front().message, ec::overloaded);
+      if (code_of(err) == ec::overloaded)
+        break; // still full
+      if (err) {
+        drop_all(b, "client_gone");
+        b.replies.clear();
+        break;
+      }
+      b.bytes -= b.replies.front().bytes;
+      b.replies.pop_front();
+      b.moved = now;
+    }
+    if (!b.replies.empty() && now - b.moved > backlog_opts_.stall_timeout) {
+      drop_all(b, "client_not_reading");
+      b.replies.clear();
+    }
+    i = b.replies.empty() ? backlogs_.erase(i) : std::next(i);
+  }
+  return dropped;
+}
+
+size_t router_socket::backlog_replies() const {
+  size_t n = 0;
+  for (const auto& [peer, b] : backlogs_)
+    n += b.replies.size();
+  return n;
+}
+
+uint64_t router_socket::backlog_bytes() const {
+  uint64_t n = 0;
+  for (const auto& [peer, b] : backlogs_)
+    n += b.bytes;
+  return n;
 }
 
 caf::error router_socket::reply(const peer& to, const std::string& id, const response_body& body,
@@ -77,16 +144,16 @@ caf::error router_socket::reply(const peer& to, const std::string& id, const res
   if (!frames) {
     // The client is still owed an answer: it gets the reason its reply failed.
     auto err = wrap(frames.error(), "encoding the reply");
-    if (auto send_err = send_to(to, encode_error_response(id, err, advice)))
+    if (auto send_err = send_to(to, id, encode_error_response(id, err, advice)))
       return send_err;
     return err;
   }
-  return send_to(to, std::move(*frames));
+  return send_to(to, id, std::move(*frames));
 }
 
 caf::error router_socket::reply_error(const peer& to, const std::string& id, const caf::error& err,
                                       const reply_advice& advice) {
-  return send_to(to, encode_error_response(id, err, advice));
+  return send_to(to, id, encode_error_response(id, err, advice));
 }
 
 } // namespace tessera::transport

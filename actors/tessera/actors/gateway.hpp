@@ -14,6 +14,7 @@
 #include "tessera/store/block_store.hpp"
 #include "tessera/transport/codec_limits.hpp"
 #include "tessera/transport/curve.hpp"
+#include "tessera/transport/router_socket.hpp"
 
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
@@ -36,6 +37,8 @@ struct gateway_options {
   /// keys max_in_flight_requests and max_in_flight_bytes).
   size_t max_in_flight = 1024;
   uint64_t max_in_flight_bytes = 512ull << 20;
+  /// Replies a slow client cannot take yet wait in its backlog, within bounds.
+  transport::reply_backlog_options backlog;
   /// Where answered requests are logged; none when empty.
   std::shared_ptr<class request_log> log;
   /// CURVE: the gateway's secret key (empty: off) and the client public keys
@@ -68,6 +71,20 @@ struct gateway_counters {
   std::atomic<uint64_t> errors{0};
   std::atomic<uint64_t> expired{0};
   std::atomic<uint64_t> in_flight{0};
+  /// Replies waiting in slow clients' backlogs (decision 45).
+  std::atomic<uint64_t> backlog_replies{0};
+  /// Replies not delivered, by reason (transport::dropped_reply).
+  struct drop_counts {
+    std::atomic<uint64_t> client_gone{0};
+    std::atomic<uint64_t> client_not_reading{0};
+    std::atomic<uint64_t> backlog_full{0};
+    void record(const std::string& reason) {
+      auto& c = reason == "client_gone"          ? client_gone
+                : reason == "client_not_reading" ? client_not_reading
+                                                 : backlog_full;
+      ++c;
+    }
+  } replies_dropped;
   /// Per operation, model and outcome, with latencies (for /metrics).
   request_metrics requests;
 };

@@ -50,6 +50,10 @@ struct node_metrics_input {
   uint64_t received = 0;
   uint64_t in_flight = 0;
   uint64_t expired = 0;
+  uint64_t backlog_replies = 0;
+  uint64_t dropped_client_gone = 0;
+  uint64_t dropped_client_not_reading = 0;
+  uint64_t dropped_backlog_full = 0;
   request_metrics_snapshot requests;
   residency::residency_stats residency;
   residency::store_tier_stats store;

@@ -102,6 +102,11 @@ struct node_config {
   /// no longer meet their deadlines are answered at once rather than run.
   bool shed_late = true;
   uint64_t max_in_flight_bytes = 512ull << 20;
+  /// Replies a slow client cannot take yet wait in its own backlog, up to
+  /// this many bytes; a client whose backlog does not move for the stall
+  /// timeout is taken for gone and its replies are dropped (decision 45).
+  uint64_t reply_backlog_bytes = 64ull << 20;
+  uint64_t reply_stall_timeout_ms = 30000;
   /// HOST:PORT where /metrics, /healthz and /readyz are served over HTTP
   /// (port 0 picks one); empty turns the endpoint off.
   std::string metrics_listen;

@@ -7,7 +7,10 @@
 #include "tessera/transport/curve.hpp"
 
 #include <chrono>
+#include <deque>
+#include <map>
 #include <string>
+#include <vector>
 
 namespace tessera::transport {
 
@@ -26,6 +29,24 @@ struct incoming_request {
 };
 
 /// A bound ROUTER socket. Not thread-safe; one thread owns it.
+/// Replies a client is slow to take wait in a backlog of its own instead of
+/// being dropped (decision 45).
+struct reply_backlog_options {
+  /// Bytes of replies one client may have waiting; a reply beyond is dropped.
+  uint64_t max_bytes_per_peer = 64ull << 20;
+  /// A client whose backlog has not moved for this long is taken for gone,
+  /// and its waiting replies are dropped.
+  std::chrono::milliseconds stall_timeout{30000};
+};
+
+/// A reply that was not delivered, and why: "client_gone" (the connection is
+/// closed), "client_not_reading" (its backlog did not move for the stall
+/// timeout) or "backlog_full" (its backlog held max_bytes_per_peer).
+struct dropped_reply {
+  std::string id;
+  std::string reason;
+};
+
 class router_socket {
 public:
   using duration = std::chrono::milliseconds;
@@ -57,7 +78,9 @@ public:
 
   /// Sends a successful reply, with `advice` in its envelope. If the reply cannot be
   /// encoded, the client gets that error as its reply instead, and it is returned.
-  /// Never blocks: a peer that is gone gives unavailable, a full queue overloaded.
+  /// Never blocks: a reply the client's queue cannot take now waits in its
+  /// backlog (flush() sends it later); a peer that is gone gives unavailable,
+  /// a full backlog overloaded (the reply is dropped).
   caf::error reply(const peer& to, const std::string& id, const response_body& body,
                    const reply_advice& advice = {});
 
@@ -70,14 +93,45 @@ public:
     return socket_;
   }
 
+  void set_backlog(reply_backlog_options opts) {
+    backlog_opts_ = opts;
+  }
+
+  /// Sends what waits in the backlogs, in order, as far as the clients'
+  /// queues take it; drops the backlogs of clients that are gone or have
+  /// taken nothing for the stall timeout. Returns what it dropped.
+  std::vector<dropped_reply> flush();
+
+  /// Whether replies wait in some backlog (the caller should flush soon).
+  bool backlogged() const {
+    return !backlogs_.empty();
+  }
+
+  /// Replies waiting in backlogs, and their bytes.
+  size_t backlog_replies() const;
+  uint64_t backlog_bytes() const;
+
 private:
   router_socket(zmq::socket_t socket, std::string endpoint, codec_limits limits);
 
-  caf::error send_to(const peer& to, frame_list frames);
+  caf::error send_to(const peer& to, const std::string& id, frame_list frames);
+
+  struct waiting_reply {
+    std::string id;
+    frame_list message; ///< routing id first
+    uint64_t bytes = 0;
+  };
+  struct backlog {
+    std::deque<waiting_reply> replies;
+    uint64_t bytes = 0;
+    std::chrono::steady_clock::time_point moved; ///< the last reply sent, or the first queued
+  };
 
   zmq::socket_t socket_;
   std::string endpoint_;
   codec_limits limits_;
+  reply_backlog_options backlog_opts_;
+  std::map<std::string, backlog> backlogs_; ///< by routing id; only non-empty ones
 };
 
 } // namespace tessera::transport
