@@ -402,7 +402,13 @@ void handle_other(self_ptr self, uint64_t ticket, request_body& body) {
   }
   if (auto* health = std::get_if<health_request>(&body)) {
     (void) health;
-    return shared->post(ticket, response_body{health_response{true, !shared->deps.executors.empty()}});
+    // Ready: an executor of its own, or a peer that is up. A coordinator's
+    // remote executors are listed whether their peers are up or not.
+    auto peers =
+        shared->deps.peers != nullptr ? shared->deps.peers->peers() : std::vector<peer_status>{};
+    bool ready = shared->deps.executors.size() > peers.size() ||
+                 std::any_of(peers.begin(), peers.end(), [](const peer_status& p) { return p.up; });
+    return shared->post(ticket, response_body{health_response{true, ready}});
   }
   if (auto* meta = std::get_if<metadata_request>(&body)) {
     metadata_response r;

@@ -22,6 +22,9 @@ struct scheduler_data {
   std::function<steady_time()> clock; ///< scheduler_options::clock, or steady_clock
   std::chrono::milliseconds hold_off{1000};
   bool shed_late = true;   ///< scheduler_options::shed_late
+  std::chrono::milliseconds wait_for_executor{5000}; ///< scheduler_options::wait_for_executor
+  /// While no executor is up and jobs wait for one: when they are given up.
+  steady_time give_up_at = steady_time::max();
   uint32_t batch_rows = 1; ///< scheduler_options::max_batch_rows
   /// Co-request statistics for the grouping policy (scheduler_options::auto_fuse).
   auto_fuse_options auto_fuse;
@@ -244,6 +247,17 @@ void dispatch(self_ptr self) {
   auto& st = self->state;
   auto now = st.now();
   st.queue->expire(now);
+  if (!any_up(st.slots)) {
+    // Jobs that arrived with no executor up wait for one, until give_up_at.
+    if (now >= st.give_up_at) {
+      st.queue->fail_all(
+          make_error(ec::unavailable, "no executor came up within " +
+                                          std::to_string(st.wait_for_executor.count()) + " ms"));
+      st.give_up_at = steady_time::max();
+    }
+    return;
+  }
+  st.give_up_at = steady_time::max();
   auto& placement = *st.placement;
   if (placement.refresh_groups(st.slots))
     st.queue->regroup([&placement](const infer_job& j) { return placement.unit_id(j); });
@@ -295,6 +309,7 @@ scheduler_actor::behavior_type scheduler_impl(self_ptr self, std::vector<executo
   self->state.clock = opts.clock;
   self->state.hold_off = opts.hold_off;
   self->state.shed_late = opts.shed_late;
+  self->state.wait_for_executor = opts.wait_for_executor;
   self->state.batch_rows = opts.max_batch_rows;
   self->state.placement = std::make_unique<placement_table>(opts);
   if (opts.auto_fuse.enabled && opts.auto_fuse.store != nullptr) {
@@ -310,11 +325,22 @@ scheduler_actor::behavior_type scheduler_impl(self_ptr self, std::vector<executo
   return {
       [self](run_atom, infer_job& job) -> caf::typed_response_promise<infer_outcome> {
         auto promise = self->make_response_promise<infer_outcome>();
-        if (!any_up(self->state.slots)) {
-          promise.deliver(make_error(ec::unavailable, "no executor is up"));
+        auto& st = self->state;
+        if (!any_up(st.slots)) {
+          // Executors that may come up (peers not yet answering): wait for
+          // one, within the job's deadline and wait_for_executor.
+          if (st.slots.empty() || st.wait_for_executor.count() <= 0) {
+            promise.deliver(make_error(ec::unavailable, "no executor is up"));
+            return promise;
+          }
+          if (st.give_up_at == steady_time::max()) {
+            st.give_up_at = st.now() + st.wait_for_executor;
+            self->delayed_send(self, st.wait_for_executor, tick_atom::value);
+          }
+          auto unit = st.placement->unit_id(job);
+          st.queue->push(pending{std::move(job), promise}, unit);
           return promise;
         }
-        auto& st = self->state;
         st.note_request(job);
         auto unit = st.placement->unit_id(job);
         if (st.shed_late) {

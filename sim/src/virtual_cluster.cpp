@@ -61,6 +61,10 @@ caf::expected<cluster_run> run_cluster(const scenario& s, const std::vector<sche
   actors::scheduler_options opts;
   opts.order = policy;
   opts.clock = [world, at] { return at(world->now_ms); };
+  // A job that arrives with every node down is refused at once, as before:
+  // a wait for an executor to come up is timed by a delayed message, which
+  // the simulator's event loop does not deliver in virtual time.
+  opts.wait_for_executor = std::chrono::milliseconds(0);
   // Placement reads the models' blocks (shared blocks count where resident)
   // and the device's load bandwidth. Each slot has its own simulated device,
   // so each is a node of its own (the default).

@@ -96,6 +96,40 @@ TEST_SUITE("node_faults") {
     CHECK(n->counters().errors.load() >= 10);
   }
 
+  TEST_CASE("a coordinator is ready only once one of its peers is up") {
+    const auto& zoo = small_zoo::get();
+    auto worker = start_node(node_config_for(zoo));
+    zmq::context_t ctx{1};
+    auto ready = [&](const std::string& endpoint) {
+      auto cl = client::connect(ctx, endpoint);
+      REQUIRE(cl);
+      auto h = cl->call_as<health_response>({"", health_request{}}, reply_timeout);
+      REQUIRE_MESSAGE(h, test::why(h));
+      CHECK(h->live);
+      return h->ready;
+    };
+    auto coordinator_of = [&](const std::string& peer) {
+      auto cfg = node_config_for(zoo);
+      cfg.node_name = "coordinator";
+      cfg.executors = 0;
+      cfg.peers = {peer};
+      return start_node(cfg);
+    };
+    {
+      // Its only peer is down (nothing listens there): not ready.
+      auto lonely = coordinator_of("tcp://127.0.0.1:1");
+      CHECK_FALSE(ready(lonely->endpoint()));
+    }
+    auto coordinator = coordinator_of(worker->endpoint());
+    bool seen = false;
+    for (int i = 0; i < 100 && !seen; ++i) {
+      seen = ready(coordinator->endpoint());
+      if (!seen)
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    CHECK(seen);
+  }
+
   TEST_CASE("a request that cannot finish by its deadline is answered with deadline_exceeded once") {
     const auto& zoo = small_zoo::get();
     auto n = start_node(node_config_for(zoo));

@@ -290,13 +290,40 @@ TEST_SUITE("scheduler") {
       CHECK(x == "error:unavailable");
   }
 
-  TEST_CASE("with no executor up, jobs are refused with unavailable at once") {
-    rig r;
-    auto a = r.executor("a");
-    auto s = spawn_scheduler(*r.sys, {a}, {false});
-    r.submit(s, {job("X")});
-    r.sched->run();
-    CHECK(r.log->ran.empty());
-    CHECK(*r.replies == std::vector<std::string>{"error:unavailable"});
+  TEST_CASE("with no executor up, a job waits for one within wait_for_executor, then is refused") {
+    auto start = [](rig& r, std::chrono::milliseconds wait) {
+      auto now = std::make_shared<steady_time>(std::chrono::steady_clock::now());
+      scheduler_options opts;
+      opts.clock = [now] { return *now; };
+      opts.wait_for_executor = wait;
+      auto s = spawn_scheduler(*r.sys, {r.executor("a")}, {false}, opts);
+      r.submit(s, {job("X")});
+      r.sched->run();
+      return std::make_pair(s, now);
+    };
+    SUBCASE("the executor comes up (a coordinator's first peer answers): the job runs") {
+      rig r;
+      auto [s, now] = start(r, std::chrono::milliseconds(5000));
+      CHECK(r.replies->empty()); // waiting, not refused
+      caf::anon_send(s, peer_atom::value, uint32_t{0}, true);
+      r.sched->run();
+      CHECK(*r.replies == std::vector<std::string>{"a:X"});
+    }
+    SUBCASE("none comes up in time: unavailable") {
+      rig r;
+      auto [s, now] = start(r, std::chrono::milliseconds(5000));
+      CHECK(r.replies->empty());
+      *now += std::chrono::milliseconds(5001);
+      r.sched->trigger_timeouts();
+      r.sched->run();
+      CHECK(r.log->ran.empty());
+      CHECK(*r.replies == std::vector<std::string>{"error:unavailable"});
+    }
+    SUBCASE("no wait: refused at once") {
+      rig r;
+      auto [s, now] = start(r, std::chrono::milliseconds(0));
+      CHECK(r.log->ran.empty());
+      CHECK(*r.replies == std::vector<std::string>{"error:unavailable"});
+    }
   }
 }

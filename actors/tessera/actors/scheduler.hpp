@@ -95,6 +95,11 @@ struct scheduler_options {
   /// run, so the executors' time goes to jobs that can still make it. Off: jobs
   /// run until their deadline expires them.
   bool shed_late = true;
+  /// A job that arrives while executors exist but none is up (a coordinator
+  /// whose peers have not answered yet, after a restart) waits this long, or
+  /// until its deadline, for one to come up; then it is answered unavailable.
+  /// 0 refuses it at once.
+  std::chrono::milliseconds wait_for_executor{5000};
 };
 
 /// The catalogue placement reads: each model's unit by name (the latest
