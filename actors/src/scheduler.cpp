@@ -226,6 +226,25 @@ void run_on(self_ptr self, size_t i, taken work) {
             }
             auto now = st.now();
             bool some_up = any_up(st.slots);
+            // A job that failed on this executor's copy of a blob, or in its
+            // backend, runs once more on another idle executor: another
+            // node's store may hold a good copy. Its second failure is its answer.
+            bool bad_copy = code_of(err) == ec::corrupt_blob || code_of(err) == ec::backend_error;
+            if (bad_copy && shared->size() == 1) {
+              auto& m = shared->front();
+              auto other = std::find_if(st.slots.begin(), st.slots.end(), [&](const slot& o) {
+                return &o != &s && o.up() && !o.busy;
+              });
+              if (m.job.attempts == 0 && other != st.slots.end() &&
+                  (now < m.job.deadline || m.job.best_effort)) {
+                ++m.job.attempts;
+                taken again;
+                again.members.push_back(std::move(m));
+                run_on(self, static_cast<size_t>(other - st.slots.begin()), std::move(again));
+                dispatch(self);
+                return;
+              }
+            }
             for (auto& m : *shared) {
               // Re-queued only while some executor is up: otherwise nothing would
               // ever take it, and every request must be answered.

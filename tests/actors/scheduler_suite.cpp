@@ -278,6 +278,44 @@ TEST_SUITE("scheduler") {
     CHECK(*r.replies == std::vector<std::string>{"error:unavailable", "peer:Y"});
   }
 
+  TEST_CASE("a job that failed on a corrupt copy runs once more on another idle executor") {
+    // An executor whose store holds a corrupt copy of the model's blob.
+    auto corrupt = [](executor_actor::pointer, std::string name,
+                      std::shared_ptr<fake_log> log) -> executor_actor::behavior_type {
+      return {
+          [=](run_atom, const infer_job& job) -> caf::result<infer_outcome> {
+            log->ran.push_back(name + ":" + job.model);
+            return make_error(ec::corrupt_blob,
+                              name + ": blob 1234 of \"" + job.model + "\" is corrupt");
+          },
+          [=](load_atom, const std::string& model, uint32_t) -> caf::result<load_outcome> {
+            return load_outcome{model, 1, 0, 0};
+          },
+          [=](unload_atom, const std::string&, uint32_t) -> caf::result<bool> { return true; },
+          [=](status_atom) -> caf::result<executor_state> { return idle_state(name); },
+          [=](pressure_atom, pressure_level) {},
+      };
+    };
+    SUBCASE("another executor has a good copy: the job is served") {
+      rig r;
+      auto bad = r.sys->spawn(corrupt, "bad", r.log);
+      auto s = spawn_scheduler(*r.sys, {bad, r.executor("good")});
+      r.submit(s, {job("X")});
+      r.sched->run();
+      CHECK(r.log->ran == std::vector<std::string>{"bad:X", "good:X"});
+      CHECK(*r.replies == std::vector<std::string>{"good:X"});
+    }
+    SUBCASE("every copy is corrupt: one retry, then the error") {
+      rig r;
+      auto s = spawn_scheduler(
+          *r.sys, {r.sys->spawn(corrupt, "a", r.log), r.sys->spawn(corrupt, "b", r.log)});
+      r.submit(s, {job("X")});
+      r.sched->run();
+      CHECK(r.log->ran.size() == 2);
+      CHECK(*r.replies == std::vector<std::string>{"error:corrupt_blob"});
+    }
+  }
+
   TEST_CASE("when every executor turns out to be gone, every job is still answered") {
     rig r;
     auto a = r.executor("a", true);
