@@ -61,6 +61,7 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg, zmq::co
     return st.error();
   n->store_ = std::make_unique<store::block_store>(std::move(*st));
   n->store_->blobs().mappings().set_capacity(cfg.map_cache_bytes);
+  auto made_read_only = n->store_->blobs().make_read_only(); // a store from before decision 43
   n->arena_ = std::move(tier->memory);
   n->residency_ = std::make_unique<residency::residency_manager>(
     *n->store_, *n->arena_, residency::residency_options::from(cfg));
@@ -237,6 +238,10 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg, zmq::co
     n->set_peer_target(*n->groups_target_, n->gateway_->actor(), 0);
   if (!auto_note.empty())
     log->event(auto_note);
+  if (made_read_only > 0)
+    log->event("made " + std::to_string(made_read_only) +
+               " writable blob files of the store "
+               "read-only (0444)");
   if (cfg.mode == load_mode::in_place && n->residency_->options().mode != load_mode::in_place)
     log->event("warning: load_mode in_place refused: changes to the files of the store " +
                cfg.store_path +

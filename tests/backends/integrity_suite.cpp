@@ -68,11 +68,19 @@ TEST_SUITE("integrity") {
   TEST_CASE("store files are read-only once written") {
     auto zoo = small_zoo::build(0.125);
     const auto& m = zoo.manifest("resnet-scratch");
-    for (const auto& [id, bytes] : unique_blobs(m)) {
+    auto mode_of = [&](const content_id& id) {
       struct stat st {};
       REQUIRE(::stat(zoo.store->blobs().path_of(id).c_str(), &st) == 0);
-      CHECK((st.st_mode & 0777) == 0444);
-    }
+      return st.st_mode & 0777;
+    };
+    for (const auto& [id, bytes] : unique_blobs(m))
+      CHECK(mode_of(id) == 0444);
+    CHECK(zoo.store->blobs().make_read_only() == 0);
+    // A file an older store left writable is made read-only.
+    auto victim = private_mapped_blob(zoo, m);
+    REQUIRE(::chmod(zoo.store->blobs().path_of(victim).c_str(), 0644) == 0);
+    CHECK(zoo.store->blobs().make_read_only() == 1);
+    CHECK(mode_of(victim) == 0444);
   }
 
   TEST_CASE("in place, a changed blob file refuses its models until restored; no wrong output") {

@@ -443,6 +443,22 @@ std::vector<content_id> blob_store::list() const {
   return out;
 }
 
+size_t blob_store::make_read_only() const {
+  size_t changed = 0;
+  std::error_code ec;
+  for (const auto& entry : fs::recursive_directory_iterator{root_ + "/blobs", ec}) {
+    if (!entry.is_regular_file(ec) || entry.path().extension() != ".blob")
+      continue;
+    auto perms = entry.status(ec).permissions();
+    auto writable = fs::perms::owner_write | fs::perms::group_write | fs::perms::others_write;
+    if (ec || (perms & writable) == fs::perms::none)
+      continue;
+    fs::permissions(entry.path(), writable, fs::perm_options::remove, ec);
+    changed += ec ? 0 : 1;
+  }
+  return changed;
+}
+
 caf::expected<size_t> blob_store::file_bytes(const content_id& id) const {
   struct stat st {};
   if (::stat(path_of(id).c_str(), &st) != 0)

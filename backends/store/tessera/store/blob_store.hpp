@@ -115,6 +115,10 @@ public:
   /// Every blob id on disk, in no particular order.
   std::vector<content_id> list() const;
 
+  /// Makes blob files that a store written before decision 43 left writable
+  /// read-only (0444); returns how many it changed.
+  size_t make_read_only() const;
+
   /// Bytes the file of a blob occupies (header page included).
   caf::expected<size_t> file_bytes(const content_id& id) const;
 
