@@ -202,6 +202,32 @@ TEST_SUITE("node_backlog") {
     CHECK(c.backlog_replies.load() == 0);
   }
 
+  TEST_CASE("replies past a client's backlog bound are dropped and counted; the rest arrive") {
+    const auto& zoo = small_zoo::get();
+    zmq::context_t ctx{1};
+    auto cfg = node_config_for(zoo);
+    cfg.listen = "inproc://backlog-bound";
+    cfg.reply_backlog_bytes = 4096; // a few dozen health replies
+    auto started = actors::node::start(cfg, &ctx);
+    REQUIRE_MESSAGE(started, test::why(started));
+    auto& n = *started;
+    auto cl = client::connect(ctx, n->endpoint());
+    REQUIRE(cl);
+    constexpr uint64_t sent = 5000;
+    for (uint64_t i = 0; i < sent; ++i)
+      REQUIRE(cl->send({"", health_request{}}, reply_timeout));
+    const auto& c = n->counters();
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (c.answered.load() < sent && std::chrono::steady_clock::now() < until)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    uint64_t got = 0;
+    while (cl->receive(std::chrono::milliseconds(1000)))
+      ++got;
+    CHECK(c.replies_dropped.backlog_full.load() > 0);
+    CHECK(got + c.replies_dropped.backlog_full.load() == sent); // each reply arrives or is counted
+    CHECK(c.replies_dropped.client_not_reading.load() == 0);
+  }
+
   TEST_CASE("a client that never reads again has its replies dropped and counted after the stall "
             "timeout") {
     const auto& zoo = small_zoo::get();

@@ -83,10 +83,11 @@ caf::error router_socket::send_to(const peer& to, const std::string& id, frame_l
   if (b.replies.empty())
     b.moved = std::chrono::steady_clock::now();
   if (b.bytes + bytes > backlog_opts_.max_bytes_per_peer) {
+    auto full = make_error(ec::overloaded, "the client's reply backlog is full (" +
+                                               std::to_string(b.bytes >> 20) + " MiB waiting)");
     if (b.replies.empty())
-      backlogs_.erase(to.routing_id);
-    return make_error(ec::overloaded, "the client's reply backlog is full (" +
-                                          std::to_string(b.bytes >> 20) + " MiB waiting)");
+      backlogs_.erase(to.routing_id); // `b` goes with it
+    return full;
   }
   b.bytes += bytes;
   b.replies.push_back({id, std::move(message), bytes});
