@@ -15,7 +15,6 @@
 #include "tessera/core/error.hpp"
 
 #include <algorithm>
-#include <limits>
 
 namespace tessera::residency {
 
@@ -36,16 +35,19 @@ void residency_core::poll_changes() {
   if (ch.folders.empty() && !ch.everything)
     return;
   // A folder replaced, removed or lost events: every blob in it may have
-  // changed, and its watch went with it.
-  auto folders = ch.folders;
-  bool everything = ch.everything;
+  // changed, and its watch went with it (watch() leaves `ch` as it is).
   for (auto& [id, e] : table_) {
     auto f = store::blob_watch::folder_of(id);
-    if (everything || std::find(folders.begin(), folders.end(), f) != folders.end()) {
+    if (ch.everything || std::find(ch.folders.begin(), ch.folders.end(), f) != ch.folders.end()) {
       mark_changed(e);
       watch_->watch(id);
     }
   }
+}
+
+void residency_core::mark_bad(const content_id& id, entry& e, const std::string& why) {
+  ++counters_.blobs_found_changed;
+  e.bad = name_users(make_error(ec::corrupt_blob, why), id);
 }
 
 caf::error residency_core::rehash(const content_id& id, entry& e) {
@@ -53,22 +55,16 @@ caf::error residency_core::rehash(const content_id& id, entry& e) {
     return e.bad; // found bad, and its file has not changed since
   if (!e.resident)
     return {}; // its read verifies it, and a pin waits for it
-  blob_hasher hasher{e.spec};
-  hasher.update(e.data, e.bytes);
   ++counters_.blobs_rehashed;
-  auto digest = hasher.digest();
+  auto digest = blob_id_of(e.spec, e.data, e.bytes);
   if (digest == id) {
     e.suspect = false;
     return {};
   }
-  ++counters_.blobs_found_changed;
-  e.bad = name_users(make_error(ec::corrupt_blob,
-                                "its store file changed after it was verified, and its bytes now "
-                                "hash to " +
-                                    digest.short_hex() +
-                                    ": the models that use it are refused until the file is "
-                                    "restored or fetched again"),
-                     id);
+  mark_bad(id, e,
+           "its store file changed after it was verified, and its bytes now hash to " +
+               digest.short_hex() +
+               ": the models that use it are refused until the file is restored or fetched again");
   return e.bad;
 }
 
@@ -139,9 +135,7 @@ uint64_t residency_core::scrub(uint64_t max_bytes) {
   }
   uint64_t hashed = 0;
   for (auto& p : picks) {
-    blob_hasher hasher{p.spec};
-    hasher.update(p.data, p.bytes);
-    auto digest = hasher.digest();
+    auto digest = blob_id_of(p.spec, p.data, p.bytes);
     hashed += p.bytes;
     std::lock_guard<std::mutex> guard{mtx_};
     ++scrub_.blobs;
@@ -153,12 +147,9 @@ uint64_t residency_core::scrub(uint64_t max_bytes) {
     if (i == table_.end() || i->second.serial != p.serial)
       continue; // gone, or read again meanwhile
     mark_changed(i->second);
-    ++counters_.blobs_found_changed;
-    i->second.bad = name_users(
-        make_error(ec::corrupt_blob, "the scrub found its bytes hash to " + digest.short_hex() +
-                                         ": the models that use it are refused until it is "
-                                         "read again good"),
-        p.id);
+    mark_bad(p.id, i->second,
+             "the scrub found its bytes hash to " + digest.short_hex() +
+                 ": the models that use it are refused until it is read again good");
   }
   return hashed;
 }

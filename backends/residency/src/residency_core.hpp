@@ -30,6 +30,10 @@ public:
   caf::expected<lease_ptr> load(const std::string& owner, const std::vector<blob_ref>& blobs);
   size_t prefetch(const std::vector<blob_ref>& blobs);
   uint64_t missing_bytes(const std::vector<blob_ref>& blobs) const;
+  /// Re-hashes resident blobs, least recently scrubbed first, up to
+  /// `max_bytes` (at least one blob); a blob that does not match turns
+  /// suspect and bad, as after a change. Returns the bytes hashed.
+  uint64_t scrub(uint64_t max_bytes);
   void unload(lease& l, bool free_now);
   uint64_t drop_cached();
 
@@ -128,19 +132,14 @@ private:
   /// Reads the watch's events: the entries whose files changed turn suspect.
   void poll_changes();
   void mark_changed(entry& e);
+  /// Refuses the entry to every pin with ec::corrupt_blob, saying `why`,
+  /// until its file changes again.
+  void mark_bad(const content_id& id, entry& e, const std::string& why);
   /// Re-hashes a suspect entry's bytes; an error when they do not match its id.
   caf::error rehash(const content_id& id, entry& e);
   /// Before a load: suspect entries no lease holds leave the table, so that
   /// the load reads (and verifies) them again.
   void drop_suspect_unheld(const std::unordered_map<content_id, uint64_t>& request);
-
-public:
-  /// Re-hashes resident blobs, least recently scrubbed first, up to
-  /// `max_bytes` (at least one blob); a blob that does not match turns
-  /// suspect and bad, as after a change. Returns the bytes hashed.
-  uint64_t scrub(uint64_t max_bytes);
-
-private:
   void erase(table::iterator i);
   uint64_t free_bytes() const;
   std::string holders_text() const;

@@ -50,7 +50,6 @@ struct host_tier_stats {
   uint64_t store_mappings_watched = 0;
 };
 
-/// Cumulative counts since the manager started (or since reset_counters()).
 /// The background scrub's progress: passes over the resident blobs, and what
 /// it found.
 struct scrub_stats {
@@ -60,6 +59,7 @@ struct scrub_stats {
   uint64_t mismatches = 0; ///< blobs whose bytes no longer matched their id
 };
 
+/// Cumulative counts since the manager started (or since reset_counters()).
 struct residency_counters {
   uint64_t loads = 0;            ///< leases granted
   uint64_t refused_loads = 0;    ///< loads refused for lack of memory
