@@ -168,10 +168,15 @@ void deliver_pass(const fused_plan& plan, std::vector<pending>& members, const i
   }
 }
 
+// The unit that runs taken work: its group, or its lead job's unit.
+const std::string& unit_of(const taken& work, const placement_table& placement) {
+  return work.group ? work.group->name : placement.unit_of(work.members.front().job);
+}
+
 void run_on(self_ptr self, size_t i, taken work) {
   auto& st = self->state;
   auto& members = work.members;
-  auto unit = work.group ? work.group->name : st.placement->unit_of(members.front().job);
+  auto unit = unit_of(work, *st.placement);
   st.placement->started(unit, i, st.now_ms());
   auto job = work.group ? combine_pass(*work.group, members) : combine(members);
   if (!job) {
@@ -296,9 +301,8 @@ void dispatch(self_ptr self) {
     // Jobs too late to finish if they started now are answered, not run: the
     // executor takes the next ones (decision 44).
     while (st.shed_late && !work.members.empty()) {
-      const auto& unit =
-          work.group ? work.group->name : placement.unit_of(work.members.front().job);
-      if (shed_late(work, placement.service_ms(unit), now) == 0 || !work.members.empty())
+      if (shed_late(work, placement.service_ms(unit_of(work, placement)), now) == 0 ||
+          !work.members.empty())
         break;
       if (st.queue->empty())
         break;
@@ -345,28 +349,28 @@ scheduler_actor::behavior_type scheduler_impl(self_ptr self, std::vector<executo
       [self](run_atom, infer_job& job) -> caf::typed_response_promise<infer_outcome> {
         auto promise = self->make_response_promise<infer_outcome>();
         auto& st = self->state;
-        if (!any_up(st.slots)) {
+        bool up = any_up(st.slots);
+        if (!up && (st.slots.empty() || st.wait_for_executor.count() <= 0)) {
+          promise.deliver(make_error(ec::unavailable, "no executor is up"));
+          return promise;
+        }
+        auto unit = st.placement->unit_id(job);
+        if (!up) {
           // Executors that may come up (peers not yet answering): wait for
           // one, within the job's deadline and wait_for_executor.
-          if (st.slots.empty() || st.wait_for_executor.count() <= 0) {
-            promise.deliver(make_error(ec::unavailable, "no executor is up"));
-            return promise;
-          }
           if (st.give_up_at == steady_time::max()) {
             st.give_up_at = st.now() + st.wait_for_executor;
             self->delayed_send(self, st.wait_for_executor, tick_atom::value);
           }
-          auto unit = st.placement->unit_id(job);
           st.queue->push(pending{std::move(job), promise}, unit);
           return promise;
         }
         st.note_request(job);
-        auto unit = st.placement->unit_id(job);
         if (st.shed_late) {
-          auto up = static_cast<size_t>(std::count_if(st.slots.begin(), st.slots.end(),
-                                                      [](const slot& s) { return s.up(); }));
-          if (auto err = refuse_at_arrival(job, unit, *st.placement, *st.queue, up, st.batch_rows,
-                                           st.now())) {
+          auto executors_up = static_cast<size_t>(std::count_if(
+              st.slots.begin(), st.slots.end(), [](const slot& s) { return s.up(); }));
+          if (auto err = refuse_at_arrival(job, unit, *st.placement, *st.queue, executors_up,
+                                           st.batch_rows, st.now())) {
             promise.deliver(err);
             return promise;
           }
