@@ -6,6 +6,7 @@
 // capacity. The same node with shedding off (`shed_late = false`: every job
 // runs until its deadline expires it, the behaviour before decision 44) runs
 // each level beside it, for comparison. docs/benchmarks.md.
+#include "bench_node.hpp"
 #include "bench_report.hpp"
 #include "bench_store.hpp"
 
@@ -55,13 +56,6 @@ struct level_result {
     return static_cast<double>(met) / span_s;
   }
 };
-
-transport::infer_request request_for(const model_manifest& m, uint64_t seed) {
-  transport::infer_request r;
-  r.model_name = m.name;
-  r.inputs.push_back({m.inputs[0].name, random_tensor(with_batch(m.inputs[0].spec, 1), seed)});
-  return r;
-}
 
 // Poisson arrivals at `rate` for `span`, models alternating at random; then
 // waits for every reply (each has a deadline, so each comes).
@@ -129,7 +123,7 @@ caf::expected<level_result> drive(const std::string& endpoint,
       continue;
     }
     const auto& m = models[pick(rng)];
-    auto req = request_for(m.manifest, ++k);
+    auto req = image_request(m.manifest, ++k);
     double deadline = factor(rng) * m.service_ms;
     req.deadline_ms = std::max<int64_t>(1, static_cast<int64_t>(deadline));
     auto id = cl->send({"", std::move(req)}, std::chrono::seconds(5));
@@ -151,20 +145,13 @@ caf::expected<level_result> drive(const std::string& endpoint,
   return r;
 }
 
+// A node with every model loaded, and its service time measured by the scheduler.
 caf::expected<std::unique_ptr<actors::node>> start(const node_config& cfg,
                                                    const std::vector<served_model>& models) {
-  auto n = actors::node::start(cfg);
-  if (!n)
-    return n.error();
-  zmq::context_t ctx{1};
-  auto cl = transport::client::connect(ctx, (*n)->endpoint());
-  if (!cl)
-    return cl.error();
-  for (const auto& m : models) // loaded, and its service time measured by the scheduler
-    for (int i = 0; i < 5; ++i)
-      if (auto got = cl->call({"", request_for(m.manifest, i + 1)}, std::chrono::seconds(60)); !got)
-        return got.error();
-  return std::move(*n);
+  std::vector<model_manifest> manifests;
+  for (const auto& m : models)
+    manifests.push_back(m.manifest);
+  return start_warm_node(cfg, manifests, 5);
 }
 
 // The isolated service time of each model: one request at a time, median.
@@ -177,7 +164,7 @@ caf::error measure_service(const std::string& endpoint, std::vector<served_model
     std::vector<double> ms;
     for (int i = 0; i < 15; ++i) {
       auto t0 = clock_type::now();
-      if (auto got = cl->call({"", request_for(m.manifest, i + 100)}, std::chrono::seconds(60));
+      if (auto got = cl->call({"", image_request(m.manifest, i + 100)}, std::chrono::seconds(60));
           !got)
         return got.error();
       ms.push_back(ms_between(t0, clock_type::now()));

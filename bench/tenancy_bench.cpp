@@ -2,6 +2,7 @@
 // one executor against two concurrent executors (one LibTorch thread each),
 // and dynamic batching on against off. Clients keep requests in flight for a
 // fixed time over a mix of small zoo models; throughput is replies per second.
+#include "bench_node.hpp"
 #include "bench_report.hpp"
 #include "bench_store.hpp"
 
@@ -24,24 +25,10 @@ using clock_type = std::chrono::steady_clock;
 // flight for `span`, over the given models (batch 1).
 caf::expected<double> measure(const node_config& cfg, const std::vector<model_manifest>& models,
                               int clients, int window, std::chrono::milliseconds span) {
-  auto n = actors::node::start(cfg);
+  // Warm: every model loaded, so both sides measure serving, not loading.
+  auto n = start_warm_node(cfg, models, 2);
   if (!n)
     return n.error();
-  // Warm up: load every model once, so both sides measure serving, not loading.
-  {
-    zmq::context_t ctx{1};
-    auto cl = transport::client::connect(ctx, (*n)->endpoint());
-    if (!cl)
-      return cl.error();
-    for (const auto& m : models)
-      for (int i = 0; i < 2; ++i) {
-        transport::infer_request r;
-        r.model_name = m.name;
-        r.inputs.push_back({m.inputs[0].name, random_tensor(with_batch(m.inputs[0].spec, 1), 1)});
-        if (auto got = cl->call({"", std::move(r)}, std::chrono::seconds(60)); !got)
-          return got.error();
-      }
-  }
   std::atomic<uint64_t> done{0};
   std::vector<std::thread> threads;
   auto t0 = clock_type::now();
@@ -56,10 +43,7 @@ caf::expected<double> measure(const node_config& cfg, const std::vector<model_ma
       while (clock_type::now() - t0 < span || in_flight > 0) {
         while (in_flight < window && clock_type::now() - t0 < span) {
           const auto& m = models[(c + k++) % models.size()];
-          transport::infer_request r;
-          r.model_name = m.name;
-          r.inputs.push_back({m.inputs[0].name, random_tensor(with_batch(m.inputs[0].spec, 1), k)});
-          if (!cl->send({"", std::move(r)}, std::chrono::seconds(5)))
+          if (!cl->send({"", image_request(m, k)}, std::chrono::seconds(5)))
             return;
           ++in_flight;
         }
