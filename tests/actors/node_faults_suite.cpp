@@ -240,11 +240,16 @@ TEST_SUITE("node_backlog") {
     auto& n = *started;
     auto cl = client::connect(ctx, n->endpoint());
     REQUIRE(cl);
-    for (int i = 0; i < 5000; ++i)
+    constexpr uint64_t sent = 5000;
+    for (uint64_t i = 0; i < sent; ++i)
       REQUIRE(cl->send({"", health_request{}}, reply_timeout));
     const auto& c = n->counters();
+    // Every request answered, and what waited for the client dropped: replies
+    // the node makes after a first drop start a backlog of their own, which
+    // stalls in its turn.
     auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while (c.replies_dropped.client_not_reading.load() == 0 &&
+    while ((c.answered.load() < sent || c.backlog_replies.load() > 0 ||
+            c.replies_dropped.client_not_reading.load() == 0) &&
            std::chrono::steady_clock::now() < until)
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     CHECK(c.replies_dropped.client_not_reading.load() > 0);
