@@ -14,6 +14,13 @@ namespace tessera::actors {
 
 namespace {
 
+/// A job that failed on executor `avoid` with `first`, to run on another.
+struct second_try {
+  pending job;
+  size_t avoid = 0;
+  caf::error first;
+};
+
 struct scheduler_data {
   std::vector<slot> slots;
   std::unique_ptr<job_queue> queue;
@@ -25,6 +32,9 @@ struct scheduler_data {
   std::chrono::milliseconds wait_for_executor{5000}; ///< scheduler_options::wait_for_executor
   /// While no executor is up and jobs wait for one: when they are given up.
   steady_time give_up_at = steady_time::max();
+  /// Jobs that failed on one executor's copy of a blob, waiting for another
+  /// executor to run them once more (run before the queue, oldest first).
+  std::vector<second_try> second_tries;
   uint32_t batch_rows = 1; ///< scheduler_options::max_batch_rows
   /// Co-request statistics for the grouping policy (scheduler_options::auto_fuse).
   auto_fuse_options auto_fuse;
@@ -232,20 +242,17 @@ void run_on(self_ptr self, size_t i, taken work) {
             auto now = st.now();
             bool some_up = any_up(st.slots);
             // A job that failed on this executor's copy of a blob, or in its
-            // backend, runs once more on another idle executor: another
-            // node's store may hold a good copy. Its second failure is its answer.
+            // backend, runs once more on another executor, the first that is
+            // idle: another node's store may hold a good copy. Its second
+            // failure is its answer.
             bool bad_copy = code_of(err) == ec::corrupt_blob || code_of(err) == ec::backend_error;
             if (bad_copy && shared->size() == 1) {
               auto& m = shared->front();
-              auto other = std::find_if(st.slots.begin(), st.slots.end(), [&](const slot& o) {
-                return &o != &s && o.up() && !o.busy;
-              });
-              if (m.job.attempts == 0 && other != st.slots.end() &&
-                  (now < m.job.deadline || m.job.best_effort)) {
+              bool other_up = std::any_of(st.slots.begin(), st.slots.end(),
+                                          [&](const slot& o) { return &o != &s && o.up(); });
+              if (m.job.attempts == 0 && other_up && (now < m.job.deadline || m.job.best_effort)) {
                 ++m.job.attempts;
-                taken again;
-                again.members.push_back(std::move(m));
-                run_on(self, static_cast<size_t>(other - st.slots.begin()), std::move(again));
+                st.second_tries.push_back({std::move(m), i, err});
                 dispatch(self);
                 return;
               }
@@ -267,10 +274,49 @@ void run_on(self_ptr self, size_t i, taken work) {
           });
 }
 
+// Runs each job waiting for a second try on an idle executor other than the
+// one it failed on, on another node when one is up there: executors of one
+// node read one store, so another node's may hold a good copy where this
+// one's does not. One that is past its deadline, or that no other executor
+// is up to run, is answered with its first failure.
+void run_second_tries(self_ptr self, steady_time now) {
+  auto& st = self->state;
+  auto waiting = std::move(st.second_tries);
+  st.second_tries.clear();
+  for (auto& t : waiting) {
+    auto node = st.placement->node_of(t.avoid);
+    auto other = [&](size_t k) { return k != t.avoid && st.slots[k].up(); };
+    auto elsewhere = [&](size_t k) { return other(k) && st.placement->node_of(k) != node; };
+    std::vector<size_t> candidates;
+    for (size_t k = 0; k < st.slots.size(); ++k)
+      if (elsewhere(k))
+        candidates.push_back(k);
+    if (candidates.empty())
+      for (size_t k = 0; k < st.slots.size(); ++k)
+        if (other(k))
+          candidates.push_back(k);
+    bool late = now >= t.job.job.deadline && !t.job.job.best_effort;
+    if (late || candidates.empty()) {
+      t.job.promise.deliver(t.first);
+      continue;
+    }
+    auto idle = std::find_if(candidates.begin(), candidates.end(),
+                             [&](size_t k) { return !st.slots[k].busy; });
+    if (idle == candidates.end()) {
+      st.second_tries.push_back(std::move(t));
+      continue;
+    }
+    taken again;
+    again.members.push_back(std::move(t.job));
+    run_on(self, *idle, std::move(again));
+  }
+}
+
 void dispatch(self_ptr self) {
   auto& st = self->state;
   auto now = st.now();
   st.queue->expire(now);
+  run_second_tries(self, now);
   if (!any_up(st.slots)) {
     // Jobs that arrived with no executor up wait for one, until give_up_at.
     if (now >= st.give_up_at) {

@@ -85,8 +85,11 @@ public:
   /// Where each unit is, and how often placement changed.
   placement_status status() const;
 
-private:
+  /// Executor `index`'s node (each executor is a node of its own when the
+  /// options name none).
   uint32_t node_of(size_t index) const;
+
+private:
   /// Executor `index`'s node numbered densely from 0, for the caches.
   uint32_t dense_node(size_t index) const;
   const placement_unit& unit_info(const std::string& unit) const;

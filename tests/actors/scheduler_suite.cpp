@@ -94,6 +94,42 @@ executor_actor flaky_executor(caf::actor_system& sys, std::string name,
   return caf::actor_cast<executor_actor>(sys.spawn(impl));
 }
 
+// An executor that holds each job until it is told (`tick_atom`), then
+// serves it: a busy executor whose end the test chooses.
+executor_actor gated_executor(caf::actor_system& sys, std::string name,
+                              std::shared_ptr<fake_log> log) {
+  struct held_job {
+    caf::response_promise promise;
+    std::string model;
+  };
+  auto held = std::make_shared<std::optional<held_job>>();
+  auto impl = [=](caf::event_based_actor* self) -> caf::behavior {
+    return {
+        [=](run_atom, const infer_job& job) -> caf::result<infer_outcome> {
+          *held = held_job{self->make_response_promise(), job.model};
+          return (*held)->promise;
+        },
+        [=](tick_atom) {
+          if (!*held)
+            return;
+          log->ran.push_back(name + ":" + (*held)->model);
+          infer_outcome out;
+          out.model = (*held)->model;
+          out.executor = name;
+          (*held)->promise.deliver(std::move(out));
+          held->reset();
+        },
+        [=](load_atom, const std::string& model, uint32_t) -> caf::result<load_outcome> {
+          return load_outcome{model, 1, 0, 0};
+        },
+        [=](unload_atom, const std::string&, uint32_t) -> caf::result<bool> { return true; },
+        [=](status_atom) -> caf::result<executor_state> { return idle_state(name); },
+        [=](pressure_atom, pressure_level) {},
+    };
+  };
+  return caf::actor_cast<executor_actor>(sys.spawn(impl));
+}
+
 } // namespace
 
 TEST_SUITE("scheduler") {
@@ -304,6 +340,57 @@ TEST_SUITE("scheduler") {
       r.sched->run();
       CHECK(r.log->ran == std::vector<std::string>{"bad:X", "good:X"});
       CHECK(*r.replies == std::vector<std::string>{"good:X"});
+    }
+    // "good" (gated: busy until ticked) at index 0, "bad" and then `siblings`
+    // with corrupt copies; jobs go, in order, to the first idle executor.
+    struct busy_rig : rig {
+      executor_actor good;
+      scheduler_actor s;
+      void tick() {
+        caf::anon_send(caf::actor_cast<caf::actor>(good), tick_atom::value);
+        sched->run();
+      }
+    };
+    auto start = [&](busy_rig& r, std::vector<uint32_t> nodes, std::vector<std::string> siblings) {
+      r.good = gated_executor(*r.sys, "good", r.log);
+      std::vector<executor_actor> all{r.good, r.sys->spawn(corrupt, "bad", r.log)};
+      for (const auto& name : siblings)
+        all.push_back(r.sys->spawn(corrupt, name, r.log));
+      scheduler_options opts;
+      opts.order = queue_order::fifo;
+      opts.placement.mode = placement_mode::any_idle;
+      opts.placement.nodes = std::move(nodes);
+      r.s = spawn_scheduler(*r.sys, all, {}, opts);
+      // Y holds "good" until its tick; X fails on "bad" meanwhile.
+      r.submit(r.s, {job("Y"), job("X")});
+      r.sched->run();
+      CHECK(r.log->ran == std::vector<std::string>{"bad:X"});
+      CHECK(r.replies->empty());
+    };
+    SUBCASE("the executor with a good copy is busy: the job waits for it") {
+      busy_rig r;
+      start(r, {}, {});
+      // Y ends; X runs on "good" and ends at the next tick.
+      r.tick();
+      r.tick();
+      CHECK(r.log->ran == std::vector<std::string>{"bad:X", "good:Y", "good:X"});
+      CHECK(*r.replies == std::vector<std::string>{"good:Y", "good:X"});
+    }
+    SUBCASE("another node's executor is preferred to an idle one of the same node") {
+      busy_rig r;
+      start(r, {1, 0, 0}, {"sibling"}); // "bad" and "sibling" read one store
+      r.tick();
+      r.tick();
+      CHECK(r.log->ran == std::vector<std::string>{"bad:X", "good:Y", "good:X"});
+      CHECK(*r.replies == std::vector<std::string>{"good:Y", "good:X"});
+    }
+    SUBCASE("the executor with a good copy goes down meanwhile: the first error") {
+      busy_rig r;
+      start(r, {}, {});
+      caf::anon_send(r.s, peer_atom::value, uint32_t{0}, false);
+      r.sched->run();
+      CHECK(*r.replies == std::vector<std::string>{"error:corrupt_blob"});
+      r.tick();
     }
     SUBCASE("every copy is corrupt: one retry, then the error") {
       rig r;
