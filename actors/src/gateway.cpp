@@ -315,6 +315,7 @@ caf::expected<std::unique_ptr<gateway>> gateway::start(caf::actor_system& sys, z
         }
       }
       sh.counters.in_flight = pending.size();
+      sh.counters.in_flight_bytes = pending_bytes;
       if (router_ptr->backlogged())
         for (const auto& d : router_ptr->flush())
           dropped(d.id, d.reason);

@@ -388,6 +388,8 @@ void handle_other(self_ptr self, uint64_t ticket, request_body& body) {
                                        s.device.budget_bytes});
       for (const auto& e : states)
         r.executors.push_back(executor_entry_of(e));
+      if (shared->deps.host_memory != nullptr)
+        r.host_memory = host_memory_entry_of(shared->deps.host_memory->stats());
       return caf::expected<response_body>{response_body{std::move(r)}};
     };
     // The queue's length first, then the executors' states (for `tessera top`).

@@ -94,6 +94,35 @@ void add_request_families(std::vector<metric_family>& out, const request_metrics
   out.push_back(std::move(deadlines));
 }
 
+void add_host_memory_families(std::vector<metric_family>& out,
+                              const residency::host_memory_stats& h) {
+  out.push_back(gauge("host_memory_budget_bytes",
+                      "The host memory budget (host_memory_budget); 0: none.",
+                      static_cast<double>(h.budget_bytes)));
+  auto kept = family("host_memory_bytes",
+                     "What the node keeps beyond what its loaded models hold, by part; the "
+                     "host memory budget bounds their sum.",
+                     "gauge");
+  auto trimmed =
+      family("host_memory_trimmed_bytes_total",
+             "Bytes given back to keep within the host memory budget, by part.", "counter");
+  const std::tuple<const char*, uint64_t, uint64_t> parts[] = {
+      {"mapped_files", h.now.mapped_files, h.trimmed.mapped_files},
+      {"kept_device", h.now.kept_device, h.trimmed.kept_device},
+      {"kept_blocks", h.now.kept_blocks, h.trimmed.kept_blocks},
+      {"request_buffers", h.now.request_buffers, h.trimmed.request_buffers}};
+  for (const auto& [part, now, given] : parts) {
+    add(kept, {{"part", part}}, static_cast<double>(now));
+    add(trimmed, {{"part", part}}, static_cast<double>(given));
+  }
+  out.push_back(std::move(kept));
+  out.push_back(std::move(trimmed));
+  out.push_back(counter("heap_returns_total",
+                        "Times freed heap went back to the system (after a burst of requests "
+                        "drained).",
+                        static_cast<double>(h.heap_returns)));
+}
+
 void add_residency_families(std::vector<metric_family>& out, const residency::residency_stats& s) {
   auto device =
       family("device_bytes", "Device-tier bytes by state (budget is the limit).", "gauge");
@@ -352,6 +381,7 @@ std::vector<metric_family> collect_node_metrics(const node_metrics_input& in) {
   out.push_back(
       gauge("store_blobs", "Blobs in the store tier.", static_cast<double>(in.store.blobs)));
   add_residency_families(out, in.residency);
+  add_host_memory_families(out, in.host_memory);
   auto peer_up =
       family("peer_up", "1 when a peer answers its heartbeats, 0 when it is down.", "gauge");
   auto peer_requests =

@@ -207,6 +207,15 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg, zmq::co
     if (auto t = target.lock())
       caf::anon_send(*t, pressure_atom::value, level);
   });
+  // The gateway's count of request bytes is read once the gateway is there.
+  auto* counted = &n->gateway_counters_;
+  n->host_memory_ = std::make_unique<residency::host_memory_keeper>(
+      *n->residency_, *n->arena_, n->store_->blobs().mappings(),
+      [counted] {
+        const auto* c = counted->load();
+        return c != nullptr ? c->in_flight_bytes.load() : uint64_t{0};
+      },
+      residency::host_memory_options{cfg.host_memory_budget});
   gateway_options gopts;
   auto log = std::make_shared<request_log>(
     log_options{cfg.node_name, cfg.log_level, cfg.log_format == "json", cfg.log_file});
@@ -229,11 +238,13 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg, zmq::co
                      n->residency_.get(),
                      n->bridge_.get(),
                      n->loader_,
-                     n->fetch_bridge_ != nullptr};
+                     n->fetch_bridge_ != nullptr,
+                     n->host_memory_.get()};
   auto g = gateway::start(*n->system_, *ctx, std::move(gopts), std::move(gdeps));
   if (!g)
     return g.error();
   n->gateway_ = std::move(*g);
+  n->gateway_counters_ = &n->gateway_->counters();
   if (n->groups_target_)
     n->set_peer_target(*n->groups_target_, n->gateway_->actor(), 0);
   if (!auto_note.empty())
@@ -290,6 +301,7 @@ void node::set_peer_target(actor_slot& slot, caf::actor to, uint32_t first_index
 
 node::~node() {
   metrics_.reset();
+  host_memory_.reset(); // it reads the gateway's counters
   if (gateway_)
     gateway_->stop();
   gateway_.reset();

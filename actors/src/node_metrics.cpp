@@ -25,6 +25,7 @@ std::string node::metrics_text() {
   in.dropped_backlog_full = c.replies_dropped.backlog_full.load();
   in.requests = c.requests.snapshot();
   in.residency = residency_->stats();
+  in.host_memory = host_memory_->stats();
   in.store = residency::store_tier_of(*store_);
   in.peers = peers();
   if (auto* zap = gateway_->zap()) {

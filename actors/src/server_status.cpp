@@ -33,6 +33,18 @@ transport::stream_entry stream_entry_of(const stream_totals& totals) {
   return out;
 }
 
+transport::host_memory_entry host_memory_entry_of(const residency::host_memory_stats& stats) {
+  transport::host_memory_entry out;
+  out.budget_bytes = stats.budget_bytes;
+  out.total_bytes = stats.now.total();
+  out.mapped_files_bytes = stats.now.mapped_files;
+  out.kept_device_bytes = stats.now.kept_device;
+  out.kept_blocks_bytes = stats.now.kept_blocks;
+  out.request_buffers_bytes = stats.now.request_buffers;
+  out.trimmed_bytes = stats.trimmed.total();
+  return out;
+}
+
 transport::executor_entry executor_entry_of(const executor_state& state) {
   transport::executor_entry out;
   out.name = state.name;

@@ -75,6 +75,11 @@ const std::vector<entry>& entries() {
                 "bytes of a load's next blob files the kernel is asked to read ahead once its "
                 "reads come from the disk; 0 asks for nothing ahead",
                 &node_config::readahead_bytes),
+      u64_entry("host_memory_budget",
+                "bytes the node may keep beyond what loaded models hold: blob files kept "
+                "mapped, kept device memory and kept blocks (where the device is host "
+                "memory), and request buffers, trimmed in that order; 0: no budget",
+                &node_config::host_memory_budget),
       u64_entry("scrub_bytes_per_s",
                 "bytes of resident blobs the background scrub re-hashes per second (MiB etc.); "
                 "0 turns the scrub off",

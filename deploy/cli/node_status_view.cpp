@@ -143,6 +143,15 @@ void print_node_status(const transport::server_status_response& r) {
   for (const auto& d : r.devices)
     std::printf("  %s: %s of %s\n", d.name.c_str(), format_mb(d.used_bytes).c_str(),
                 format_mb(d.budget_bytes).c_str());
+  if (const auto& h = r.host_memory) {
+    std::printf("  kept beyond loaded models: %s of %s (mapped files %s, kept device memory %s, "
+                "kept blocks %s, request buffers %s; %s trimmed)\n",
+                format_mb(h->total_bytes).c_str(),
+                h->budget_bytes > 0 ? format_mb(h->budget_bytes).c_str() : "no budget",
+                format_mb(h->mapped_files_bytes).c_str(), format_mb(h->kept_device_bytes).c_str(),
+                format_mb(h->kept_blocks_bytes).c_str(),
+                format_mb(h->request_buffers_bytes).c_str(), format_mb(h->trimmed_bytes).c_str());
+  }
   for (const auto& e : r.executors) {
     std::printf("  executor %s: %" PRIu64 " served, resident:", e.name.c_str(), e.served);
     for (const auto& m : e.models)
@@ -171,6 +180,14 @@ nlohmann::json node_status_json(const transport::server_status_response& r) {
   for (const auto& d : r.devices)
     out["devices"].push_back(
         {{"name", d.name}, {"used_bytes", d.used_bytes}, {"budget_bytes", d.budget_bytes}});
+  if (const auto& h = r.host_memory)
+    out["host_memory"] = {{"budget_bytes", h->budget_bytes},
+                          {"total_bytes", h->total_bytes},
+                          {"mapped_files_bytes", h->mapped_files_bytes},
+                          {"kept_device_bytes", h->kept_device_bytes},
+                          {"kept_blocks_bytes", h->kept_blocks_bytes},
+                          {"request_buffers_bytes", h->request_buffers_bytes},
+                          {"trimmed_bytes", h->trimmed_bytes}};
   out["executors"] = nlohmann::json::array();
   for (const auto& e : r.executors) {
     nlohmann::json one = {{"name", e.name}, {"models", e.models}, {"served", e.served}};

@@ -17,6 +17,7 @@
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <thread>
 
 using namespace tessera;
 using namespace tessera::actors;
@@ -337,5 +338,62 @@ TEST_SUITE("metrics") {
     CHECK(s.at("tessera_evicted_bytes_total") > 0);
     CHECK(s.at(R"(tessera_device_bytes{state="used"})") <=
           static_cast<double>(cfg.device_budget_bytes));
+  }
+  TEST_CASE(
+      "a host memory budget trims what unloaded models left, and status and /metrics show it") {
+    auto zoo = small_zoo::build(0.25);
+    const auto& a = zoo.manifest("resnet18");
+    const auto& b = zoo.manifest("vit-tiny");
+    // Copy mode keeps three of the four parts: mapped files, kept device
+    // memory and kept blocks.
+    auto kept_after_unload = [&](uint64_t budget) {
+      auto cfg = node_config_for(zoo);
+      cfg.mode = load_mode::copy;
+      cfg.metrics_listen = "127.0.0.1:0";
+      cfg.host_memory_budget = budget;
+      auto n = start_node(cfg);
+      zmq::context_t ctx{1};
+      auto cl = client::connect(ctx, n->endpoint());
+      REQUIRE(cl);
+      for (const auto* m : {&a, &b}) {
+        auto r = cl->call({"", infer_for(*m, 1, 7)}, reply_timeout);
+        REQUIRE_MESSAGE(r, test::why(r));
+        auto u = cl->call({"", model_unload_request{m->name, {}}}, reply_timeout);
+        REQUIRE_MESSAGE(u, test::why(u));
+      }
+      // The keeper looks every half second.
+      std::optional<host_memory_entry> seen;
+      for (int i = 0; i < 50; ++i) {
+        auto st = cl->call_as<server_status_response>({"", server_status_request{}}, reply_timeout);
+        REQUIRE_MESSAGE(st, test::why(st));
+        REQUIRE(st->host_memory);
+        seen = st->host_memory;
+        if (budget == 0 || (seen->total_bytes <= budget && seen->trimmed_bytes > 0))
+          break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+      auto s = samples_of(scrape(n->metrics()->port(), "/metrics"));
+      CHECK(s.at("tessera_host_memory_budget_bytes") == static_cast<double>(budget));
+      double parts = 0;
+      for (const char* part : {"mapped_files", "kept_device", "kept_blocks", "request_buffers"})
+        parts += s.at(std::string{R"(tessera_host_memory_bytes{part=")"} + part + "\"}");
+      CHECK(parts == static_cast<double>(seen->total_bytes));
+      return *seen;
+    };
+    SUBCASE("without a budget, the unloaded models' blocks and files stay kept") {
+      auto kept = kept_after_unload(0);
+      CHECK(kept.budget_bytes == 0);
+      CHECK(kept.kept_blocks_bytes == parameter_bytes(a) + parameter_bytes(b));
+      CHECK(kept.mapped_files_bytes > 0);
+      CHECK(kept.trimmed_bytes == 0);
+    }
+    SUBCASE("with one, what is kept comes down within it") {
+      uint64_t budget = parameter_bytes(a) / 2;
+      auto kept = kept_after_unload(budget);
+      CHECK(kept.budget_bytes == budget);
+      CHECK(kept.total_bytes <= budget);
+      CHECK(kept.mapped_files_bytes == 0);
+      CHECK(kept.trimmed_bytes > 0);
+    }
   }
 }

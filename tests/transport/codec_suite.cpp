@@ -174,6 +174,17 @@ TEST_SUITE("codec") {
     CHECK(st.nodes[1].state == "down");
     REQUIRE(st.devices.size() == 1);
     CHECK(st.devices[0].budget_bytes == 1000);
+    CHECK_FALSE(st.host_memory); // absent, as in older nodes' replies
+    status.host_memory = host_memory_entry{64, 60, 10, 20, 25, 5, 6'000'000'000};
+    auto with_host = response_round_trip(status);
+    REQUIRE(with_host.host_memory);
+    CHECK(with_host.host_memory->budget_bytes == 64);
+    CHECK(with_host.host_memory->total_bytes == 60);
+    CHECK(with_host.host_memory->mapped_files_bytes == 10);
+    CHECK(with_host.host_memory->kept_device_bytes == 20);
+    CHECK(with_host.host_memory->kept_blocks_bytes == 25);
+    CHECK(with_host.host_memory->request_buffers_bytes == 5);
+    CHECK(with_host.host_memory->trimmed_bytes == 6'000'000'000);
 
     auto health = response_round_trip(health_response{true, false});
     CHECK(health.live);

@@ -79,31 +79,52 @@ bool read_body(const field_map& f, repository_index_response& r) {
   });
 }
 
-/// An executor's stream figures, when present; every figure is optional, so a
-/// newer node may leave some out.
-bool read_stream(const field_map& executor, std::optional<stream_entry>& out) {
-  auto* obj = executor.find("stream");
+/// An object `key` of `parent` that may be absent (then `out` stays empty);
+/// `read_fields` reads its fields into a T.
+template <class T, class Fields>
+bool read_optional_object(const field_map& parent, const char* key, std::optional<T>& out,
+                          Fields read_fields) {
+  auto* obj = parent.find(key);
   if (obj == nullptr)
     return true;
   field_map f;
-  stream_entry s;
-  if (!f.open(*obj, executor.path_of("stream"), executor.state()))
+  T value;
+  if (!f.open(*obj, parent.path_of(key), parent.state()) || !read_fields(f, value))
     return false;
-  bool ok = f.optional("runs", s.runs) && f.optional("failed_runs", s.failed_runs) &&
-            f.optional("blocks", s.blocks) && f.optional("blobs_read", s.blobs_read) &&
-            f.optional("bytes_read", s.bytes_read) && f.optional("copies", s.copies) &&
-            f.optional("bytes_copied", s.bytes_copied) &&
-            f.optional("waited_blocks", s.waited_blocks) && f.optional("wait_us", s.wait_us) &&
-            f.optional("compute_us", s.compute_us) &&
-            f.optional("forced_blocks", s.forced_blocks) &&
-            f.optional("trimmed_blocks", s.trimmed_blocks) &&
-            f.optional("peak_held_bytes", s.peak_held_bytes) &&
-            f.optional("budget_bytes", s.budget_bytes) &&
-            f.optional("last_share_bytes", s.last_share_bytes) &&
-            f.optional("last_window_blocks", s.last_window_blocks);
-  if (ok)
-    out = s;
-  return ok;
+  out = std::move(value);
+  return true;
+}
+
+/// An executor's stream figures, when present; every figure is optional, so a
+/// newer node may leave some out.
+bool read_stream(const field_map& executor, std::optional<stream_entry>& out) {
+  return read_optional_object(executor, "stream", out, [](const field_map& f, stream_entry& s) {
+    return f.optional("runs", s.runs) && f.optional("failed_runs", s.failed_runs) &&
+           f.optional("blocks", s.blocks) && f.optional("blobs_read", s.blobs_read) &&
+           f.optional("bytes_read", s.bytes_read) && f.optional("copies", s.copies) &&
+           f.optional("bytes_copied", s.bytes_copied) &&
+           f.optional("waited_blocks", s.waited_blocks) && f.optional("wait_us", s.wait_us) &&
+           f.optional("compute_us", s.compute_us) && f.optional("forced_blocks", s.forced_blocks) &&
+           f.optional("trimmed_blocks", s.trimmed_blocks) &&
+           f.optional("peak_held_bytes", s.peak_held_bytes) &&
+           f.optional("budget_bytes", s.budget_bytes) &&
+           f.optional("last_share_bytes", s.last_share_bytes) &&
+           f.optional("last_window_blocks", s.last_window_blocks);
+  });
+}
+
+/// The node's host memory figures, when present (every figure optional).
+bool read_host_memory(const field_map& status, std::optional<host_memory_entry>& out) {
+  return read_optional_object(
+      status, "host_memory", out, [](const field_map& f, host_memory_entry& h) {
+        return f.optional("budget_bytes", h.budget_bytes) &&
+               f.optional("total_bytes", h.total_bytes) &&
+               f.optional("mapped_files_bytes", h.mapped_files_bytes) &&
+               f.optional("kept_device_bytes", h.kept_device_bytes) &&
+               f.optional("kept_blocks_bytes", h.kept_blocks_bytes) &&
+               f.optional("request_buffers_bytes", h.request_buffers_bytes) &&
+               f.optional("trimmed_bytes", h.trimmed_bytes);
+      });
 }
 
 bool read_body(const field_map& f, server_status_response& r) {
@@ -121,11 +142,13 @@ bool read_body(const field_map& f, server_status_response& r) {
                                m.required("used_bytes", d.used_bytes) &&
                                m.required("budget_bytes", d.budget_bytes);
                       }) &&
-         read_records(f, "executors", r.executors, [](const field_map& m, executor_entry& e) {
-           return m.required("name", e.name) && m.optional("models", e.models) &&
-                  m.optional("served", e.served) && m.optional("streamed", e.streamed) &&
-                  read_stream(m, e.stream);
-         });
+         read_records(f, "executors", r.executors,
+                      [](const field_map& m, executor_entry& e) {
+                        return m.required("name", e.name) && m.optional("models", e.models) &&
+                               m.optional("served", e.served) &&
+                               m.optional("streamed", e.streamed) && read_stream(m, e.stream);
+                      }) &&
+         read_host_memory(f, r.host_memory);
 }
 
 bool read_body(const field_map& f, health_response& r) {

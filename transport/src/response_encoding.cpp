@@ -114,7 +114,7 @@ struct response_writer {
   }
 
   bool operator()(const server_status_response& r) {
-    begin(operation::server_status, 8);
+    begin(operation::server_status, 8 + r.host_memory.has_value());
     st.field("node_name", r.node_name);
     st.field("uptime_ms", r.uptime_ms);
     st.field("requests_in_flight", r.requests_in_flight);
@@ -151,6 +151,18 @@ struct response_writer {
         st.str("stream");
         write_stream(*e.stream);
       }
+    }
+    if (r.host_memory) {
+      const auto& h = *r.host_memory;
+      st.str("host_memory");
+      st.packer.pack_map(7);
+      st.field("budget_bytes", h.budget_bytes);
+      st.field("total_bytes", h.total_bytes);
+      st.field("mapped_files_bytes", h.mapped_files_bytes);
+      st.field("kept_device_bytes", h.kept_device_bytes);
+      st.field("kept_blocks_bytes", h.kept_blocks_bytes);
+      st.field("request_buffers_bytes", h.request_buffers_bytes);
+      st.field("trimmed_bytes", h.trimmed_bytes);
     }
     return true;
   }

@@ -10,6 +10,7 @@
 #include "tessera/actors/messages.hpp"
 #include "tessera/actors/request_metrics.hpp"
 #include "tessera/actors/uplink_shares.hpp"
+#include "tessera/residency/host_memory.hpp"
 #include "tessera/residency/residency_manager.hpp"
 #include "tessera/store/block_store.hpp"
 #include "tessera/transport/codec_limits.hpp"
@@ -63,6 +64,8 @@ struct gateway_deps {
   /// model complete in the store before it is loaded or run.
   loader_actor loader;
   bool fetch_from_peers = false;
+  /// The host memory budget's figures, for status replies; may be null.
+  const residency::host_memory_keeper* host_memory = nullptr;
 };
 
 struct gateway_counters {
@@ -71,6 +74,9 @@ struct gateway_counters {
   std::atomic<uint64_t> errors{0};
   std::atomic<uint64_t> expired{0};
   std::atomic<uint64_t> in_flight{0};
+  /// Bytes of the inputs of the requests in flight (the host memory budget's
+  /// request buffers).
+  std::atomic<uint64_t> in_flight_bytes{0};
   /// Replies waiting in slow clients' backlogs (decision 45).
   std::atomic<uint64_t> backlog_replies{0};
   /// Replies not delivered, by reason (transport::dropped_reply).

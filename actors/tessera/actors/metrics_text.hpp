@@ -56,6 +56,7 @@ struct node_metrics_input {
   uint64_t dropped_backlog_full = 0;
   request_metrics_snapshot requests;
   residency::residency_stats residency;
+  residency::host_memory_stats host_memory;
   residency::store_tier_stats store;
   std::vector<peer_status> peers;
   /// Absent when the scheduler did not answer in time.

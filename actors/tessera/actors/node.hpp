@@ -12,6 +12,7 @@
 #include "tessera/backend/device_memory.hpp"
 #include "tessera/backend/model_executor.hpp"
 #include "tessera/core/node_config.hpp"
+#include "tessera/residency/host_memory.hpp"
 #include "tessera/residency/residency_manager.hpp"
 #include "tessera/residency/scrubber.hpp"
 #include "tessera/store/block_store.hpp"
@@ -88,6 +89,11 @@ public:
     return *loader_counters_;
   }
 
+  /// What the node keeps beyond its loaded models, against host_memory_budget.
+  residency::host_memory_stats host_memory() const {
+    return host_memory_->stats();
+  }
+
   /// The Prometheus exposition of this node's metrics (node_metrics.cpp).
   std::string metrics_text();
 
@@ -132,6 +138,10 @@ private:
   scheduler_actor scheduler_;
   monitor_actor monitor_;
   std::unique_ptr<gateway> gateway_;
+  std::atomic<const gateway_counters*> gateway_counters_{nullptr}; ///< set once gateway_ is
+  /// Trims what the node keeps to host_memory_budget; stopped before the
+  /// gateway, whose request bytes it reads.
+  std::unique_ptr<residency::host_memory_keeper> host_memory_;
   std::string node_name_;
   uint32_t local_executors_ = 0;
   steady_time started_ = std::chrono::steady_clock::now();

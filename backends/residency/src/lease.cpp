@@ -146,20 +146,24 @@ void residency_core::unload(lease& l, bool free_now) {
   publish_pressure();
 }
 
-uint64_t residency_core::drop_cached() {
+uint64_t residency_core::drop_cached(uint64_t at_least) {
   uint64_t freed = 0;
   {
     std::lock_guard<std::mutex> guard{mtx_};
-    for (auto i = table_.begin(); i != table_.end();) {
-      auto next = std::next(i);
-      if (i->second.resident && i->second.refs == 0 && i->second.pins == 0) {
-        freed += i->second.bytes;
-        ++counters_.evictions;
-        ++counters_.evictions_dropped;
-        counters_.bytes_evicted += i->second.bytes;
-        erase(i);
-      }
-      i = next;
+    std::vector<eviction_candidate> candidates;
+    for (const auto& [id, e] : table_)
+      if (e.resident && e.refs == 0 && e.pins == 0)
+        candidates.push_back({id, e.bytes, e.last_use, e.priority});
+    // Every candidate when the plan cannot free `at_least`; otherwise the
+    // policy's victims, in its order, as a load's eviction would pick them.
+    auto plan = plan_eviction(std::move(candidates), at_least, opts_.policy, inflation_);
+    for (const auto& id : plan.victims) {
+      auto i = table_.find(id);
+      freed += i->second.bytes;
+      ++counters_.evictions;
+      ++counters_.evictions_dropped;
+      counters_.bytes_evicted += i->second.bytes;
+      erase(i);
     }
   }
   publish_pressure();

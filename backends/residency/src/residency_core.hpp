@@ -35,7 +35,7 @@ public:
   /// suspect and bad, as after a change. Returns the bytes hashed.
   uint64_t scrub(uint64_t max_bytes);
   void unload(lease& l, bool free_now);
-  uint64_t drop_cached();
+  uint64_t drop_cached(uint64_t at_least = UINT64_MAX);
 
   residency_stats stats() const;
   std::vector<blob_residency> blobs() const;

@@ -67,8 +67,8 @@ void residency_manager::unload(const lease_ptr& l, bool free_now) {
     core_->unload(*l, free_now);
 }
 
-uint64_t residency_manager::drop_cached() {
-  return core_->drop_cached();
+uint64_t residency_manager::drop_cached(uint64_t at_least) {
+  return core_->drop_cached(at_least);
 }
 
 residency_stats residency_manager::stats() const {

@@ -133,6 +133,13 @@ void blob_map_cache::shrink_to(uint64_t bytes) {
     erase(entries_.find(lru_.back()));
 }
 
+uint64_t blob_map_cache::release(uint64_t bytes) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto before = bytes_;
+  shrink_to(before > bytes ? before - bytes : 0);
+  return before - bytes_;
+}
+
 void blob_map_cache::forget(const content_id& id) {
   std::lock_guard<std::mutex> guard{mtx_};
   if (auto i = entries_.find(id); i != entries_.end())

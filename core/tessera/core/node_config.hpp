@@ -37,6 +37,12 @@ struct node_config {
   /// many bytes of the load's next blob files ahead of the I/O threads, so
   /// the disk never waits on a copy or a hash (decision 41). 0: no advice.
   uint64_t readahead_bytes = 16ull << 20;
+  /// What the node may keep beyond what its loaded models hold: blob files
+  /// kept mapped, kept device memory and kept blocks (where the device's
+  /// memory is host memory) and request buffers, together. Over it, they are
+  /// trimmed in that order (decision 46). 0: no budget; each part keeps its
+  /// own bound only.
+  uint64_t host_memory_budget = 0;
   /// Bytes of resident blobs the background scrub re-hashes per second, so
   /// that rot no file event reports is found (decision 43); 0: no scrub.
   uint64_t scrub_bytes_per_s = 50ull << 20;

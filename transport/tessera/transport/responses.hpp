@@ -123,6 +123,18 @@ struct executor_entry {
   std::optional<stream_entry> stream{};
 };
 
+/// What the answering node keeps beyond what its loaded models hold, against
+/// its host memory budget (node key host_memory_budget; 0: none).
+struct host_memory_entry {
+  uint64_t budget_bytes = 0;
+  uint64_t total_bytes = 0;           ///< the sum of the four parts below
+  uint64_t mapped_files_bytes = 0;    ///< store blob files kept mapped
+  uint64_t kept_device_bytes = 0;     ///< freed device memory kept for the next loads
+  uint64_t kept_blocks_bytes = 0;     ///< resident blobs no loaded model holds
+  uint64_t request_buffers_bytes = 0; ///< inputs of the requests in flight
+  uint64_t trimmed_bytes = 0;         ///< given back for the budget since the node started
+};
+
 /// The state of the node and of the cluster it sees.
 struct server_status_response {
   std::string node_name;
@@ -133,6 +145,8 @@ struct server_status_response {
   std::vector<node_entry> nodes;
   std::vector<device_entry> devices;
   std::vector<executor_entry> executors;
+  /// Absent in older nodes' replies.
+  std::optional<host_memory_entry> host_memory{};
 };
 
 /// Health probe result.

@@ -107,8 +107,10 @@ public:
   /// `keep_unloaded` is set and are freed at once otherwise (or when `free_now`).
   void unload(const lease_ptr& l, bool free_now = false);
 
-  /// Frees every cached blob; returns the bytes freed.
-  uint64_t drop_cached();
+  /// Frees cached blobs (resident, held by no model), the eviction policy's
+  /// victims first, until `at_least` bytes are freed (by default: every one);
+  /// returns the bytes freed.
+  uint64_t drop_cached(uint64_t at_least = UINT64_MAX);
 
   residency_stats stats() const;
   std::vector<blob_residency> blobs() const;

@@ -50,6 +50,26 @@ struct host_tier_stats {
   uint64_t store_mappings_watched = 0;
 };
 
+/// What a node keeps beyond what its loaded models hold, in bytes: the parts
+/// that the host memory budget bounds (host_memory.hpp).
+struct host_memory_parts {
+  uint64_t mapped_files = 0;    ///< store blob files kept mapped (copy-mode reads)
+  uint64_t kept_device = 0;     ///< freed device memory kept for the next loads
+  uint64_t kept_blocks = 0;     ///< resident blobs that no loaded model holds
+  uint64_t request_buffers = 0; ///< the inputs of requests in flight
+  uint64_t total() const {
+    return mapped_files + kept_device + kept_blocks + request_buffers;
+  }
+};
+
+struct host_memory_stats {
+  uint64_t budget_bytes = 0; ///< 0: no budget (nothing is trimmed for it)
+  host_memory_parts now;
+  host_memory_parts trimmed; ///< bytes given back for the budget, in total, by part
+  uint64_t over_budget = 0;  ///< passes that found the total over the budget
+  uint64_t heap_returns = 0; ///< times freed heap went back to the system (malloc_trim)
+};
+
 /// The background scrub's progress: passes over the resident blobs, and what
 /// it found.
 struct scrub_stats {

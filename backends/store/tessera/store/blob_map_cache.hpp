@@ -93,6 +93,11 @@ public:
   /// Unmaps everything (before dropping the page cache, as bench tiers does).
   void clear();
 
+  /// Unmaps the least recently used mappings until at least `bytes` are
+  /// unmapped, or none is left; returns the bytes unmapped. The capacity
+  /// stays: later reads map again (a node over its host memory budget).
+  uint64_t release(uint64_t bytes);
+
   void set_capacity(uint64_t bytes);
   uint64_t capacity() const;
   stats counts() const;
