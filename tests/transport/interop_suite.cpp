@@ -1,6 +1,9 @@
 // The Python client (deploy/clients/python/tessera_client.py) against the C++ server
 // side: its self-test sends health and infer requests, which C++ decodes and checks,
-// and it checks the replies C++ sends back. Skipped where python3-zmq is missing.
+// and it checks the replies C++ sends back; its retry self-test runs against a C++
+// server that dies and comes back. Skipped where python3-zmq is missing.
+#include "restarting_server.hpp"
+
 #include "tessera/core/error.hpp"
 #include "tessera/transport/router_socket.hpp"
 
@@ -27,6 +30,24 @@ std::string python_with_modules() {
     if (std::system((python + " -c 'import zmq, msgpack' >/dev/null 2>&1").c_str()) == 0)
       return python;
   return {};
+}
+
+struct python_run {
+  int status = -1;
+  std::string output;
+};
+
+/// Runs the client script with `args`, stderr with stdout.
+python_run run_client_script(const std::string& python, const std::string& args) {
+  python_run run;
+  auto command = python + " " + client_script + " " + args + " 2>&1";
+  if (auto* pipe = ::popen(command.c_str(), "r")) {
+    char buf[512];
+    while (std::fgets(buf, sizeof buf, pipe) != nullptr)
+      run.output += buf;
+    run.status = ::pclose(pipe);
+  }
+  return run;
 }
 
 /// Answers what the self-test sends, checking each request; returns what it saw.
@@ -70,19 +91,11 @@ TEST_SUITE("interop") {
     auto socket = router_socket::bind(ctx, "tcp://127.0.0.1:*");
     REQUIRE(socket);
     auto served = std::async(std::launch::async, [&] { return serve_selftest(*socket); });
-    auto command = python + " " + client_script + " --selftest " + socket->endpoint() + " 2>&1";
-    std::string output;
-    int status = -1;
-    if (auto* pipe = ::popen(command.c_str(), "r")) {
-      char buf[512];
-      while (std::fgets(buf, sizeof buf, pipe) != nullptr)
-        output += buf;
-      status = ::pclose(pipe);
-    }
+    auto run = run_client_script(python, "--selftest " + socket->endpoint());
     auto log = served.get();
-    INFO("python said: " << output);
+    INFO("python said: " << run.output);
     INFO("server saw: " << log);
-    CHECK(status == 0);
+    CHECK(run.status == 0);
     CHECK(log.find("health:py-health;") != std::string::npos);
     // The same bytes as the script sends: floats 0..5, and a 64 KiB ramp that is framed.
     float small[6] = {0, 1, 2, 3, 4, 5};
@@ -96,6 +109,30 @@ TEST_SUITE("interop") {
     CHECK(log.find("infer:py-infer-large;image=uint8[1,256,256]/" +
                    std::to_string(checksum(image)) + ";") != std::string::npos);
     CHECK(log.find("error:") == std::string::npos);
+  }
+
+  TEST_CASE("the Python client re-sends only its infer after its server comes back, if asked") {
+    auto python = python_with_modules();
+    if (python.empty()) {
+      MESSAGE("skipped: python3-zmq or python3-msgpack is not installed");
+      return;
+    }
+    for (std::string retry : {"on", "off"}) {
+      CAPTURE(retry);
+      zmq::context_t ctx;
+      // The first life takes py-unload and py-retry and dies; the second answers twice.
+      test::restarting_server server{ctx, {{2}, {0, 0ms, 2}}};
+      REQUIRE_FALSE(server.endpoint().empty());
+      auto run = run_client_script(python, "--selftest-retry " + retry + " " + server.endpoint());
+      INFO("python said: " << run.output);
+      CHECK(run.status == 0);
+      CHECK(server.ids_seen_by(0) == std::vector<std::string>{"py-unload", "py-retry"});
+      auto again = server.ids_seen_by(1);
+      if (retry == "on")
+        CHECK(again == std::vector<std::string>{"py-retry", "py-health"});
+      else
+        CHECK(again == std::vector<std::string>{"py-health"});
+    }
   }
 
 } // TEST_SUITE

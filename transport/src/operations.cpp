@@ -31,6 +31,27 @@ const char* to_string(operation op) {
   return i < operation_names.size() ? operation_names[i] : "unknown";
 }
 
+bool is_idempotent(operation op) {
+  // Every operation is named, so that a new one must be classed here (-Wswitch).
+  switch (op) {
+  case operation::infer:
+  case operation::model_ready:
+  case operation::repository_index:
+  case operation::server_status:
+  case operation::health:
+  case operation::metadata:
+  case operation::fetch_blob:
+  case operation::fetch_skeleton:
+  case operation::fetch_manifest:
+    return true;
+  case operation::model_load:
+  case operation::model_unload:
+  case operation::fuse:
+    return false;
+  }
+  return false;
+}
+
 caf::expected<operation> parse_operation(std::string_view name) {
   for (size_t i = 0; i < operation_names.size(); ++i)
     if (name == operation_names[i])

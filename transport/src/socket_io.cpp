@@ -17,6 +17,17 @@ bool wait_for_socket(zmq::socket_t& socket, short events, std::chrono::milliseco
   }
 }
 
+bool wait_for_either(zmq::socket_t& first, zmq::socket_t& second,
+                     std::chrono::milliseconds timeout) {
+  zmq::pollitem_t items[] = {{first.handle(), 0, ZMQ_POLLIN, 0},
+                             {second.handle(), 0, ZMQ_POLLIN, 0}};
+  try {
+    return zmq::poll(items, 2, timeout) > 0;
+  } catch (const zmq::error_t&) {
+    return false;
+  }
+}
+
 caf::error send_message(zmq::socket_t& socket, frame_list& frames, ec busy_code) {
   try {
     for (size_t i = 0; i < frames.size(); ++i) {

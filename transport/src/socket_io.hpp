@@ -14,6 +14,11 @@ namespace tessera::transport::detail {
 /// `timeout`; false on timeout or when the socket is unusable.
 bool wait_for_socket(zmq::socket_t& socket, short events, std::chrono::milliseconds timeout);
 
+/// Waits until either socket can be read, at most `timeout`; false on timeout or
+/// when a socket is unusable.
+bool wait_for_either(zmq::socket_t& first, zmq::socket_t& second,
+                     std::chrono::milliseconds timeout);
+
 /// Sends `frames` as one message without blocking. EAGAIN on the first frame gives
 /// `busy_code`; a refused peer (ROUTER_MANDATORY) gives unavailable.
 caf::error send_message(zmq::socket_t& socket, frame_list& frames, ec busy_code);

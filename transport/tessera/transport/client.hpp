@@ -4,15 +4,29 @@
 #pragma once
 
 #include "tessera/transport/codec.hpp"
+#include "tessera/transport/connection_monitor.hpp"
 #include "tessera/transport/curve.hpp"
 #include "tessera/transport/upload_pacer.hpp"
 
 #include <chrono>
 #include <map>
-#include <set>
+#include <optional>
 #include <string>
 
 namespace tessera::transport {
+
+/// How a client connects, and what it does when its connection drops.
+struct connect_options {
+  codec_limits limits;
+  /// With a server key, the connection is a CURVE client.
+  curve_client_keys curve;
+  /// When the connection to the gateway drops and a new one is made, re-send each
+  /// idempotent request (is_idempotent) that was in flight on the old one, once,
+  /// with its id, unless its deadline_ms has passed since it was sent (an infer
+  /// re-sent carries what is left of it). Off, such requests get deadline_exceeded
+  /// when their wait ends, as the others always do.
+  bool retry_on_reconnect = false;
+};
 
 /// A connection to a gateway. Frames go out without a delimiter: the DEALER sends
 /// [header, data...] and the ROUTER sees [routing id, header, data...].
@@ -29,6 +43,11 @@ public:
                                        codec_limits limits = {},
                                        const curve_client_keys& curve = {});
 
+  /// connect() with the options above; `retry_on_reconnect` watches the connection
+  /// with a socket monitor, polled by the thread that reads replies.
+  static caf::expected<client> connect(zmq::context_t& ctx, const std::string& endpoint,
+                                       const connect_options& options);
+
   client(client&&) noexcept = default;
   client& operator=(client&&) noexcept = default;
 
@@ -39,7 +58,8 @@ public:
   /// `timeout`.
   caf::expected<std::string> send(request req, duration timeout);
 
-  /// The next reply to any request in flight (kept replies first). The outer error is
+  /// The next reply to any request in flight (kept replies first). A reply to a
+  /// request that was re-sent comes once: a second one is dropped. The outer error is
   /// deadline_exceeded when nothing arrives in time; the inner one is the server's
   /// error reply, or a reply that could not be decoded.
   caf::expected<decoded<response_body>> receive(duration timeout);
@@ -82,19 +102,40 @@ public:
 private:
   using clock = std::chrono::steady_clock;
 
-  client(zmq::socket_t socket, codec_limits limits);
+  /// A request sent whose reply has not come.
+  struct in_flight_request {
+    /// The request, kept to re-send it once: only with retry_on_reconnect, for an
+    /// idempotent operation, until its re-send. Its tensors share the caller's
+    /// buffers, so keeping it copies no tensor bytes.
+    std::optional<request> kept;
+    /// When its deadline_ms runs out, counted from the first send; none without one.
+    std::optional<clock::time_point> deadline;
+    /// It was in flight when the connection dropped: re-send it when one is ready.
+    bool lost = false;
+  };
+
+  client(zmq::socket_t socket, codec_limits limits, std::optional<connection_monitor> monitor);
 
   /// Reads one reply for a pending request, waiting until `deadline`.
   caf::expected<decoded<response_body>> read_reply(clock::time_point deadline);
+
+  /// Waits until a reply or a connection event can be read, at most until `deadline`.
+  bool wait_for_input(clock::time_point deadline);
+
+  /// Handles the connection events that wait: a drop marks what is in flight as
+  /// lost, and the next ready connection re-sends what was lost and is kept.
+  void watch_connection();
+  void resend_lost();
 
   static caf::error unexpected_reply(const response_body& body);
 
   zmq::socket_t socket_;
   codec_limits limits_;
   uint64_t next_id_ = 1;
-  std::set<std::string> pending_;
+  std::map<std::string, in_flight_request> pending_;
   std::map<std::string, caf::expected<response_body>> kept_;
   upload_pacer pacer_;
+  std::optional<connection_monitor> monitor_; ///< only with retry_on_reconnect
 };
 
 } // namespace tessera::transport

@@ -33,6 +33,11 @@ constexpr size_t operation_count = 12;
 /// Wire name of an operation: "infer", "model_load", ...
 const char* to_string(operation op);
 
+/// Whether sending the request again can change nothing that the first one did not:
+/// inference and the reads. model_load, model_unload and fuse change the node's
+/// state, so a client never repeats them on its own (client's retry_on_reconnect).
+bool is_idempotent(operation op);
+
 /// Parses a wire name; unknown names give ec::unknown_operation naming the text.
 caf::expected<operation> parse_operation(std::string_view name);
 
