@@ -136,14 +136,16 @@ bool accept(self_ptr self, const model_part& part, reply_value& reply, caf::erro
   }
   auto unexpected =
       make_error(ec::malformed_request, part.label() + ": the peer answered another operation");
-  if (part.kind == part_kind::blob) {
+  if (part.kind == part_kind::blob || part.kind == part_kind::damaged_blob) {
     auto* r = std::get_if<transport::fetch_blob_response>(&*reply);
-    auto bytes =
-        r != nullptr ? accept_blob(*st.store, part.id, *r) : caf::expected<uint64_t>{unexpected};
+    bool restore = part.kind == part_kind::damaged_blob;
+    auto bytes = r != nullptr ? accept_blob(*st.store, part.id, *r, restore)
+                              : caf::expected<uint64_t>{unexpected};
     if (!bytes)
       return err = bytes.error(), false;
     ++c.fetched_blobs;
     c.fetched_bytes += *bytes;
+    c.restored_blobs += restore ? 1 : 0;
     return true;
   }
   if (part.kind == part_kind::skeleton) {
@@ -297,6 +299,20 @@ loader_actor spawn_loader(caf::actor_system& sys, const store::block_store& stor
     self->state.store = &store;
     self->state.opts = opts;
     return {
+        [self](repair_atom, const std::string& blob_hex) {
+          // A blob found damaged here: a good copy from a peer is written
+          // over its file (one fetch at a time per blob; with no peers,
+          // nothing to do). What came of it is counted.
+          auto id = parse_content_id(blob_hex);
+          if (!id || self->state.opts.peers == nullptr)
+            return;
+          auto counters = self->state.opts.counters;
+          want(self, model_part{part_kind::damaged_blob, *id, {}, 0},
+               [counters](const caf::error& err, const manifest_ptr&) {
+                 if (err)
+                   ++counters->restore_failures;
+               });
+        },
         [self](ensure_atom, const std::string& name,
                uint32_t version) -> caf::typed_response_promise<bool> {
           auto rp = self->make_response_promise<bool>();

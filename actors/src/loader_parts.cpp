@@ -29,6 +29,8 @@ std::string model_part::label() const {
   switch (kind) {
   case part_kind::blob:
     return "blob " + id.to_hex();
+  case part_kind::damaged_blob:
+    return "damaged blob " + id.to_hex();
   case part_kind::skeleton:
     return "skeleton " + id.to_hex();
   case part_kind::manifest:
@@ -40,6 +42,7 @@ std::string model_part::label() const {
 transport::request_body model_part::request() const {
   switch (kind) {
   case part_kind::blob:
+  case part_kind::damaged_blob:
     return transport::fetch_blob_request{id};
   case part_kind::skeleton:
     return transport::fetch_skeleton_request{id};
@@ -53,6 +56,7 @@ transport::request_body model_part::request() const {
 ec model_part::missing_code() const {
   switch (kind) {
   case part_kind::blob:
+  case part_kind::damaged_blob:
     return ec::unknown_blob;
   case part_kind::skeleton:
     return ec::unknown_skeleton;
@@ -127,7 +131,7 @@ serve_manifest(const store::block_store& store, const transport::fetch_manifest_
 }
 
 caf::expected<uint64_t> accept_blob(const store::block_store& store, const content_id& id,
-                                    const transport::fetch_blob_response& reply) {
+                                    const transport::fetch_blob_response& reply, bool restore) {
   const auto& t = reply.blob.tensor;
   auto where = "blob " + id.to_hex();
   if (reply.blob.name != id.to_hex())
@@ -137,7 +141,7 @@ caf::expected<uint64_t> accept_blob(const store::block_store& store, const conte
   if (actual != id)
     return make_error(ec::corrupt_blob,
                       where + ": the bytes the peer sent hash to " + actual.to_hex());
-  auto stored = store.blobs().put(t.spec, t.data);
+  auto stored = restore ? store.blobs().restore(t.spec, t.data) : store.blobs().put(t.spec, t.data);
   if (!stored)
     return wrap(stored.error(), where);
   return t.bytes;

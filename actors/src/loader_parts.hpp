@@ -17,7 +17,9 @@
 
 namespace tessera::actors::detail {
 
-enum class part_kind : uint8_t { blob, skeleton, manifest };
+/// `damaged_blob`: a blob whose local file is damaged, fetched to restore it
+/// (blob_store::restore) rather than to add it.
+enum class part_kind : uint8_t { blob, skeleton, manifest, damaged_blob };
 
 /// One thing a store may lack: a blob or skeleton by id, or a model's
 /// manifest by name and version (0: the latest).
@@ -60,9 +62,11 @@ caf::expected<transport::fetch_manifest_response>
 serve_manifest(const store::block_store& store, const transport::fetch_manifest_request& req);
 
 /// Checks a fetched blob against the id asked for (corrupt_blob naming it
-/// otherwise) and writes it. Returns its data bytes.
+/// otherwise) and writes it; with `restore`, over its damaged file, in place.
+/// Returns its data bytes.
 caf::expected<uint64_t> accept_blob(const store::block_store& store, const content_id& id,
-                                    const transport::fetch_blob_response& reply);
+                                    const transport::fetch_blob_response& reply,
+                                    bool restore = false);
 
 /// Checks a fetched skeleton against its id and writes it.
 caf::error accept_skeleton(const store::block_store& store, const content_id& id,

@@ -60,6 +60,13 @@ void add_fetch_families(std::vector<metric_family>& out, const node_metrics_inpu
                         static_cast<double>(in.served_blobs)));
   out.push_back(counter("peer_served_bytes_total", "Tensor bytes of the blobs sent to peers.",
                         static_cast<double>(in.served_bytes)));
+  auto restores = family("blob_restores_total",
+                         "Damaged blob files restored in place with a good copy from a peer, "
+                         "and restores no peer could provide for.",
+                         "counter");
+  add(restores, {{"outcome", "restored"}}, static_cast<double>(in.restored_blobs));
+  add(restores, {{"outcome", "failed"}}, static_cast<double>(in.restore_failures));
+  out.push_back(std::move(restores));
 }
 
 void add_request_families(std::vector<metric_family>& out, const request_metrics_snapshot& r) {

@@ -207,6 +207,16 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg, zmq::co
     if (auto t = target.lock())
       caf::anon_send(*t, pressure_atom::value, level);
   });
+  // A blob found damaged is restored from a peer, where there are peers to
+  // fetch from (decision 43); until then its models answer corrupt_blob.
+  if (lopts.peers != nullptr && lopts.fetch_parts) {
+    n->repair_target_ = std::make_shared<caf::actor>(caf::actor_cast<caf::actor>(n->loader_));
+    std::weak_ptr<caf::actor> repairer = n->repair_target_;
+    n->residency_->on_corrupt([repairer](const content_id& id) {
+      if (auto t = repairer.lock())
+        caf::anon_send(*t, repair_atom::value, id.to_hex());
+    });
+  }
   // The gateway's count of request bytes is read once the gateway is there.
   auto* counted = &n->gateway_counters_;
   n->host_memory_ = std::make_unique<residency::host_memory_keeper>(
@@ -306,6 +316,7 @@ node::~node() {
     gateway_->stop();
   gateway_.reset();
   pressure_target_.reset();
+  repair_target_.reset();
   peer_target_.reset();
   groups_target_.reset();
   if (system_) {

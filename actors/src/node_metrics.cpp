@@ -39,6 +39,8 @@ std::string node::metrics_text() {
   in.fetched_bytes = f.fetched_bytes.load();
   in.fetch_failures = f.fetch_failures.load();
   in.served_blobs = f.served_blobs.load();
+  in.restored_blobs = f.restored_blobs.load();
+  in.restore_failures = f.restore_failures.load();
   in.served_bytes = f.served_bytes.load();
   caf::scoped_actor self{*system_};
   self->request(scheduler_, std::chrono::milliseconds(500), status_atom::value, queue_atom::value)

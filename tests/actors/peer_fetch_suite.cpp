@@ -4,6 +4,7 @@
 // has it) before B runs the model with LibTorch. Outputs are compared with A's
 // bit for bit, fetched parts are re-hashed in B's store, and the loaders'
 // counters show one fetch per blob however many requests wanted it.
+#include "blob_damage.hpp"
 #include "node_fixture.hpp"
 #include "why.hpp"
 
@@ -382,6 +383,52 @@ TEST_SUITE("peer_fetch") {
     REQUIRE(manifest);
     CHECK(manifest->model_version == m.version);
     CHECK(manifest->manifest.find("\"" + m.name + "\"") != std::string::npos);
+  }
+
+  TEST_CASE("a blob file damaged on a running node is restored from a peer, and the node serves "
+            "again") {
+    // B holds a copy of the zoo and fetches from A. One of B's blob files is
+    // damaged: that of a model B has loaded (in place, its mapping changes),
+    // and that of a model B never loaded (its read does not verify).
+    const auto& zoo = small_zoo::get();
+    auto a = start_peer_node(zoo.dir->path(), "a");
+    own_store copy{true};
+    auto b = start_peer_node(copy.dir.path(), "b", {a->endpoint()});
+    wait_for_fetch_peers(*b, 1);
+    auto largest = [](const model_manifest& m) {
+      auto blobs = unique_blobs(m);
+      return std::max_element(blobs.begin(), blobs.end(),
+                              [](const auto& x, const auto& y) { return x.second < y.second; })
+          ->first;
+    };
+    for (const char* name : {"mobilenetv2", "vit-tiny"}) {
+      CAPTURE(name);
+      const auto& m = zoo.manifest(name);
+      bool loaded = std::string{name} == "mobilenetv2";
+      auto expected = infer_on(*a, m, 5);
+      REQUIRE_MESSAGE(expected, test::why(expected));
+      if (loaded)
+        REQUIRE(infer_on(*b, m, 5));
+      auto restored_before = b->fetches().restored_blobs.load();
+      flip_data_byte(copy.store->blobs().path_of(largest(m)));
+      // Never a wrong answer: until the file is good again, corrupt_blob.
+      auto r = infer_on(*b, m, 5);
+      if (r)
+        check_same_outputs(*r, *expected);
+      else
+        CHECK(code_of(r.error()) == ec::corrupt_blob);
+      for (int i = 0; i < 500 && b->fetches().restored_blobs == restored_before; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      REQUIRE(b->fetches().restored_blobs == restored_before + 1);
+      CHECK_FALSE(copy.store->blobs().verify(largest(m)));
+      auto again = infer_on(*b, m, 5);
+      REQUIRE_MESSAGE(again, test::why(again));
+      check_same_outputs(*again, *expected);
+    }
+    CHECK(b->fetches().restore_failures == 0);
+    auto perms =
+        fs::status(copy.store->blobs().path_of(largest(zoo.manifest("vit-tiny")))).permissions();
+    CHECK((perms & fs::perms::owner_write) == fs::perms::none); // read-only again
   }
 
 } // TEST_SUITE

@@ -2,9 +2,10 @@
 // place, a blob file changed under a loaded, a kept or an unloaded model never
 // yields a wrong output, only ec::corrupt_blob until the file is restored;
 // work that ran while a file changed is discarded; the scrub finds bytes that
-// rotted in memory.
+// rotted in memory; a good copy restored in place is seen through the mapping.
 #include "blob_damage.hpp"
 #include "residency_fixture.hpp"
+#include "scratch_dir.hpp"
 #include "tessera/core/error.hpp"
 #include "tessera/residency/blob_transfer.hpp"
 #include "tessera/torch/torch_executor.hpp"
@@ -226,5 +227,41 @@ TEST_SUITE("integrity") {
     REQUIRE_MESSAGE(again, test::why(again));
     auto fresh = (*again)->pin();
     CHECK_MESSAGE(fresh, test::why(fresh));
+  }
+
+  TEST_CASE("restore writes a good copy over a damaged file in place, seen through its mapping") {
+    scratch_dir dir{"restore"};
+    auto st = store::block_store::open(dir.path());
+    REQUIRE(st);
+    auto& blobs = st->blobs();
+    tensor_spec spec{dtype::float32, {1024, 64}};
+    std::vector<float> good(1024 * 64);
+    for (size_t i = 0; i < good.size(); ++i)
+      good[i] = static_cast<float>(i) * 0.5f;
+    auto id = blobs.put(spec, good.data());
+    REQUIRE(id);
+    auto path = blobs.path_of(*id);
+    auto mapped = blobs.read(*id, store::read_method::map, true);
+    REQUIRE(mapped);
+    struct stat before {};
+    REQUIRE(::stat(path.c_str(), &before) == 0);
+    flip_data_byte(path);
+    REQUIRE(blobs.verify(*id));
+    auto restored = blobs.restore(spec, good.data());
+    REQUIRE_MESSAGE(restored, test::why(restored));
+    CHECK(*restored == *id);
+    CHECK_FALSE(blobs.verify(*id));
+    struct stat after {};
+    REQUIRE(::stat(path.c_str(), &after) == 0);
+    CHECK(after.st_ino == before.st_ino); // the same file, not a new one renamed over it
+    CHECK((after.st_mode & 0777) == 0444);
+    // The mapping made before the damage sees the good bytes again.
+    CHECK(std::memcmp(mapped->data, good.data(), mapped->bytes) == 0);
+    // A blob with no file is stored as put() would store it.
+    good[0] = -1.0f;
+    auto other = blobs.restore(spec, good.data());
+    REQUIRE(other);
+    CHECK(*other != *id);
+    CHECK_FALSE(blobs.verify(*other));
   }
 }

@@ -31,6 +31,10 @@ struct loader_counters {
   std::atomic<uint64_t> fetched_manifests{0};
   std::atomic<uint64_t> fetch_failures{0}; ///< attempts at one peer that failed
   std::atomic<uint64_t> served_blobs{0};
+  /// Damaged blob files restored with a good copy from a peer, and restores
+  /// that no peer could provide for (decision 43).
+  std::atomic<uint64_t> restored_blobs{0};
+  std::atomic<uint64_t> restore_failures{0};
   std::atomic<uint64_t> served_bytes{0};
 };
 
@@ -49,12 +53,15 @@ struct loader_options {
   std::shared_ptr<loader_counters> counters = std::make_shared<loader_counters>();
 };
 
+/// repair: fetches a good copy of a blob found damaged here (by hex id) from
+/// a peer and writes it over the blob's file, in place.
 /// ensure: makes a model ("name", version or 0 for the latest; or a fused
 /// group's name) complete in the local store, with the members of groups that
 /// list it; errors name the part and the model. fetch: answers a peer's
 /// fetch_blob, fetch_skeleton or fetch_manifest from the local store.
 using loader_actor =
     caf::typed_actor<caf::replies_to<ensure_atom, std::string, uint32_t>::with<bool>,
+                     caf::reacts_to<repair_atom, std::string>,
                      caf::replies_to<fetch_atom, transport::fetch_blob_request>::with<
                          transport::fetch_blob_response>,
                      caf::replies_to<fetch_atom, transport::fetch_skeleton_request>::with<

@@ -38,6 +38,7 @@ using queue_atom = caf::atom_constant<caf::atom("queue")>;
 using place_atom = caf::atom_constant<caf::atom("place")>;
 using ensure_atom = caf::atom_constant<caf::atom("ensure")>;
 using fetch_atom = caf::atom_constant<caf::atom("fetch")>;
+using repair_atom = caf::atom_constant<caf::atom("repair")>;
 
 using steady_time = std::chrono::steady_clock::time_point;
 

@@ -72,6 +72,8 @@ struct node_metrics_input {
   uint64_t fetched_bytes = 0;
   uint64_t fetch_failures = 0;
   uint64_t served_blobs = 0;
+  uint64_t restored_blobs = 0;
+  uint64_t restore_failures = 0;
   uint64_t served_bytes = 0;
 };
 

@@ -116,6 +116,7 @@ private:
   /// device tier cannot stream).
   std::shared_ptr<torch_backend::streaming_executor> stream_;
   std::shared_ptr<caf::actor> pressure_target_;
+  std::shared_ptr<caf::actor> repair_target_; ///< the loader, told of damaged blobs
   caf::actor_system_config system_config_;
   std::unique_ptr<caf::actor_system> system_;
   /// An actor the bridge thread tells of peers going up or down, set once it

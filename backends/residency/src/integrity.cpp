@@ -48,6 +48,13 @@ void residency_core::poll_changes() {
 void residency_core::mark_bad(const content_id& id, entry& e, const std::string& why) {
   ++counters_.blobs_found_changed;
   e.bad = name_users(make_error(ec::corrupt_blob, why), id);
+  if (on_corrupt_)
+    on_corrupt_(id);
+}
+
+void residency_core::on_corrupt(residency_manager::corrupt_callback cb) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  on_corrupt_ = std::move(cb);
 }
 
 caf::error residency_core::rehash(const content_id& id, entry& e) {

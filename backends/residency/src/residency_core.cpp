@@ -415,6 +415,8 @@ void residency_core::read_group(const std::vector<read_order>& group,
     }
     if (err) {
       ++counters_.failed_blob_reads;
+      if (code_of(err) == ec::corrupt_blob && on_corrupt_)
+        on_corrupt_(id);
       table_.erase(i);
     } else {
       auto mem = std::make_shared<resident_memory>();

@@ -41,6 +41,7 @@ public:
   std::vector<blob_residency> blobs() const;
   pressure_level pressure() const;
   void on_pressure(residency_manager::pressure_callback cb);
+  void on_corrupt(residency_manager::corrupt_callback cb);
   void set_sharing_degrees(std::unordered_map<content_id, uint32_t> degrees);
   void reset_counters();
   const residency_options& options() const {
@@ -172,6 +173,8 @@ private:
   uint64_t change_epoch_ = 0; ///< changes seen to mapped blobs' files
   scrub_stats scrub_;
   std::unordered_map<content_id, uint32_t> sharing_;
+  /// Told of each blob found corrupt (under mtx_, which guards it).
+  residency_manager::corrupt_callback on_corrupt_;
 
   std::mutex pressure_mtx_;
   std::vector<residency_manager::pressure_callback> callbacks_;

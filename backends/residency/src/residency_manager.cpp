@@ -95,6 +95,10 @@ void residency_manager::on_pressure(pressure_callback callback) {
   core_->on_pressure(std::move(callback));
 }
 
+void residency_manager::on_corrupt(corrupt_callback callback) {
+  core_->on_corrupt(std::move(callback));
+}
+
 void residency_manager::set_sharing_degrees(std::unordered_map<content_id, uint32_t> degrees) {
   core_->set_sharing_degrees(std::move(degrees));
 }

@@ -32,20 +32,17 @@ std::string temporary_name(const std::string& tmp_dir, const std::string& final_
          + std::to_string(::getpid()) + "." + std::to_string(counter++) + ".part";
 }
 
+// Writes in chunks from offset `written`, telling `progress` after each.
 caf::error write_all(int fd, const std::string& path, const std::byte* data,
                      size_t bytes, size_t& written, size_t total,
                      const write_progress& progress) {
   while (bytes > 0) {
     size_t n = std::min(bytes, chunk_bytes);
-    ssize_t r = ::write(fd, data, n);
-    if (r < 0) {
-      if (errno == EINTR)
-        continue;
-      return os_error("cannot write", path);
-    }
-    data += r;
-    bytes -= static_cast<size_t>(r);
-    written += static_cast<size_t>(r);
+    if (auto err = write_at(fd, path, data, n, static_cast<off_t>(written)))
+      return err;
+    data += n;
+    bytes -= n;
+    written += n;
     if (progress)
       progress(written, total);
   }
@@ -53,6 +50,22 @@ caf::error write_all(int fd, const std::string& path, const std::byte* data,
 }
 
 } // namespace
+
+caf::error write_at(int fd, const std::string& path, const std::byte* data, size_t bytes,
+                    off_t offset) {
+  while (bytes > 0) {
+    ssize_t r = ::pwrite(fd, data, bytes, offset);
+    if (r < 0) {
+      if (errno == EINTR)
+        continue;
+      return os_error("cannot write", path);
+    }
+    data += r;
+    bytes -= static_cast<size_t>(r);
+    offset += r;
+  }
+  return {};
+}
 
 caf::error write_file_atomically(const std::string& tmp_dir,
                                  const std::string& final_path,

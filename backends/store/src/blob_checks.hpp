@@ -24,6 +24,9 @@ inline constexpr const char* unreadable_mapping_text =
 
 /// `what` failed on `path`, with errno's text.
 caf::error os_error(const std::string& what, const std::string& path);
+/// Writes all `bytes` at `offset` of `fd` (pwrite, retried on EINTR).
+caf::error write_at(int fd, const std::string& path, const std::byte* data, size_t bytes,
+                    off_t offset);
 caf::error unknown(const content_id& id);
 caf::error unreadable_mapping(const content_id& id);
 caf::error truncated(const content_id& id);

@@ -120,6 +120,13 @@ public:
   /// pressure level changes.
   void on_pressure(pressure_callback callback);
 
+  /// Told the id of each blob found corrupt: a read that did not verify, a
+  /// re-hash after its file changed, or the scrub. It runs under the
+  /// manager's lock, so it must only hand the id on (a node asks its loader
+  /// to fetch a good copy from a peer and restore the file, decision 43).
+  using corrupt_callback = std::function<void(const content_id& id)>;
+  void on_corrupt(corrupt_callback callback);
+
   /// How many known models bind each blob; the cost-aware policy keeps widely
   /// shared blobs longer.
   void set_sharing_degrees(std::unordered_map<content_id, uint32_t> degrees);

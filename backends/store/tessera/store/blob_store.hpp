@@ -71,6 +71,13 @@ public:
   caf::expected<content_id> put(const tensor_spec& spec, const void* data,
                                 const write_progress& progress = {}) const;
 
+  /// Writes a good copy of a blob whose file is damaged over that file, in
+  /// place: the same file, so a mapping of it (a model using the blob in
+  /// place) sees the good bytes, and the folder's watch reports the change.
+  /// The file is the one of the id the bytes hash to; without one, it is
+  /// put(). The file is read-only (0444) again after the write.
+  caf::expected<content_id> restore(const tensor_spec& spec, const void* data) const;
+
   bool contains(const content_id& id) const;
 
   /// Reads only the header page.

@@ -1,0 +1,53 @@
+// Restoring a damaged blob file in place (decision 43): a node whose models
+// use a blob in place holds a mapping of its file, so a good copy written to
+// a new file and renamed over the old one would leave the mapping on the
+// damaged bytes. Writing into the same file changes the mapped pages, and
+// the watch on its folder makes the residency core re-hash the blob.
+#include "tessera/store/blob_store.hpp"
+
+#include "blob_checks.hpp"
+#include "tessera/core/error.hpp"
+#include "tessera/store/blob_format.hpp"
+
+#include <cerrno>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace tessera::store {
+
+caf::expected<content_id> blob_store::restore(const tensor_spec& spec, const void* data) const {
+  if (!spec.concrete())
+    return make_error(ec::invalid_argument,
+                      "cannot store a tensor of non-concrete type " + to_string(spec));
+  blob_header h{blob_id_of(spec, data, spec.bytes()), spec, spec.bytes()};
+  auto path = path_of(h.id);
+  if (!contains(h.id))
+    return put(spec, data);
+  // Writable for the write only; the store's files are read-only otherwise.
+  if (::chmod(path.c_str(), 0644) != 0)
+    return os_error("cannot make writable", path);
+  int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) {
+    auto err = os_error("cannot open for writing", path);
+    ::chmod(path.c_str(), 0444);
+    return err;
+  }
+  auto page = encode_blob_header(h);
+  auto err = write_at(fd, path, page.data(), page.size(), 0);
+  if (!err)
+    err = write_at(fd, path, static_cast<const std::byte*>(data), h.data_bytes,
+                   static_cast<off_t>(page.size()));
+  if (!err && ::ftruncate(fd, static_cast<off_t>(page.size() + h.data_bytes)) != 0)
+    err = os_error("cannot truncate", path);
+  if (!err && ::fdatasync(fd) != 0)
+    err = os_error("cannot sync", path);
+  ::fchmod(fd, 0444);
+  ::close(fd);
+  if (err)
+    return err;
+  return h.id;
+}
+
+} // namespace tessera::store
