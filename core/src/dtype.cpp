@@ -2,7 +2,9 @@
 
 #include "tessera/core/error.hpp"
 
+#include <algorithm>
 #include <array>
+#include <cctype>
 
 namespace tessera {
 
@@ -50,13 +52,21 @@ const char* to_kserve_name(dtype t) {
 }
 
 caf::expected<dtype> parse_dtype(std::string_view name) {
+  // Either spelling, in any case: "float32", "FP32", "fp32".
+  auto same = [&](std::string_view known) {
+    return name.size() == known.size() &&
+           std::equal(name.begin(), name.end(), known.begin(), [](char a, char b) {
+             return std::tolower(static_cast<unsigned char>(a)) ==
+                    std::tolower(static_cast<unsigned char>(b));
+           });
+  };
   for (const auto& r : dtype_table)
-    if (name == r.name || name == r.kserve)
+    if (same(r.name) || same(r.kserve))
       return r.type;
   return make_error(ec::invalid_argument,
-                    "unknown dtype \"" + std::string{name}
-                      + "\" (expected float32, float64, float16, bfloat16, int8, "
-                        "int16, int32, int64, uint8 or bool)");
+                    "unknown dtype \"" + std::string{name} +
+                        "\" (expected float32, float64, float16, bfloat16, int8, "
+                        "int16, int32, int64, uint8 or bool, or the wire's FP32, INT64, ...)");
 }
 
 caf::expected<dtype> dtype_from_code(uint8_t code) {

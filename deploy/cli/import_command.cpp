@@ -5,6 +5,7 @@
 #include "tessera/core/error.hpp"
 #include "tessera/torch/torchscript_files.hpp"
 
+#include <charconv>
 #include <cstdio>
 #include <filesystem>
 #include <sstream>
@@ -13,33 +14,59 @@ namespace tessera::cli {
 
 namespace {
 
-// "image:float32:-1x3x224x224"
+// The dag.json format, for `tessera import --help` (docs/model-format.md).
+constexpr const char* dag_format =
+    R"(A folder of stages holds one TorchScript file per stage and a dag.json:
+  {"name": "my-model", "version": 1,
+   "inputs":  [{"name": "image", "dtype": "float32", "shape": [-1, 3, 224, 224]}],
+   "outputs": [{"name": "logits", "from": "head", "dtype": "float32", "shape": [-1, 1000]}],
+   "stages":  [{"name": "stem", "file": "stem.pt", "inputs": ["image"]},
+               {"name": "head", "file": "head.pt", "inputs": ["stem"]}]}
+Each stage's inputs are model inputs or earlier stages ("stage:k" picks element k
+of a stage that returns a tuple); an output's "from" names the stage computing it.
+Shapes start with the batch dimension, -1. Before anything is stored, the stages
+run once on sample inputs: every declared output's dtype and shape, and that
+every stage's output is used, are checked.)";
+
+// "image:float32:-1x3x224x224" (or 1,3,224,224): the batch dimension first.
 caf::expected<io_spec> parse_input_spec(const std::string& text) {
-  auto bad = [&] {
-    return make_error(ec::invalid_argument, "--input " + text
-                                              + ": expected NAME:DTYPE:SHAPE, e.g. image:float32:-1x3x224x224");
+  auto bad = [&](const std::string& why) {
+    return make_error(ec::invalid_argument,
+                      "--input " + text + ": " + why +
+                          "; expected NAME:DTYPE:SHAPE with the batch dimension first, e.g. "
+                          "image:float32:-1x3x224x224");
   };
   auto c1 = text.find(':');
   auto c2 = c1 == std::string::npos ? c1 : text.find(':', c1 + 1);
   if (c2 == std::string::npos)
-    return bad();
+    return bad("no NAME:DTYPE:SHAPE");
   io_spec io;
   io.name = text.substr(0, c1);
+  if (io.name.empty())
+    return bad("no name");
   auto type = parse_dtype(text.substr(c1 + 1, c2 - c1 - 1));
   if (!type)
-    return type.error();
+    return wrap(type.error(), "--input " + text);
   io.spec.type = *type;
-  std::stringstream dims{text.substr(c2 + 1)};
-  std::string d;
-  while (std::getline(dims, d, 'x')) {
-    try {
-      io.spec.shape.push_back(std::stoll(d));
-    } catch (const std::exception&) {
-      return bad();
-    }
+  auto dims = text.substr(c2 + 1);
+  char sep = dims.find(',') != std::string::npos ? ',' : 'x';
+  size_t at = 0;
+  while (at <= dims.size()) {
+    auto next = dims.find(sep, at);
+    auto d = dims.substr(at, next == std::string::npos ? std::string::npos : next - at);
+    int64_t v = 0;
+    auto [end, ec] = std::from_chars(d.data(), d.data() + d.size(), v);
+    if (d.empty() || ec != std::errc{} || end != d.data() + d.size() || v == 0 || v < -1)
+      return bad("dimension \"" + d + "\" is not a positive integer (or -1 for the batch)");
+    if (v == -1 && !io.spec.shape.empty())
+      return bad("only the batch dimension, the first, may be -1");
+    io.spec.shape.push_back(v);
+    if (next == std::string::npos)
+      break;
+    at = next + 1;
   }
-  if (io.name.empty() || io.spec.shape.empty())
-    return bad();
+  if (io.spec.shape.size() < 2)
+    return bad("a shape needs the batch dimension and at least one more");
   return io;
 }
 
@@ -47,6 +74,8 @@ caf::expected<io_spec> parse_input_spec(const std::string& text) {
 
 void add_import_command(CLI::App& app, cli_context& ctx, command_action& action) {
   auto* cmd = app.add_subcommand("import", "import a TorchScript file, or a folder of stages with dag.json");
+  cmd->footer(std::string{"A file needs --name and one --input per forward() argument.\n"} +
+              dag_format);
   struct args_t {
     std::string path;
     torch_backend::import_options opts;
@@ -54,9 +83,12 @@ void add_import_command(CLI::App& app, cli_context& ctx, command_action& action)
   };
   auto args = std::make_shared<args_t>();
   cmd->add_option("path", args->path, "a TorchScript file, or a folder holding dag.json")->required();
-  cmd->add_option("-n,--name", args->opts.name, "model name (file import)");
+  cmd->add_option("-n,--name", args->opts.name, "model name (required for a file)");
   cmd->add_option("--version", args->opts.version, "model version (file import)")->check(CLI::Range(1u, 1u << 30));
-  cmd->add_option("--input", args->inputs, "NAME:DTYPE:SHAPE for each input, e.g. image:float32:-1x3x224x224");
+  cmd->add_option(
+      "--input", args->inputs,
+      "NAME:DTYPE:SHAPE for each forward() argument, in order, the batch dimension "
+      "first (required for a file), e.g. image:float32:-1x3x224x224 or FP32:1,3,224,224");
   cmd->add_option("--output", args->opts.output_names, "names of the outputs, in order");
   cmd->add_option("--description", args->opts.description, "one line about the model");
   cmd->callback([&ctx, &action, args] {
@@ -69,7 +101,14 @@ void add_import_command(CLI::App& app, cli_context& ctx, command_action& action)
         m = torch_backend::import_torchscript_dag(*store, args->path);
       } else {
         if (args->opts.name.empty() || args->inputs.empty())
-          return fail(make_error(ec::invalid_argument, "importing a file needs --name and --input"));
+          return fail(make_error(ec::invalid_argument,
+                                 "importing a file needs " +
+                                     std::string{args->opts.name.empty() && args->inputs.empty()
+                                                     ? "--name and --input"
+                                                 : args->opts.name.empty() ? "--name"
+                                                                           : "--input"} +
+                                     ", e.g. tessera import model.pt --name my-model --input "
+                                     "image:float32:-1x3x224x224"));
         for (const auto& text : args->inputs) {
           auto io = parse_input_spec(text);
           if (!io)

@@ -1,4 +1,5 @@
 #include "residency_fixture.hpp"
+#include "stage_files.hpp"
 #include "tessera/core/error.hpp"
 #include "tessera/core/manifest_json.hpp"
 #include "tessera/torch/torch_executor.hpp"
@@ -54,18 +55,6 @@ bool all_finite(const tensor_buffer& t) {
 
 bool same_bytes(const tensor_buffer& a, const tensor_buffer& b) {
   return a.spec == b.spec && std::memcmp(a.data, b.data, a.bytes) == 0;
-}
-
-// The single-node model of a chain node, for writing stage files.
-model_manifest stage_of(const model_manifest& m, size_t i, const tensor_spec& in_spec) {
-  model_manifest s;
-  s.name = m.name + "-stage" + std::to_string(i);
-  s.inputs = {{"x", in_spec, ""}};
-  auto node = m.nodes[i];
-  node.inputs = {"x"};
-  s.outputs = {{"y", *node.output, node.name}};
-  s.nodes = {node};
-  return s;
 }
 
 } // namespace
@@ -155,7 +144,7 @@ TEST_SUITE("execution") {
           << shape_to_string(m.outputs[0].spec.shape) << "}],\n \"stages\": [";
       tensor_spec in_spec = m.inputs[0].spec;
       for (size_t i = 0; i < m.nodes.size(); ++i) {
-        auto stage = stage_of(m, i, in_spec);
+        auto stage = test::stage_of(m, i, in_spec);
         auto file = "stage" + std::to_string(i) + ".pt";
         REQUIRE_FALSE(torch_backend::export_torchscript(*zoo.store, stage, dir.path() + "/" + file));
         dag << (i > 0 ? ",\n" : "\n") << "  {\"name\": \"" << m.nodes[i].name << "\", \"file\": \"" << file

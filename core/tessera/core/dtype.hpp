@@ -34,7 +34,8 @@ const char* to_string(dtype t);
 /// KServe v2 name: "FP32", "INT64", "BOOL".
 const char* to_kserve_name(dtype t);
 
-/// Parses either naming; errors name the offending text.
+/// Parses either naming, in any case ("float32", "FP32", "fp32"); errors name
+/// the offending text.
 caf::expected<dtype> parse_dtype(std::string_view name);
 
 /// Maps a stored code back to a dtype, refusing unknown codes.
