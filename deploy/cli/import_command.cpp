@@ -17,7 +17,7 @@ namespace {
 // The dag.json format, for `tessera import --help` (docs/model-format.md).
 constexpr const char* dag_format =
     R"(A folder of stages holds one TorchScript file per stage and a dag.json:
-  {"name": "my-model", "version": 1,
+  {"name": "my-model", "version": 1, "family": "resnet",
    "inputs":  [{"name": "image", "dtype": "float32", "shape": [-1, 3, 224, 224]}],
    "outputs": [{"name": "logits", "from": "head", "dtype": "float32", "shape": [-1, 1000]}],
    "stages":  [{"name": "stem", "file": "stem.pt", "inputs": ["image"]},
@@ -91,6 +91,8 @@ void add_import_command(CLI::App& app, cli_context& ctx, command_action& action)
       "first (required for a file), e.g. image:float32:-1x3x224x224 or FP32:1,3,224,224");
   cmd->add_option("--output", args->opts.output_names, "names of the outputs, in order");
   cmd->add_option("--description", args->opts.description, "one line about the model");
+  cmd->add_option("--family", args->opts.family,
+                  "the model's family, e.g. resnet (a stage folder sets \"family\" in dag.json)");
   cmd->callback([&ctx, &action, args] {
     action = [&ctx, args]() -> int {
       auto store = ctx.open_store(true);

@@ -4,6 +4,7 @@
 
 #include "tessera/zoo/zoo.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <map>
@@ -22,14 +23,21 @@ void print_listing(const std::vector<model_manifest>& models) {
                 format_mb(parameter_bytes(m)).c_str(), m.nodes.size(), m.description.c_str());
   std::printf("\nShared bytes between models (MB; models of different families share nothing):\n");
   for (const auto& [family, members] : families) {
-    std::printf("\n%-20s", family.c_str());
+    // Columns as wide as the longest name: two models never share a header.
+    int width = 14;
+    int first = std::max<int>(20, static_cast<int>(family.size()));
+    for (const auto* m : members) {
+      width = std::max<int>(width, static_cast<int>(m->name.size()));
+      first = std::max<int>(first, static_cast<int>(m->name.size()));
+    }
+    std::printf("\n%-*s", first, family.c_str());
     for (const auto* b : members)
-      std::printf(" %14.14s", b->name.c_str());
+      std::printf(" %*s", width, b->name.c_str());
     std::printf("\n");
     for (const auto* a : members) {
-      std::printf("%-20s", a->name.c_str());
+      std::printf("%-*s", first, a->name.c_str());
       for (const auto* b : members)
-        std::printf(" %14.1f", static_cast<double>(shared_bytes(*a, *b)) / 1e6);
+        std::printf(" %*.1f", width, static_cast<double>(shared_bytes(*a, *b)) / 1e6);
       std::printf("\n");
     }
   }

@@ -89,6 +89,7 @@ TEST_SUITE("import") {
     std::ofstream{f.dir.path() + "/dag.json"} << f.dag(f.good_shape());
     auto m = torch_backend::import_torchscript_dag(*st, f.dir.path());
     REQUIRE_MESSAGE(m, test::why(m));
+    CHECK(m->family.empty());
     REQUIRE(m->nodes.size() == f.m.nodes.size());
     for (size_t i = 0; i < m->nodes.size(); ++i)
       CHECK(m->nodes[i].output == f.m.nodes[i].output);
@@ -104,6 +105,12 @@ TEST_SUITE("import") {
       auto text = text_of(m.error());
       CHECK_MESSAGE(text.find("has no dag.json") != std::string::npos, text);
       CHECK_MESSAGE(text.find("docs/model-format.md") != std::string::npos, text);
+    }
+    SUBCASE("a model name the store refuses, found before any stage is stored") {
+      auto dag = f.dag(f.good_shape());
+      dag.replace(dag.find("staged-vit"), 10, "staged vit");
+      auto text = text_of(f.import_with(dag));
+      CHECK_MESSAGE(text.find(R"(model name "staged vit")") != std::string::npos, text);
     }
     SUBCASE("a missing field") {
       auto dag = f.dag(f.good_shape());
@@ -168,6 +175,26 @@ TEST_SUITE("import") {
     auto text = text_of(m.error());
     CHECK_MESSAGE(text.find("starts with the batch dimension") != std::string::npos, text);
     CHECK(st->blobs().list().empty());
+  }
+
+  TEST_CASE("an imported model takes a family, from dag.json or the import options") {
+    stage_folder f;
+    auto st = store::block_store::open(f.dir.path() + "/store");
+    REQUIRE(st);
+    auto dag = f.dag(f.good_shape());
+    dag.insert(1, R"("family": "vit", )");
+    std::ofstream{f.dir.path() + "/dag.json"} << dag;
+    auto staged = torch_backend::import_torchscript_dag(*st, f.dir.path());
+    REQUIRE_MESSAGE(staged, test::why(staged));
+    CHECK(staged->family == "vit");
+    CHECK(st->manifests().get("staged-vit", 1)->family == "vit");
+    torch_backend::import_options opts;
+    opts.name = "first-block";
+    opts.family = "vit-parts";
+    opts.inputs = {{"x", f.m.inputs[0].spec, ""}};
+    auto file = torch_backend::import_torchscript_file(*st, f.file(0), opts);
+    REQUIRE_MESSAGE(file, test::why(file));
+    CHECK(file->family == "vit-parts");
   }
 
   TEST_CASE("dtypes are read in either spelling, in any case") {

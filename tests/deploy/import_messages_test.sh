@@ -37,6 +37,8 @@ done
 # A file that is not TorchScript is named as such, not as a library's message.
 echo "not a model" >"$work/text.pt"
 expect "not a TorchScript file" $t "$work/text.pt" --name m --input image:fp32:-1x4
+# A name the store would refuse is refused first.
+expect 'model name "my model"' $t "$work/model.pt" --name "my model" --input image:fp32:-1x4
 # A folder of stages without dag.json says where the format is.
 mkdir -p "$work/stages"
 expect "has no dag.json" $t "$work/stages"

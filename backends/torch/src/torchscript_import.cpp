@@ -268,8 +268,12 @@ caf::expected<model_manifest> import_torchscript_file(const store::block_store& 
   m.name = opts.name;
   m.version = opts.version;
   m.description = opts.description.empty() ? "imported from " + path : opts.description;
+  m.family = opts.family;
   m.inputs = opts.inputs;
   auto who = "import of " + path;
+  // Checked first, so that a bad name leaves nothing behind.
+  if (auto err = store::check_model_name(m.name))
+    return wrap(err, who);
   if (!std::filesystem::is_regular_file(path))
     return make_error(ec::io_error, who + ": no such file (a TorchScript file, or a folder of "
                                           "stages with a dag.json)");
@@ -368,6 +372,8 @@ caf::expected<model_manifest> import_torchscript_dag(const store::block_store& s
   if (!name)
     return name.error();
   m.name = *name;
+  if (auto err = store::check_model_name(m.name))
+    return wrap(err, dag_path);
   if (doc.is_object() && doc.contains("version")) {
     auto version = field<uint32_t>(doc, dag_path, "version", "a positive integer");
     if (!version)
@@ -377,6 +383,12 @@ caf::expected<model_manifest> import_torchscript_dag(const store::block_store& s
   m.description = doc.is_object() && doc.contains("description") && doc["description"].is_string()
                       ? doc["description"].get<std::string>()
                       : "imported from " + folder;
+  if (doc.is_object() && doc.contains("family")) {
+    auto family = field<std::string>(doc, dag_path, "family", "a string, such as \"resnet\"");
+    if (!family)
+      return family.error();
+    m.family = *family;
+  }
   for (const char* list : {"inputs", "outputs", "stages"})
     if (auto arr = field<nlohmann::json>(doc, dag_path, list, "an array"); !arr || !arr->is_array())
       return arr ? make_error(ec::bad_manifest, dag_path + ": \"" + list + "\" must be an array")

@@ -26,6 +26,8 @@ struct import_options {
   std::string name;
   uint32_t version = 1;
   std::string description;
+  /// The model's family (`tessera models` groups by it); empty: none.
+  std::string family;
   /// Declared inputs; every dimension but the batch must be concrete.
   std::vector<io_spec> inputs;
   /// Output names; defaults to "output" or "output0".. for tuples.
