@@ -4,11 +4,13 @@
 
 #include "local_runtime.hpp"
 #include "tessera/core/error.hpp"
+#include "tessera/core/npy.hpp"
 #include "tessera/store/atomic_file.hpp"
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 
 namespace tessera::cli {
 
@@ -20,7 +22,55 @@ struct run_args {
   uint64_t seed = 1;
   uint32_t repeat = 1;
   std::vector<std::string> input_files;
+  std::vector<std::string> output_files;
 };
+
+// A .npy input: its dtype and every dimension but the batch must be the model's.
+caf::expected<tensor_buffer> npy_input(const io_spec& in, const std::string& bytes,
+                                       const std::string& file) {
+  auto t = read_npy(bytes, "--input " + in.name + "=" + file);
+  if (!t)
+    return t.error();
+  bool fits = t->spec.type == in.spec.type && t->spec.shape.size() == in.spec.shape.size();
+  for (size_t d = 1; fits && d < t->spec.shape.size(); ++d)
+    fits = in.spec.shape[d] < 0 || in.spec.shape[d] == t->spec.shape[d];
+  if (!fits)
+    return make_error(ec::shape_mismatch, "--input " + in.name + "=" + file + " holds " +
+                                              to_string(t->spec) + ", the model takes " +
+                                              to_string(in.spec) +
+                                              " (the first dimension is the batch)");
+  return t;
+}
+
+// Writes the outputs `--output` names: NAME=FILE, or FILE for the only output.
+caf::error write_outputs(const model_manifest& m, const std::vector<tensor_buffer>& outs,
+                         const std::vector<std::string>& targets) {
+  for (const auto& item : targets) {
+    auto eq = item.find('=');
+    std::string name = eq == std::string::npos ? "" : item.substr(0, eq);
+    std::string file = eq == std::string::npos ? item : item.substr(eq + 1);
+    if (name.empty() && m.outputs.size() != 1)
+      return make_error(ec::invalid_argument, "--output " + item + ": model \"" + m.name +
+                                                  "\" has " + std::to_string(m.outputs.size()) +
+                                                  " outputs; say which: NAME=FILE");
+    size_t k = 0;
+    while (!name.empty() && k < m.outputs.size() && m.outputs[k].name != name)
+      ++k;
+    if (k >= m.outputs.size() || k >= outs.size())
+      return make_error(ec::invalid_argument, "--output " + item + ": model \"" + m.name +
+                                                  "\" has no output \"" + name + "\"");
+    auto npy = write_npy(outs[k]);
+    if (!npy)
+      return npy.error();
+    std::ofstream f{file, std::ios::binary | std::ios::trunc};
+    f.write(npy->data(), static_cast<std::streamsize>(npy->size()));
+    if (!f)
+      return make_error(ec::io_error, "--output " + item + ": cannot write " + file);
+    std::printf("wrote %s (%s) to %s\n", m.outputs[k].name.c_str(), to_string(outs[k].spec).c_str(),
+                file.c_str());
+  }
+  return {};
+}
 
 // Reads NAME=FILE raw little-endian tensors; the batch follows from the size.
 caf::expected<std::vector<tensor_buffer>> read_inputs(const model_manifest& m,
@@ -36,8 +86,16 @@ caf::expected<std::vector<tensor_buffer>> read_inputs(const model_manifest& m,
     if (it == m.inputs.end())
       return make_error(ec::missing_input, "model \"" + m.name + "\" has no input \"" + name + "\"");
     std::string bytes;
-    if (auto err = store::read_whole_file(item.substr(eq + 1), bytes))
+    auto file = item.substr(eq + 1);
+    if (auto err = store::read_whole_file(file, bytes))
       return err;
+    if (is_npy(bytes)) {
+      auto t = npy_input(*it, bytes, file);
+      if (!t)
+        return t.error();
+      out[static_cast<size_t>(it - m.inputs.begin())] = std::move(*t);
+      continue;
+    }
     auto per_sample = with_batch(it->spec, 1).bytes();
     if (bytes.empty() || bytes.size() % per_sample != 0)
       return make_error(ec::shape_mismatch, "--input " + name + ": " + std::to_string(bytes.size())
@@ -66,9 +124,14 @@ void add_run_command(CLI::App& app, cli_context& ctx, command_action& action) {
   cmd->add_option("--repeat", args->repeat, "run this many times and report the median latency")
     ->check(CLI::Range(1, 10000));
   cmd->add_option("-i,--input", args->input_files,
-                  "NAME=FILE: raw little-endian tensor bytes for an input (batch from the size)");
+                  "NAME=FILE: an input from a .npy file, or from raw little-endian bytes "
+                  "(the batch from the size)");
+  cmd->add_option("-o,--output", args->output_files,
+                  "NAME=FILE, or FILE for a model's only output: write the whole output as .npy");
   cmd->callback([&ctx, &action, args, group] {
     if (!group->group.empty()) {
+      if (!args->output_files.empty())
+        throw CLI::ValidationError("--output", "writes a model's outputs; use it with --model");
       group->batch = args->batch;
       group->seed = args->seed;
       group->repeat = args->repeat;
@@ -108,6 +171,8 @@ void add_run_command(CLI::App& app, cli_context& ctx, command_action& action) {
       std::printf("ran batch %lld in %.1f ms (median of %u)\n",
                   static_cast<long long>((*inputs)[0].spec.shape[0]), ms[ms.size() / 2], args->repeat);
       print_outputs(m, *out);
+      if (auto err = write_outputs(m, *out, args->output_files))
+        return fail(err);
       return 0;
     };
   });
