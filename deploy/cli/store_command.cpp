@@ -1,6 +1,9 @@
-// `tessera store`: checks the block store. `verify` re-hashes every blob and
-// names each corrupt one with the models that use it.
+// `tessera store`: checks the block store. `verify` re-hashes every blob,
+// names each corrupt one with the models that use it, and lists the blobs that
+// no stored model version uses (orphans).
 #include "commands.hpp"
+
+#include "tessera/store/store_orphans.hpp"
 
 #include <cstdio>
 
@@ -9,7 +12,8 @@ namespace tessera::cli {
 void add_store_command(CLI::App& app, cli_context& ctx, command_action& action) {
   auto* cmd = app.add_subcommand("store", "inspect and check the block store");
   cmd->require_subcommand(1);
-  auto* verify = cmd->add_subcommand("verify", "re-hash every blob and report corrupt ones");
+  auto* verify = cmd->add_subcommand(
+      "verify", "re-hash every blob; report corrupt ones, and those no model version uses");
   verify->callback([&ctx, &action] {
     action = [&ctx]() -> int {
       auto store = ctx.open_store(false);
@@ -26,8 +30,12 @@ void add_store_command(CLI::App& app, cli_context& ctx, command_action& action) 
         for (const auto& m : c.models)
           std::printf("  used by %s\n", m.c_str());
       }
-      std::printf("%zu blobs (%s) checked, %zu corrupt\n", report.blobs_checked,
-                  format_mb(report.bytes_checked).c_str(), report.corrupt.size());
+      auto orphans = store::find_orphans(*store);
+      for (const auto& id : orphans.blobs)
+        std::printf("ORPHAN %s: no version of any stored model uses it\n", id.to_hex().c_str());
+      std::printf("%zu blobs (%s) checked, %zu corrupt, %zu orphan (%s)\n", report.blobs_checked,
+                  format_mb(report.bytes_checked).c_str(), report.corrupt.size(),
+                  orphans.blobs.size(), format_mb(orphans.bytes).c_str());
       return report.corrupt.empty() ? 0 : 2;
     };
   });
