@@ -14,6 +14,9 @@ void add_client_options(CLI::App* cmd, client_options& o) {
       "--curve-key", o.curve_key,
       "this client's CURVE secret key file (default: a fresh key, which the node refuses "
       "unless it admits any)");
+  cmd->add_flag("--retry-on-reconnect", o.retry_on_reconnect,
+                "when the connection drops with requests in flight and comes back (a node "
+                "restarted), send the idempotent ones (infer, reads) once more");
 }
 
 caf::expected<transport::client> connect_client(zmq::context_t& zctx, const client_options& o,
@@ -31,7 +34,8 @@ caf::expected<transport::client> connect_client(zmq::context_t& zctx, const clie
       curve.own.secret_key = *secret;
     }
   }
-  return transport::client::connect(zctx, endpoint, {}, curve);
+  return transport::client::connect(zctx, endpoint,
+                                    transport::connect_options{{}, curve, o.retry_on_reconnect});
 }
 
 } // namespace tessera::cli

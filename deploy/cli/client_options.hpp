@@ -17,9 +17,12 @@ struct client_options {
   int timeout_ms = 30000;
   std::string curve_server_key; ///< Z85 or a .pub file; empty: no CURVE
   std::string curve_key;        ///< this client's secret key file; empty: a fresh pair
+  /// Re-send idempotent requests once after the connection drops and comes
+  /// back (transport::connect_options::retry_on_reconnect, docs/cluster.md).
+  bool retry_on_reconnect = false;
 };
 
-/// --endpoint, --timeout-ms, --curve-server-key and --curve-key.
+/// --endpoint, --timeout-ms, --curve-server-key, --curve-key and --retry-on-reconnect.
 void add_client_options(CLI::App* cmd, client_options& o);
 
 /// Connects to `endpoint` as the options say, with CURVE when a server key is given.
