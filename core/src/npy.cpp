@@ -93,11 +93,13 @@ caf::expected<tensor_buffer> read_npy(std::string_view bytes, const std::string&
   if (descr.size() < 2 || descr.front() != '\'' || descr.back() != '\'')
     return bad("its header has no 'descr'");
   descr = descr.substr(1, descr.size() - 2);
+  // Little-endian ('<'), native ('='; this code runs on little-endian
+  // machines) or byte-order free ('|'), then the type code NumPy writes.
   std::optional<dtype> type;
+  bool little =
+      descr.size() == 3 && std::string_view{"<=|"}.find(descr[0]) != std::string_view::npos;
   for (const auto& t : npy_types)
-    if (descr == t.descr ||
-        (descr.size() == 3 && descr.substr(1) == std::string_view{t.descr}.substr(1) &&
-         (descr[0] == '=' || descr[0] == '|' || descr[0] == '<')))
+    if (little && descr.substr(1) == std::string_view{t.descr}.substr(1))
       type = t.type;
   if (!type)
     return bad("dtype '" + std::string{descr} +
@@ -136,12 +138,11 @@ caf::expected<std::string> write_npy(const tensor_buffer& t) {
   if (descr == nullptr)
     return make_error(ec::unsupported,
                       std::string{"NumPy has no dtype for "} + to_string(t.spec.type));
-  std::string shape = "(";
-  for (size_t i = 0; i < t.spec.shape.size(); ++i)
-    shape += std::to_string(t.spec.shape[i]) +
-             (t.spec.shape.size() == 1 || i + 1 < t.spec.shape.size() ? "," : "") +
-             (i + 1 < t.spec.shape.size() ? " " : "");
-  shape += ")";
+  // As Python writes a tuple: (2, 3), (6,), ().
+  std::string shape;
+  for (auto d : t.spec.shape)
+    shape += (shape.empty() ? "" : ", ") + std::to_string(d);
+  shape = "(" + shape + (t.spec.shape.size() == 1 ? ",)" : ")");
   std::string header =
       "{'descr': '" + std::string{descr} + "', 'fortran_order': False, 'shape': " + shape + ", }";
   // Padded with spaces and ended by a newline so the data starts on a 64-byte boundary.

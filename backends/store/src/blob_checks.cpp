@@ -13,6 +13,16 @@ caf::error os_error(const std::string& what, const std::string& path) {
   return make_error(ec::io_error, what + " " + path + ": " + std::strerror(errno));
 }
 
+caf::error check_storable(const tensor_spec& spec) {
+  if (!spec.concrete())
+    return make_error(ec::invalid_argument,
+                      "cannot store a tensor of non-concrete type " + to_string(spec));
+  if (spec.shape.size() > blob_max_rank)
+    return make_error(ec::invalid_argument,
+                      "cannot store a tensor of rank " + std::to_string(spec.shape.size()));
+  return {};
+}
+
 caf::error unknown(const content_id& id) {
   return make_error(ec::unknown_blob, "blob " + id.to_hex() + " is not in the store");
 }

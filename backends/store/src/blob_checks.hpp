@@ -27,6 +27,9 @@ caf::error os_error(const std::string& what, const std::string& path);
 /// Writes all `bytes` at `offset` of `fd` (pwrite, retried on EINTR).
 caf::error write_at(int fd, const std::string& path, const std::byte* data, size_t bytes,
                     off_t offset);
+/// Refuses a tensor a blob file cannot hold: a non-concrete type, or a rank
+/// beyond blob_max_rank.
+caf::error check_storable(const tensor_spec& spec);
 caf::error unknown(const content_id& id);
 caf::error unreadable_mapping(const content_id& id);
 caf::error truncated(const content_id& id);

@@ -18,9 +18,8 @@
 namespace tessera::store {
 
 caf::expected<content_id> blob_store::restore(const tensor_spec& spec, const void* data) const {
-  if (!spec.concrete())
-    return make_error(ec::invalid_argument,
-                      "cannot store a tensor of non-concrete type " + to_string(spec));
+  if (auto err = check_storable(spec))
+    return err;
   blob_header h{blob_id_of(spec, data, spec.bytes()), spec, spec.bytes()};
   auto path = path_of(h.id);
   if (!contains(h.id))

@@ -157,12 +157,8 @@ std::string blob_store::path_of(const content_id& id) const {
 
 caf::expected<content_id> blob_store::put(const tensor_spec& spec, const void* data,
                                           const write_progress& progress) const {
-  if (!spec.concrete())
-    return make_error(ec::invalid_argument,
-                      "cannot store a tensor of non-concrete type " + to_string(spec));
-  if (spec.shape.size() > blob_max_rank)
-    return make_error(ec::invalid_argument, "cannot store a tensor of rank "
-                                              + std::to_string(spec.shape.size()));
+  if (auto err = check_storable(spec))
+    return err;
   blob_header h{blob_id_of(spec, data, spec.bytes()), spec, spec.bytes()};
   auto path = path_of(h.id);
   if (contains(h.id))
