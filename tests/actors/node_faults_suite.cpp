@@ -9,6 +9,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -163,39 +165,62 @@ TEST_SUITE("node_faults") {
 }
 
 TEST_SUITE("node_backlog") {
-  TEST_CASE("a client that stops reading gets every reply once it reads again") {
-    // In process, so that no TCP buffer holds replies beside ZeroMQ's queues
-    // (about 1,000 messages on each side of the connection).
-    const auto& zoo = small_zoo::get();
+  // A node on an in-process endpoint (so that no TCP buffer holds replies
+  // beside ZeroMQ's queues, about 1,000 messages on each side of the
+  // connection), its configuration changed by `tune`, and a client that has
+  // sent it `sent` health requests without reading a reply.
+  struct unread_flood {
     zmq::context_t ctx{1};
-    auto cfg = node_config_for(zoo);
-    cfg.listen = "inproc://backlog-reading";
-    auto started = actors::node::start(cfg, &ctx);
-    REQUIRE_MESSAGE(started, test::why(started));
-    auto& n = *started;
-    auto cl = client::connect(ctx, n->endpoint());
-    REQUIRE(cl);
+    std::unique_ptr<actors::node> n;
+    std::optional<client> cl;
+    std::set<std::string> ids;
+
+    unread_flood(const std::string& endpoint, uint64_t sent,
+                 const std::function<void(node_config&)>& tune = {}) {
+      auto cfg = node_config_for(small_zoo::get());
+      cfg.listen = endpoint;
+      if (tune)
+        tune(cfg);
+      auto started = actors::node::start(cfg, &ctx);
+      REQUIRE_MESSAGE(started, test::why(started));
+      n = std::move(*started);
+      auto connected = client::connect(ctx, n->endpoint());
+      REQUIRE(connected);
+      cl.emplace(std::move(*connected));
+      for (uint64_t i = 0; i < sent; ++i) {
+        auto id = cl->send({"", health_request{}}, reply_timeout);
+        REQUIRE_MESSAGE(id, test::why(id));
+        ids.insert(*id);
+      }
+    }
+
+    const actors::gateway_counters& counters() const {
+      return n->counters();
+    }
+
+    // Waits, at most 20 s, until `done` holds.
+    void wait_until(const std::function<bool()>& done) const {
+      auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+      while (!done() && std::chrono::steady_clock::now() < until)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  };
+
+  TEST_CASE("a client that stops reading gets every reply once it reads again") {
     // Five times what the queues hold, none of it read yet.
     constexpr int sent = 10000;
-    std::set<std::string> ids;
-    for (int i = 0; i < sent; ++i) {
-      auto id = cl->send({"", health_request{}}, reply_timeout);
-      REQUIRE_MESSAGE(id, test::why(id));
-      ids.insert(*id);
-    }
-    const auto& c = n->counters();
-    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while (c.answered.load() < sent && std::chrono::steady_clock::now() < until)
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    unread_flood f{"inproc://backlog-reading", sent};
+    const auto& c = f.counters();
+    f.wait_until([&] { return c.answered.load() >= sent; });
     CHECK(c.backlog_replies.load() > 0); // what the queues could not take waits
     int got = 0;
     while (got < sent) {
-      auto r = cl->receive(std::chrono::milliseconds(20000));
+      auto r = f.cl->receive(std::chrono::milliseconds(20000));
       REQUIRE_MESSAGE(r, test::why(r)); // a reply comes, or the test fails here
-      CHECK(ids.erase(r->id) == 1);     // each once
+      CHECK(f.ids.erase(r->id) == 1);   // each once
       ++got;
     }
-    CHECK(ids.empty());
+    CHECK(f.ids.empty());
     CHECK(c.replies_dropped.client_gone.load() == 0);
     CHECK(c.replies_dropped.client_not_reading.load() == 0);
     CHECK(c.replies_dropped.backlog_full.load() == 0);
@@ -203,25 +228,13 @@ TEST_SUITE("node_backlog") {
   }
 
   TEST_CASE("replies past a client's backlog bound are dropped and counted; the rest arrive") {
-    const auto& zoo = small_zoo::get();
-    zmq::context_t ctx{1};
-    auto cfg = node_config_for(zoo);
-    cfg.listen = "inproc://backlog-bound";
-    cfg.reply_backlog_bytes = 4096; // a few dozen health replies
-    auto started = actors::node::start(cfg, &ctx);
-    REQUIRE_MESSAGE(started, test::why(started));
-    auto& n = *started;
-    auto cl = client::connect(ctx, n->endpoint());
-    REQUIRE(cl);
     constexpr uint64_t sent = 5000;
-    for (uint64_t i = 0; i < sent; ++i)
-      REQUIRE(cl->send({"", health_request{}}, reply_timeout));
-    const auto& c = n->counters();
-    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while (c.answered.load() < sent && std::chrono::steady_clock::now() < until)
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    unread_flood f{"inproc://backlog-bound", sent,
+                   [](node_config& cfg) { cfg.reply_backlog_bytes = 4096; }}; // a few dozen replies
+    const auto& c = f.counters();
+    f.wait_until([&] { return c.answered.load() >= sent; });
     uint64_t got = 0;
-    while (cl->receive(std::chrono::milliseconds(1000)))
+    while (f.cl->receive(std::chrono::milliseconds(1000)))
       ++got;
     CHECK(c.replies_dropped.backlog_full.load() > 0);
     CHECK(got + c.replies_dropped.backlog_full.load() == sent); // each reply arrives or is counted
@@ -230,32 +243,21 @@ TEST_SUITE("node_backlog") {
 
   TEST_CASE("a client that never reads again has its replies dropped and counted after the stall "
             "timeout") {
-    const auto& zoo = small_zoo::get();
-    zmq::context_t ctx{1};
-    auto cfg = node_config_for(zoo);
-    cfg.listen = "inproc://backlog-stalled";
-    cfg.reply_stall_timeout_ms = 300;
-    auto started = actors::node::start(cfg, &ctx);
-    REQUIRE_MESSAGE(started, test::why(started));
-    auto& n = *started;
-    auto cl = client::connect(ctx, n->endpoint());
-    REQUIRE(cl);
     constexpr uint64_t sent = 5000;
-    for (uint64_t i = 0; i < sent; ++i)
-      REQUIRE(cl->send({"", health_request{}}, reply_timeout));
-    const auto& c = n->counters();
+    unread_flood f{"inproc://backlog-stalled", sent,
+                   [](node_config& cfg) { cfg.reply_stall_timeout_ms = 300; }};
+    const auto& c = f.counters();
     // Every request answered, and what waited for the client dropped: replies
     // the node makes after a first drop start a backlog of their own, which
     // stalls in its turn.
-    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while ((c.answered.load() < sent || c.backlog_replies.load() > 0 ||
-            c.replies_dropped.client_not_reading.load() == 0) &&
-           std::chrono::steady_clock::now() < until)
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    f.wait_until([&] {
+      return c.answered.load() >= sent && c.backlog_replies.load() == 0 &&
+             c.replies_dropped.client_not_reading.load() > 0;
+    });
     CHECK(c.replies_dropped.client_not_reading.load() > 0);
     CHECK(c.backlog_replies.load() == 0);
     // Another client is served meanwhile.
-    auto other = client::connect(ctx, n->endpoint());
+    auto other = client::connect(f.ctx, f.n->endpoint());
     REQUIRE(other);
     CHECK(other->call_as<health_response>({"", health_request{}}, reply_timeout));
   }
