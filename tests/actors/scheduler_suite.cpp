@@ -50,6 +50,19 @@ executor_actor::behavior_type virtual_executor(executor_actor::pointer self,
   };
 }
 
+// The executor interface beside `run`, for the dynamically typed fakes below:
+// loads and unloads succeed, and the state is an idle executor's.
+caf::message_handler rest_of_executor(const std::string& name) {
+  return {
+      [=](load_atom, const std::string& model, uint32_t) -> caf::result<load_outcome> {
+        return load_outcome{model, 1, 0, 0};
+      },
+      [=](unload_atom, const std::string&, uint32_t) -> caf::result<bool> { return true; },
+      [=](status_atom) -> caf::result<executor_state> { return idle_state(name); },
+      [=](pressure_atom, pressure_level) {},
+  };
+}
+
 // An executor whose first job fails as unavailable, as a busy peer's may: it
 // fails when told to (`tick_atom`), or at once with `fail_at_once`; later
 // jobs it runs. Dynamically typed, to take `tick_atom`, it answers the
@@ -62,34 +75,29 @@ executor_actor flaky_executor(caf::actor_system& sys, std::string name,
   };
   auto first = std::make_shared<first_job>();
   auto impl = [=](caf::event_based_actor* self) -> caf::behavior {
-    return {
-      [=](run_atom, const infer_job& job) -> caf::result<infer_outcome> {
-        if (!first->taken) {
-          first->taken = true;
-          if (fail_at_once)
-            return make_error(ec::unavailable, name + " is busy");
-          first->held = self->make_response_promise();
-          return *first->held;
-        }
-        log->ran.push_back(name + ":" + job.model);
-        infer_outcome out;
-        out.model = job.model;
-        out.executor = name;
-        return out;
-      },
-      [=](tick_atom) {
-        if (first->held) {
-          first->held->deliver(make_error(ec::unavailable, name + " was down"));
-          first->held.reset();
-        }
-      },
-      [=](load_atom, const std::string& model, uint32_t) -> caf::result<load_outcome> {
-        return load_outcome{model, 1, 0, 0};
-      },
-      [=](unload_atom, const std::string&, uint32_t) -> caf::result<bool> { return true; },
-      [=](status_atom) -> caf::result<executor_state> { return idle_state(name); },
-      [=](pressure_atom, pressure_level) {},
-    };
+    return caf::message_handler{
+        [=](run_atom, const infer_job& job) -> caf::result<infer_outcome> {
+          if (!first->taken) {
+            first->taken = true;
+            if (fail_at_once)
+              return make_error(ec::unavailable, name + " is busy");
+            first->held = self->make_response_promise();
+            return *first->held;
+          }
+          log->ran.push_back(name + ":" + job.model);
+          infer_outcome out;
+          out.model = job.model;
+          out.executor = name;
+          return out;
+        },
+        [=](tick_atom) {
+          if (first->held) {
+            first->held->deliver(make_error(ec::unavailable, name + " was down"));
+            first->held.reset();
+          }
+        },
+    }
+        .or_else(rest_of_executor(name));
   };
   return caf::actor_cast<executor_actor>(sys.spawn(impl));
 }
@@ -104,7 +112,7 @@ executor_actor gated_executor(caf::actor_system& sys, std::string name,
   };
   auto held = std::make_shared<std::optional<held_job>>();
   auto impl = [=](caf::event_based_actor* self) -> caf::behavior {
-    return {
+    return caf::message_handler{
         [=](run_atom, const infer_job& job) -> caf::result<infer_outcome> {
           *held = held_job{self->make_response_promise(), job.model};
           return (*held)->promise;
@@ -119,13 +127,8 @@ executor_actor gated_executor(caf::actor_system& sys, std::string name,
           (*held)->promise.deliver(std::move(out));
           held->reset();
         },
-        [=](load_atom, const std::string& model, uint32_t) -> caf::result<load_outcome> {
-          return load_outcome{model, 1, 0, 0};
-        },
-        [=](unload_atom, const std::string&, uint32_t) -> caf::result<bool> { return true; },
-        [=](status_atom) -> caf::result<executor_state> { return idle_state(name); },
-        [=](pressure_atom, pressure_level) {},
-    };
+    }
+        .or_else(rest_of_executor(name));
   };
   return caf::actor_cast<executor_actor>(sys.spawn(impl));
 }
