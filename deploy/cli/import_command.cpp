@@ -1,5 +1,6 @@
-// `tessera import`: brings a user's TorchScript file (one block) or a folder of
-// TorchScript stages with a dag.json (several blocks) into the store.
+// `tessera import`: brings a user's TorchScript file (cut into blocks along its
+// forward graph, or kept whole) or a folder of TorchScript stages with a
+// dag.json (one block per stage) into the store.
 #include "commands.hpp"
 
 #include "tessera/core/error.hpp"
@@ -74,12 +75,18 @@ caf::expected<io_spec> parse_input_spec(const std::string& text) {
 
 void add_import_command(CLI::App& app, cli_context& ctx, command_action& action) {
   auto* cmd = app.add_subcommand("import", "import a TorchScript file, or a folder of stages with dag.json");
-  cmd->footer(std::string{"A file needs --name and one --input per forward() argument.\n"} +
-              dag_format);
+  cmd->footer(
+      std::string{"A file needs --name and one --input per forward() argument. It is cut\n"
+                  "into blocks along its forward graph where at most a few tensors are\n"
+                  "live, preferring submodule boundaries (docs/model-format.md); --blocks 1\n"
+                  "keeps it one block.\n"} +
+      dag_format);
   struct args_t {
     std::string path;
     torch_backend::import_options opts;
     std::vector<std::string> inputs;
+    std::string blocks = "auto";
+    double max_block_mb = 0;
   };
   auto args = std::make_shared<args_t>();
   cmd->add_option("path", args->path, "a TorchScript file, or a folder holding dag.json")->required();
@@ -91,6 +98,13 @@ void add_import_command(CLI::App& app, cli_context& ctx, command_action& action)
       "first (required for a file), e.g. image:float32:-1x3x224x224 or FP32:1,3,224,224");
   cmd->add_option("--output", args->opts.output_names, "names of the outputs, in order");
   cmd->add_option("--description", args->opts.description, "one line about the model");
+  cmd->add_option("--blocks", args->blocks,
+                  "file import: auto (cut along the forward graph, the default) or 1 (one block)")
+      ->check(CLI::IsMember({"auto", "1"}));
+  cmd->add_option("--max-block-mb", args->max_block_mb,
+                  "file import: the size blocks aim under (default: an eighth of the model, "
+                  "rounded down to a power of two, at least 0.25)")
+      ->check(CLI::Range(0.001, 1e6));
   cmd->add_option("--family", args->opts.family,
                   "the model's family, e.g. resnet (a stage folder sets \"family\" in dag.json)");
   cmd->callback([&ctx, &action, args] {
@@ -117,12 +131,26 @@ void add_import_command(CLI::App& app, cli_context& ctx, command_action& action)
             return fail(io.error());
           args->opts.inputs.push_back(*io);
         }
+        args->opts.blocks = args->blocks == "1" ? 1 : 0;
+        args->opts.max_block_bytes = static_cast<uint64_t>(args->max_block_mb * 1048576.0);
+        args->opts.note = [](const std::string& text) { std::printf("note: %s\n", text.c_str()); };
         m = torch_backend::import_torchscript_file(*store, args->path, args->opts);
       }
       if (!m)
         return fail(m.error());
-      std::printf("imported %s: %zu node(s), %zu blob(s), %s of parameters\n", model_ref(*m).c_str(),
-                  m->nodes.size(), unique_blobs(*m).size(), format_mb(parameter_bytes(*m)).c_str());
+      std::printf("imported %s: %zu block(s), %zu blob(s), %s of parameters\n",
+                  model_ref(*m).c_str(), m->nodes.size(), unique_blobs(*m).size(),
+                  format_mb(parameter_bytes(*m)).c_str());
+      for (const auto& n : m->nodes) {
+        uint64_t bytes = 0;
+        for (const auto& p : n.params)
+          bytes += p.spec.bytes();
+        std::string inputs;
+        for (const auto& in : n.inputs)
+          inputs += (inputs.empty() ? "" : ", ") + in;
+        std::printf("  block %-24s %10s  from %s\n", n.name.c_str(), format_mb(bytes).c_str(),
+                    inputs.c_str());
+      }
       for (const auto& out : m->outputs)
         std::printf("  output %s: %s\n", out.name.c_str(), to_string(out.spec).c_str());
       return 0;

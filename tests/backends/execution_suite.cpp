@@ -103,7 +103,8 @@ TEST_SUITE("execution") {
     }
   }
 
-  TEST_CASE("an imported TorchScript file equals the original, bit for bit, and dedupes its tensors") {
+  TEST_CASE("a TorchScript file imported as one block equals the original, bit for bit, and "
+            "dedupes its tensors") {
     auto& zoo = test::small_zoo::get();
     test::scratch_dir dir{"import"};
     const auto& m = zoo.manifest("resnet18");
@@ -114,6 +115,7 @@ TEST_SUITE("execution") {
     opts.name = "user-resnet";
     opts.inputs = m.inputs;
     opts.output_names = {"logits"};
+    opts.blocks = 1; // automatic blocks: the auto_blocks suite
     auto imported = torch_backend::import_torchscript_file(*zoo.store, path, opts);
     REQUIRE_MESSAGE(imported, test::why(imported));
     CHECK(imported->nodes.size() == 1);

@@ -3,6 +3,7 @@
 #include "tessera/core/error.hpp"
 #include "tessera/store/group_store.hpp"
 #include "tessera/torch/torch_executor.hpp"
+#include "whole_import.hpp"
 #include "why.hpp"
 #include "zoo_fixture.hpp"
 
@@ -145,6 +146,25 @@ TEST_SUITE("fusion") {
     CHECK(pair[0].model == "resnet-birds:1");
     CHECK(pair[1].model == "resnet18:1");
     CHECK(two.nodes_run == cars.nodes.size() + 1); // a shared backbone and two heads
+  }
+
+  TEST_CASE("two imported models of one family fuse: their shared blocks run once") {
+    // Saved whole and imported with automatic blocks, as a user's models
+    // arrive; the two cut identically up to the head, which differs.
+    test::scratch_dir dir{"fusion-imported"};
+    auto base = test::import_whole(dir, "resnet18", "imported-base");
+    auto cars = test::import_whole(dir, "resnet-cars", "imported-cars");
+    auto plan = plan_of("imported-pair", {base.model, cars.model});
+    CHECK(plan.dag.nodes.size() == base.model.nodes.size() + 1); // one backbone, two heads
+    group_runner r{*test::small_zoo::get().store};
+    auto group = r.load(plan);
+    std::vector<tensor_buffer> in{image(2, 93)};
+    backend::run_stats stats;
+    auto answers = r.run(*group, in, {}, &stats);
+    CHECK(stats.nodes_run == base.model.nodes.size() + 1);
+    REQUIRE(answers.size() == 2);
+    CHECK(same_bytes(answers[0].outputs[0], r.run_alone(base.model, in)[0]));
+    CHECK(same_bytes(answers[1].outputs[0], r.run_alone(cars.model, in)[0]));
   }
 
   TEST_CASE("a group loads as one unit: one lease over the union of its blobs") {

@@ -1,5 +1,6 @@
 #include "tessera/torch/torchscript_files.hpp"
 
+#include "auto_blocks.hpp"
 #include "tensor_convert.hpp"
 #include "tessera/core/error.hpp"
 #include "tessera/store/atomic_file.hpp"
@@ -160,6 +161,44 @@ std::string spec_text(const at::Tensor& t) {
          shape_to_string(std::vector<int64_t>(t.sizes().begin(), t.sizes().end()));
 }
 
+// Runs a module's forward once on sample inputs. Returns why it failed
+// (LibTorch's last line), or nothing.
+std::string sample_forward(torch::jit::Module& module, std::vector<c10::IValue> args,
+                           c10::IValue& result) {
+  try {
+    c10::InferenceMode inference;
+    result = module.forward(std::move(args));
+    return {};
+  } catch (const std::exception& e) {
+    return cause_of(e);
+  }
+}
+
+// Keeps a sample run's result under its stage's name ("name:k" for the
+// elements of a tuple) and gives a tensor result's type, its batch dimension
+// free. False for a result that is neither a tensor nor a tuple.
+bool keep_result(std::map<std::string, at::Tensor>& values, const std::string& name,
+                 const c10::IValue& result, std::optional<tensor_spec>& spec) {
+  if (result.isTensor()) {
+    const auto& t = result.toTensor();
+    values[name] = t;
+    auto type = from_scalar_type(t.scalar_type());
+    auto shape = std::vector<int64_t>(t.sizes().begin(), t.sizes().end());
+    if (type && !shape.empty()) {
+      shape[0] = dynamic_dim;
+      spec = tensor_spec{*type, shape};
+    }
+    return true;
+  }
+  if (!result.isTuple())
+    return false;
+  const auto& elements = result.toTupleRef().elements();
+  for (size_t k = 0; k < elements.size(); ++k)
+    if (elements[k].isTensor())
+      values[name + ":" + std::to_string(k)] = elements[k].toTensor();
+  return true;
+}
+
 // Runs the stages once on sample inputs (batch 2), in an order their inputs
 // allow, and checks the DAG: every input names a model input or a stage,
 // every output's stage exists and gives the declared dtype and shape, and
@@ -188,31 +227,12 @@ caf::error check_stages(const model_manifest& m, std::vector<staged>& stages) {
         given += (given.empty() ? "" : ", ") + in + " " + spec_text(values[in]);
       }
       c10::IValue result;
-      try {
-        c10::InferenceMode inference;
-        result = st.module.forward(args);
-      } catch (const std::exception& e) {
+      if (auto why = sample_forward(st.module, std::move(args), result); !why.empty())
         return make_error(ec::bad_manifest,
-                          st.where + ": the sample run on " + given + " failed: " + cause_of(e));
-      }
-      if (result.isTensor()) {
-        values[st.node.name] = result.toTensor();
-        auto type = from_scalar_type(result.toTensor().scalar_type());
-        auto shape = std::vector<int64_t>(result.toTensor().sizes().begin(),
-                                          result.toTensor().sizes().end());
-        if (type && !shape.empty()) {
-          shape[0] = dynamic_dim;
-          st.node.output = tensor_spec{*type, shape};
-        }
-      } else if (result.isTuple()) {
-        const auto& elements = result.toTupleRef().elements();
-        for (size_t k = 0; k < elements.size(); ++k)
-          if (elements[k].isTensor())
-            values[st.node.name + ":" + std::to_string(k)] = elements[k].toTensor();
-      } else {
+                          st.where + ": the sample run on " + given + " failed: " + why);
+      if (!keep_result(values, st.node.name, result, st.node.output))
         return make_error(ec::unsupported,
                           st.where + ": forward must return a tensor or a tuple of tensors");
-      }
       done[i] = true;
       --left;
     }
@@ -259,6 +279,58 @@ caf::error check_stages(const model_manifest& m, std::vector<staged>& stages) {
   return {};
 }
 
+/// A module cut into blocks, and each block's output type from the sample run
+/// (none where it returns a tuple).
+struct checked_cut {
+  cut_model cut;
+  std::vector<std::optional<tensor_spec>> output_specs;
+};
+
+// Cuts the module into automatic blocks and runs them on the sample inputs:
+// they must give the module's own outputs bit for bit, or the cut is refused.
+caf::expected<checked_cut> cut_checked(const torch::jit::Module& mod, const import_options& opts,
+                                       const std::vector<c10::IValue>& args,
+                                       const std::vector<at::Tensor>& expected) {
+  std::vector<std::string> names;
+  for (const auto& in : opts.inputs)
+    names.push_back(in.name);
+  auto cut = cut_into_blocks(mod, names, opts.max_block_bytes);
+  if (!cut)
+    return cut.error();
+  if (cut->blocks.size() < 2)
+    return make_error(ec::unsupported, "the forward graph has no place to cut (control flow, or "
+                                       "no point where at most two tensors are live)");
+  std::map<std::string, at::Tensor> values;
+  for (size_t i = 0; i < names.size(); ++i)
+    values[names[i]] = args[i].toTensor();
+  checked_cut out;
+  for (auto& b : cut->blocks) {
+    std::vector<c10::IValue> in;
+    for (const auto& r : b.inputs)
+      in.emplace_back(values.at(r));
+    c10::IValue result;
+    if (auto why = sample_forward(b.module, std::move(in), result); !why.empty())
+      return make_error(ec::backend_error, "block " + b.name + " fails its sample run: " + why);
+    std::optional<tensor_spec> spec;
+    bool fits = b.outputs == 1
+                    ? result.isTensor()
+                    : result.isTuple() && result.toTupleRef().elements().size() == b.outputs;
+    if (!fits || !keep_result(values, b.name, result, spec))
+      return make_error(ec::backend_error, "block " + b.name + " returns other than it should");
+    out.output_specs.push_back(spec);
+  }
+  for (size_t i = 0; i < expected.size(); ++i) {
+    auto v = values.find(cut->outputs.at(i));
+    if (v == values.end() || !v->second.is_same_size(expected[i]) ||
+        v->second.scalar_type() != expected[i].scalar_type() ||
+        !torch::equal(v->second, expected[i]))
+      return make_error(ec::backend_error, "the blocks do not give the module's output " +
+                                               std::to_string(i) + " bit for bit");
+  }
+  out.cut = std::move(*cut);
+  return out;
+}
+
 } // namespace
 
 caf::expected<model_manifest> import_torchscript_file(const store::block_store& store,
@@ -296,16 +368,13 @@ caf::expected<model_manifest> import_torchscript_file(const store::block_store& 
     for (const auto& s : *samples)
       args.emplace_back(view_of(s));
     c10::IValue result;
-    try {
-      c10::InferenceMode inference;
-      result = mod.forward(args);
-    } catch (const std::exception& e) {
+    if (auto why = sample_forward(mod, args, result); !why.empty()) {
       std::string given;
       for (size_t i = 0; i < opts.inputs.size(); ++i)
         given +=
             (i > 0 ? ", " : "") + opts.inputs[i].name + " " + spec_text(view_of((*samples)[i]));
       return make_error(ec::invalid_argument,
-                        who + ": the sample run on " + given + " failed: " + cause_of(e) +
+                        who + ": the sample run on " + given + " failed: " + why +
                             " (each --input shape starts with the batch dimension, -1, then the "
                             "model's own, e.g. image:float32:-1x3x224x224)");
     }
@@ -320,12 +389,36 @@ caf::expected<model_manifest> import_torchscript_file(const store::block_store& 
       }
     else
       return make_error(ec::unsupported, who + ": forward must return a tensor or a tuple of tensors");
-    auto node = split_module(store, mod);
-    if (!node)
-      return wrap(node.error(), who);
-    node->name = "main";
-    for (const auto& in : opts.inputs)
-      node->inputs.push_back(in.name);
+    std::vector<std::string> sources;
+    if (opts.blocks != 1) {
+      auto checked = cut_checked(mod, opts, args, outs);
+      if (checked) {
+        for (size_t i = 0; i < checked->cut.blocks.size(); ++i) {
+          auto& b = checked->cut.blocks[i];
+          auto node = split_module(store, b.module);
+          if (!node)
+            return wrap(node.error(), who + ", block " + b.name);
+          node->name = b.name;
+          node->inputs = b.inputs;
+          node->output = checked->output_specs[i];
+          m.nodes.push_back(std::move(*node));
+        }
+        sources = checked->cut.outputs;
+      } else if (opts.note) {
+        opts.note("kept as one block: " + describe(checked.error()));
+      }
+    }
+    if (m.nodes.empty()) {
+      auto node = split_module(store, mod);
+      if (!node)
+        return wrap(node.error(), who);
+      node->name = "main";
+      for (const auto& in : opts.inputs)
+        node->inputs.push_back(in.name);
+      m.nodes.push_back(std::move(*node));
+      for (size_t i = 0; i < outs.size(); ++i)
+        sources.push_back(outs.size() == 1 ? "main" : "main:" + std::to_string(i));
+    }
     for (size_t i = 0; i < outs.size(); ++i) {
       auto type = from_scalar_type(outs[i].scalar_type());
       if (!type)
@@ -338,10 +431,9 @@ caf::expected<model_manifest> import_torchscript_file(const store::block_store& 
       if (out.spec.shape.empty())
         return make_error(ec::unsupported, who + ": output " + std::to_string(i) + " has no batch dimension");
       out.spec.shape[0] = dynamic_dim;
-      out.source = outs.size() == 1 ? "main" : "main:" + std::to_string(i);
+      out.source = sources.at(i);
       m.outputs.push_back(std::move(out));
     }
-    m.nodes.push_back(std::move(*node));
   } catch (const std::exception& e) {
     return make_error(ec::backend_error, who + ": " + torch_message(e));
   }

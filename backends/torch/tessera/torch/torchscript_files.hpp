@@ -12,6 +12,7 @@
 
 #include <caf/expected.hpp>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -32,10 +33,19 @@ struct import_options {
   std::vector<io_spec> inputs;
   /// Output names; defaults to "output" or "output0".. for tuples.
   std::vector<std::string> output_names;
+  /// 1: the file stays one block; 0: automatic blocks (docs/model-format.md).
+  uint32_t blocks = 0;
+  /// The size automatic blocks aim under; 0: an eighth of the model rounded down
+  /// to a power of two, at least 256 KiB.
+  uint64_t max_block_bytes = 0;
+  /// Told why a file that was to be cut stays one block.
+  std::function<void(const std::string&)> note;
 };
 
-/// Imports one TorchScript file as a single-block model. Output types are found
-/// by running one sample batch. The manifest is validated and stored.
+/// Imports one TorchScript file, cut into automatic blocks unless `opts.blocks`
+/// is 1. Output types are found by running one sample batch, and the blocks
+/// must give the file's outputs bit for bit on it. The manifest is validated
+/// and stored.
 caf::expected<model_manifest> import_torchscript_file(const store::block_store& store,
                                                       const std::string& path,
                                                       const import_options& opts);

@@ -1,0 +1,50 @@
+// Automatic blocks: a TorchScript module cut into a DAG of blocks along its
+// forward graph, so that an imported model shares, streams and fuses by block
+// as the zoo's models do. The rule (docs/model-format.md):
+//  - the forward graph is inlined and its attribute reads lifted: tensors
+//    become block parameters, other attributes constants (the module is in
+//    eval mode);
+//  - a cut may fall between two top-level operations where at most two
+//    tensors are live (and nothing else), so control flow stays whole;
+//  - a span above the block size is cut at its best cut points: the fewest
+//    live tensors first, then the outermost submodule boundary; smaller
+//    neighbours from one cut merge again while they fit.
+// The result depends on the graph and the tensors' sizes only, so fine-tunes
+// of one architecture cut identically and share whole parameter blocks.
+#pragma once
+
+#include <caf/expected.hpp>
+#include <torch/script.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace tessera::torch_backend {
+
+/// One block: a module of its own whose forward takes the block's inputs, with
+/// its tensors as attributes p0, p1, .. in the order the code first uses them.
+struct cut_block {
+  std::string name; ///< "b<i>", with the submodule it covers if any
+  torch::jit::Module module;
+  std::vector<std::string> inputs; ///< model input names, or "<block>" / "<block>:k"
+  size_t outputs = 1;              ///< above 1: forward returns a tuple
+};
+
+struct cut_model {
+  std::vector<cut_block> blocks;
+  std::vector<std::string> outputs; ///< where each of the model's outputs comes from
+};
+
+/// The block size the rule aims under when none is given: an eighth of the
+/// model's tensor bytes rounded down to a power of two, and no less than 256 KiB.
+uint64_t default_max_block_bytes(uint64_t model_bytes);
+
+/// Cuts `mod` (in eval mode) into blocks of at most `max_block_bytes` of
+/// tensors where the graph allows it (0: the default). `input_names` name the
+/// forward's arguments. A module that cannot be cut gives one block.
+caf::expected<cut_model> cut_into_blocks(const torch::jit::Module& mod,
+                                         const std::vector<std::string>& input_names,
+                                         uint64_t max_block_bytes);
+
+} // namespace tessera::torch_backend
