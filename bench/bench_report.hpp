@@ -41,6 +41,9 @@ double median(std::vector<double> xs);
 /// Runs `tessera bench load`; returns the exit code.
 int run_load_bench(const bench_options& opts);
 
+/// `tessera bench import`: zoo models saved whole and imported with automatic blocks.
+int run_import_bench(const bench_options& opts);
+
 /// Runs `tessera bench sharing`; returns the exit code.
 int run_sharing_bench(const bench_options& opts);
 

@@ -4,6 +4,7 @@
 // against separate. Both sides are measured in this run; medians over repeats.
 #include "bench_report.hpp"
 
+#include "bench_measures.hpp"
 #include "bench_store.hpp"
 #include "fusion_serving.hpp"
 #include "load_rig.hpp"
@@ -154,19 +155,13 @@ caf::expected<uint64_t> shared_residency_bytes(const store::block_store& st,
   return (*rig)->residency->stats().device.used_bytes;
 }
 
-caf::expected<family_result> measure(const bench_store& bs, const std::string& label,
-                                     const std::vector<std::string>& names, uint32_t repeat) {
-  std::vector<model_manifest> members;
-  for (const auto& n : names) {
-    const auto* e = bs.find(n);
-    if (e == nullptr)
-      return make_error(ec::unknown_model, "bench fusion: no zoo model " + n);
-    members.push_back(e->manifest);
-  }
+caf::expected<family_result> measure_members(const store::block_store& st, const std::string& label,
+                                             const std::vector<model_manifest>& members,
+                                             uint32_t repeat) {
   auto plan = plan_fusion(label, members);
   if (!plan)
     return plan.error();
-  auto rigs = fusion_rigs::make(*bs.store, members, *plan);
+  auto rigs = fusion_rigs::make(st, members, *plan);
   if (!rigs)
     return rigs.error();
   family_result r;
@@ -174,7 +169,7 @@ caf::expected<family_result> measure(const bench_store& bs, const std::string& l
   r.savings = plan->savings;
   r.separate_params = rigs->separate_bytes();
   r.fused_params = rigs->fused_bytes();
-  auto shared = shared_residency_bytes(*bs.store, members);
+  auto shared = shared_residency_bytes(st, members);
   if (!shared)
     return shared.error();
   r.shared_params = *shared;
@@ -191,7 +186,7 @@ caf::expected<family_result> measure(const bench_store& bs, const std::string& l
       f = rigs->run_fused(in);
       s = rigs->run_separate(in);
     }
-    auto o = rigs->run_fused(in, {names[1]});
+    auto o = rigs->run_fused(in, {members[1].name});
     auto a = rigs->run_one_alone(1, in);
     if (!s || !f || !o || !a)
       return !s ? s.error() : !f ? f.error() : !o ? o.error() : a.error();
@@ -213,6 +208,28 @@ caf::expected<family_result> measure(const bench_store& bs, const std::string& l
   return r;
 }
 
+caf::expected<family_result> measure(const bench_store& bs, const std::string& label,
+                                     const std::vector<std::string>& names, uint32_t repeat) {
+  std::vector<model_manifest> members;
+  for (const auto& n : names) {
+    const auto* e = bs.find(n);
+    if (e == nullptr)
+      return make_error(ec::unknown_model, "bench fusion: no zoo model " + n);
+    members.push_back(e->manifest);
+  }
+  return measure_members(*bs.store, label, members, repeat);
+}
+
+void print_header(uint32_t repeat) {
+  std::printf(
+      "Fused groups vs the same models run one after another, batch 1 (median of %u; ms, MB)\n",
+      repeat);
+  std::printf("peak = parameter bytes resident + the largest live node outputs during the run\n");
+  std::printf("%-16s %11s %7s %10s %9s %9s %10s %10s %10s %8s %9s\n", "group", "nodes", "MACs",
+              "separate", "fused", "speedup", "peak sep", "peak shrd", "peak fused", "saving",
+              "1-member");
+}
+
 void print_row(const family_result& r) {
   std::printf("%-16s %6llu>%-4llu %6.2fx %10.1f %9.1f %8.2fx %10.1f %10.1f %10.1f %8.3f %9.2f\n",
               r.family.c_str(), static_cast<unsigned long long>(r.savings.separate_nodes),
@@ -224,19 +241,23 @@ void print_row(const family_result& r) {
 
 } // namespace
 
+caf::expected<double> fused_speedup(const store::block_store& st, const std::string& label,
+                                    const std::vector<model_manifest>& members, uint32_t repeat) {
+  auto r = measure_members(st, label, members, repeat);
+  if (!r)
+    return r.error();
+  print_header(repeat);
+  print_row(*r);
+  return r->speedup;
+}
+
 int run_fusion_bench(const bench_options& opts) {
   auto bs = open_bench_store(opts, "fusion");
   if (!bs) {
     std::fprintf(stderr, "bench fusion: %s\n", describe(bs.error()).c_str());
     return 1;
   }
-  std::printf(
-      "Fused groups vs the same models run one after another, batch 1 (median of %u; ms, MB)\n",
-      opts.repeat);
-  std::printf("peak = parameter bytes resident + the largest live node outputs during the run\n");
-  std::printf("%-16s %11s %7s %10s %9s %9s %10s %10s %10s %8s %9s\n", "group", "nodes", "MACs",
-              "separate", "fused", "speedup", "peak sep", "peak shrd", "peak fused", "saving",
-              "1-member");
+  print_header(opts.repeat);
   bench_report report{"fusion"};
   std::vector<double> speedups, savings, shared_savings, member_ratios;
   for (const auto& info : zoo::family_infos()) {

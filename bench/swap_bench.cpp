@@ -10,6 +10,7 @@
 // the fastest runs' ratio. docs/swapping.md.
 #include "bench_report.hpp"
 
+#include "bench_measures.hpp"
 #include "bench_store.hpp"
 #include "load_rig.hpp"
 #include "tessera/core/error.hpp"
@@ -111,15 +112,11 @@ struct model_result {
 
 // Measures one model: resident, and each streamed configuration that its
 // largest block allows (the others are refused and listed).
-caf::expected<model_result> measure(const bench_store& bs, const std::string& name,
+caf::expected<model_result> measure(const store::block_store& st, const model_manifest& m,
                                     const bench_options& opts) {
-  const auto* entry = bs.find(name);
-  if (entry == nullptr)
-    return make_error(ec::unknown_model, "the bench store has no model \"" + name + "\"");
-  const auto& m = entry->manifest;
   model_result out;
-  out.model = name;
-  auto rig = load_rig::make(*bs.store, copy_mode(8ull << 30));
+  out.model = m.name;
+  auto rig = load_rig::make(st, copy_mode(8ull << 30));
   if (!rig)
     return rig.error();
   auto loaded = (*rig)->exec->load(m);
@@ -140,7 +137,7 @@ caf::expected<model_result> measure(const bench_store& bs, const std::string& na
     c->divisor = w.divisor;
     c->prefetch = w.prefetch;
     c->in_place = w.in_place;
-    if (auto err = make_stream(*c, *bs.store, m)) {
+    if (auto err = make_stream(*c, st, m)) {
       if (code_of(err) != ec::out_of_memory)
         return err;
       out.refused.push_back(std::string{w.label} + ": " + describe(err));
@@ -221,6 +218,19 @@ const stream_config* find(const model_result& r, const std::string& label) {
 
 } // namespace
 
+caf::expected<double> stream_latency_ratio_1_3(const store::block_store& st,
+                                               const model_manifest& m, const bench_options& opts) {
+  auto r = measure(st, m, opts);
+  if (!r)
+    return r.error();
+  print(*r);
+  const auto* c = find(*r, "1/3");
+  if (c == nullptr)
+    return make_error(ec::out_of_memory,
+                      "model \"" + m.name + "\" does not stream in a third of its bytes");
+  return median(c->ratio);
+}
+
 int run_swap_bench(const bench_options& opts) {
   auto bs = open_bench_store(opts, "swap");
   if (!bs) {
@@ -231,7 +241,7 @@ int run_swap_bench(const bench_options& opts) {
   // ResNet-18, the zoo's largest model, gives the metrics; ViT-Tiny
   // (blocks of one encoder layer, 8% each) is reported beside it with "vit_".
   for (const char* name : {"resnet18", "vit-tiny"}) {
-    auto r = measure(*bs, name, opts);
+    auto r = measure(*bs->store, bs->find(name)->manifest, opts);
     if (!r) {
       std::fprintf(stderr, "bench swap: %s: %s\n", name, describe(r.error()).c_str());
       return 1;

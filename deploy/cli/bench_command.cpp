@@ -21,6 +21,12 @@ void add_bench_command(CLI::App& app, cli_context& ctx, command_action& action) 
   cmd->add_option("--work-dir", opts->work_dir, "folder for the benchmark's store and files");
   auto* load = cmd->add_subcommand("load", "cold and shared loads from the store vs torch::jit::load");
   load->callback([&action, opts] { action = [opts] { return bench::run_load_bench(*opts); }; });
+  auto* import = cmd->add_subcommand(
+      "import", "zoo models saved as TorchScript files and imported with automatic blocks");
+  import->callback([&action, opts] { action = [opts] { return bench::run_import_bench(*opts);
+};
+} // namespace tessera::cli
+);
   auto* sharing = cmd->add_subcommand("sharing", "family loads with and without shared blocks; eviction vs LRU");
   sharing->callback([&action, opts] { action = [opts] { return bench::run_sharing_bench(*opts); }; });
   auto* rpc = cmd->add_subcommand("rpc", "request overhead of a 2-node cluster vs a direct call and a ZeroMQ echo");

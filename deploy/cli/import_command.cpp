@@ -102,8 +102,7 @@ void add_import_command(CLI::App& app, cli_context& ctx, command_action& action)
                   "file import: auto (cut along the forward graph, the default) or 1 (one block)")
       ->check(CLI::IsMember({"auto", "1"}));
   cmd->add_option("--max-block-mb", args->max_block_mb,
-                  "file import: the size blocks aim under (default: an eighth of the model, "
-                  "rounded down to a power of two, at least 0.25)")
+                  "file import: the size blocks aim under (default 4)")
       ->check(CLI::Range(0.001, 1e6));
   cmd->add_option("--family", args->opts.family,
                   "the model's family, e.g. resnet (a stage folder sets \"family\" in dag.json)");

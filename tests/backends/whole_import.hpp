@@ -19,7 +19,12 @@ struct imported_file {
   model_manifest model;
 };
 
-/// Saves zoo model `zoo_name` as one TorchScript file and imports it as `as`.
+/// The default block size (4 MiB) scaled as the small zoo's bytes are: a
+/// scale of 0.25 gives a sixteenth of the tensor bytes of the zoo at scale 1.
+constexpr uint64_t small_zoo_block_bytes = uint64_t{256} << 10;
+
+/// Saves zoo model `zoo_name` as one TorchScript file and imports it as `as`,
+/// with automatic blocks of the size above (or one block, `blocks` 1).
 inline imported_file import_whole(const scratch_dir& dir, const std::string& zoo_name,
                                   const std::string& as, uint32_t blocks = 0) {
   auto& zoo = small_zoo::get();
@@ -32,6 +37,7 @@ inline imported_file import_whole(const scratch_dir& dir, const std::string& zoo
   opts.inputs = m.inputs;
   opts.output_names = {"logits"};
   opts.blocks = blocks;
+  opts.max_block_bytes = small_zoo_block_bytes;
   std::string note;
   opts.note = [&](const std::string& n) { note = n; };
   auto out = torch_backend::import_torchscript_file(*zoo.store, f.path, opts);

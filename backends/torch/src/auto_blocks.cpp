@@ -238,23 +238,25 @@ struct span {
   size_t begin, end;
 };
 
-// Cuts [begin, end) until each span fits `limit` or cannot be cut. Spans
-// from one cut then merge with their neighbours: parts of one submodule while
-// together they fit `limit` (a part under 1/64 of it always joins the one
-// before); whole submodules only while together they stay under an eighth of
-// it, so that a retrained module shares a block with little else and
+// Cuts [begin, end) at its best cut points (always at the top, where `top`
+// is set) and each part still above `limit` again, until each fits or cannot
+// be cut. Parts from one cut then merge with their neighbours: parts of one
+// submodule while together they fit `limit` (a part under 1/64 of it always
+// joins the one before); whole submodules only while together they stay under
+// 1/64 of it, so that a retrained module shares a block with little else and
 // fine-tunes share nearly every byte they share as blobs.
-void split(const op_graph& og, size_t begin, size_t end, uint64_t limit, std::vector<span>& out) {
+void split(const op_graph& og, size_t begin, size_t end, uint64_t limit, bool top,
+           std::vector<span>& out) {
   std::pair<size_t, size_t> best{SIZE_MAX, SIZE_MAX};
   for (size_t k = begin; k + 1 < end; ++k)
     if (og.live[k] != SIZE_MAX)
       best = std::min(best, {og.live[k], og.depth[k]});
-  if (og.bytes(begin, end) <= limit || best.first == SIZE_MAX) {
+  if ((!top && og.bytes(begin, end) <= limit) || best.first == SIZE_MAX) {
     out.push_back({begin, end});
     return;
   }
   const bool inside = best.second == inside_module;
-  const uint64_t merged_limit = inside ? limit : limit / 8;
+  const uint64_t merged_limit = inside ? limit : limit / 64;
   const size_t first_out = out.size();
   bool mergeable = false; // the last span out came from this cut and fits
   size_t from = begin;
@@ -266,7 +268,7 @@ void split(const op_graph& og, size_t begin, size_t end, uint64_t limit, std::ve
     if (inside && out.size() > first_out && og.bytes(piece.begin, piece.end) <= limit / 64) {
       out.back().end = piece.end; // a norm after its convolution, say: not a block of its own
     } else if (og.bytes(piece.begin, piece.end) > limit) {
-      split(og, piece.begin, piece.end, limit, out);
+      split(og, piece.begin, piece.end, limit, false, out);
       mergeable = false;
     } else if (mergeable && og.bytes(out.back().begin, piece.end) <= merged_limit) {
       out.back().end = piece.end;
@@ -307,15 +309,6 @@ void rename(torch::jit::Block* b, size_t& counter) {
 
 } // namespace
 
-uint64_t default_max_block_bytes(uint64_t model_bytes) {
-  // A power of two, so that models that differ only a little (a fine-tune
-  // with another head) aim at the same size and cut alike.
-  uint64_t size = uint64_t{256} << 10;
-  while (size * 2 <= model_bytes / 8)
-    size *= 2;
-  return size;
-}
-
 caf::expected<cut_model> cut_into_blocks(const torch::jit::Module& mod,
                                          const std::vector<std::string>& input_names,
                                          uint64_t max_block_bytes) {
@@ -329,10 +322,9 @@ caf::expected<cut_model> cut_into_blocks(const torch::jit::Module& mod,
   op_graph og{*low};
   if (og.ops.empty())
     return make_error(ec::unsupported, "forward computes nothing");
-  uint64_t total = og.bytes(0, og.ops.size());
   std::vector<span> cut;
-  split(og, 0, og.ops.size(),
-        max_block_bytes > 0 ? max_block_bytes : default_max_block_bytes(total), cut);
+  split(og, 0, og.ops.size(), max_block_bytes > 0 ? max_block_bytes : default_max_block_bytes, true,
+        cut);
   // A span without tensors (an activation, a pooling, an add) is not worth a
   // block: it joins the neighbour that shares more of its submodule path (the
   // one before on a tie), so it stays with its own module, and a module that

@@ -6,9 +6,9 @@
 //    eval mode);
 //  - a cut may fall between two top-level operations where at most two
 //    tensors are live (and nothing else), so control flow stays whole;
-//  - a span above the block size is cut at its best cut points: the fewest
-//    live tensors first, then the outermost submodule boundary; smaller
-//    neighbours from one cut merge again while they fit.
+//  - the model is cut at its best cut points (the fewest live tensors first,
+//    then the outermost submodule boundary), and so is each part above the
+//    block size; small neighbours from one cut merge again.
 // The result depends on the graph and the tensors' sizes only, so fine-tunes
 // of one architecture cut identically and share whole parameter blocks.
 #pragma once
@@ -36,9 +36,9 @@ struct cut_model {
   std::vector<std::string> outputs; ///< where each of the model's outputs comes from
 };
 
-/// The block size the rule aims under when none is given: an eighth of the
-/// model's tensor bytes rounded down to a power of two, and no less than 256 KiB.
-uint64_t default_max_block_bytes(uint64_t model_bytes);
+/// The block size the rule aims under when none is given. A constant, not a
+/// share of the model: fine-tunes with heads of other sizes then cut alike.
+constexpr uint64_t default_max_block_bytes = uint64_t{4} << 20;
 
 /// Cuts `mod` (in eval mode) into blocks of at most `max_block_bytes` of
 /// tensors where the graph allows it (0: the default). `input_names` name the

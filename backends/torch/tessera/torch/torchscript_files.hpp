@@ -35,8 +35,7 @@ struct import_options {
   std::vector<std::string> output_names;
   /// 1: the file stays one block; 0: automatic blocks (docs/model-format.md).
   uint32_t blocks = 0;
-  /// The size automatic blocks aim under; 0: an eighth of the model rounded down
-  /// to a power of two, at least 256 KiB.
+  /// The size automatic blocks aim under; 0: 4 MiB.
   uint64_t max_block_bytes = 0;
   /// Told why a file that was to be cut stays one block.
   std::function<void(const std::string&)> note;
