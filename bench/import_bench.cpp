@@ -10,6 +10,7 @@
 #include "bench_measures.hpp"
 #include "bench_store.hpp"
 #include "load_rig.hpp"
+#include "tessera/core/block_sharing.hpp"
 #include "tessera/core/error.hpp"
 #include "tessera/torch/torchscript_files.hpp"
 #include "tessera/zoo/families.hpp"
@@ -25,31 +26,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using clock_type = std::chrono::steady_clock;
-
-uint64_t node_bytes(const node_spec& n) {
-  uint64_t bytes = 0;
-  for (const auto& p : n.params)
-    bytes += p.spec.bytes();
-  return bytes;
-}
-
-// Bytes of `a` in blocks (the same code and the same blobs) that `b` has too.
-uint64_t shared_block_bytes(const model_manifest& a, const model_manifest& b) {
-  std::set<std::pair<content_id, std::vector<content_id>>> in_b;
-  auto key = [](const node_spec& n) {
-    std::vector<content_id> blobs;
-    for (const auto& p : n.params)
-      blobs.push_back(p.blob);
-    return std::make_pair(n.skeleton, blobs);
-  };
-  for (const auto& n : b.nodes)
-    in_b.insert(key(n));
-  uint64_t shared = 0;
-  for (const auto& n : a.nodes)
-    if (in_b.count(key(n)) > 0)
-      shared += node_bytes(n);
-  return shared;
-}
 
 // Bytes of blob files beyond their tensors, and the tensors' bytes.
 std::pair<uint64_t, uint64_t> header_bytes(const store::block_store& st) {

@@ -3,6 +3,7 @@
 // each into blocks along its forward graph; the blocks must compute the file
 // bit for bit, cut fine-tunes identically, and stream in a third of the bytes.
 #include "swap_fixture.hpp"
+#include "tessera/core/block_sharing.hpp"
 #include "whole_import.hpp"
 
 #include <doctest/doctest.h>
@@ -13,37 +14,10 @@ using namespace tessera;
 
 namespace {
 
-uint64_t node_bytes(const node_spec& n) {
-  uint64_t bytes = 0;
-  for (const auto& p : n.params)
-    bytes += p.spec.bytes();
-  return bytes;
-}
-
-// Bytes in blocks (code and parameters alike) that `a` and `b` both hold.
-uint64_t shared_block_bytes(const model_manifest& a, const model_manifest& b) {
-  std::set<std::pair<content_id, std::vector<content_id>>> in_b;
-  for (const auto& n : b.nodes) {
-    std::vector<content_id> blobs;
-    for (const auto& p : n.params)
-      blobs.push_back(p.blob);
-    in_b.insert({n.skeleton, blobs});
-  }
-  uint64_t shared = 0;
-  for (const auto& n : a.nodes) {
-    std::vector<content_id> blobs;
-    for (const auto& p : n.params)
-      blobs.push_back(p.blob);
-    if (in_b.count({n.skeleton, blobs}) > 0)
-      shared += node_bytes(n);
-  }
-  return shared;
-}
-
 std::string cut_of(const model_manifest& m) {
   std::string s;
   for (const auto& n : m.nodes)
-    s += n.name + " (" + std::to_string(node_bytes(n) >> 10) + " KiB) ";
+    s += n.name + " (" + std::to_string(node_param_bytes(n) >> 10) + " KiB) ";
   return s;
 }
 
