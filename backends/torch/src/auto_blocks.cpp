@@ -7,6 +7,7 @@
 #include <torch/csrc/jit/passes/constant_propagation.h>
 #include <torch/csrc/jit/passes/dead_code_elimination.h>
 #include <torch/csrc/jit/passes/inliner.h>
+#include <torch/csrc/jit/serialization/python_print.h>
 
 #include <algorithm>
 #include <functional>
@@ -39,12 +40,13 @@ struct lowered {
   std::vector<std::pair<std::string, at::Tensor>> params;
 };
 
-void collect_getattrs(torch::jit::Block* b, std::vector<Node*>& out) {
+// The nodes of one kind in `b` and the blocks nested in it, in order.
+void collect_nodes(torch::jit::Block* b, c10::Symbol kind, std::vector<Node*>& out) {
   for (Node* n : b->nodes()) {
-    if (n->kind() == c10::prim::GetAttr)
+    if (n->kind() == kind)
       out.push_back(n);
     for (auto* sub : n->blocks())
-      collect_getattrs(sub, out);
+      collect_nodes(sub, kind, out);
   }
 }
 
@@ -62,7 +64,7 @@ caf::expected<lowered> lower(const torch::jit::Module& mod) {
   std::unordered_map<Value*, std::string> paths{{self, ""}};
   std::map<std::string, Value*> lifted;
   std::vector<Node*> reads;
-  collect_getattrs(g.block(), reads);
+  collect_nodes(g.block(), c10::prim::GetAttr, reads);
   for (Node* n : reads) {
     auto owner = objects.find(n->input());
     if (owner == objects.end() || !owner->second.isObject())
@@ -105,6 +107,20 @@ caf::expected<lowered> lower(const torch::jit::Module& mod) {
   g.eraseInput(0);
   torch::jit::ConstantPropagationImmutableTypes(out.graph); // folds `if self.training:`
   torch::jit::EliminateDeadCode(out.graph);
+  // Tensors written into the code (a traced module's constants) are lifted
+  // too: a block's code then holds no tensor, and its tensors are blobs.
+  std::vector<Node*> constants;
+  collect_nodes(g.block(), c10::prim::Constant, constants);
+  for (Node* n : constants) {
+    if (n->output()->type()->cast<c10::TensorType>() == nullptr)
+      continue;
+    Value* in = g.addInput();
+    in->setType(n->output()->type());
+    out.params.emplace_back("constant" + std::to_string(out.params.size()),
+                            torch::jit::toIValue(n->output())->toTensor());
+    n->output()->replaceAllUsesWith(in);
+    n->destroy();
+  }
   return out;
 }
 
@@ -307,6 +323,20 @@ void rename(torch::jit::Block* b, size_t& counter) {
   }
 }
 
+// The TorchScript source of a block's graph, as a function that
+// torch::jit::compile reads back: what a script skeleton holds.
+caf::expected<std::string> print_function(const std::shared_ptr<Graph>& g) {
+  auto unit = std::make_shared<torch::jit::CompilationUnit>();
+  auto* fn = unit->create_function(c10::QualifiedName{"forward"}, g);
+  std::vector<c10::IValue> constants;
+  torch::jit::PrintDepsTable deps;
+  torch::jit::PythonPrint printer{constants, deps, nullptr, true};
+  printer.printFunction(*fn);
+  if (!constants.empty() || deps.size() > 0)
+    return make_error(ec::unsupported, "its code needs constants or types beside it");
+  return printer.str();
+}
+
 } // namespace
 
 caf::expected<cut_model> cut_into_blocks(const torch::jit::Module& mod,
@@ -386,13 +416,7 @@ caf::expected<cut_model> cut_into_blocks(const torch::jit::Module& mod,
         if (std::find(params.begin(), params.end(), p) == params.end())
           params.push_back(p);
 
-    auto unit = std::make_shared<torch::jit::CompilationUnit>();
-    blk.module = torch::jit::Module{c10::QualifiedName{"__torch__.tessera.AutoBlock"}, unit};
-    for (size_t k = 0; k < params.size(); ++k)
-      blk.module.register_parameter("p" + std::to_string(k), low->params[params[k]].second, false);
     auto g = std::make_shared<Graph>();
-    Value* self = g->addInput("self");
-    self->setType(blk.module.type());
     std::unordered_map<Value*, Value*> env;
     for (Value* v : ins) {
       Value* x = g->addInput();
@@ -400,9 +424,13 @@ caf::expected<cut_model> cut_into_blocks(const torch::jit::Module& mod,
       env[v] = x;
       blk.inputs.push_back(ref.at(v));
     }
-    for (size_t k = 0; k < params.size(); ++k)
-      env[low->graph->inputs()[low->real_inputs + params[k]]] =
-          g->insertGetAttr(self, "p" + std::to_string(k));
+    for (size_t k = 0; k < params.size(); ++k) {
+      Value* src = low->graph->inputs()[low->real_inputs + params[k]];
+      Value* p = g->addInput();
+      p->setType(src->type());
+      env[src] = p;
+      blk.params.push_back(low->params[params[k]].second);
+    }
     std::function<Value*(Value*)> map = [&](Value* v) -> Value* {
       if (auto e = env.find(v); e != env.end())
         return e->second;
@@ -431,10 +459,12 @@ caf::expected<cut_model> cut_into_blocks(const torch::jit::Module& mod,
     blk.outputs = outs.size();
     size_t counter = 0;
     rename(g->block(), counter);
-    self->setDebugName("self");
-    auto* fn = unit->create_function(c10::QualifiedName{*blk.module.type()->name(), "forward"}, g);
-    blk.module.type()->addMethod(fn);
-    blk.module.eval();
+    for (size_t k = 0; k < params.size(); ++k)
+      g->inputs()[ins.size() + k]->setDebugName("p" + std::to_string(k));
+    auto source = print_function(g);
+    if (!source)
+      return wrap(source.error(), "block " + blk.name);
+    blk.source = std::move(*source);
     out.blocks.push_back(std::move(blk));
   }
   for (Value* v : og.model_outputs) {

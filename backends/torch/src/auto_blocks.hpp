@@ -22,11 +22,12 @@
 
 namespace tessera::torch_backend {
 
-/// One block: a module of its own whose forward takes the block's inputs, with
-/// its tensors as attributes p0, p1, .. in the order the code first uses them.
+/// One block: a script skeleton, a function of the block's inputs and then its
+/// tensors p0, p1, .. in the order the code first uses them.
 struct cut_block {
-  std::string name; ///< "b<i>", with the submodule it covers if any
-  torch::jit::Module module;
+  std::string name;                ///< "b<i>", with the submodule it covers if any
+  std::string source;              ///< `def forward(v0, .., p0, p1, ..)`
+  std::vector<at::Tensor> params;  ///< p0, p1, ..
   std::vector<std::string> inputs; ///< model input names, or "<block>" / "<block>:k"
   size_t outputs = 1;              ///< above 1: forward returns a tuple
 };

@@ -67,6 +67,11 @@ skeleton_cache::get(const content_id& id, const store::skeleton_store& skeletons
   return i->second;
 }
 
+bool skeleton_cache::has(const content_id& id) const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return entries_.count(id) > 0;
+}
+
 void skeleton_cache::clear() {
   std::lock_guard<std::mutex> guard{mtx_};
   entries_.clear();

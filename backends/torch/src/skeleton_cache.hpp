@@ -42,6 +42,9 @@ public:
   caf::expected<std::shared_ptr<const compiled_skeleton>>
   get(const content_id& id, const store::skeleton_store& skeletons, bool* compiled = nullptr);
 
+  /// Whether the skeleton is compiled already.
+  bool has(const content_id& id) const;
+
   /// Compiles a source directly (used by export and tests).
   static caf::expected<std::shared_ptr<const compiled_skeleton>>
   compile(const store::skeleton_source& src);

@@ -6,16 +6,32 @@
 #include "tessera/store/atomic_file.hpp"
 
 #include <nlohmann/json.hpp>
+#include <torch/jit.h>
 
 #include <algorithm>
 #include <filesystem>
 #include <map>
 #include <set>
 #include <sstream>
+#include <type_traits>
 
 namespace tessera::torch_backend {
 
 namespace {
+
+// Stores one tensor as a blob (deduplicated), bound under `name`.
+caf::expected<param_binding> put_tensor(const store::block_store& store, const std::string& name,
+                                        const at::Tensor& value) {
+  auto t = value.detach().to(at::kCPU).contiguous();
+  auto type = from_scalar_type(t.scalar_type());
+  if (!type)
+    return wrap(type.error(), "tensor \"" + name + "\"");
+  tensor_spec spec{*type, std::vector<int64_t>(t.sizes().begin(), t.sizes().end())};
+  auto id = store.blobs().put(spec, t.data_ptr());
+  if (!id)
+    return id.error();
+  return param_binding{name, *id, spec};
+}
 
 // Stores a module's tensors as blobs, empties them, and stores what remains as a
 // module skeleton. Returns the node (name and inputs left to the caller).
@@ -28,15 +44,10 @@ caf::expected<node_spec> split_module(const store::block_store& store,
   for (const auto& b : mod.named_buffers(true))
     tensors.emplace_back(b.name, b.value);
   for (auto& [name, value] : tensors) {
-    auto t = value.detach().to(at::kCPU).contiguous();
-    auto type = from_scalar_type(t.scalar_type());
-    if (!type)
-      return wrap(type.error(), "tensor \"" + name + "\"");
-    tensor_spec spec{*type, std::vector<int64_t>(t.sizes().begin(), t.sizes().end())};
-    auto id = store.blobs().put(spec, t.data_ptr());
-    if (!id)
-      return id.error();
-    node.params.push_back({name, *id, spec});
+    auto binding = put_tensor(store, name, value);
+    if (!binding)
+      return binding.error();
+    node.params.push_back(std::move(*binding));
   }
   // Empty every tensor so the skeleton holds code only.
   for (auto& [name, value] : tensors) {
@@ -161,13 +172,16 @@ std::string spec_text(const at::Tensor& t) {
          shape_to_string(std::vector<int64_t>(t.sizes().begin(), t.sizes().end()));
 }
 
-// Runs a module's forward once on sample inputs. Returns why it failed
-// (LibTorch's last line), or nothing.
-std::string sample_forward(torch::jit::Module& module, std::vector<c10::IValue> args,
-                           c10::IValue& result) {
+// Runs a module's forward, or a compiled function, once on sample inputs.
+// Returns why it failed (LibTorch's last line), or nothing.
+template <class Callable>
+std::string sample_forward(Callable& code, std::vector<c10::IValue> args, c10::IValue& result) {
   try {
     c10::InferenceMode inference;
-    result = module.forward(std::move(args));
+    if constexpr (std::is_same_v<Callable, torch::jit::Module>)
+      result = code.forward(std::move(args));
+    else
+      result = code(std::move(args));
     return {};
   } catch (const std::exception& e) {
     return cause_of(e);
@@ -305,11 +319,23 @@ caf::expected<checked_cut> cut_checked(const torch::jit::Module& mod, const impo
     values[names[i]] = args[i].toTensor();
   checked_cut out;
   for (auto& b : cut->blocks) {
+    // Compiled as the executor compiles a script skeleton: what is checked
+    // here is what runs.
+    std::shared_ptr<torch::jit::CompilationUnit> unit;
+    try {
+      unit = torch::jit::compile(b.source);
+    } catch (const std::exception& e) {
+      return make_error(ec::backend_error,
+                        "block " + b.name + "'s code does not compile back: " + cause_of(e));
+    }
     std::vector<c10::IValue> in;
     for (const auto& r : b.inputs)
       in.emplace_back(values.at(r));
+    for (const auto& p : b.params)
+      in.emplace_back(p);
     c10::IValue result;
-    if (auto why = sample_forward(b.module, std::move(in), result); !why.empty())
+    if (auto why = sample_forward(unit->get_function("forward"), std::move(in), result);
+        !why.empty())
       return make_error(ec::backend_error, "block " + b.name + " fails its sample run: " + why);
     std::optional<tensor_spec> spec;
     bool fits = b.outputs == 1
@@ -329,6 +355,25 @@ caf::expected<checked_cut> cut_checked(const torch::jit::Module& mod, const impo
   }
   out.cut = std::move(*cut);
   return out;
+}
+
+// Stores an automatic block: its code as a script skeleton, its tensors as
+// blobs bound to the arguments p0, p1, ...
+caf::expected<node_spec> store_block(const store::block_store& store, const cut_block& b) {
+  node_spec node;
+  node.name = b.name;
+  node.inputs = b.inputs;
+  auto sk = store.skeletons().put(store::skeleton_kind::script, b.source);
+  if (!sk)
+    return sk.error();
+  node.skeleton = *sk;
+  for (size_t k = 0; k < b.params.size(); ++k) {
+    auto binding = put_tensor(store, "p" + std::to_string(k), b.params[k]);
+    if (!binding)
+      return binding.error();
+    node.params.push_back(std::move(*binding));
+  }
+  return node;
 }
 
 } // namespace
@@ -395,11 +440,9 @@ caf::expected<model_manifest> import_torchscript_file(const store::block_store& 
       if (checked) {
         for (size_t i = 0; i < checked->cut.blocks.size(); ++i) {
           auto& b = checked->cut.blocks[i];
-          auto node = split_module(store, b.module);
+          auto node = store_block(store, b);
           if (!node)
             return wrap(node.error(), who + ", block " + b.name);
-          node->name = b.name;
-          node->inputs = b.inputs;
           node->output = checked->output_specs[i];
           m.nodes.push_back(std::move(*node));
         }
