@@ -19,6 +19,8 @@
 
 #include <thread>
 
+#include <unistd.h>
+
 namespace tessera::actors {
 
 namespace {
@@ -272,6 +274,16 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg, zmq::co
   log->event("started: serving " + n->gateway_->endpoint() + " with " + std::to_string(*executors)
                    + " executor(s) and " + std::to_string(cfg.peers.size()) + " peer(s)");
   n->node_name_ = cfg.node_name;
+  // Tools that remove models from the store ask the nodes it records.
+  auto record = store::serving_record::write(
+      *n->store_,
+      store::serving_node{static_cast<int>(::getpid()), cfg.node_name, n->gateway_->endpoint()});
+  if (record)
+    n->serving_.emplace(std::move(*record));
+  else
+    log->event("warning: this node is not recorded in " + cfg.store_path +
+               "/serving, so `tessera models rm` cannot ask it what it holds: " +
+               describe(record.error()));
   if (!cfg.metrics_listen.empty()) {
     auto* raw = n.get();
     auto m = metrics_server::start(
@@ -310,6 +322,7 @@ void node::set_peer_target(actor_slot& slot, caf::actor to, uint32_t first_index
 }
 
 node::~node() {
+  serving_.reset();
   metrics_.reset();
   host_memory_.reset(); // it reads the gateway's counters
   if (gateway_)

@@ -17,6 +17,8 @@ using command_action = std::function<int()>;
 
 void add_zoo_command(CLI::App& app, cli_context& ctx, command_action& action);
 void add_models_command(CLI::App& app, cli_context& ctx, command_action& action);
+/// `tessera models rm`, a subcommand of `models`.
+void add_models_remove(CLI::App& models, cli_context& ctx, command_action& action);
 void add_run_command(CLI::App& app, cli_context& ctx, command_action& action);
 void add_demo_command(CLI::App& app, cli_context& ctx, command_action& action);
 void add_import_command(CLI::App& app, cli_context& ctx, command_action& action);

@@ -4,11 +4,13 @@
 #include "commands.hpp"
 
 #include "tessera/core/error.hpp"
+#include "tessera/store/store_gc.hpp"
 #include "tessera/torch/torchscript_files.hpp"
 
 #include <charconv>
 #include <cstdio>
 #include <filesystem>
+#include <set>
 #include <sstream>
 
 namespace tessera::cli {
@@ -71,6 +73,43 @@ caf::expected<io_spec> parse_input_spec(const std::string& text) {
   return io;
 }
 
+/// The blobs and skeletons a store holds.
+struct store_contents {
+  std::set<content_id> blobs, skeletons;
+};
+
+store_contents contents_of(const store::block_store& st) {
+  store_contents c;
+  for (const auto& id : st.blobs().list())
+    c.blobs.insert(id);
+  for (const auto& id : st.skeletons().list())
+    c.skeletons.insert(id);
+  return c;
+}
+
+// After a failed import: removes what it wrote that no stored model uses, so
+// that it leaves nothing behind. The write lock is given up for the collect
+// lock; another writer then holding the store leaves the files to `store gc`.
+void remove_written(const store::block_store& st, const store_contents& before,
+                    store::store_lock writing) {
+  auto after = contents_of(st);
+  store::gc_scope scope;
+  scope.blobs.emplace();
+  scope.skeletons.emplace();
+  for (const auto& id : after.blobs)
+    if (before.blobs.count(id) == 0)
+      scope.blobs->push_back(id);
+  for (const auto& id : after.skeletons)
+    if (before.skeletons.count(id) == 0)
+      scope.skeletons->push_back(id);
+  if (scope.blobs->empty() && scope.skeletons->empty())
+    return;
+  { auto released = std::move(writing); }
+  auto collecting = store::store_lock::take(st, store::store_lock::mode::collect, false);
+  if (collecting)
+    (void)store::collect_garbage(st, scope);
+}
+
 } // namespace
 
 void add_import_command(CLI::App& app, cli_context& ctx, command_action& action) {
@@ -111,6 +150,12 @@ void add_import_command(CLI::App& app, cli_context& ctx, command_action& action)
       auto store = ctx.open_store(true);
       if (!store)
         return fail(store.error());
+      // Blobs are written before the manifest that names them: `store gc`
+      // must not take them meanwhile, and a failed import removes them.
+      auto writing = store::store_lock::take(*store, store::store_lock::mode::write, false);
+      if (!writing)
+        return fail(writing.error());
+      auto before = contents_of(*store);
       caf::expected<model_manifest> m{model_manifest{}};
       if (std::filesystem::is_directory(args->path)) {
         m = torch_backend::import_torchscript_dag(*store, args->path);
@@ -135,8 +180,10 @@ void add_import_command(CLI::App& app, cli_context& ctx, command_action& action)
         args->opts.note = [](const std::string& text) { std::printf("note: %s\n", text.c_str()); };
         m = torch_backend::import_torchscript_file(*store, args->path, args->opts);
       }
-      if (!m)
+      if (!m) {
+        remove_written(*store, before, std::move(*writing));
         return fail(m.error());
+      }
       std::printf("imported %s: %zu block(s), %zu blob(s), %s of parameters\n",
                   model_ref(*m).c_str(), m->nodes.size(), unique_blobs(*m).size(),
                   format_mb(parameter_bytes(*m)).c_str());

@@ -11,14 +11,19 @@
 namespace tessera::cli {
 
 void add_models_command(CLI::App& app, cli_context& ctx, command_action& action) {
-  auto* cmd = app.add_subcommand("models", "list stored models, or print one manifest");
+  auto* cmd =
+      app.add_subcommand("models", "list stored models, print or export one, or remove one");
+  cmd->require_subcommand(0, 1);
+  add_models_remove(*cmd, ctx, action);
   auto show = std::make_shared<std::string>();
   cmd->add_option("--show", *show, "print the manifest of NAME[:VERSION] as JSON");
   auto export_to = std::make_shared<std::string>();
   cmd->add_option("--export", *export_to,
                   "with --show NAME[:VERSION]: write the model as one TorchScript file, which "
                   "torch.jit.load reads (a zoo model's blocks become its submodules)");
-  cmd->callback([&ctx, &action, show, export_to] {
+  cmd->callback([&ctx, &action, cmd, show, export_to] {
+    if (cmd->got_subcommand("rm"))
+      return; // its own action
     action = [&ctx, show, export_to]() -> int {
       auto store = ctx.open_store(false);
       if (!store)

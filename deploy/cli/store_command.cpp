@@ -1,8 +1,10 @@
 // `tessera store`: checks the block store. `verify` re-hashes every blob,
 // names each corrupt one with the models that use it, and lists the blobs that
-// no stored model version uses (orphans).
+// no stored model version uses (orphans); `gc` removes those, and the
+// skeletons no model version uses.
 #include "commands.hpp"
 
+#include "tessera/store/store_gc.hpp"
 #include "tessera/store/store_orphans.hpp"
 
 #include <cstdio>
@@ -37,6 +39,26 @@ void add_store_command(CLI::App& app, cli_context& ctx, command_action& action) 
                   format_mb(report.bytes_checked).c_str(), report.corrupt.size(),
                   orphans.blobs.size(), format_mb(orphans.bytes).c_str());
       return report.corrupt.empty() ? 0 : 2;
+    };
+  });
+  auto* gc = cmd->add_subcommand(
+      "gc", "remove the blobs and skeletons that no version of any stored model uses");
+  gc->callback([&ctx, &action] {
+    action = [&ctx]() -> int {
+      auto store = ctx.open_store(false);
+      if (!store)
+        return fail(store.error());
+      // An import writes its blobs before its manifest: gc waits for none and
+      // refuses while one runs, so it never takes an import's blobs.
+      auto lock = store::store_lock::take(*store, store::store_lock::mode::collect, false);
+      if (!lock)
+        return fail(lock.error());
+      auto report = store::collect_garbage(*store);
+      if (!report)
+        return fail(report.error());
+      std::printf("removed %zu blobs (%s) and %zu skeletons that no model version uses\n",
+                  report->blobs, format_mb(report->bytes).c_str(), report->skeletons);
+      return 0;
     };
   });
 }

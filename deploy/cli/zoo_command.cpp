@@ -2,6 +2,8 @@
 // each model's size and the bytes it shares with the others.
 #include "commands.hpp"
 
+#include "tessera/store/store_gc.hpp"
+
 #include "tessera/zoo/zoo.hpp"
 
 #include <algorithm>
@@ -64,6 +66,10 @@ void add_zoo_command(CLI::App& app, cli_context& ctx, command_action& action) {
         print_listing(store->manifests().list_latest());
         return 0;
       }
+      // Its blobs are written before their manifests: `store gc` waits.
+      auto writing = store::store_lock::take(*store, store::store_lock::mode::write, false);
+      if (!writing)
+        return fail(writing.error());
       auto start = std::chrono::steady_clock::now();
       auto built = zoo::build_zoo(*store, *opts, [](const std::string& model, size_t done,
                                                     size_t total) {

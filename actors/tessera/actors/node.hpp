@@ -16,6 +16,7 @@
 #include "tessera/residency/residency_manager.hpp"
 #include "tessera/residency/scrubber.hpp"
 #include "tessera/store/block_store.hpp"
+#include "tessera/store/serving_record.hpp"
 #include "tessera/torch/streaming.hpp"
 
 #include <caf/actor_system.hpp>
@@ -25,6 +26,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 
 namespace tessera::actors {
 
@@ -144,6 +146,7 @@ private:
   /// gateway, whose request bytes it reads.
   std::unique_ptr<residency::host_memory_keeper> host_memory_;
   std::string node_name_;
+  std::optional<store::serving_record> serving_; ///< this node in its store's serving/ folder
   uint32_t local_executors_ = 0;
   steady_time started_ = std::chrono::steady_clock::now();
   std::unique_ptr<metrics_server> metrics_; ///< stopped first: it reads the rest

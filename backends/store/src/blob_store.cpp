@@ -439,6 +439,14 @@ std::vector<content_id> blob_store::list() const {
   return out;
 }
 
+caf::error blob_store::remove(const content_id& id) const {
+  std::error_code ec;
+  fs::remove(path_of(id), ec);
+  if (ec)
+    return make_error(ec::io_error, "cannot remove blob " + id.to_hex() + ": " + ec.message());
+  return {};
+}
+
 size_t blob_store::make_read_only() const {
   size_t changed = 0;
   std::error_code ec;

@@ -1,5 +1,7 @@
 #include "tessera/store/block_store.hpp"
 
+#include "tessera/core/manifest_json.hpp"
+
 #include "tessera/core/error.hpp"
 #include "tessera/core/model_graph.hpp"
 
@@ -65,6 +67,14 @@ caf::error block_store::check_manifest(const model_manifest& m) const {
 caf::error block_store::add_model(const model_manifest& m) const {
   if (auto err = check_manifest(m))
     return err;
+  // A version is never changed in place: nodes, groups and peers hold it by
+  // its name and number. Storing the same manifest again is a no-op.
+  if (auto held = manifests_.get(m.name, m.version); held && to_json_text(*held) != to_json_text(m))
+    return make_error(ec::already_exists,
+                      model_ref(m) +
+                          " is stored already, with other contents; give another "
+                          "version, or remove it first (tessera models rm " +
+                          model_ref(m) + ")");
   return manifests_.put(m);
 }
 

@@ -85,15 +85,19 @@ caf::expected<model_manifest> manifest_store::get(const std::string& name,
   return m;
 }
 
-std::vector<model_manifest> manifest_store::list_latest() const {
+std::vector<std::string> manifest_store::names() const {
   std::vector<std::string> names;
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator{root_ + "/models", ec})
     if (entry.is_directory())
       names.push_back(entry.path().filename().string());
   std::sort(names.begin(), names.end());
+  return names;
+}
+
+std::vector<model_manifest> manifest_store::list_latest() const {
   std::vector<model_manifest> out;
-  for (const auto& n : names)
+  for (const auto& n : names())
     if (auto m = get(n))
       out.push_back(std::move(*m));
   return out;

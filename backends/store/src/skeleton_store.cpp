@@ -40,6 +40,30 @@ bool skeleton_store::contains(const content_id& id) const {
          || fs::exists(path_of(id, skeleton_kind::module), ec);
 }
 
+std::vector<content_id> skeleton_store::list() const {
+  std::vector<content_id> out;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator{root_ + "/skeletons", ec}) {
+    auto ext = entry.path().extension().string();
+    if (!entry.is_regular_file(ec) || (ext != ".script" && ext != ".module"))
+      continue;
+    if (auto id = parse_content_id(entry.path().stem().string()))
+      out.push_back(*id);
+  }
+  return out;
+}
+
+caf::error skeleton_store::remove(const content_id& id) const {
+  for (auto kind : {skeleton_kind::script, skeleton_kind::module}) {
+    std::error_code ec;
+    fs::remove(path_of(id, kind), ec);
+    if (ec)
+      return make_error(ec::io_error,
+                        "cannot remove skeleton " + id.to_hex() + ": " + ec.message());
+  }
+  return {};
+}
+
 caf::expected<skeleton_source> skeleton_store::get(const content_id& id) const {
   for (auto kind : {skeleton_kind::script, skeleton_kind::module}) {
     auto path = path_of(id, kind);

@@ -122,6 +122,10 @@ public:
   /// Every blob id on disk, in no particular order.
   std::vector<content_id> list() const;
 
+  /// Deletes a blob's file (store gc): a mapping of it stays valid until
+  /// unmapped, as the kernel keeps an unlinked file's pages.
+  caf::error remove(const content_id& id) const;
+
   /// Makes blob files that a store written before decision 43 left writable
   /// read-only (0444); returns how many it changed.
   size_t make_read_only() const;

@@ -50,7 +50,8 @@ public:
   /// and that each blob's stored type equals the binding's declared type.
   caf::error check_manifest(const model_manifest& m) const;
 
-  /// check_manifest(), then stores the manifest.
+  /// check_manifest(), then stores the manifest; a version stored already
+  /// with other contents is refused (ec::already_exists).
   caf::error add_model(const model_manifest& m) const;
 
   /// Re-hashes every blob; `progress(done, total)` is called after each.

@@ -25,6 +25,10 @@ public:
   /// Reads one version; version 0 means the highest stored version.
   caf::expected<model_manifest> get(const std::string& name, uint32_t version = 0) const;
 
+  /// The name of every model folder, sorted (a folder whose manifests do not
+  /// parse included, which list_latest() leaves out).
+  std::vector<std::string> names() const;
+
   /// Stored versions of a model, ascending.
   std::vector<uint32_t> versions(const std::string& name) const;
 

@@ -13,6 +13,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace tessera::store {
 
@@ -36,6 +37,12 @@ public:
   caf::expected<skeleton_source> get(const content_id& id) const;
 
   bool contains(const content_id& id) const;
+
+  /// Every skeleton id on disk, in no particular order.
+  std::vector<content_id> list() const;
+
+  /// Deletes a skeleton's file (store gc).
+  caf::error remove(const content_id& id) const;
 
 private:
   std::string path_of(const content_id& id, skeleton_kind kind) const;
