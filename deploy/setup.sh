@@ -20,6 +20,7 @@ packages=(
   libcpp-httplib-dev              # metrics endpoint
   python3-zmq python3-msgpack     # Python client (deploy/clients/python)
   python3-prometheus-client       # tests parse /metrics with a real Prometheus parser
+  python3-torch                   # the exporter from nn.Module (deploy/clients/python/tessera_export.py)
   iproute2 rsync openssh-client   # deploy/tessera-cluster and the multi-host test (ip netns)
   gnuplot-nox                     # tessera sim plots (skipped with a note when absent)
 )

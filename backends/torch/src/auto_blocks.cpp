@@ -97,16 +97,16 @@ caf::expected<lowered> lower(const torch::jit::Module& mod) {
     }
     n->output()->replaceAllUsesWith(replacement);
   }
-  for (auto i = reads.rbegin(); i != reads.rend(); ++i)
-    if (!(*i)->hasUses())
-      (*i)->destroy();
+  // `if self.training:` folds away now that the flag is a constant, and with
+  // it what the branch did to the module (a norm's running statistics); the
+  // reads of submodules nothing uses any more go too.
+  torch::jit::ConstantPropagationImmutableTypes(out.graph);
+  torch::jit::EliminateDeadCode(out.graph);
   if (self->hasUses())
     return make_error(ec::unsupported,
                       "forward uses the module beyond reading its attributes (it calls a method "
                       "left as a call, changes an attribute, or passes the module on)");
   g.eraseInput(0);
-  torch::jit::ConstantPropagationImmutableTypes(out.graph); // folds `if self.training:`
-  torch::jit::EliminateDeadCode(out.graph);
   // Tensors written into the code (a traced module's constants) are lifted
   // too: a block's code then holds no tensor, and its tensors are blobs.
   std::vector<Node*> constants;
@@ -324,7 +324,7 @@ void rename(torch::jit::Block* b, size_t& counter) {
 }
 
 // The TorchScript source of a block's graph, as a function that
-// torch::jit::compile reads back: what a script skeleton holds.
+// compile_script reads back: what a script skeleton holds.
 caf::expected<std::string> print_function(const std::shared_ptr<Graph>& g) {
   auto unit = std::make_shared<torch::jit::CompilationUnit>();
   auto* fn = unit->create_function(c10::QualifiedName{"forward"}, g);
@@ -353,8 +353,11 @@ caf::expected<cut_model> cut_into_blocks(const torch::jit::Module& mod,
   if (og.ops.empty())
     return make_error(ec::unsupported, "forward computes nothing");
   std::vector<span> cut;
-  split(og, 0, og.ops.size(), max_block_bytes > 0 ? max_block_bytes : default_max_block_bytes, true,
-        cut);
+  if (max_block_bytes == keep_whole)
+    cut.push_back({0, og.ops.size()});
+  else
+    split(og, 0, og.ops.size(), max_block_bytes > 0 ? max_block_bytes : default_max_block_bytes,
+          true, cut);
   // A span without tensors (an activation, a pooling, an add) is not worth a
   // block: it joins the neighbour that shares more of its submodule path (the
   // one before on a tie), so it stays with its own module, and a module that

@@ -41,6 +41,10 @@ struct cut_model {
 /// share of the model: fine-tunes with heads of other sizes then cut alike.
 constexpr uint64_t default_max_block_bytes = uint64_t{4} << 20;
 
+/// As max_block_bytes: no cut, the whole forward as one script block (a stage
+/// of a stage folder made canonical).
+constexpr uint64_t keep_whole = UINT64_MAX;
+
 /// Cuts `mod` (in eval mode) into blocks of at most `max_block_bytes` of
 /// tensors where the graph allows it (0: the default). `input_names` name the
 /// forward's arguments. A module that cannot be cut gives one block.

@@ -3,11 +3,45 @@
 #include "tensor_convert.hpp"
 #include "tessera/core/error.hpp"
 
+#include <torch/csrc/jit/frontend/resolver.h>
+#include <torch/csrc/jit/frontend/sugared_value.h>
 #include <torch/jit.h>
 
 #include <sstream>
 
 namespace tessera::torch_backend {
+
+namespace {
+
+// `ops.prim.X`: the builtin X of namespace prim.
+struct ops_namespaces : torch::jit::SugaredValue {
+  std::string kind() const override {
+    return "ops";
+  }
+  std::shared_ptr<torch::jit::SugaredValue> attr(const torch::jit::SourceRange&,
+                                                 torch::jit::GraphFunction&,
+                                                 const std::string& field) override {
+    return std::make_shared<torch::jit::BuiltinModule>(field);
+  }
+};
+
+struct script_resolver : torch::jit::Resolver {
+  std::shared_ptr<torch::jit::SugaredValue>
+  resolveValue(const std::string& name, torch::jit::GraphFunction& m,
+               const torch::jit::SourceRange& loc) override {
+    if (name == "ops")
+      return std::make_shared<ops_namespaces>();
+    return torch::jit::nativeResolver()->resolveValue(name, m, loc);
+  }
+};
+
+} // namespace
+
+std::shared_ptr<torch::jit::CompilationUnit> compile_script(const std::string& source) {
+  auto unit = std::make_shared<torch::jit::CompilationUnit>();
+  unit->define(c10::nullopt, source, std::make_shared<script_resolver>(), nullptr);
+  return unit;
+}
 
 skeleton_cache& skeleton_cache::process_wide() {
   static skeleton_cache instance;
@@ -23,7 +57,7 @@ skeleton_cache::compile(const store::skeleton_source& src) {
   try {
     if (src.kind == store::skeleton_kind::script) {
       out->source = src.bytes;
-      out->unit = torch::jit::compile(src.bytes);
+      out->unit = compile_script(src.bytes);
       out->function = out->unit->find_function("forward");
       if (out->function == nullptr)
         return make_error(ec::backend_error, where + "defines no function named forward");

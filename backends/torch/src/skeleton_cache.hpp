@@ -32,6 +32,11 @@ struct compiled_skeleton {
   std::string source;
 };
 
+/// Compiles a script skeleton's source. Beside `torch.`, it resolves the
+/// `ops.` names TorchScript's printer writes for some operations
+/// (`ops.prim.RaiseException`), so source printed from a graph compiles back.
+std::shared_ptr<torch::jit::CompilationUnit> compile_script(const std::string& source);
+
 class skeleton_cache {
 public:
   /// The cache shared by every executor of this process.

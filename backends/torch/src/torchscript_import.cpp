@@ -1,6 +1,7 @@
 #include "tessera/torch/torchscript_files.hpp"
 
 #include "auto_blocks.hpp"
+#include "skeleton_cache.hpp"
 #include "tensor_convert.hpp"
 #include "tessera/core/error.hpp"
 #include "tessera/store/atomic_file.hpp"
@@ -217,11 +218,11 @@ bool keep_result(std::map<std::string, at::Tensor>& values, const std::string& n
 // allow, and checks the DAG: every input names a model input or a stage,
 // every output's stage exists and gives the declared dtype and shape, and
 // every stage's output is used. Sets each tensor-returning stage's output type.
-caf::error check_stages(const model_manifest& m, std::vector<staged>& stages) {
+caf::error check_stages(const model_manifest& m, std::vector<staged>& stages,
+                        std::map<std::string, at::Tensor>& values) {
   auto samples = sample_inputs(m.inputs);
   if (!samples)
     return samples.error();
-  std::map<std::string, at::Tensor> values;
   for (size_t i = 0; i < m.inputs.size(); ++i)
     values[m.inputs[i].name] = view_of((*samples)[i]).clone();
   std::set<std::string> used;
@@ -323,7 +324,7 @@ caf::expected<checked_cut> cut_checked(const torch::jit::Module& mod, const impo
     // here is what runs.
     std::shared_ptr<torch::jit::CompilationUnit> unit;
     try {
-      unit = torch::jit::compile(b.source);
+      unit = compile_script(b.source);
     } catch (const std::exception& e) {
       return make_error(ec::backend_error,
                         "block " + b.name + "'s code does not compile back: " + cause_of(e));
@@ -374,6 +375,51 @@ caf::expected<node_spec> store_block(const store::block_store& store, const cut_
     node.params.push_back(std::move(*binding));
   }
   return node;
+}
+
+// A stage as one script block whose arguments are the stage's inputs, in
+// order, if it lowers, returns what the stage returns in the same order, and
+// gives the stage's sample outputs bit for bit; else nothing.
+std::optional<cut_block> as_script_block(const staged& st,
+                                         const std::map<std::string, at::Tensor>& values) {
+  auto whole = cut_into_blocks(st.module, st.node.inputs, keep_whole);
+  if (!whole || whole->blocks.size() != 1 || whole->blocks[0].inputs != st.node.inputs)
+    return std::nullopt;
+  auto& b = whole->blocks[0];
+  for (size_t k = 0; k < whole->outputs.size(); ++k)
+    if (whole->outputs[k] !=
+        (whole->outputs.size() == 1 ? b.name : b.name + ":" + std::to_string(k)))
+      return std::nullopt;
+  std::vector<c10::IValue> args;
+  for (const auto& in : st.node.inputs)
+    args.emplace_back(values.at(in));
+  for (const auto& p : b.params)
+    args.emplace_back(p);
+  c10::IValue result;
+  try {
+    auto unit = compile_script(b.source);
+    if (!sample_forward(unit->get_function("forward"), std::move(args), result).empty())
+      return std::nullopt;
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  auto same = [](const c10::IValue& v, const at::Tensor* want) {
+    return want != nullptr && v.isTensor() && v.toTensor().scalar_type() == want->scalar_type() &&
+           v.toTensor().sizes() == want->sizes() && torch::equal(v.toTensor(), *want);
+  };
+  auto find = [&](const std::string& key) -> const at::Tensor* {
+    auto i = values.find(key);
+    return i == values.end() ? nullptr : &i->second;
+  };
+  if (result.isTuple()) {
+    const auto& elements = result.toTupleRef().elements();
+    for (size_t k = 0; k < elements.size(); ++k)
+      if (!same(elements[k], find(st.node.name + ":" + std::to_string(k))))
+        return std::nullopt;
+  } else if (!same(result, find(st.node.name))) {
+    return std::nullopt;
+  }
+  return std::move(b);
 }
 
 } // namespace
@@ -573,10 +619,15 @@ caf::expected<model_manifest> import_torchscript_dag(const store::block_store& s
     stages.push_back(std::move(st));
   }
   // A sample run checks the DAG before anything is stored.
-  if (auto err = check_stages(m, stages))
+  std::map<std::string, at::Tensor> values;
+  if (auto err = check_stages(m, stages, values))
     return err;
   for (auto& st : stages) {
-    auto node = split_module(store, st.module);
+    // A stage is stored as a script skeleton where it converts and gives the
+    // same bytes: fine-tunes' identical stages then share whole blocks (their
+    // archives differ by class names alone) and compile once.
+    auto canonical = as_script_block(st, values);
+    auto node = canonical ? store_block(store, *canonical) : split_module(store, st.module);
     if (!node)
       return wrap(node.error(), st.where);
     node->name = st.node.name;
