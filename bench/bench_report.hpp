@@ -15,6 +15,11 @@ struct bench_options {
   uint32_t repeat = 5;
   /// Folder for the benchmark's own store and files.
   std::string work_dir = "bench-out";
+  /// Models to measure instead of the built-in choice (bench load, fusion and
+  /// swap): zoo models of the bench's store, or models of `models_store`.
+  std::vector<std::string> models;
+  /// The store given with -s/--store, where a user imported the models.
+  std::string models_store;
 };
 
 class bench_report {

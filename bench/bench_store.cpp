@@ -1,5 +1,7 @@
 #include "bench_store.hpp"
 
+#include "tessera/core/error.hpp"
+
 #include <algorithm>
 #include <cstdio>
 #include <set>
@@ -21,6 +23,29 @@ std::vector<std::string> bench_store::blob_files() const {
     for (const auto& [id, bytes] : unique_blobs(e.manifest))
       out.insert(store->blobs().path_of(id));
   return {out.begin(), out.end()};
+}
+
+caf::expected<named_models> models_to_measure(const bench_store& bs, const bench_options& opts) {
+  named_models out;
+  for (const auto& name : opts.models) {
+    if (const auto* e = bs.find(name)) {
+      out.models.emplace_back(&*bs.store, e->manifest);
+      continue;
+    }
+    if (!out.user_store) {
+      auto st = store::block_store::open(opts.models_store, false);
+      if (!st)
+        return wrap(st.error(),
+                    "--models " + name + " is no zoo model; the store " + opts.models_store);
+      out.user_store = std::make_unique<store::block_store>(std::move(*st));
+    }
+    auto m = out.user_store->manifests().get(name);
+    if (!m)
+      return wrap(m.error(),
+                  "--models " + name + " (neither in the zoo nor in " + opts.models_store + ")");
+    out.models.emplace_back(out.user_store.get(), std::move(*m));
+  }
+  return out;
 }
 
 caf::expected<bench_store> open_bench_store(const bench_options& opts, const char* name) {

@@ -9,6 +9,7 @@
 
 #include <caf/expected.hpp>
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -24,6 +25,16 @@ struct bench_store {
   /// Every blob file of the zoo.
   std::vector<std::string> blob_files() const;
 };
+
+/// The models named with --models, each with the store that holds it: the
+/// bench's zoo first, else the store given with -s/--store.
+struct named_models {
+  std::unique_ptr<store::block_store> user_store; ///< stays put when this moves
+
+  std::vector<std::pair<const store::block_store*, model_manifest>> models;
+};
+
+caf::expected<named_models> models_to_measure(const bench_store& bs, const bench_options& opts);
 
 /// Opens (building when needed) the zoo store of `opts.scale` for bench `name`.
 caf::expected<bench_store> open_bench_store(const bench_options& opts, const char* name);

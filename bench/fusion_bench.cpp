@@ -257,6 +257,32 @@ int run_fusion_bench(const bench_options& opts) {
     std::fprintf(stderr, "bench fusion: %s\n", describe(bs.error()).c_str());
     return 1;
   }
+  if (!opts.models.empty()) { // the named models as one group, and nothing else
+    auto named = models_to_measure(*bs, opts);
+    if (!named) {
+      std::fprintf(stderr, "bench fusion: %s\n", describe(named.error()).c_str());
+      return 1;
+    }
+    std::vector<model_manifest> members;
+    bool one_store = true;
+    for (const auto& [st, m] : named->models) {
+      members.push_back(m);
+      one_store = one_store && st == named->models.front().first;
+    }
+    if (members.size() < 2 || !one_store) {
+      std::fprintf(stderr, "bench fusion: --models needs two or more models of one store\n");
+      return 1;
+    }
+    auto s = fused_speedup(*named->models.front().first, "named", members, opts.repeat);
+    if (!s) {
+      std::fprintf(stderr, "bench fusion: %s\n", describe(s.error()).c_str());
+      return 1;
+    }
+    bench_report report{"fusion"};
+    report.metric("fused_speedup", *s);
+    report.finish(opts);
+    return 0;
+  }
   print_header(opts.repeat);
   bench_report report{"fusion"};
   std::vector<double> speedups, savings, shared_savings, member_ratios;

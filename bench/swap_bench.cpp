@@ -240,14 +240,24 @@ int run_swap_bench(const bench_options& opts) {
   bench_report report{"swap"};
   // ResNet-18, the zoo's largest model, gives the metrics; ViT-Tiny
   // (blocks of one encoder layer, 8% each) is reported beside it with "vit_".
-  for (const char* name : {"resnet18", "vit-tiny"}) {
-    auto r = measure(*bs->store, bs->find(name)->manifest, opts);
+  // Models named with --models are measured instead, each with its name first.
+  auto named = models_to_measure(*bs, opts);
+  if (!named) {
+    std::fprintf(stderr, "bench swap: %s\n", describe(named.error()).c_str());
+    return 1;
+  }
+  if (named->models.empty())
+    for (const char* name : {"resnet18", "vit-tiny"})
+      named->models.emplace_back(&*bs->store, bs->find(name)->manifest);
+  for (const auto& [st, m] : named->models) {
+    const auto& name = m.name;
+    auto r = measure(*st, m, opts);
     if (!r) {
-      std::fprintf(stderr, "bench swap: %s: %s\n", name, describe(r.error()).c_str());
+      std::fprintf(stderr, "bench swap: %s: %s\n", name.c_str(), describe(r.error()).c_str());
       return 1;
     }
     print(*r);
-    std::string prefix = std::string{name} == "resnet18" ? "" : "vit_";
+    std::string prefix = !opts.models.empty() ? name + "_" : name == "resnet18" ? "" : "vit_";
     for (const auto& [label, key] : {std::pair{"1/2", "latency_ratio_budget_1_2"},
                                      std::pair{"1/3", "latency_ratio_budget_1_3"},
                                      std::pair{"1/5", "latency_ratio_budget_1_5"}})

@@ -19,8 +19,19 @@ void add_bench_command(CLI::App& app, cli_context& ctx, command_action& action) 
   cmd->add_option("--repeat", opts->repeat, "repetitions per measurement (medians are reported)")
     ->check(CLI::Range(1u, 1000u));
   cmd->add_option("--work-dir", opts->work_dir, "folder for the benchmark's store and files");
+  cmd->add_option(
+      "--models", opts->models,
+      "bench load, fusion, swap: measure these models (zoo models, or models imported into "
+      "the store given with -s/--store) instead of the built-in choice");
+  // The store a user imported models into, known once the configuration is.
+  auto with_store = [&ctx, opts](int (*run)(const bench::bench_options&)) {
+    return [&ctx, opts, run] {
+      opts->models_store = ctx.config().store_path;
+      return run(*opts);
+    };
+  };
   auto* load = cmd->add_subcommand("load", "cold and shared loads from the store vs torch::jit::load");
-  load->callback([&action, opts] { action = [opts] { return bench::run_load_bench(*opts); }; });
+  load->callback([&action, with_store] { action = with_store(&bench::run_load_bench); });
   auto* import = cmd->add_subcommand(
       "import", "zoo models saved as TorchScript files and imported with automatic blocks");
   import->callback([&action, opts] { action = [opts] { return bench::run_import_bench(*opts);
@@ -43,11 +54,11 @@ void add_bench_command(CLI::App& app, cli_context& ctx, command_action& action) 
   auto* tiers = cmd->add_subcommand("tiers", "copy-mode and cold loads against memcpy and read bandwidth");
   tiers->callback([&action, opts] { action = [opts] { return bench::run_tiers_bench(*opts); }; });
   auto* fusion = cmd->add_subcommand("fusion", "fused groups vs separate models: latency and peak memory");
-  fusion->callback([&action, opts] { action = [opts] { return bench::run_fusion_bench(*opts); }; });
+  fusion->callback([&action, with_store] { action = with_store(&bench::run_fusion_bench); });
   auto* cuda = cmd->add_subcommand("cuda", "staged host-to-device copies vs a plain pinned cudaMemcpy (GPU)");
   cuda->callback([&action, opts] { action = [opts] { return bench::run_cuda_bench(*opts); }; });
   auto* swap = cmd->add_subcommand("swap", "models streamed block by block at 1/2, 1/3, 1/5 of their size vs fully resident");
-  swap->callback([&action, opts] { action = [opts] { return bench::run_swap_bench(*opts); }; });
+  swap->callback([&action, with_store] { action = with_store(&bench::run_swap_bench); });
   auto* sim = cmd->add_subcommand("sim", "the simulator's cost per event, and its growth with requests and nodes");
   sim->callback([&action, opts] { action = [opts] { return bench::run_sim_bench(*opts); }; });
   cmd->fallthrough();
