@@ -313,7 +313,7 @@ void handle_fuse(self_ptr self, uint64_t ticket, const fuse_request& req) {
   def.models.clear();
   for (const auto& member : plan->members)
     def.models.push_back(member.model);
-  if (auto err = store::group_store{store.root()}.put(def))
+  if (auto err = store::group_store{store.root()}.define(def))
     return st.shared->post(ticket, err);
   fuse_response done{def.name, def.models, plan->merged.size(), {}};
   auto* net = st.shared->deps.peers;

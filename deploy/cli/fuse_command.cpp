@@ -99,7 +99,7 @@ int define_group(const store::block_store& st, const fuse_args& args) {
   def.models.clear();
   for (const auto& m : plan->members)
     def.models.push_back(m.model);
-  if (auto err = store::group_store{st.root()}.put(def))
+  if (auto err = store::group_store{st.root()}.define(def))
     return fail(err);
   print_plan(*plan);
   std::printf("stored %s/groups/%s.json\n", st.root().c_str(), def.name.c_str());

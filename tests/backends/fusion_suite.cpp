@@ -259,4 +259,23 @@ TEST_SUITE("fusion") {
     CHECK(code_of(groups.get("store-test").error()) == ec::unknown_model);
     CHECK(code_of(groups.remove("store-test")) == ec::unknown_model);
   }
+
+  TEST_CASE("a client's fuse never redefines a group silently, nor takes a model's name") {
+    auto& zoo = test::small_zoo::get();
+    store::group_store groups{zoo.store->root()};
+    group_definition def{"define-test", {"resnet18:1", "resnet-cars:1"}, {}};
+    REQUIRE_FALSE(groups.define(def));
+    CHECK_FALSE(groups.define(def)); // the same definition again: a no-op
+    auto other = def;
+    other.models = {"resnet18:1", "resnet-birds:1"};
+    auto taken = groups.define(other);
+    CHECK(code_of(taken) == ec::already_exists);
+    CHECK(describe(taken).find("resnet-cars:1") != std::string::npos); // says what holds it
+    CHECK(groups.get("define-test")->models == def.models);
+    auto model_name = groups.define(group_definition{"resnet18", {"resnet-cars:1"}, {}});
+    CHECK(code_of(model_name) == ec::already_exists);
+    CHECK(describe(model_name).find("model's name") != std::string::npos);
+    CHECK(code_of(groups.get("resnet18").error()) == ec::unknown_model);
+    REQUIRE_FALSE(groups.remove("define-test"));
+  }
 }

@@ -30,6 +30,27 @@ caf::error group_store::put(const group_definition& g) const {
   return write_file_atomically(root_ + "/tmp", path_of(g.name), {{text.data(), text.size()}});
 }
 
+caf::error group_store::define(const group_definition& g) const {
+  if (!manifest_store{root_}.versions(g.name).empty())
+    return make_error(ec::already_exists, "\"" + g.name +
+                                              "\" is a model's name; a group needs a name of "
+                                              "its own, or requests could not say which they mean");
+  std::error_code ec;
+  if (fs::exists(path_of(g.name), ec)) {
+    auto held = get(g.name);
+    if (held && to_json_text(*held) == to_json_text(g))
+      return {};
+    std::string members;
+    for (const auto& m : held ? held->models : std::vector<std::string>{})
+      members += (members.empty() ? "" : ", ") + m;
+    return make_error(ec::already_exists, "group \"" + g.name + "\" exists" +
+                                              (held ? " with members " + members : std::string{}) +
+                                              "; remove it first (tessera fuse --remove " + g.name +
+                                              ") or choose another name");
+  }
+  return put(g);
+}
+
 caf::expected<group_definition> group_store::get(const std::string& name) const {
   std::error_code ec;
   if (check_model_name(name) || !fs::is_regular_file(path_of(name), ec))

@@ -22,6 +22,12 @@ public:
   /// Writes (or replaces) a definition. The name follows the model-name rules.
   caf::error put(const group_definition& g) const;
 
+  /// put() for a client's fuse request: refuses (ec::already_exists) a name
+  /// that a stored model has, or that a stored group has with other members
+  /// or bindings. The same definition again is a no-op, so a node that
+  /// defines a group on a peer twice is answered alike.
+  caf::error define(const group_definition& g) const;
+
   /// Errors: ec::unknown_model when no group has that name.
   caf::expected<group_definition> get(const std::string& name) const;
 
