@@ -154,6 +154,17 @@ size_t boundary_depth(const std::vector<std::string>& a, const std::vector<std::
   return i == a.size() && i == b.size() ? inside_module : i + 1;
 }
 
+/// Whether a node (or one nested in it) may change one of its inputs in place.
+bool mutates(Node* n) {
+  if (const auto* schema = n->maybeSchema(); schema != nullptr && schema->is_mutable())
+    return true;
+  for (auto* b : n->blocks())
+    for (Node* inner : b->nodes())
+      if (mutates(inner))
+        return true;
+  return false;
+}
+
 /// The operations of the graph's top level and what flows between them.
 struct op_graph {
   const lowered& low;
@@ -237,6 +248,15 @@ struct op_graph {
                           ? boundary_depth(module_path(ops[k]), module_path(ops[k + 1]))
                           : inside_module);
     }
+    // A value that a later op changes in place never crosses a cut before that
+    // op: in a fused group the block that makes it may be shared, and the
+    // change would reach the other member's copy (ReLU(inplace=True) is
+    // torch.relu_).
+    for (size_t i = 0; i < ops.size(); ++i)
+      if (mutates(ops[i]))
+        for (Value* v : uses[i])
+          for (size_t k = static_cast<size_t>(std::max<ptrdiff_t>(def.at(v), 0)); k < i; ++k)
+            live[k] = SIZE_MAX;
   }
 
   uint64_t bytes(size_t begin, size_t end) const {

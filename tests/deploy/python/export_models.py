@@ -99,3 +99,23 @@ def two_heads():
 
 def untraceable():
     return Untraceable().eval()
+
+
+class InplaceNet(nn.Module):
+    """ReLU(inplace=True), as torchvision writes it (scripted, torch.relu_),
+    here as the first thing the head does to what the body made."""
+
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(3, 8, 3, 1, 1), nn.ReLU(inplace=True),
+                                  nn.Conv2d(8, 8, 3, 1, 1))
+        self.head = nn.Sequential(nn.ReLU(inplace=True), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                                  nn.Linear(8, 4))
+
+    def forward(self, x):
+        return self.head(self.body(x))
+
+
+def inplace_net():
+    torch.manual_seed(5)
+    return InplaceNet().eval()

@@ -4,6 +4,7 @@ run by `tessera run`; the answers equal PyTorch's bit for bit. Run by
 tests/deploy/python_export_test.sh with the tessera binary and a work folder."""
 import json
 import os
+import re
 import subprocess
 import sys
 import warnings
@@ -107,4 +108,23 @@ said = run("import", os.path.join(work, "scripted.pt"), "--name", "scripted-resn
 if "note:" in said or int(said.split(": ")[1].split(" ")[0]) < 6:
     sys.exit("FAIL: the scripted file was not cut: %s" % said)
 check_answers("scripted-resnet", em.small_resnet(), torch.randn(2, 3, 32, 32), ["output"])
+# 7. A value changed in place (ReLU(inplace=True) is torch.relu_) never crosses
+# a block boundary before the change: no block changes one of its own inputs,
+# which a fused group may share with another member.
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    torch.jit.script(em.inplace_net()).save(os.path.join(work, "inplace.pt"))
+said = run("import", os.path.join(work, "inplace.pt"), "--name", "inplace", "--input",
+           "image:float32:-1x3x16x16", "--max-block-mb", "0.001")
+if int(said.split(": ")[1].split(" ")[0]) < 2:
+    sys.exit("FAIL: the in-place model was not cut: %s" % said)
+for node in json.loads(run("models", "--show", "inplace"))["nodes"]:
+    with open(os.path.join(store, "skeletons", node["skeleton"] + ".script")) as f:
+        code = f.read()
+    head = code[:code.index(")")]
+    inputs = set(re.findall(r"\b(v\d+):", head))
+    changed = set(re.findall(r"torch\.\w+_\((v\d+)", code))
+    if inputs & changed:
+        sys.exit("FAIL: block %s changes its input in place:\n%s" % (node["name"], code))
+check_answers("inplace", em.inplace_net(), torch.randn(2, 3, 16, 16), ["output"])
 print("PASS: export from nn.Module")
