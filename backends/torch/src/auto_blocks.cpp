@@ -1,13 +1,7 @@
 #include "auto_blocks.hpp"
 
-#include "tensor_convert.hpp"
+#include "graph_lowering.hpp"
 #include "tessera/core/error.hpp"
-
-#include <torch/csrc/jit/ir/constants.h>
-#include <torch/csrc/jit/passes/constant_propagation.h>
-#include <torch/csrc/jit/passes/dead_code_elimination.h>
-#include <torch/csrc/jit/passes/inliner.h>
-#include <torch/csrc/jit/serialization/python_print.h>
 
 #include <algorithm>
 #include <functional>
@@ -30,99 +24,6 @@ using torch::jit::Value;
 constexpr size_t max_live = 8;
 /// A cut inside one submodule, below every submodule boundary.
 constexpr size_t inside_module = 1000;
-
-/// The forward graph with every attribute read lifted: tensors become graph
-/// inputs after the real ones (`params` lists them, by dotted path), other
-/// attributes constants. `self` is gone.
-struct lowered {
-  std::shared_ptr<Graph> graph;
-  size_t real_inputs = 0;
-  std::vector<std::pair<std::string, at::Tensor>> params;
-};
-
-// The nodes of one kind in `b` and the blocks nested in it, in order.
-void collect_nodes(torch::jit::Block* b, c10::Symbol kind, std::vector<Node*>& out) {
-  for (Node* n : b->nodes()) {
-    if (n->kind() == kind)
-      out.push_back(n);
-    for (auto* sub : n->blocks())
-      collect_nodes(sub, kind, out);
-  }
-}
-
-caf::expected<lowered> lower(const torch::jit::Module& mod) {
-  lowered out;
-  auto method = mod.find_method("forward");
-  if (!method)
-    return make_error(ec::unsupported, "the module has no forward method");
-  out.graph = method->graph()->copy();
-  auto& g = *out.graph;
-  torch::jit::Inline(g);
-  Value* self = g.inputs().at(0);
-  out.real_inputs = g.inputs().size() - 1;
-  std::unordered_map<Value*, c10::IValue> objects{{self, mod._ivalue()}};
-  std::unordered_map<Value*, std::string> paths{{self, ""}};
-  std::map<std::string, Value*> lifted;
-  std::vector<Node*> reads;
-  collect_nodes(g.block(), c10::prim::GetAttr, reads);
-  for (Node* n : reads) {
-    auto owner = objects.find(n->input());
-    if (owner == objects.end() || !owner->second.isObject())
-      return make_error(ec::unsupported, "an attribute is read from a value that is not a module");
-    auto name = n->s(c10::attr::name);
-    auto path = paths[n->input()].empty() ? name : paths[n->input()] + "." + name;
-    auto value = owner->second.toObject()->getAttr(name);
-    if (value.isObject()) {
-      objects[n->output()] = value;
-      paths[n->output()] = path;
-      continue;
-    }
-    Value* replacement = nullptr;
-    if (value.isTensor()) {
-      auto& in = lifted[path];
-      if (in == nullptr) {
-        in = g.addInput();
-        in->setType(n->output()->type());
-        out.params.emplace_back(path, value.toTensor());
-      }
-      replacement = in;
-    } else {
-      torch::jit::WithInsertPoint here{n};
-      auto c = torch::jit::tryInsertConstant(g, value);
-      if (!c)
-        return make_error(ec::unsupported, "attribute \"" + path + "\" (" +
-                                               value.type()->repr_str() +
-                                               ") is neither a tensor nor a constant");
-      replacement = *c;
-    }
-    n->output()->replaceAllUsesWith(replacement);
-  }
-  // `if self.training:` folds away now that the flag is a constant, and with
-  // it what the branch did to the module (a norm's running statistics); the
-  // reads of submodules nothing uses any more go too.
-  torch::jit::ConstantPropagationImmutableTypes(out.graph);
-  torch::jit::EliminateDeadCode(out.graph);
-  if (self->hasUses())
-    return make_error(ec::unsupported,
-                      "forward uses the module beyond reading its attributes (it calls a method "
-                      "left as a call, changes an attribute, or passes the module on)");
-  g.eraseInput(0);
-  // Tensors written into the code (a traced module's constants) are lifted
-  // too: a block's code then holds no tensor, and its tensors are blobs.
-  std::vector<Node*> constants;
-  collect_nodes(g.block(), c10::prim::Constant, constants);
-  for (Node* n : constants) {
-    if (n->output()->type()->cast<c10::TensorType>() == nullptr)
-      continue;
-    Value* in = g.addInput();
-    in->setType(n->output()->type());
-    out.params.emplace_back("constant" + std::to_string(out.params.size()),
-                            torch::jit::toIValue(n->output())->toTensor());
-    n->output()->replaceAllUsesWith(in);
-    n->destroy();
-  }
-  return out;
-}
 
 /// The submodule path of an inlined operation: "layer1.0.conv1", or "" for
 /// code of the top module itself.
@@ -330,31 +231,119 @@ std::vector<std::string> span_parts(const op_graph& og, const span& s) {
   return common;
 }
 
-// Gives every value of `b` a name from its place alone, so that blocks with
-// the same code print the same source whatever the original names were.
-void rename(torch::jit::Block* b, size_t& counter) {
-  for (Value* v : b->inputs())
-    v->setDebugName("v" + std::to_string(counter++));
-  for (Node* n : b->nodes()) {
-    for (Value* v : n->outputs())
-      v->setDebugName("v" + std::to_string(counter++));
-    for (auto* sub : n->blocks())
-      rename(sub, counter);
+// A span without tensors (an activation, a pooling, an add) is not worth a
+// block: it joins the neighbour that shares more of its submodule path (the
+// one before on a tie), so it stays with its own module, and a module that
+// cuts differently in a fine-tune does not change its neighbour's block.
+std::vector<span> join_empty_spans(const op_graph& og, const std::vector<span>& cut) {
+  std::vector<span> spans;
+  std::optional<size_t> carried; ///< the begin of a span joining the next
+  for (size_t i = 0; i < cut.size(); ++i) {
+    auto s = cut[i];
+    if (carried)
+      s.begin = *carried;
+    carried.reset();
+    bool empty = og.bytes(s.begin, s.end) == 0;
+    if (empty && i + 1 < cut.size()) {
+      auto own = span_parts(og, s);
+      if (spans.empty() || shared_prefix(own, span_parts(og, cut[i + 1])) >
+                               shared_prefix(own, span_parts(og, spans.back()))) {
+        carried = s.begin;
+        continue;
+      }
+    }
+    if (empty && !spans.empty())
+      spans.back().end = s.end;
+    else
+      spans.push_back(s); // or a model with no tensors at all: the whole of it
   }
+  return spans;
 }
 
-// The TorchScript source of a block's graph, as a function that
-// compile_script reads back: what a script skeleton holds.
-caf::expected<std::string> print_function(const std::shared_ptr<Graph>& g) {
-  auto unit = std::make_shared<torch::jit::CompilationUnit>();
-  auto* fn = unit->create_function(c10::QualifiedName{"forward"}, g);
-  std::vector<c10::IValue> constants;
-  torch::jit::PrintDepsTable deps;
-  torch::jit::PythonPrint printer{constants, deps, nullptr, true};
-  printer.printFunction(*fn);
-  if (!constants.empty() || deps.size() > 0)
-    return make_error(ec::unsupported, "its code needs constants or types beside it");
-  return printer.str();
+// The block of one span: a graph of its ops whose inputs are the values it
+// reads from before it, then its tensors; printed as a script skeleton.
+// `ref` names where each value comes from and learns the block's outputs.
+caf::expected<cut_block> build_block(const op_graph& og, const span& sp, const std::string& name,
+                                     std::unordered_map<Value*, std::string>& ref) {
+  auto [begin, end] = sp;
+  cut_block blk;
+  auto path = joined(span_parts(og, sp));
+  blk.name = name + (path.empty() ? "" : "-" + path);
+  // Inputs: values from before the span, in the order they were made.
+  std::vector<Value*> ins, outs;
+  std::set<Value*> inside;
+  for (size_t i = begin; i < end; ++i)
+    for (Value* v : og.ops[i]->outputs())
+      inside.insert(v);
+  for (size_t i = begin; i < end; ++i)
+    for (Value* v : og.uses[i])
+      if (inside.count(v) == 0 && std::find(ins.begin(), ins.end(), v) == ins.end())
+        ins.push_back(v);
+  std::stable_sort(ins.begin(), ins.end(), [&](Value* a, Value* b) {
+    return og.def.at(a) < og.def.at(b) ||
+           (og.def.at(a) == og.def.at(b) && a->offset() < b->offset());
+  });
+  for (size_t i = begin; i < end; ++i)
+    for (Value* v : og.ops[i]->outputs())
+      if (auto u = og.last_use.find(v); u != og.last_use.end() && u->second >= end)
+        outs.push_back(v);
+  if (outs.empty())
+    return make_error(ec::unsupported, "block " + blk.name + " computes nothing used after it");
+  std::vector<size_t> params;
+  for (size_t i = begin; i < end; ++i)
+    for (auto p : og.param_uses[i])
+      if (std::find(params.begin(), params.end(), p) == params.end())
+        params.push_back(p);
+
+  auto g = std::make_shared<Graph>();
+  std::unordered_map<Value*, Value*> env;
+  for (Value* v : ins) {
+    Value* x = g->addInput();
+    x->setType(v->type());
+    env[v] = x;
+    blk.inputs.push_back(ref.at(v));
+  }
+  for (size_t k = 0; k < params.size(); ++k) {
+    Value* src = og.low.graph->inputs()[og.low.real_inputs + params[k]];
+    Value* p = g->addInput();
+    p->setType(src->type());
+    env[src] = p;
+    blk.params.push_back(og.low.params[params[k]].second);
+  }
+  std::function<Value*(Value*)> map = [&](Value* v) -> Value* {
+    if (auto e = env.find(v); e != env.end())
+      return e->second;
+    if (v->node()->kind() != c10::prim::Constant)
+      throw std::logic_error("a value crosses a block boundary unseen");
+    auto* c = g->insertNode(g->createClone(v->node(), map));
+    return env[v] = c->output();
+  };
+  for (size_t i = begin; i < end; ++i) {
+    Node* c = g->createClone(og.ops[i], map);
+    g->insertNode(c);
+    for (size_t o = 0; o < c->outputs().size(); ++o)
+      env[og.ops[i]->outputs()[o]] = c->outputs()[o];
+  }
+  if (outs.size() == 1) {
+    g->registerOutput(env.at(outs[0]));
+    ref[outs[0]] = blk.name;
+  } else {
+    std::vector<Value*> elements;
+    for (size_t o = 0; o < outs.size(); ++o) {
+      elements.push_back(env.at(outs[o]));
+      ref[outs[o]] = blk.name + ":" + std::to_string(o);
+    }
+    g->registerOutput(g->insertNode(g->createTuple(elements))->output());
+  }
+  blk.outputs = outs.size();
+  std::vector<std::pair<size_t, std::string>> param_names;
+  for (size_t k = 0; k < params.size(); ++k)
+    param_names.emplace_back(ins.size() + k, "p" + std::to_string(k));
+  auto source = print_function(g, param_names);
+  if (!source)
+    return wrap(source.error(), "block " + blk.name);
+  blk.source = std::move(*source);
+  return blk;
 }
 
 } // namespace
@@ -378,117 +367,17 @@ caf::expected<cut_model> cut_into_blocks(const torch::jit::Module& mod,
   else
     split(og, 0, og.ops.size(), max_block_bytes > 0 ? max_block_bytes : default_max_block_bytes,
           true, cut);
-  // A span without tensors (an activation, a pooling, an add) is not worth a
-  // block: it joins the neighbour that shares more of its submodule path (the
-  // one before on a tie), so it stays with its own module, and a module that
-  // cuts differently in a fine-tune does not change its neighbour's block.
-  std::vector<span> spans;
-  std::optional<size_t> carried; ///< the begin of a span joining the next
-  for (size_t i = 0; i < cut.size(); ++i) {
-    auto s = cut[i];
-    if (carried)
-      s.begin = *carried;
-    carried.reset();
-    if (og.bytes(s.begin, s.end) == 0 && cut.size() > 1) {
-      auto own = span_parts(og, s);
-      bool to_next = i + 1 < cut.size() &&
-                     (spans.empty() || shared_prefix(own, span_parts(og, cut[i + 1])) >
-                                           shared_prefix(own, span_parts(og, spans.back())));
-      if (to_next) {
-        carried = s.begin;
-        continue;
-      }
-      spans.back().end = s.end;
-      continue;
-    }
-    spans.push_back(s);
-  }
+  auto spans = join_empty_spans(og, cut);
   cut_model out;
   // Where each value comes from, as a node input names it.
   std::unordered_map<Value*, std::string> ref;
   for (size_t i = 0; i < low->real_inputs; ++i)
     ref[low->graph->inputs()[i]] = input_names[i];
   for (size_t s = 0; s < spans.size(); ++s) {
-    auto [begin, end] = spans[s];
-    cut_block blk;
-    auto path = joined(span_parts(og, spans[s]));
-    blk.name = "b" + std::to_string(s) + (path.empty() ? "" : "-" + path);
-    // Inputs: values from before the span, in the order they were made.
-    std::vector<Value*> ins, outs;
-    std::set<Value*> inside;
-    for (size_t i = begin; i < end; ++i)
-      for (Value* v : og.ops[i]->outputs())
-        inside.insert(v);
-    for (size_t i = begin; i < end; ++i)
-      for (Value* v : og.uses[i])
-        if (inside.count(v) == 0 && std::find(ins.begin(), ins.end(), v) == ins.end())
-          ins.push_back(v);
-    std::stable_sort(ins.begin(), ins.end(), [&](Value* a, Value* b) {
-      return og.def.at(a) < og.def.at(b) ||
-             (og.def.at(a) == og.def.at(b) && a->offset() < b->offset());
-    });
-    for (size_t i = begin; i < end; ++i)
-      for (Value* v : og.ops[i]->outputs())
-        if (auto u = og.last_use.find(v); u != og.last_use.end() && u->second >= end)
-          outs.push_back(v);
-    if (outs.empty())
-      return make_error(ec::unsupported, "block " + blk.name + " computes nothing used after it");
-    std::vector<size_t> params;
-    for (size_t i = begin; i < end; ++i)
-      for (auto p : og.param_uses[i])
-        if (std::find(params.begin(), params.end(), p) == params.end())
-          params.push_back(p);
-
-    auto g = std::make_shared<Graph>();
-    std::unordered_map<Value*, Value*> env;
-    for (Value* v : ins) {
-      Value* x = g->addInput();
-      x->setType(v->type());
-      env[v] = x;
-      blk.inputs.push_back(ref.at(v));
-    }
-    for (size_t k = 0; k < params.size(); ++k) {
-      Value* src = low->graph->inputs()[low->real_inputs + params[k]];
-      Value* p = g->addInput();
-      p->setType(src->type());
-      env[src] = p;
-      blk.params.push_back(low->params[params[k]].second);
-    }
-    std::function<Value*(Value*)> map = [&](Value* v) -> Value* {
-      if (auto e = env.find(v); e != env.end())
-        return e->second;
-      if (v->node()->kind() != c10::prim::Constant)
-        throw std::logic_error("a value crosses a block boundary unseen");
-      auto* c = g->insertNode(g->createClone(v->node(), map));
-      return env[v] = c->output();
-    };
-    for (size_t i = begin; i < end; ++i) {
-      Node* c = g->createClone(og.ops[i], map);
-      g->insertNode(c);
-      for (size_t o = 0; o < c->outputs().size(); ++o)
-        env[og.ops[i]->outputs()[o]] = c->outputs()[o];
-    }
-    if (outs.size() == 1) {
-      g->registerOutput(env.at(outs[0]));
-      ref[outs[0]] = blk.name;
-    } else {
-      std::vector<Value*> elements;
-      for (size_t o = 0; o < outs.size(); ++o) {
-        elements.push_back(env.at(outs[o]));
-        ref[outs[o]] = blk.name + ":" + std::to_string(o);
-      }
-      g->registerOutput(g->insertNode(g->createTuple(elements))->output());
-    }
-    blk.outputs = outs.size();
-    size_t counter = 0;
-    rename(g->block(), counter);
-    for (size_t k = 0; k < params.size(); ++k)
-      g->inputs()[ins.size() + k]->setDebugName("p" + std::to_string(k));
-    auto source = print_function(g);
-    if (!source)
-      return wrap(source.error(), "block " + blk.name);
-    blk.source = std::move(*source);
-    out.blocks.push_back(std::move(blk));
+    auto blk = build_block(og, spans[s], "b" + std::to_string(s), ref);
+    if (!blk)
+      return blk.error();
+    out.blocks.push_back(std::move(*blk));
   }
   for (Value* v : og.model_outputs) {
     auto r = ref.find(v);
