@@ -50,12 +50,6 @@ class ExportError(Exception):
     """The module cannot be exported as stages; the message says why and what to do."""
 
 
-def _param_bytes(module, names):
-    sizes = {n: p.numel() * p.element_size() for n, p in module.named_parameters()}
-    sizes.update({n: b.numel() * b.element_size() for n, b in module.named_buffers()})
-    return sum(sizes.get(n, 0) for n in names)
-
-
 def _tensors_of(gm, node):
     """Names of the parameters and buffers a traced node reads."""
     if node.op == "call_module":
@@ -95,11 +89,14 @@ def _partition(gm, max_bytes):
                 out.append((key, [i]))
         return [r for _, r in out]
 
+    tensor_bytes = {n: t.numel() * t.element_size()
+                    for n, t in list(gm.named_parameters()) + list(gm.named_buffers())}
+
     def size(indices):
         names = set()
         for i in indices:
             names.update(_tensors_of(gm, nodes[i]))
-        return _param_bytes(gm, names)
+        return sum(tensor_bytes.get(n, 0) for n in names)
 
     def cut(indices, depth, top):
         if (not top and size(indices) <= max_bytes) or depth > 8:
@@ -125,25 +122,14 @@ def _partition(gm, max_bytes):
     for s, part in enumerate(cut(list(range(len(nodes))), 1, True)):
         for i in part:
             stage_of[nodes[i]] = s
-    # A stage without tensors (an activation, a pooling) joins the one before.
-    sizes = {}
-    for n, s in stage_of.items():
-        sizes.setdefault(s, set()).update(_tensors_of(gm, n))
-    order = sorted(sizes)
-    merged = {}
-    previous = None
-    for s in order:
-        if previous is not None and not sizes[s]:
-            merged[s] = merged[previous]
-        else:
-            merged[s] = s
-            previous = s
-    if order and not sizes[order[0]] and len(order) > 1:
-        first_with = next((s for s in order if sizes[s]), order[0])
-        for s in order:
-            if merged[s] == order[0]:
-                merged[s] = first_with
-    return {n: merged[s] for n, s in stage_of.items()}
+    # A stage without tensors (an activation, a pooling) joins the one before
+    # that has some (the first such stage, for those that come before it).
+    with_tensors = sorted({s for n, s in stage_of.items() if _tensors_of(gm, n)})
+
+    def home(s):
+        before = [t for t in with_tensors if t <= s]
+        return before[-1] if before else (with_tensors[0] if with_tensors else s)
+    return {n: home(s) for n, s in stage_of.items()}
 
 
 def _stage_names(stage_of):
@@ -151,17 +137,8 @@ def _stage_names(stage_of):
     common = {}
     for n, s in stage_of.items():
         p = _path_of(n)
-        if p is None:
-            continue
-        if n.op == "get_attr" or n.op == "call_module":
-            c = common.get(s)
-            if c is None:
-                common[s] = p
-            else:
-                k = 0
-                while k < min(len(c), len(p)) and c[k] == p[k]:
-                    k += 1
-                common[s] = c[:k]
+        if p is not None:
+            common[s] = p if s not in common else os.path.commonprefix([common[s], p])
     return {s: "stage%d" % s + ("-" + ".".join(common[s]) if common.get(s) else "")
             for s in set(stage_of.values())}
 

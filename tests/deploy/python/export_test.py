@@ -29,7 +29,7 @@ def run(*args):
     return out.stdout
 
 
-def check_answers(name, module, x, outputs):
+def check_answers(name, module, x, outputs, input_name="image"):
     path = os.path.join(work, name + "-in.npy")
     np.save(path, x.numpy())
     with torch.no_grad():
@@ -37,8 +37,8 @@ def check_answers(name, module, x, outputs):
     want = (want,) if isinstance(want, torch.Tensor) else want
     for out_name, w in zip(outputs, want):
         got_path = os.path.join(work, "%s-%s.npy" % (name, out_name))
-        run("run", "-m", name, "-i", "image=" + path if name != "heads" else "x=" + path,
-            "-o", "%s=%s" % (out_name, got_path))
+        run("run", "-m", name, "-i", "%s=%s" % (input_name, path), "-o",
+            "%s=%s" % (out_name, got_path))
         got = np.load(got_path)
         if not np.array_equal(got, w.numpy()):
             sys.exit("FAIL: %s output %s differs from PyTorch's" % (name, out_name))
@@ -76,7 +76,7 @@ xh = torch.randn(4, 32)
 te.export(em.two_heads(), (xh,), os.path.join(work, "heads"), "heads", max_block_mb=0.001,
           output_names=["a", "b"])
 run("import", os.path.join(work, "heads"))
-check_answers("heads", em.two_heads(), torch.randn(2, 32), ["a", "b"])
+check_answers("heads", em.two_heads(), torch.randn(2, 32), ["a", "b"], input_name="x")
 
 # 4. What fx cannot trace is refused with the route that works, and nothing is written.
 try:
