@@ -142,7 +142,8 @@ double read_bandwidth(const std::vector<std::string>& files, unsigned threads) {
 // pread into a block of `arena`, split over threads; no header check, no hash,
 // no bookkeeping. Bytes per second and per CPU second.
 load_run bare_read_into(const std::vector<std::string>& files,
-                        const std::vector<size_t>& blob_bytes, unsigned threads,
+                        const std::vector<size_t>& blob_bytes,
+                        const std::vector<uint64_t>& data_offsets, unsigned threads,
                         residency::cpu_arena& arena) {
   std::vector<std::vector<backend::device_block>> held(threads);
   std::atomic<uint64_t> total{0};
@@ -153,7 +154,8 @@ load_run bare_read_into(const std::vector<std::string>& files,
       if (fd < 0)
         continue;
       auto block = arena.allocate(blob_bytes[i]);
-      if (block && ::pread(fd, block->data, blob_bytes[i], store::blob_header_bytes) > 0) {
+      if (block &&
+          ::pread(fd, block->data, blob_bytes[i], static_cast<off_t>(data_offsets[i])) > 0) {
         total += blob_bytes[i];
         held[part].push_back(std::move(*block));
       }
@@ -245,8 +247,16 @@ int run_tiers_bench(const bench_options& opts) {
   unsigned io_threads = residency::residency_options{}.io_threads;
   uint64_t zoo_bytes = 0;
   std::vector<size_t> blob_bytes;
+  std::vector<uint64_t> data_offsets;
   for (const auto& f : files) {
-    blob_bytes.push_back(std::filesystem::file_size(f) - store::blob_header_bytes);
+    auto id = parse_content_id(std::filesystem::path{f}.stem().string());
+    auto h = id ? bs->store->blobs().header(*id) : caf::expected<store::blob_header>{id.error()};
+    if (!h) {
+      std::fprintf(stderr, "bench tiers: %s\n", describe(h.error()).c_str());
+      return 1;
+    }
+    blob_bytes.push_back(h->data_bytes);
+    data_offsets.push_back(h->data_offset());
     zoo_bytes += blob_bytes.back();
   }
   // Device memory in the state a node's device reaches once it has loaded and
@@ -318,8 +328,8 @@ int run_tiers_bench(const bench_options& opts) {
       f.stream.add(memcpy_bandwidth(blob_bytes, threads, nullptr, true));
       f.kept_stream.add(memcpy_bandwidth(blob_bytes, threads, &kept, true));
       residency::cpu_arena fresh;
-      f.bare.add(bare_read_into(files, blob_bytes, io_threads, fresh));
-      f.kept_bare.add(bare_read_into(files, blob_bytes, io_threads, kept));
+      f.bare.add(bare_read_into(files, blob_bytes, data_offsets, io_threads, fresh));
+      f.kept_bare.add(bare_read_into(files, blob_bytes, data_offsets, io_threads, kept));
       auto load = [&](best_of& best, load_mode mode, bool staged, bool verify,
                       residency::cpu_arena* arena, bool at_once = true) {
         auto got = load_zoo(*bs, mode, staged, verify, arena, at_once);

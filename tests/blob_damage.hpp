@@ -1,6 +1,8 @@
 // Damage to a blob file on disk, for the tests of corruption and integrity.
 #pragma once
 
+#include "tessera/store/blob_format.hpp"
+
 #include <doctest/doctest.h>
 
 #include <filesystem>
@@ -9,13 +11,13 @@
 
 namespace tessera::test {
 
-/// XORs one byte in the middle of a blob file's data (past its 4 KiB header
-/// page), in place; a second call restores it.
+/// XORs one byte in the middle of a blob file's data (a stored blob's data
+/// comes first, its fields after), in place; a second call restores it.
 inline void flip_data_byte(const std::string& path) {
   std::fstream f{path, std::ios::in | std::ios::out | std::ios::binary};
   REQUIRE(f);
   auto size = std::filesystem::file_size(path);
-  auto pos = static_cast<std::streamoff>(4096 + (size - 4096) / 2);
+  auto pos = static_cast<std::streamoff>((size - store::blob_field_bytes) / 2);
   f.seekg(pos);
   char c = 0;
   f.read(&c, 1);

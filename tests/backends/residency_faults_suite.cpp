@@ -40,7 +40,7 @@ TEST_SUITE("residency_faults") {
     auto small = private_blob(zoo, m, false);
     auto path = zoo.store->blobs().path_of(small);
     auto size = std::filesystem::file_size(path);
-    REQUIRE(size - 4096 < residency::small_blob_bytes);
+    REQUIRE(size - store::blob_field_bytes < residency::small_blob_bytes);
     auto expect_failure = [&](ec code) {
       for (auto mode : {load_mode::in_place, load_mode::copy}) {
         residency_rig rig{*zoo.store, 1ull << 30, mode};

@@ -160,7 +160,7 @@ TEST_SUITE("store") {
     auto id = std::optional<content_id>{fresh.put_ramp(spec)};
     REQUIRE_FALSE(st->add_model(model_using(*st, *id, spec)));
     CHECK(st->verify_all().corrupt.empty());
-    flip_byte(st->blobs().path_of(*id), store::blob_header_bytes + 1234);
+    flip_byte(st->blobs().path_of(*id), 1234);
     for (auto method : {store::read_method::map, store::read_method::copy}) {
       auto t = st->blobs().read(*id, method);
       REQUIRE_FALSE(t);
@@ -179,7 +179,7 @@ TEST_SUITE("store") {
     auto* st = &fresh.st;
     tensor_spec spec{dtype::float32, {4096}};
     auto id = std::optional<content_id>{fresh.put_ramp(spec)};
-    fs::resize_file(st->blobs().path_of(*id), store::blob_header_bytes + 100);
+    fs::resize_file(st->blobs().path_of(*id), 100);
     CHECK(code_of(st->blobs().read(*id, store::read_method::map).error()) == ec::corrupt_blob);
     std::ofstream{st->blobs().path_of(*id), std::ios::trunc} << "hello";
     CHECK(code_of(st->blobs().read(*id, store::read_method::copy).error()) == ec::corrupt_blob);
@@ -205,7 +205,7 @@ TEST_SUITE("store") {
     CHECK(c.hits == 2);
     CHECK(c.mappings == 1);
     CHECK(c.watched == 1); // its folder is watched: reads stat nothing
-    CHECK(c.mapped_bytes == store::blob_header_bytes + spec.bytes());
+    CHECK(c.mapped_bytes == spec.bytes() + store::blob_field_bytes);
     // A wrong size from the caller is an error naming the blob, mapped or not.
     std::vector<float> small(10);
     auto wrong = blobs.read_into(id, reinterpret_cast<std::byte*>(small.data()), 40, true);
@@ -300,19 +300,19 @@ TEST_SUITE("store") {
 
     // Corrupted in place: the change shows in the file's times, the bytes are
     // hashed as they are now, and the mapping is dropped.
-    flip_byte(path, store::blob_header_bytes + 777);
+    flip_byte(path, 777);
     auto bad = read();
     REQUIRE_FALSE(bad);
     CHECK(code_of(bad.error()) == ec::corrupt_blob);
     CHECK(describe(bad.error()).find(id.to_hex()) != std::string::npos);
-    flip_byte(path, store::blob_header_bytes + 777);
+    flip_byte(path, 777);
     REQUIRE(read());
     REQUIRE(read());
 
     // Truncated under a kept mapping: an error, not a SIGBUS from touching
     // mapped pages past the new end.
     auto whole = fs::file_size(path);
-    fs::resize_file(path, store::blob_header_bytes + 1000);
+    fs::resize_file(path, 1000);
     auto cut = read();
     REQUIRE_FALSE(cut);
     CHECK(code_of(cut.error()) == ec::corrupt_blob);
@@ -334,11 +334,11 @@ TEST_SUITE("store") {
     fs::copy(folder, folder.string() + ".copy");
     fs::rename(folder, folder.string() + ".old");
     fs::rename(folder.string() + ".copy", folder);
-    flip_byte(path, store::blob_header_bytes + 5); // only the new file is corrupt
+    flip_byte(path, 5); // only the new file is corrupt
     auto in_copy = read();
     REQUIRE_FALSE(in_copy);
     CHECK(code_of(in_copy.error()) == ec::corrupt_blob);
-    flip_byte(path, store::blob_header_bytes + 5);
+    flip_byte(path, 5);
     REQUIRE(read());
     REQUIRE(read());
     fs::remove_all(folder.string() + ".old");
@@ -389,7 +389,7 @@ TEST_SUITE("store") {
     REQUIRE(held);
     REQUIRE(held->mapped());
     auto whole = fs::file_size(path);
-    fs::resize_file(path, store::blob_header_bytes + 1000);
+    fs::resize_file(path, 1000);
     std::vector<std::byte> tail(spec.bytes() / 2);
     auto err = held->read_data(tail.data(), tail.size(), spec.bytes() - tail.size());
     REQUIRE(err);
@@ -416,7 +416,7 @@ TEST_SUITE("store") {
       specs.push_back(tensor_spec{dtype::float32, {128 + i, 256}});
       ids.push_back(fresh.put_ramp(specs.back()));
     }
-    auto file_bytes = [&](size_t i) { return store::blob_header_bytes + specs[i].bytes(); };
+    auto file_bytes = [&](size_t i) { return specs[i].bytes() + store::blob_field_bytes; };
     blobs.mappings().set_capacity(file_bytes(1) + file_bytes(2));
     std::vector<std::byte> buf(specs[2].bytes());
     for (size_t i : {0, 1, 0, 2}) // 2 pushes out 1, the least recently used

@@ -74,10 +74,10 @@ caf::error hash_error(const content_id& id, const content_id& actual) {
                                           " (the file is corrupt)");
 }
 
-caf::expected<blob_header> check_header(const content_id& id, const std::byte* page,
+caf::expected<blob_header> check_header(const content_id& id, const std::byte* fields,
                                         uint64_t data_got, uint64_t data_expected,
                                         uint64_t data_bytes) {
-  auto h = decode_blob_header(page, id);
+  auto h = decode_blob_fields(fields, id);
   if (!h)
     return h.error();
   if (h->id != id)
@@ -85,6 +85,34 @@ caf::expected<blob_header> check_header(const content_id& id, const std::byte* p
   if (h->data_bytes != data_bytes || data_got != data_expected)
     return size_error(id, data_got, data_got > data_expected, data_bytes, h->data_bytes);
   return h;
+}
+
+caf::expected<blob_header> find_header(const content_id& id, uint64_t file_bytes,
+                                       const read_at_fn& read_at) {
+  for (auto format : {blob_format_trailer, blob_format_header_page}) {
+    auto at = blob_fields_offset(format, file_bytes);
+    if (!at)
+      continue;
+    blob_fields fields;
+    if (auto err = read_at(fields.data(), fields.size(), *at))
+      return err;
+    auto h = decode_blob_fields(fields.data(), id);
+    if (!h || h->format != format)
+      continue;
+    if (h->id != id)
+      return names_other_blob(id, h->id);
+    if (h->file_bytes() != file_bytes) {
+      auto beside = h->file_bytes() - h->data_bytes;
+      auto got = file_bytes > beside ? file_bytes - beside : 0;
+      return size_error(id, got, false, h->data_bytes, h->data_bytes);
+    }
+    return h;
+  }
+  if (file_bytes < blob_field_bytes)
+    return truncated(id);
+  return make_error(ec::corrupt_blob, "blob " + id.to_hex() +
+                                          ": no blob fields at the file's end or start (the file is"
+                                          " truncated, or not a Tessera blob)");
 }
 
 caf::error read_exact(int fd, void* dst, size_t bytes, off_t offset, const std::string& path) {

@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include <sys/types.h>
@@ -47,11 +48,20 @@ ssize_t read_parts(int fd, iovec* parts, int count, off_t offset);
 /// Reads exactly `bytes` from `offset`; a short file is ec::corrupt_blob.
 caf::error read_exact(int fd, void* dst, size_t bytes, off_t offset, const std::string& path);
 
-/// Checks a header page against the blob's id and its declared size, and the
+/// Checks a blob's fields against its id and its declared size, and the
 /// data bytes found (`data_got`) against those the read expected.
-caf::expected<blob_header> check_header(const content_id& id, const std::byte* page,
+caf::expected<blob_header> check_header(const content_id& id, const std::byte* fields,
                                         uint64_t data_got, uint64_t data_expected,
                                         uint64_t data_bytes);
+
+/// Reads `bytes` at `offset` of one blob file into `dst`.
+using read_at_fn = std::function<caf::error(std::byte* dst, size_t bytes, uint64_t offset)>;
+
+/// Finds and checks the fields of a blob file of `file_bytes` meant to hold
+/// `id`: format 2's trailer, else format 1's header page. The length they
+/// declare must be the file's.
+caf::expected<blob_header> find_header(const content_id& id, uint64_t file_bytes,
+                                       const read_at_fn& read_at);
 
 /// Hashes a blob's data whole and compares it with its id.
 caf::error check_hash(const blob_header& h, const std::byte* data);

@@ -33,12 +33,18 @@ caf::expected<content_id> blob_store::restore(const tensor_spec& spec, const voi
     ::chmod(path.c_str(), 0444);
     return err;
   }
-  auto page = encode_blob_header(h);
-  auto err = write_at(fd, path, page.data(), page.size(), 0);
+  // The file keeps its format, so a mapping of it sees the data where it was:
+  // format 1 when its length is that of format 1 with these data bytes.
+  struct stat st {};
+  if (::fstat(fd, &st) == 0 &&
+      blob_format_of(static_cast<uint64_t>(st.st_size), h.data_bytes) == blob_format_header_page)
+    h.format = blob_format_header_page;
+  auto fields = encode_blob_fields(h);
+  auto err = write_at(fd, path, static_cast<const std::byte*>(data), h.data_bytes,
+                      static_cast<off_t>(h.data_offset()));
   if (!err)
-    err = write_at(fd, path, static_cast<const std::byte*>(data), h.data_bytes,
-                   static_cast<off_t>(page.size()));
-  if (!err && ::ftruncate(fd, static_cast<off_t>(page.size() + h.data_bytes)) != 0)
+    err = write_at(fd, path, fields.data(), fields.size(), static_cast<off_t>(h.fields_offset()));
+  if (!err && ::ftruncate(fd, static_cast<off_t>(h.file_bytes())) != 0)
     err = os_error("cannot truncate", path);
   if (!err && ::fdatasync(fd) != 0)
     err = os_error("cannot sync", path);

@@ -35,13 +35,6 @@ constexpr uint64_t read_chunk_bytes = 512u << 10;
 /// and L2 caches between the copy and the hash.
 constexpr uint64_t copy_chunk_bytes = 64u << 10;
 
-using header_fields = std::array<std::byte, blob_header_field_bytes>;
-
-// Copies the header fields out of a kept mapping, under the SIGBUS guard.
-bool copy_header_fields(const blob_map_cache::mapping& m, header_fields& out) {
-  return copy_guarded([&] { std::memcpy(out.data(), m.base.get(), out.size()); });
-}
-
 // An open blob file; closes on scope exit.
 struct blob_fd {
   int fd = -1;
@@ -51,29 +44,35 @@ struct blob_fd {
   }
 };
 
-// Checks the header of a blob file just opened (or not: `f.fd` < 0 with errno
-// set) against the id and the file size.
+// Reads of a blob file for find_header; a short file is truncated.
+read_at_fn reads_of(int fd, const content_id& id, const std::string& path) {
+  return [fd, &id, &path](std::byte* dst, size_t bytes, uint64_t offset) -> caf::error {
+    auto err = read_exact(fd, dst, bytes, static_cast<off_t>(offset), path);
+    return err && code_of(err) == ec::corrupt_blob ? truncated(id) : err;
+  };
+}
+
+// The length of an open file, or -1 with errno set.
+int64_t length_of(int fd) {
+  struct stat st {};
+  return ::fstat(fd, &st) == 0 ? static_cast<int64_t>(st.st_size) : -1;
+}
+
+// Checks the fields of a blob file just opened (or not: `f.fd` < 0 with errno
+// set) against the id and the file's length.
 caf::expected<blob_header> check_opened(const blob_store& store, const content_id& id, blob_fd& f) {
   if (f.fd < 0)
     return errno == ENOENT ? unknown(id) : os_error("cannot open", store.path_of(id));
   auto path = store.path_of(id);
-  std::array<std::byte, blob_header_bytes> page;
-  if (auto err = read_exact(f.fd, page.data(), page.size(), 0, path))
-    return code_of(err) == ec::corrupt_blob ? truncated(id) : err;
-  auto h = decode_blob_header(page.data(), id);
-  if (!h)
-    return h.error();
-  if (h->id != id)
-    return names_other_blob(id, h->id);
-  struct stat st {};
-  if (::fstat(f.fd, &st) != 0)
+  auto length = length_of(f.fd);
+  if (length < 0)
     return os_error("cannot stat", path);
-  if (static_cast<uint64_t>(st.st_size) != blob_header_bytes + h->data_bytes)
-    return make_error(ec::corrupt_blob, "blob " + id.to_hex() + ": file holds " +
-                                            std::to_string(st.st_size - blob_header_bytes) +
-                                            " data bytes, header says " +
-                                            std::to_string(h->data_bytes));
-  return h;
+  return find_header(id, static_cast<uint64_t>(length), reads_of(f.fd, id, path));
+}
+
+caf::error changed_while_read(const content_id& id) {
+  return make_error(ec::corrupt_blob,
+                    "blob " + id.to_hex() + ": the file changed length while it was read");
 }
 
 } // namespace
@@ -168,10 +167,9 @@ caf::expected<content_id> blob_store::put(const tensor_spec& spec, const void* d
   if (fs_err)
     return make_error(ec::io_error, "cannot create " + fs::path{path}.parent_path().string()
                                       + ": " + fs_err.message());
-  auto page = encode_blob_header(h);
-  auto err = write_file_atomically(root_ + "/tmp", path,
-                                   {{page.data(), page.size()}, {data, h.data_bytes}},
-                                   progress);
+  auto fields = encode_blob_fields(h);
+  auto err = write_file_atomically(
+      root_ + "/tmp", path, {{data, h.data_bytes}, {fields.data(), fields.size()}}, progress);
   if (err)
     return err;
   return h.id;
@@ -199,7 +197,7 @@ caf::expected<tensor_buffer> blob_store::read(const content_id& id, read_method 
   t.spec = h->spec;
   t.bytes = h->data_bytes;
   if (method == read_method::map) {
-    size_t len = blob_header_bytes + h->data_bytes;
+    size_t len = h->file_bytes();
     // Read-only: populating a writable private mapping would copy every page.
     // Verification touches every page anyway, so it maps without populating.
     int flags = MAP_PRIVATE | (verify ? 0 : MAP_POPULATE);
@@ -209,11 +207,12 @@ caf::expected<tensor_buffer> blob_store::read(const content_id& id, read_method 
     t.owner = std::shared_ptr<const void>(base, [len](const void* p) {
       ::munmap(const_cast<void*>(p), len);
     });
-    t.data = static_cast<const std::byte*>(base) + blob_header_bytes;
+    t.data = static_cast<const std::byte*>(base) + h->data_offset();
   } else {
     std::byte* dst = nullptr;
     t = tensor_buffer::allocate(h->spec, &dst);
-    if (auto err = read_exact(f.fd, dst, h->data_bytes, blob_header_bytes, path_of(id)))
+    if (auto err =
+            read_exact(f.fd, dst, h->data_bytes, static_cast<off_t>(h->data_offset()), path_of(id)))
       return err;
   }
   if (verify)
@@ -249,13 +248,14 @@ blob_file::~blob_file() {
 caf::error blob_file::read_data(void* dst, size_t bytes, uint64_t data_offset) const {
   if (data_offset + bytes > header_.data_bytes)
     return make_error(ec::invalid_argument, path_ + ": read past the end of the data");
-  if (mapped()) { // the mapping covers this file version whole: header and data
-    const std::byte* src = map_.base.get() + blob_header_bytes + data_offset;
+  if (mapped()) { // the mapping covers this file version whole: data and fields
+    const std::byte* src = map_.base.get() + header_.data_offset() + data_offset;
     if (!copy_guarded([&] { std::memcpy(dst, src, bytes); }))
       return make_error(ec::corrupt_blob, path_ + ": " + unreadable_mapping_text);
     return {};
   }
-  return read_exact(fd_, dst, bytes, static_cast<off_t>(blob_header_bytes + data_offset), path_);
+  return read_exact(fd_, dst, bytes, static_cast<off_t>(header_.data_offset() + data_offset),
+                    path_);
 }
 
 void blob_file::advise_sequential() const {
@@ -279,44 +279,79 @@ caf::expected<blob_header> blob_store::read_into(const content_id& id, std::byte
   }
   if (data_bytes > read_chunk_bytes)
     ::posix_fadvise(f.fd, 0, 0, POSIX_FADV_SEQUENTIAL); // larger readahead when cold
-  std::array<std::byte, blob_header_bytes> page;
-  std::byte past_end{};
-  uint64_t first = std::min(data_bytes, read_chunk_bytes);
-  bool last = first == data_bytes;
-  iovec head[3] = {{page.data(), page.size()}, {dst, first}, {&past_end, 1}};
-  auto got = read_parts(f.fd, head, last ? 3 : 2, 0);
-  if (got < 0)
-    return os_error("cannot read", path_of(id));
-  if (static_cast<size_t>(got) < blob_header_bytes)
-    return truncated(id);
-  auto h = check_header(id, page.data(), static_cast<uint64_t>(got) - blob_header_bytes, first,
-                        data_bytes);
-  if (!h)
-    return h.error();
-  std::optional<blob_hasher> hasher;
-  if (verify) {
-    hasher.emplace(h->spec);
-    hasher->update(dst, first);
+  auto path = path_of(id);
+  auto length = length_of(f.fd);
+  if (length < 0)
+    return os_error("cannot stat", path);
+  auto format = blob_format_of(static_cast<uint64_t>(length), data_bytes);
+  if (!format) { // not the length the caller expects: say what the file holds
+    auto found = find_header(id, static_cast<uint64_t>(length), reads_of(f.fd, id, path));
+    if (!found)
+      return found.error();
+    return size_error(id, found->data_bytes, found->data_bytes > data_bytes, data_bytes,
+                      found->data_bytes);
   }
-  for (uint64_t offset = first; offset < data_bytes;) {
+  blob_header where;
+  where.format = *format;
+  where.data_bytes = data_bytes;
+  // The fields are read first where the hash needs the spec before the data
+  // (more than one chunk) or where they come first (format 1); otherwise a
+  // trailer comes in with the data, in the same read.
+  blob_fields fields;
+  std::optional<blob_header> h;
+  std::optional<blob_hasher> hasher;
+  auto check_fields = [&]() -> caf::error {
+    auto checked = check_header(id, fields.data(), data_bytes, data_bytes, data_bytes);
+    if (!checked)
+      return checked.error();
+    h = std::move(*checked);
+    if (verify && data_bytes > read_chunk_bytes)
+      hasher.emplace(h->spec);
+    return {};
+  };
+  if (where.format == blob_format_header_page || data_bytes > read_chunk_bytes) {
+    if (auto err = reads_of(f.fd, id, path)(fields.data(), fields.size(), where.fields_offset()))
+      return err;
+    if (auto err = check_fields())
+      return err;
+  }
+  bool trailer = where.format == blob_format_trailer;
+  blob_fields again; // a trailer read past with the last chunk
+  std::byte past_end{};
+  uint64_t offset = 0;
+  do {
     auto n = std::min(read_chunk_bytes, data_bytes - offset);
-    last = offset + n == data_bytes;
-    iovec tail[2] = {{dst + offset, n}, {&past_end, 1}};
-    got = read_parts(f.fd, tail, last ? 2 : 1, static_cast<off_t>(blob_header_bytes + offset));
+    bool last = offset + n == data_bytes;
+    iovec parts[3] = {{dst + offset, n}};
+    int count = 1;
+    uint64_t want = n;
+    if (last && trailer) {
+      parts[count++] = {h ? again.data() : fields.data(), fields.size()};
+      want += fields.size();
+    }
+    if (last)
+      parts[count++] = {&past_end, 1};
+    auto got = read_parts(f.fd, parts, count, static_cast<off_t>(where.data_offset() + offset));
     if (got < 0)
-      return os_error("cannot read", path_of(id));
-    if (static_cast<uint64_t>(got) != n)
-      return size_error(id, offset + static_cast<uint64_t>(got), static_cast<uint64_t>(got) > n,
-                        data_bytes, h->data_bytes);
+      return os_error("cannot read", path);
+    if (static_cast<uint64_t>(got) != want)
+      return changed_while_read(id);
     if (hasher)
       hasher->update(dst + offset, n);
     offset += n;
+  } while (offset < data_bytes);
+  if (!h) {
+    if (auto err = check_fields())
+      return err;
+    if (verify)
+      if (auto err = check_hash(*h, dst))
+        return err;
   }
   if (hasher && hasher->digest() != id)
     return hash_error(id, hasher->digest());
   // The pages are cached now: the next read copies from a mapping.
   shared_->maps.keep(id, f.fd, stat_now(id));
-  return h;
+  return std::move(*h);
 }
 
 void blob_store::advise_reading(const content_id& id, uint64_t data_bytes) const {
@@ -325,7 +360,9 @@ void blob_store::advise_reading(const content_id& id, uint64_t data_bytes) const
   int fd = open_file(id);
   if (fd < 0)
     return;
-  ::posix_fadvise(fd, 0, static_cast<off_t>(blob_header_bytes + data_bytes), POSIX_FADV_WILLNEED);
+  // Data and fields, in either format (past the end of the file is no harm).
+  ::posix_fadvise(fd, 0, static_cast<off_t>(data_bytes + blob_header_page_bytes),
+                  POSIX_FADV_WILLNEED);
   ::close(fd);
 }
 
@@ -335,16 +372,19 @@ caf::expected<blob_header> blob_store::mapped_header(const content_id& id,
   // The kept mapping is of this very file version, whose whole length it
   // covers. Every touch of it is guarded: the file may have been truncated
   // since it was checked, or a page evicted since may fail to read again.
-  if (m.file_bytes < blob_header_bytes)
-    return truncated(id);
-  auto data = m.file_bytes - blob_header_bytes;
-  header_fields page;
-  if (!copy_header_fields(m, page)) {
+  auto h = find_header(id, m.file_bytes,
+                       [&](std::byte* dst, size_t bytes, uint64_t offset) -> caf::error {
+                         if (!copy_guarded([&] { std::memcpy(dst, m.base.get() + offset, bytes); }))
+                           return unreadable_mapping(id);
+                         return {};
+                       });
+  if (!h) {
     shared_->maps.forget(id);
-    return unreadable_mapping(id);
+    return h.error();
   }
-  auto expected = data_bytes.value_or(data);
-  return check_header(id, page.data(), data, expected, expected);
+  if (data_bytes && *data_bytes != h->data_bytes)
+    return size_error(id, h->data_bytes, h->data_bytes > *data_bytes, *data_bytes, h->data_bytes);
+  return h;
 }
 
 caf::expected<blob_header> blob_store::copy_mapped(const content_id& id,
@@ -355,7 +395,7 @@ caf::expected<blob_header> blob_store::copy_mapped(const content_id& id,
   auto h = mapped_header(id, m, data_bytes);
   if (!h)
     return h.error();
-  const std::byte* src = m.base.get() + blob_header_bytes;
+  const std::byte* src = m.base.get() + h->data_offset();
   std::optional<blob_hasher> hasher;
   if (verify)
     hasher.emplace(h->spec);

@@ -80,7 +80,7 @@ public:
 
   bool contains(const content_id& id) const;
 
-  /// Reads only the header page.
+  /// Reads only the blob's fields (format 2's trailer, format 1's header page).
   caf::expected<blob_header> header(const content_id& id) const;
 
   /// Brings a blob into memory. With `verify`, its bytes are re-hashed and a
@@ -89,9 +89,10 @@ public:
                                     bool verify = true) const;
 
   /// Reads a whole blob whose size the caller knows (from its manifest) into
-  /// `dst`. The first read of a blob is a pread: the header page and the first
-  /// chunk of data in one system call, the rest in chunks, one byte past the
-  /// end with the last chunk to prove the file is not longer. The file is
+  /// `dst`. The first read of a blob is a pread: a blob of one chunk (512
+  /// KiB) and its trailer in one system call; a larger one's trailer first,
+  /// then its data in chunks; the fields and the data past them read past
+  /// the end by one byte to prove the file is not longer. The file is
   /// mapped after that read, and later reads of it copy from the kept mapping
   /// (decision 34). With `verify`, each chunk is hashed while it is in cache.
   /// Returns the header. The loader's path for a host-addressable
@@ -99,7 +100,7 @@ public:
   caf::expected<blob_header> read_into(const content_id& id, std::byte* dst, uint64_t data_bytes,
                                        bool verify) const;
 
-  /// Asks the kernel to start reading a blob's header and first `data_bytes`
+  /// Asks the kernel to start reading a blob's fields and first `data_bytes`
   /// into the page cache (POSIX_FADV_WILLNEED) and returns at once, unless a
   /// kept mapping holds the blob. A hint: a blob that cannot be opened is
   /// left to its read to report.
@@ -130,7 +131,7 @@ public:
   /// read-only (0444); returns how many it changed.
   size_t make_read_only() const;
 
-  /// Bytes the file of a blob occupies (header page included).
+  /// Bytes the file of a blob occupies (its fields included).
   caf::expected<size_t> file_bytes(const content_id& id) const;
 
   std::string path_of(const content_id& id) const;
