@@ -8,6 +8,8 @@
 
 #include <doctest/doctest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <set>
 
 using namespace tessera;
@@ -55,6 +57,63 @@ TEST_SUITE("auto_blocks") {
         CHECK(test::same_bytes((*direct)[0], test::resident_run(m, in)[0]));
       }
     }
+  }
+
+  TEST_CASE("an imported block's checked graph is kept, parsed on a first load, and a damaged one "
+            "is compiled from source") {
+    test::scratch_dir dir{"auto-blocks-graph"};
+    auto f = test::import_whole(dir, "vit-tiny", "auto-graph");
+    const auto& m = f.model;
+    auto& st = *test::small_zoo::get().store;
+    std::set<content_id> skeletons;
+    for (const auto& n : m.nodes)
+      skeletons.insert(n.skeleton);
+    for (const auto& id : skeletons) {
+      auto graph = st.skeletons().get_graph(id, torch_backend::graph_runtime());
+      REQUIRE(graph);
+      CHECK(graph->has_value());
+      auto other = st.skeletons().get_graph(id, "libtorch-0.0.0");
+      REQUIRE(other);
+      CHECK_FALSE(other->has_value()); // kept for one runtime only
+    }
+    auto in = test::image(m, 2, 43);
+    auto want = torch_backend::run_torchscript_file(f.path, in);
+    REQUIRE(want);
+    auto first_load = [&](size_t want_from_graph) {
+      torch_backend::clear_compiled_skeletons();
+      test::residency_rig rig{st, 1ull << 30, load_mode::copy};
+      auto exec = torch_backend::make_torch_executor({}, *rig.mgr, st.skeletons());
+      REQUIRE(exec);
+      backend::load_report r;
+      auto loaded = (*exec)->load(m, &r);
+      REQUIRE_MESSAGE(loaded, test::why(loaded));
+      CHECK(r.skeletons_compiled == skeletons.size());
+      CHECK(r.skeletons_from_graph == want_from_graph);
+      auto out = (*exec)->run(**loaded, in);
+      REQUIRE_MESSAGE(out, test::why(out));
+      CHECK(test::same_bytes((*out)[0], (*want)[0]));
+    };
+    first_load(skeletons.size());
+    // A graph file that rots is found by its hash; its skeleton compiles
+    // from the source, and the model answers the same.
+    auto victim = *skeletons.begin();
+    auto path = st.root() + "/skeletons/" + victim.to_hex() + ".graph";
+    auto kept = st.skeletons().get_graph(victim, torch_backend::graph_runtime());
+    REQUIRE((kept && kept->has_value()));
+    std::filesystem::permissions(path, std::filesystem::perms::owner_write,
+                                 std::filesystem::perm_options::add);
+    {
+      std::fstream g{path, std::ios::in | std::ios::out | std::ios::binary};
+      g.seekp(-20, std::ios::end);
+      g.write("aten::mul", 9);
+    }
+    auto damaged = st.skeletons().get_graph(victim, torch_backend::graph_runtime());
+    REQUIRE_FALSE(damaged);
+    CHECK(code_of(damaged.error()) == ec::corrupt_blob);
+    first_load(skeletons.size() - 1);
+    // Other tests of this process share the store: the graph is kept again.
+    REQUIRE_FALSE(st.skeletons().put_graph(victim, torch_backend::graph_runtime(), **kept));
+    torch_backend::clear_compiled_skeletons();
   }
 
   TEST_CASE("--blocks 1 keeps the file one block") {

@@ -471,4 +471,20 @@ TEST_SUITE("store") {
     m.name = "../escape";
     CHECK(code_of(st->add_model(m)) == ec::bad_manifest);
   }
+
+  TEST_CASE("a skeleton's kept graph is for one runtime, checked by hash, removed with it") {
+    fresh_store fresh;
+    auto& sk = fresh.st.skeletons();
+    auto id =
+        sk.put(store::skeleton_kind::script, "def forward(x: Tensor) -> Tensor:\n  return x\n");
+    REQUIRE(id);
+    CHECK_FALSE(sk.get_graph(*id, "rt-1")->has_value());
+    REQUIRE_FALSE(sk.put_graph(*id, "rt-1", "graph(%x : Tensor):\n  return (%x)\n"));
+    CHECK(sk.get_graph(*id, "rt-1")->value() == "graph(%x : Tensor):\n  return (%x)\n");
+    CHECK_FALSE(sk.get_graph(*id, "rt-2")->has_value());
+    CHECK(code_of(sk.put_graph(*id, "rt 1", "g")) == ec::invalid_argument);
+    CHECK(sk.list() == std::vector<content_id>{*id}); // a graph is not a skeleton
+    REQUIRE_FALSE(sk.remove(*id));
+    CHECK(count_files(fresh.dir.path() + "/skeletons", ".graph") == 0);
+  }
 }

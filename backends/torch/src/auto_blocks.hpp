@@ -27,6 +27,7 @@ namespace tessera::torch_backend {
 struct cut_block {
   std::string name;                ///< "b<i>", with the submodule it covers if any
   std::string source;              ///< `def forward(v0, .., p0, p1, ..)`
+  std::string graph;               ///< its compiled graph's text, once run_block checked it
   std::vector<at::Tensor> params;  ///< p0, p1, ..
   std::vector<std::string> inputs; ///< model input names, or "<block>" / "<block>:k"
   size_t outputs = 1;              ///< above 1: forward returns a tuple

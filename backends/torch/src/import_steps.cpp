@@ -60,6 +60,9 @@ caf::expected<node_spec> store_block(const store::block_store& store, const cut_
   if (!sk)
     return sk.error();
   node.skeleton = *sk;
+  if (!b.graph.empty())
+    if (auto err = store.skeletons().put_graph(*sk, graph_runtime(), b.graph))
+      return err;
   for (size_t k = 0; k < b.params.size(); ++k) {
     auto binding = put_tensor(store, "p" + std::to_string(k), b.params[k]);
     if (!binding)
@@ -113,13 +116,31 @@ std::string spec_text(const at::Tensor& t) {
          shape_to_string(std::vector<int64_t>(t.sizes().begin(), t.sizes().end()));
 }
 
-std::string run_block(const cut_block& b, const std::map<std::string, at::Tensor>& values,
+std::string run_block(cut_block& b, const std::map<std::string, at::Tensor>& values,
                       c10::IValue& result) {
   std::shared_ptr<torch::jit::CompilationUnit> unit;
+  b.graph.clear();
   try {
     unit = compile_script(b.source);
   } catch (const std::exception& e) {
     return "its code does not compile back: " + cause_of(e);
+  }
+  try {
+    auto graph = print_graph(unit->get_function("forward"));
+    auto parsed = parse_graph(graph);
+    // The executor binds arguments by name: the parsed graph must name them alike.
+    auto names = [](torch::jit::CompilationUnit& u) {
+      std::vector<std::string> out;
+      for (const auto& a : u.get_function("forward").getSchema().arguments())
+        out.push_back(a.name());
+      return out;
+    };
+    if (names(*parsed) == names(*unit)) {
+      unit = std::move(parsed);
+      b.graph = std::move(graph);
+    }
+  } catch (const std::exception&) {
+    // nop: executors compile this block's source, as the run below does
   }
   std::vector<c10::IValue> args;
   for (const auto& r : b.inputs)

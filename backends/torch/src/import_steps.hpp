@@ -26,8 +26,9 @@ caf::expected<param_binding> put_tensor(const store::block_store& store, const s
 /// a module skeleton. Returns the node (name and inputs left to the caller).
 caf::expected<node_spec> split_module(const store::block_store& store, torch::jit::Module mod);
 
-/// Stores an automatic block: its code as a script skeleton, its tensors as
-/// blobs bound to the arguments p0, p1, ...
+/// Stores an automatic block: its code as a script skeleton (with its graph,
+/// where run_block checked one), its tensors as blobs bound to the arguments
+/// p0, p1, ...
 caf::expected<node_spec> store_block(const store::block_store& store, const cut_block& b);
 
 /// Random inputs of the declared types, with a batch of 2.
@@ -56,10 +57,12 @@ std::string sample_forward(Callable& code, std::vector<c10::IValue> args, c10::I
   }
 }
 
-/// Compiles a block's source as the executor compiles a script skeleton, and
-/// runs it on the values its inputs name: what is checked is what runs.
-/// Returns why it failed, or nothing.
-std::string run_block(const cut_block& b, const std::map<std::string, at::Tensor>& values,
+/// Compiles a block's source, prints its graph and parses that back, as an
+/// executor does from a kept graph, and runs it on the values its inputs
+/// name: what is checked is what runs. Sets `b.graph` to the text (empty
+/// where it does not parse: executors then compile the source, which is
+/// what runs here). Returns why it failed, or nothing.
+std::string run_block(cut_block& b, const std::map<std::string, at::Tensor>& values,
                       c10::IValue& result);
 
 /// The same dtype, shape and bytes.

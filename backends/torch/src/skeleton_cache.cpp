@@ -5,7 +5,9 @@
 
 #include <torch/csrc/jit/frontend/resolver.h>
 #include <torch/csrc/jit/frontend/sugared_value.h>
+#include <torch/csrc/jit/ir/irparser.h>
 #include <torch/jit.h>
+#include <torch/version.h>
 
 #include <sstream>
 
@@ -43,13 +45,29 @@ std::shared_ptr<torch::jit::CompilationUnit> compile_script(const std::string& s
   return unit;
 }
 
+std::string graph_runtime() {
+  return std::string{"libtorch-"} + TORCH_VERSION;
+}
+
+std::string print_graph(torch::jit::Function& fn) {
+  return torch::jit::toGraphFunction(fn).graph()->toString(false);
+}
+
+std::shared_ptr<torch::jit::CompilationUnit> parse_graph(const std::string& text) {
+  auto graph = std::make_shared<torch::jit::Graph>();
+  torch::jit::parseIR(text, graph.get());
+  auto unit = std::make_shared<torch::jit::CompilationUnit>();
+  unit->create_function("forward", std::move(graph));
+  return unit;
+}
+
 skeleton_cache& skeleton_cache::process_wide() {
   static skeleton_cache instance;
   return instance;
 }
 
 caf::expected<std::shared_ptr<const compiled_skeleton>>
-skeleton_cache::compile(const store::skeleton_source& src) {
+skeleton_cache::compile(const store::skeleton_source& src, const std::string* graph) {
   auto out = std::make_shared<compiled_skeleton>();
   out->id = src.id;
   out->kind = src.kind;
@@ -57,7 +75,16 @@ skeleton_cache::compile(const store::skeleton_source& src) {
   try {
     if (src.kind == store::skeleton_kind::script) {
       out->source = src.bytes;
-      out->unit = compile_script(src.bytes);
+      if (graph != nullptr) {
+        try {
+          out->unit = parse_graph(*graph);
+          out->from_graph = true;
+        } catch (const std::exception&) {
+          out->unit = nullptr; // compiled from the source below
+        }
+      }
+      if (!out->unit)
+        out->unit = compile_script(src.bytes);
       out->function = out->unit->find_function("forward");
       if (out->function == nullptr)
         return make_error(ec::backend_error, where + "defines no function named forward");
@@ -91,7 +118,13 @@ skeleton_cache::get(const content_id& id, const store::skeleton_store& skeletons
   auto src = skeletons.get(id);
   if (!src)
     return src.error();
-  auto result = compile(*src);
+  // A kept graph that cannot be read (another runtime, a damaged file) only
+  // costs the compilation it would have saved.
+  auto graph = src->kind == store::skeleton_kind::script
+                   ? skeletons.get_graph(id, graph_runtime())
+                   : caf::expected<std::optional<std::string>>{std::nullopt};
+  const std::string* kept = graph && *graph ? &**graph : nullptr;
+  auto result = compile(*src, kept);
   if (!result)
     return result.error();
   std::lock_guard<std::mutex> guard{mtx_};

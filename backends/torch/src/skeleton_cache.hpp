@@ -5,6 +5,7 @@
 #pragma once
 
 #include "tessera/store/skeleton_store.hpp"
+#include "tessera/torch/torch_executor.hpp"
 
 #include <caf/expected.hpp>
 #include <torch/script.h>
@@ -30,6 +31,8 @@ struct compiled_skeleton {
   size_t module_arity = 0;
   /// The source text (script kind), kept for export.
   std::string source;
+  /// Whether the function came from the kept graph rather than the source.
+  bool from_graph = false;
 };
 
 /// Compiles a script skeleton's source. Beside `torch.`, it resolves the
@@ -37,12 +40,21 @@ struct compiled_skeleton {
 /// (`ops.prim.RaiseException`), so source printed from a graph compiles back.
 std::shared_ptr<torch::jit::CompilationUnit> compile_script(const std::string& source);
 
+/// The text form of a compiled function's graph, which parse_graph reads.
+std::string print_graph(torch::jit::Function& fn);
+
+/// A compilation unit whose `forward` is the graph `text` describes: about
+/// a tenth of what compiling the source costs. Throws where LibTorch cannot
+/// parse the text.
+std::shared_ptr<torch::jit::CompilationUnit> parse_graph(const std::string& text);
+
 class skeleton_cache {
 public:
   /// The cache shared by every executor of this process.
   static skeleton_cache& process_wide();
 
-  /// Returns the compiled skeleton, reading and compiling it on first use.
+  /// Returns the compiled skeleton, reading and compiling it on first use
+  /// (from its kept graph where the store has one for this runtime).
   /// `compiled` is set when this call compiled it.
   caf::expected<std::shared_ptr<const compiled_skeleton>>
   get(const content_id& id, const store::skeleton_store& skeletons, bool* compiled = nullptr);
@@ -50,9 +62,10 @@ public:
   /// Whether the skeleton is compiled already.
   bool has(const content_id& id) const;
 
-  /// Compiles a source directly (used by export and tests).
+  /// Compiles a source directly, or parses its kept graph where one is given
+  /// and parses (a graph that does not parse falls back to the source).
   static caf::expected<std::shared_ptr<const compiled_skeleton>>
-  compile(const store::skeleton_source& src);
+  compile(const store::skeleton_source& src, const std::string* graph = nullptr);
 
   /// Forgets every compiled skeleton (benchmarks measure cold compilation).
   void clear();

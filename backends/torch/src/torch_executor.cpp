@@ -11,6 +11,8 @@
 
 #include <chrono>
 #include <future>
+#include <tuple>
+#include <utility>
 
 namespace tessera::torch_backend {
 
@@ -66,20 +68,23 @@ public:
       if (!cache.has(node.skeleton) &&
           std::find(missing.begin(), missing.end(), node.skeleton) == missing.end())
         missing.push_back(node.skeleton);
-    std::future<size_t> compiling;
+    std::future<std::pair<size_t, size_t>> compiling; // compiled, of them from a graph
     if (!missing.empty())
       compiling = std::async(std::launch::async, [&cache, missing, this] {
-        size_t compiled = 0;
+        std::pair<size_t, size_t> counts{0, 0};
         for (const auto& id : missing) {
           bool fresh = false;
-          if (cache.get(id, skeletons_, &fresh) && fresh)
-            ++compiled;
+          auto sk = cache.get(id, skeletons_, &fresh);
+          if (sk && fresh) {
+            ++counts.first;
+            counts.second += (*sk)->from_graph ? 1 : 0;
+          }
         }
-        return compiled;
+        return counts;
       });
     auto lease = residency_.load(m.name, residency::blob_refs_of(m));
     if (compiling.valid())
-      r.skeletons_compiled = compiling.get();
+      std::tie(r.skeletons_compiled, r.skeletons_from_graph) = compiling.get();
     if (!lease)
       return wrap(lease.error(), "model \"" + m.name + "\"");
     model->lease_ = *lease;
@@ -92,6 +97,7 @@ public:
       if (!sk)
         return wrap(sk.error(), where);
       r.skeletons_compiled += compiled ? 1 : 0;
+      r.skeletons_from_graph += compiled && (*sk)->from_graph ? 1 : 0;
       auto bound = bind_node(*sk, node, *model->lease_, device_, where, params_on_device_);
       if (!bound)
         return bound.error();

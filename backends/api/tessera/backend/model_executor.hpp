@@ -25,6 +25,7 @@ struct load_report {
   size_t blobs_joined = 0; ///< in flight for another load; waited for
   size_t bytes_evicted = 0;
   size_t skeletons_compiled = 0;
+  size_t skeletons_from_graph = 0; ///< of those, parsed from a kept graph, not compiled from source
   double residency_ms = 0.0; ///< bringing the blobs in (the rest is binding)
   double elapsed_ms = 0.0;
 };

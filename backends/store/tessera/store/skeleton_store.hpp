@@ -5,12 +5,17 @@
 //    shares the code;
 //  - module: a TorchScript archive whose tensors were emptied on import; the
 //    parameters are bound into a clone by attribute path.
+// A script skeleton may have a compiled graph beside it, <id>.graph: the
+// runtime's own text form of the function its source compiles to, written by
+// an import that checked it, so that a process parses it rather than
+// compiling the source (decision 50). The source stays what the skeleton is.
 #pragma once
 
 #include "tessera/core/content_id.hpp"
 
 #include <caf/expected.hpp>
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,11 +46,23 @@ public:
   /// Every skeleton id on disk, in no particular order.
   std::vector<content_id> list() const;
 
-  /// Deletes a skeleton's file (store gc).
+  /// Deletes a skeleton's files, its graph included (store gc).
   caf::error remove(const content_id& id) const;
+
+  /// Keeps the compiled graph of skeleton `id` for `runtime` (a runtime and
+  /// version, "libtorch-1.13.1"), replacing one kept for another runtime.
+  caf::error put_graph(const content_id& id, std::string_view runtime,
+                       std::string_view graph) const;
+
+  /// The compiled graph of skeleton `id` for `runtime`; none when there is
+  /// none, or one for another runtime. A file whose text does not hash to
+  /// what its first line says is ec::corrupt_blob.
+  caf::expected<std::optional<std::string>> get_graph(const content_id& id,
+                                                      std::string_view runtime) const;
 
 private:
   std::string path_of(const content_id& id, skeleton_kind kind) const;
+  std::string graph_path_of(const content_id& id) const;
 
   std::string root_;
 };

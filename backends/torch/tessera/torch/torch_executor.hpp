@@ -43,4 +43,8 @@ void clear_compiled_skeletons();
 /// Number of skeletons compiled and cached in this process.
 size_t compiled_skeleton_count();
 
+/// The runtime compiled graphs are kept for in the store: "libtorch-<version>".
+/// A graph kept for another version is not read.
+std::string graph_runtime();
+
 } // namespace tessera::torch_backend
