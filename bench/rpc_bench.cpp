@@ -191,56 +191,64 @@ int run_rpc_bench(const bench_options& opts) {
     return std::fprintf(stderr, "bench rpc: %s\n",
                         describe(!coordinator ? coordinator.error() : relay.error()).c_str()),
            1;
-  // Sequential calls through one node's gateway: latencies and cost.
-  auto sequential = [&](actors::node& through, std::vector<double>& latencies,
-                        process_usage& cost) {
-    auto cl = transport::client::connect(ctx, through.endpoint());
-    if (!cl)
-      return false;
-    process_usage before;
-    for (int i = 0; i < samples + 50; ++i) {
-      if (i == 50)
-        before = process_usage::now();
-      auto t = clock_type::now();
-      auto r = cl->call(req, std::chrono::seconds(10));
-      if (i >= 50)
-        latencies.push_back(us_since(t));
-      if (!r)
-        return std::fprintf(stderr, "bench rpc: %s\n", describe(r.error()).c_str()), false;
-    }
-    cost = (process_usage::now() - before).per(samples);
-    return true;
-  };
-  std::vector<double> full, via_peer;
-  process_usage full_cost, via_peer_cost;
-  if (!sequential(**coordinator, full, full_cost) || !sequential(**relay, via_peer, via_peer_cost))
-    return 1;
-
-  // 3. The floor: a raw ZeroMQ echo of the same bytes.
-  std::vector<double> echo;
-  process_usage echo_usage;
-  process_usage echo_cost;
-  {
-    echo_server server{ctx};
-    zmq::socket_t dealer{ctx, zmq::socket_type::dealer};
-    dealer.set(zmq::sockopt::linger, 0);
-    dealer.connect(server.endpoint);
-    for (int i = 0; i < samples + 50; ++i) {
-      if (i == 50)
-        echo_usage = process_usage::now();
+  // 3. Sequential calls, interleaved: rounds of a few calls on each path (the
+  // full path, through a peer, and a raw ZeroMQ echo of the same bytes, the
+  // floor), in an order that turns each round, so that every path sees the
+  // same machine. On two noisy cores the echo's own p50 swings by a factor of
+  // two within the hour; measured apart, the ratio swung with it.
+  echo_server server{ctx};
+  zmq::socket_t dealer{ctx, zmq::socket_type::dealer};
+  dealer.set(zmq::sockopt::linger, 0);
+  dealer.connect(server.endpoint);
+  auto full_client = transport::client::connect(ctx, (*coordinator)->endpoint());
+  auto peer_client = transport::client::connect(ctx, (*relay)->endpoint());
+  if (!full_client || !peer_client)
+    return std::fprintf(stderr, "bench rpc: cannot connect a client\n"), 1;
+  std::vector<double> full, via_peer, echo;
+  process_usage full_cost, via_peer_cost, echo_cost;
+  // One call on a path: its latency, or a negative number on failure.
+  auto call = [&](int path) -> double {
+    auto t = clock_type::now();
+    if (path == 2) {
       auto frames = transport::encode_request(req);
       if (!frames)
-        return 1;
-      auto t = clock_type::now();
+        return -1;
+      t = clock_type::now();
       zmq::send_multipart(dealer, *frames);
       std::vector<zmq::message_t> back;
       if (!zmq::recv_multipart(dealer, std::back_inserter(back)))
-        return std::fprintf(stderr, "bench rpc: the echo did not answer\n"), 1;
-      if (i >= 50)
-        echo.push_back(us_since(t));
+        return -1;
+      return us_since(t);
     }
-    echo_cost = (process_usage::now() - echo_usage).per(samples);
-  }
+    auto r = (path == 0 ? *full_client : *peer_client).call(req, std::chrono::seconds(10));
+    if (!r)
+      return std::fprintf(stderr, "bench rpc: %s\n", describe(r.error()).c_str()), -1;
+    return us_since(t);
+  };
+  constexpr int per_round = 20;
+  const int rounds = samples / per_round;
+  std::vector<double>* latencies[3] = {&full, &via_peer, &echo};
+  process_usage* costs[3] = {&full_cost, &via_peer_cost, &echo_cost};
+  for (int path = 0; path < 3; ++path) // warm-up
+    for (int i = 0; i < 50; ++i)
+      if (call(path) < 0)
+        return 1;
+  for (int round = 0; round < rounds; ++round)
+    for (int k = 0; k < 3; ++k) {
+      int path = (round + k) % 3;
+      auto before = process_usage::now();
+      for (int i = 0; i < per_round; ++i) {
+        auto us = call(path);
+        if (us < 0)
+          return std::fprintf(stderr, "bench rpc: a call failed\n"), 1;
+        latencies[path]->push_back(us);
+      }
+      auto used = process_usage::now() - before;
+      costs[path]->cpu_us += used.cpu_us;
+      costs[path]->switches += used.switches;
+    }
+  for (auto* c : costs)
+    *c = c->per(static_cast<uint64_t>(rounds * per_round));
 
   // 4. Throughput: several clients, each keeping a window of requests in flight.
   constexpr int clients = 4;
@@ -290,7 +298,9 @@ int run_rpc_bench(const bench_options& opts) {
   double f50 = percentile(full, 0.5), f99 = percentile(full, 0.99);
   double p50 = percentile(via_peer, 0.5), p99 = percentile(via_peer, 0.99);
   double e50 = percentile(echo, 0.5), e99 = percentile(echo, 0.99);
-  std::printf("Tiny model (64x16 linear), %d sequential calls each; microseconds\n", samples);
+  std::printf("Tiny model (64x16 linear), %d sequential calls each, in interleaved rounds of %d; "
+              "microseconds\n",
+              rounds * per_round, per_round);
   std::printf("  %-52s %9s %9s\n", "", "p50", "p99");
   std::printf("  %-52s %9.1f %9.1f\n", "direct executor call (in process)", d50, d99);
   std::printf("  %-52s %9.1f %9.1f\n", "full path, 2-node cluster on loopback", f50, f99);
