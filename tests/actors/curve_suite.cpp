@@ -3,6 +3,7 @@
 // fails), and a coordinator reaching its worker over CURVE.
 #include "node_fixture.hpp"
 #include "scratch_dir.hpp"
+#include "skip.hpp"
 #include "tessera/transport/curve.hpp"
 #include "why.hpp"
 
@@ -30,8 +31,7 @@ constexpr auto short_timeout = std::chrono::milliseconds(1500);
 TEST_SUITE("curve") {
   TEST_CASE("key files: the secret is private, the public key derives from it") {
     if (!curve_available()) {
-      MESSAGE("skipped: libzmq without CURVE");
-      return;
+      TESSERA_SKIP("libzmq without CURVE");
     }
     scratch_dir dir{"curve-keys"};
     auto keys = make_keys(dir, "node");
@@ -51,8 +51,7 @@ TEST_SUITE("curve") {
 
   TEST_CASE("an allowed client is served, an unknown one gets no reply") {
     if (!curve_available()) {
-      MESSAGE("skipped: libzmq without CURVE");
-      return;
+      TESSERA_SKIP("libzmq without CURVE");
     }
     scratch_dir dir{"curve-node"};
     auto server = make_keys(dir, "node");
@@ -89,8 +88,7 @@ TEST_SUITE("curve") {
 
   TEST_CASE("a coordinator schedules onto its worker over CURVE") {
     if (!curve_available()) {
-      MESSAGE("skipped: libzmq without CURVE");
-      return;
+      TESSERA_SKIP("libzmq without CURVE");
     }
     scratch_dir dir{"curve-cluster"};
     auto worker_keys = make_keys(dir, "worker");

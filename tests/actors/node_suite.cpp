@@ -1,4 +1,5 @@
 #include "node_fixture.hpp"
+#include "skip.hpp"
 #include "tessera/residency/cpu_arena.hpp"
 #include "tessera/torch/torch_executor.hpp"
 #include "why.hpp"
@@ -27,8 +28,7 @@ TEST_SUITE("node") {
         break;
       }
     if (python.empty()) {
-      MESSAGE("skipped: no python3 with python3-zmq and python3-msgpack");
-      return;
+      TESSERA_SKIP("no python3 with python3-zmq and python3-msgpack");
     }
     const auto& zoo = small_zoo::get();
     auto n = start_node(node_config_for(zoo));

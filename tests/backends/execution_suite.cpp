@@ -1,3 +1,4 @@
+#include "error_of.hpp"
 #include "residency_fixture.hpp"
 #include "stage_files.hpp"
 #include "tessera/core/error.hpp"
@@ -184,7 +185,7 @@ TEST_SUITE("execution") {
       // Unloading both models and dropping the cache releases every byte.
       exec->unload(*a);
       exec->unload(*b);
-      CHECK(code_of(exec->run(**a, inputs_for(base, 1, 1)).error()) == ec::unloading);
+      CHECK(code_of(test::error_of(exec->run(**a, inputs_for(base, 1, 1)))) == ec::unloading);
       CHECK(r.rig.mgr->stats().device.referenced_bytes == 0);
       r.rig.mgr->drop_cached();
       CHECK(r.rig.mgr->stats().device.used_bytes == 0);
@@ -199,10 +200,10 @@ TEST_SUITE("execution") {
     auto loaded = r.exec->load(m);
     REQUIRE(loaded);
     auto wrong_shape = random_tensor({dtype::float32, {1, 3, 225, 224}}, 1);
-    CHECK(code_of(r.exec->run(**loaded, {wrong_shape}).error()) == ec::shape_mismatch);
+    CHECK(code_of(test::error_of(r.exec->run(**loaded, {wrong_shape}))) == ec::shape_mismatch);
     auto wrong_type = random_tensor({dtype::float64, {1, 3, 224, 224}}, 1);
-    CHECK(code_of(r.exec->run(**loaded, {wrong_type}).error()) == ec::dtype_mismatch);
-    CHECK(code_of(r.exec->run(**loaded, {}).error()) == ec::missing_input);
+    CHECK(code_of(test::error_of(r.exec->run(**loaded, {wrong_type}))) == ec::dtype_mismatch);
+    CHECK(code_of(test::error_of(r.exec->run(**loaded, {}))) == ec::missing_input);
     CHECK(r.exec->run(**loaded, inputs_for(m, 1, 1)));
   }
 

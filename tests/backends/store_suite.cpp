@@ -1,3 +1,4 @@
+#include "error_of.hpp"
 #include "page_cache.hpp"
 #include "scratch_dir.hpp"
 #include "tessera/core/error.hpp"
@@ -144,7 +145,8 @@ TEST_SUITE("store") {
     REQUIRE(WIFEXITED(status));
     CHECK(WEXITSTATUS(status) == 42);
     CHECK_FALSE(st->blobs().contains(id));
-    CHECK(code_of(st->blobs().read(id, store::read_method::map).error()) == ec::unknown_blob);
+    CHECK(code_of(test::error_of(st->blobs().read(id, store::read_method::map))) ==
+          ec::unknown_blob);
     CHECK(count_files(fresh.dir.path() + "/tmp", ".part") == 1);
     auto reopened = store::block_store::open(fresh.dir.path());
     REQUIRE(reopened);
@@ -180,9 +182,11 @@ TEST_SUITE("store") {
     tensor_spec spec{dtype::float32, {4096}};
     auto id = std::optional<content_id>{fresh.put_ramp(spec)};
     fs::resize_file(st->blobs().path_of(*id), 100);
-    CHECK(code_of(st->blobs().read(*id, store::read_method::map).error()) == ec::corrupt_blob);
+    CHECK(code_of(test::error_of(st->blobs().read(*id, store::read_method::map))) ==
+          ec::corrupt_blob);
     std::ofstream{st->blobs().path_of(*id), std::ios::trunc} << "hello";
-    CHECK(code_of(st->blobs().read(*id, store::read_method::copy).error()) == ec::corrupt_blob);
+    CHECK(code_of(test::error_of(st->blobs().read(*id, store::read_method::copy))) ==
+          ec::corrupt_blob);
   }
 
   // read_into: the loader's path. A first read preads the file; later reads of
@@ -452,7 +456,7 @@ TEST_SUITE("store") {
     m = model_using(*st, *id, spec);
     m.nodes[0].skeleton = content_id{9, 9};
     CHECK(code_of(st->add_model(m)) == ec::unknown_skeleton);
-    CHECK(code_of(st->manifests().get("user-model").error()) == ec::unknown_model);
+    CHECK(code_of(test::error_of(st->manifests().get("user-model"))) == ec::unknown_model);
   }
 
   TEST_CASE("versions: the latest is the default, each can be asked for") {
@@ -467,7 +471,7 @@ TEST_SUITE("store") {
     CHECK(st->manifests().versions("user-model") == std::vector<uint32_t>{1, 3});
     CHECK(st->manifests().get("user-model")->version == 3);
     CHECK(st->manifests().get("user-model", 1)->version == 1);
-    CHECK(code_of(st->manifests().get("user-model", 2).error()) == ec::unknown_model);
+    CHECK(code_of(test::error_of(st->manifests().get("user-model", 2))) == ec::unknown_model);
     m.name = "../escape";
     CHECK(code_of(st->add_model(m)) == ec::bad_manifest);
   }

@@ -1,3 +1,4 @@
+#include "error_of.hpp"
 #include "tessera/core/content_id.hpp"
 #include "tessera/core/error.hpp"
 
@@ -38,8 +39,9 @@ TEST_SUITE("content_ids") {
     auto back = parse_content_id(id.to_hex());
     REQUIRE(back);
     CHECK(*back == id);
-    CHECK(code_of(parse_content_id("abc").error()) == ec::invalid_argument);
-    CHECK(code_of(parse_content_id("zz23456789abcdeffedcba9876543210").error()) == ec::invalid_argument);
+    CHECK(code_of(test::error_of(parse_content_id("abc"))) == ec::invalid_argument);
+    CHECK(code_of(test::error_of(parse_content_id("zz23456789abcdeffedcba9876543210"))) ==
+          ec::invalid_argument);
   }
 
   TEST_CASE("block ids follow blob ids and their order") {

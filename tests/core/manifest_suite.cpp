@@ -1,3 +1,4 @@
+#include "error_of.hpp"
 #include "tessera/core/error.hpp"
 #include "tessera/core/input_check.hpp"
 #include "tessera/core/manifest_json.hpp"
@@ -59,20 +60,21 @@ TEST_SUITE("manifest") {
     auto text = to_json_text(chain());
     auto broken = text;
     broken.replace(broken.find("\"skeleton\""), 10, "\"skelet0n\"");
-    auto err = parse_manifest(broken).error();
+    auto err = test::error_of(parse_manifest(broken));
     CHECK(code_of(err) == ec::bad_manifest);
     CHECK(message_of(err).find("model \"tiny\"") != std::string::npos);
     CHECK(message_of(err).find("nodes[0].skeleton: missing") != std::string::npos);
-    CHECK(code_of(parse_manifest("{not json").error()) == ec::bad_manifest);
+    CHECK(code_of(test::error_of(parse_manifest("{not json"))) == ec::bad_manifest);
     auto bad_dtype = text;
     bad_dtype.replace(bad_dtype.find("float32"), 7, "float33");
-    CHECK(message_of(parse_manifest(bad_dtype).error()).find("inputs[0].dtype") != std::string::npos);
+    CHECK(message_of(test::error_of(parse_manifest(bad_dtype))).find("inputs[0].dtype") !=
+          std::string::npos);
   }
 
   TEST_CASE("a reference to nothing is a missing input naming the node") {
     auto m = chain();
     m.nodes[1].inputs = {"nowhere"};
-    auto err = validate_manifest(m).error();
+    auto err = test::error_of(validate_manifest(m));
     CHECK(code_of(err) == ec::missing_input);
     CHECK(message_of(err).find("nodes[1].inputs[0]") != std::string::npos);
     CHECK(message_of(err).find("nowhere") != std::string::npos);
@@ -81,20 +83,21 @@ TEST_SUITE("manifest") {
   TEST_CASE("cycles are refused") {
     auto m = chain();
     m.nodes[0].inputs = {"b"};
-    auto err = validate_manifest(m).error();
+    auto err = test::error_of(validate_manifest(m));
     CHECK(code_of(err) == ec::bad_manifest);
     CHECK(message_of(err).find("cycle") != std::string::npos);
     m.nodes[0].inputs = {"a"};
-    CHECK(message_of(validate_manifest(m).error()).find("consumes itself") != std::string::npos);
+    CHECK(message_of(test::error_of(validate_manifest(m))).find("consumes itself") !=
+          std::string::npos);
   }
 
   TEST_CASE("declared output types must agree") {
     auto m = chain();
     m.outputs[0].spec.type = dtype::float16;
-    CHECK(code_of(validate_manifest(m).error()) == ec::dtype_mismatch);
+    CHECK(code_of(test::error_of(validate_manifest(m))) == ec::dtype_mismatch);
     m = chain();
     m.outputs[0].spec.shape = {-1, 11};
-    auto err = validate_manifest(m).error();
+    auto err = test::error_of(validate_manifest(m));
     CHECK(code_of(err) == ec::shape_mismatch);
     CHECK(message_of(err).find("outputs[0]") != std::string::npos);
   }
@@ -102,10 +105,12 @@ TEST_SUITE("manifest") {
   TEST_CASE("inputs need a dynamic batch dimension and unique names") {
     auto m = chain();
     m.inputs[0].spec.shape = {1, 3, 8, 8};
-    CHECK(message_of(validate_manifest(m).error()).find("dynamic batch") != std::string::npos);
+    CHECK(message_of(test::error_of(validate_manifest(m))).find("dynamic batch") !=
+          std::string::npos);
     m = chain();
     m.nodes[1].name = "a";
-    CHECK(message_of(validate_manifest(m).error()).find("duplicate node") != std::string::npos);
+    CHECK(message_of(test::error_of(validate_manifest(m))).find("duplicate node") !=
+          std::string::npos);
   }
 
   TEST_CASE("shared bytes count each blob once") {

@@ -1,5 +1,6 @@
 #include "error_text.hpp"
 #include "mobilenet_store.hpp"
+#include "skip.hpp"
 #include "tessera/core/error.hpp"
 #include "tessera/core/node_config.hpp"
 #include "tessera/residency/cpu_arena.hpp"
@@ -49,8 +50,7 @@ TEST_SUITE("cuda_executor") {
 
   TEST_CASE("GPU: outputs on cuda:0 equal the CPU's within 1e-3 (relative)") {
     if (!torch_backend::cuda_available()) {
-      MESSAGE("skipped: this LibTorch build has no CUDA or no GPU is present");
-      return;
+      TESSERA_SKIP("this LibTorch build has no CUDA or no GPU is present");
     }
     auto& zoo = mobilenet_store::get();
     executor_rig rig{*zoo.store};

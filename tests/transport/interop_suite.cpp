@@ -4,6 +4,7 @@
 // server that dies and comes back. Skipped where python3-zmq is missing.
 #include "restarting_server.hpp"
 
+#include "skip.hpp"
 #include "tessera/core/error.hpp"
 #include "tessera/transport/router_socket.hpp"
 
@@ -84,8 +85,7 @@ TEST_SUITE("interop") {
   TEST_CASE("the Python client talks to the C++ server side") {
     auto python = python_with_modules();
     if (python.empty()) {
-      MESSAGE("skipped: python3-zmq or python3-msgpack is not installed");
-      return;
+      TESSERA_SKIP("python3-zmq or python3-msgpack is not installed");
     }
     zmq::context_t ctx;
     auto socket = router_socket::bind(ctx, "tcp://127.0.0.1:*");
@@ -114,8 +114,7 @@ TEST_SUITE("interop") {
   TEST_CASE("the Python client re-sends only its infer after its server comes back, if asked") {
     auto python = python_with_modules();
     if (python.empty()) {
-      MESSAGE("skipped: python3-zmq or python3-msgpack is not installed");
-      return;
+      TESSERA_SKIP("python3-zmq or python3-msgpack is not installed");
     }
     for (std::string retry : {"on", "off"}) {
       CAPTURE(retry);
