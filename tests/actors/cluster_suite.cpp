@@ -168,14 +168,19 @@ TEST_SUITE("cluster") {
     std::atomic<int> ok{0};
     std::atomic<int> failed{0};
     std::atomic<int> late{0};
+    std::atomic<int> unanswered{0}; // the client gave up waiting: no reply at all
+    std::atomic<int> not_connected{0};
     std::atomic<int> sent{0};
     std::vector<std::thread> threads;
     for (int t = 0; t < clients; ++t)
       threads.emplace_back([&, t] {
         zmq::context_t ctx{1};
         auto cl = client::connect(ctx, c.coordinator->endpoint);
-        if (!cl)
+        if (!cl) {
+          ++not_connected;
+          sent += per_client; // the wait below for sends must not hang on it
           return;
+        }
         for (int i = 0; i < per_client; ++i) {
           auto req = infer_for(zoo.manifest(i % 2 == 0 ? "mobilenetv2" : "vit-tiny"), 1, 100 * t + i);
           req.deadline_ms = deadline.count();
@@ -187,6 +192,8 @@ TEST_SUITE("cluster") {
             ++late;
           if (r)
             ++ok;
+          else if (describe(r.error()).find("no reply in time") != std::string::npos)
+            ++unanswered;
           else
             ++failed;
         }
@@ -196,7 +203,9 @@ TEST_SUITE("cluster") {
     c.w1->kill_hard();
     for (auto& t : threads)
       t.join();
-    CHECK(ok + failed == clients * per_client); // every request answered
+    REQUIRE(not_connected == 0);
+    CHECK(unanswered == 0); // every request answered by the node, with a result or an error
+    CHECK(ok + failed == clients * per_client);
     CHECK(late == 0);                          // none past its deadline
     CHECK(ok >= clients * per_client / 2);     // and the survivor kept serving
     zmq::context_t ctx{1};

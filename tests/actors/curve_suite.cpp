@@ -130,8 +130,21 @@ TEST_SUITE("curve") {
     wrong.peers = {worker->endpoint()};
     wrong.curve_secret_key_file = dir.path() + "/client.key"; // not on the worker's allow-list
     wrong.curve_peer_keys = {worker_keys.public_key};
+    // The worker refusing the impostor's handshake is the sign to wait for,
+    // not a time: after it, "never up" is a finding.
+    auto refused = [&] {
+      const std::string key = "curve_handshakes_total{result=\"refused\"} ";
+      auto text = worker->metrics_text();
+      auto at = text.find(key);
+      return at == std::string::npos ? 0.0 : std::stod(text.substr(at + key.size()));
+    };
+    auto refused_before = refused();
     auto impostor = start_node(wrong);
-    std::this_thread::sleep_for(std::chrono::milliseconds(800));
+    auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (refused() <= refused_before) {
+      REQUIRE(std::chrono::steady_clock::now() < give_up);
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
     CHECK_FALSE(impostor->peers()[0].up);
   }
 }

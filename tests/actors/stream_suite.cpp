@@ -88,7 +88,9 @@ TEST_SUITE("stream") {
       CHECK(totals.bytes_read >= parameter_bytes(m) - cfg.device_budget_bytes);
       CHECK(totals.peak_held_bytes <= cfg.device_budget_bytes);
       // It is not held between runs, and /metrics reports the runs.
-      for (const auto& e : executor_states(*sn.node)) {
+      auto states = executor_states(*sn.node);
+      REQUIRE_FALSE(states.empty());
+      for (const auto& e : states) {
         CHECK(e.loaded.empty());
         CHECK(e.streamed == std::vector<std::string>{"resnet18:" + std::to_string(m.version)});
       }

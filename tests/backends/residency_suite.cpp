@@ -191,10 +191,21 @@ TEST_SUITE("residency") {
       rig.mgr->unload(l);
       unloaded = true;
     }};
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    CHECK_FALSE(unloaded.load()); // still pinned
+    // Once the unloader has begun to drain, new pins are refused: wait for
+    // that (a pin taken before it is given back at once), not for a time.
+    auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    for (;;) {
+      auto late = l->pin();
+      if (!late) {
+        CHECK(code_of(late.error()) == ec::unloading); // draining refuses new pins
+        break;
+      }
+      late->release();
+      REQUIRE(std::chrono::steady_clock::now() < give_up);
+      std::this_thread::yield();
+    }
+    CHECK_FALSE(unloaded.load()); // still pinned: unload waits for the first pin
     CHECK(rig.mgr->stats().device.used_bytes == model_bytes(m));
-    CHECK(code_of(test::error_of(l->pin())) == ec::unloading); // draining refuses new pins
     pin->release();
     unloader.join();
     CHECK(unloaded.load());

@@ -175,7 +175,13 @@ TEST_SUITE("staged_copy") {
       started_early = !first_gone.load();
       started = true;
     }};
-    std::this_thread::sleep_for(50ms);
+    // The second copier counts its wait under the pool's lock before it
+    // sleeps on it: once the count shows, it is waiting.
+    auto give_up = std::chrono::steady_clock::now() + 30s;
+    while (pool->figures().waits < 1) {
+      REQUIRE(std::chrono::steady_clock::now() < give_up);
+      std::this_thread::yield();
+    }
     CHECK_FALSE(started.load());
     first_gone = true;
     first.reset();

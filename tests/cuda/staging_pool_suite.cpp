@@ -78,14 +78,20 @@ TEST_SUITE("staging_pool") {
       got_before_release = !released.load();
       got = true;
     }};
-    std::this_thread::sleep_for(50ms);
+    // The waiter counts its wait under the pool's lock before it sleeps on it:
+    // once the count shows, it is waiting (no guess at how long it takes to start).
+    auto give_up = std::chrono::steady_clock::now() + 30s;
+    while (pool->figures().waits < 1) {
+      REQUIRE(std::chrono::steady_clock::now() < give_up);
+      std::this_thread::yield();
+    }
     CHECK_FALSE(got.load());
     released = true;
     held = cuda::staging_lease{};
     waiter.join();
     CHECK(got.load());
     CHECK_FALSE(got_before_release);
-    CHECK(pool->figures().waits >= 1);
+    CHECK(pool->figures().waits == 1);
   }
 
   TEST_CASE("a failed allocation fails the pool and frees what it had") {
