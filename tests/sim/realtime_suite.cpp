@@ -20,7 +20,10 @@ using namespace tessera;
 namespace {
 
 // Two nodes, light load and loose deadlines: every request should be met in
-// either mode, whatever the real machine's timing.
+// either mode, whatever the real machine's timing. The slack (4-5 s, 200-250
+// ms of wall time at the speed-up of 20) leaves room for the suites CTest
+// runs beside this one on two cores; at 400-500 ms (20-25 ms of wall time) a
+// busy machine missed some in real time only.
 sim::scenario small_scenario() {
   auto s = sim::parse_scenario_text(R"(
     seed = 5
@@ -35,8 +38,8 @@ sim::scenario small_scenario() {
     [workload]
     rate_per_s = 4.0
     requests = 40
-    slack_min = 400.0
-    slack_max = 500.0
+    slack_min = 4000.0
+    slack_max = 5000.0
   )");
   REQUIRE(s);
   return *s;
@@ -91,6 +94,7 @@ TEST_SUITE("realtime") {
     CHECK(r.lost == 0);
     CHECK(v.lost == 0);
     CHECK(r.failed == 0);
+    CHECK(v.met == requests->size()); // every deadline met: nothing here depends on timing
     CHECK(r.met == v.met);
     CHECK(met_per_model(*real) == met_per_model(*virt));
     // The simulated devices of the real nodes ran every request (some on the
