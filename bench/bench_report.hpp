@@ -20,6 +20,9 @@ struct bench_options {
   std::vector<std::string> models;
   /// The store given with -s/--store, where a user imported the models.
   std::string models_store;
+  /// A short run that only checks the benchmark works (`--quick`): benches
+  /// with fixed durations shorten them.
+  bool quick = false;
 };
 
 class bench_report {

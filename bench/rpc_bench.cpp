@@ -137,7 +137,8 @@ int run_rpc_bench(const bench_options& opts) {
   auto m = write_tiny_model(*st);
   if (!m)
     return std::fprintf(stderr, "bench rpc: %s\n", describe(m.error()).c_str()), 1;
-  const int samples = 400 * static_cast<int>(std::max<uint32_t>(1, opts.repeat / 5));
+  const int samples =
+      opts.quick ? 60 : 400 * static_cast<int>(std::max<uint32_t>(1, opts.repeat / 5));
   auto req = tiny_request(*m);
   const auto& input = std::get<transport::infer_request>(req.body).inputs[0].tensor;
 
@@ -253,7 +254,8 @@ int run_rpc_bench(const bench_options& opts) {
   // 4. Throughput: several clients, each keeping a window of requests in flight.
   constexpr int clients = 4;
   constexpr int window = 8;
-  const auto span = std::chrono::milliseconds(1500 * std::max<uint32_t>(1, opts.repeat / 5));
+  const auto span =
+      std::chrono::milliseconds(opts.quick ? 300 : 1500 * std::max<uint32_t>(1, opts.repeat / 5));
   struct throughput {
     double rps = 0;
     uint64_t errors = 0;

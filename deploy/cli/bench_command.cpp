@@ -19,6 +19,9 @@ void add_bench_command(CLI::App& app, cli_context& ctx, command_action& action) 
   cmd->add_option("--repeat", opts->repeat, "repetitions per measurement (medians are reported)")
     ->check(CLI::Range(1u, 1000u));
   cmd->add_option("--work-dir", opts->work_dir, "folder for the benchmark's store and files");
+  cmd->add_flag("--quick", opts->quick,
+                "a short run that checks the benchmark works (smoke tests): scale 0.05 unless "
+                "--scale is given, --repeat 1 unless given, shorter phases; not figures to read");
   cmd->add_option(
       "--models", opts->models,
       "bench load, fusion, swap: measure these models (zoo models, or models imported into "
@@ -30,6 +33,16 @@ void add_bench_command(CLI::App& app, cli_context& ctx, command_action& action) 
       return run(*opts);
     };
   };
+  // --quick sets what was not given: parsed options are final by the time a
+  // subcommand's action runs.
+  cmd->parse_complete_callback([cmd, opts] {
+    if (!opts->quick)
+      return;
+    if (cmd->count("--scale") == 0)
+      opts->scale = 0.05;
+    if (cmd->count("--repeat") == 0)
+      opts->repeat = 1;
+  });
   auto* load = cmd->add_subcommand("load", "cold and shared loads from the store vs torch::jit::load");
   load->callback([&action, with_store] { action = with_store(&bench::run_load_bench); });
   auto* import = cmd->add_subcommand(
