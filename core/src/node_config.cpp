@@ -301,7 +301,8 @@ const std::vector<entry>& entries() {
          return {};
        },
        [](const node_config& c) { return c.curve_secret_key_file; }},
-      {"curve_allow", "comma-separated client public keys (Z85) admitted under CURVE; * admits any",
+      {"curve_allow",
+       "comma-separated client public keys (Z85, or .pub files) admitted under CURVE; * admits any",
        [](node_config& c, const std::string& v) -> caf::error {
          c.curve_allow = split_list(v);
          return {};

@@ -11,20 +11,29 @@ namespace tessera::store {
 
 namespace fs = std::filesystem;
 
-caf::error check_model_name(const std::string& name) {
+namespace {
+
+// Why `name` cannot name a model or group, or nothing.
+std::string name_problem(const std::string& name) {
   if (name.empty() || name.size() > 128)
-    return make_error(ec::invalid_argument, "model name must have 1 to 128 characters");
+    return "model name must have 1 to 128 characters";
   for (char c : name) {
     bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
               || c == '.' || c == '_' || c == '-';
     if (!ok)
-      return make_error(ec::invalid_argument, "model name \"" + name
-                                                + "\" contains '" + std::string(1, c)
-                                                + "' (allowed: letters, digits, . _ -)");
+      return "model name \"" + name + "\" contains '" + std::string(1, c) +
+             "' (allowed: letters, digits, . _ -)";
   }
   if (name == "." || name == "..")
-    return make_error(ec::invalid_argument, "model name \"" + name + "\" is reserved");
+    return "model name \"" + name + "\" is reserved";
   return {};
+}
+
+} // namespace
+
+caf::error check_model_name(const std::string& name) {
+  auto problem = name_problem(name);
+  return problem.empty() ? caf::error{} : make_error(ec::invalid_argument, problem);
 }
 
 manifest_store::manifest_store(std::string root) : root_(std::move(root)) {
@@ -62,8 +71,9 @@ std::vector<uint32_t> manifest_store::versions(const std::string& name) const {
 
 caf::expected<model_manifest> manifest_store::get(const std::string& name,
                                                   uint32_t version) const {
-  if (auto err = check_model_name(name))
-    return make_error(ec::unknown_model, describe(err));
+  // A name no model can have is looked up as one that is not there.
+  if (auto problem = name_problem(name); !problem.empty())
+    return make_error(ec::unknown_model, "no model named \"" + name + "\": " + problem);
   auto vs = versions(name);
   if (vs.empty())
     return make_error(ec::unknown_model, "no model named \"" + name + "\"");
