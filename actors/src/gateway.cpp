@@ -139,7 +139,8 @@ caf::expected<std::unique_ptr<gateway>> gateway::start(caf::actor_system& sys, z
       return zap.error();
     g->zap_ = std::move(*zap);
   }
-  auto router = transport::router_socket::bind(ctx, sh.opts.endpoint, sh.opts.limits, sh.opts.curve);
+  auto router = transport::router_socket::bind(ctx, sh.opts.endpoint, sh.opts.limits, sh.opts.curve,
+                                               sh.opts.handshake_timeout);
   if (!router)
     return router.error();
   g->endpoint_ = router->endpoint();

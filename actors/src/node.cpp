@@ -17,8 +17,12 @@
 
 #include <caf/all.hpp>
 
+#include <cerrno>
+#include <cstring>
+#include <limits>
 #include <thread>
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 namespace tessera::actors {
@@ -43,12 +47,32 @@ caf::expected<uint32_t> executor_count(const node_config& cfg, const std::vector
   return chosen;
 }
 
+// Raises the process's descriptor limit to its hard limit: every client
+// connection, kept mapping and blob read holds one, and the soft default
+// (1,024 on Debian) lets a flood of idle connections lock clients out.
+// Returns a line for the log when it changed the limit, or says why not.
+std::string raise_descriptor_limit() {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0)
+    return "warning: cannot read the descriptor limit: " + std::string{std::strerror(errno)};
+  if (lim.rlim_cur >= lim.rlim_max)
+    return {};
+  auto before = lim.rlim_cur;
+  lim.rlim_cur = lim.rlim_max;
+  if (::setrlimit(RLIMIT_NOFILE, &lim) != 0)
+    return "warning: cannot raise the descriptor limit from " + std::to_string(before) + ": " +
+           std::strerror(errno);
+  return "descriptor limit raised from " + std::to_string(before) + " to " +
+         std::to_string(lim.rlim_cur);
+}
+
 } // namespace
 
 caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg, zmq::context_t* ctx,
                                                   backend_factory make_backend) {
   if (auto err = validate_config(cfg))
     return err;
+  auto descriptors = raise_descriptor_limit();
   auto tier = make_device_tier(cfg);
   if (!tier)
     return tier.error();
@@ -238,6 +262,8 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg, zmq::co
   gopts.max_in_flight = static_cast<size_t>(std::max<uint64_t>(1, cfg.max_in_flight_requests));
   gopts.backlog.max_bytes_per_peer = cfg.reply_backlog_bytes;
   gopts.backlog.stall_timeout = std::chrono::milliseconds(cfg.reply_stall_timeout_ms);
+  gopts.handshake_timeout = std::chrono::milliseconds(
+      std::min<uint64_t>(cfg.handshake_timeout_ms, std::numeric_limits<int32_t>::max()));
   gopts.max_in_flight_bytes = std::max<uint64_t>(cfg.max_in_flight_bytes, cfg.max_message_bytes);
   gopts.limits.max_tensor_bytes = std::min<size_t>(gopts.limits.max_tensor_bytes, cfg.max_message_bytes);
   if (auto err = apply_curve(cfg, gopts))
@@ -261,6 +287,8 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg, zmq::co
     n->set_peer_target(*n->groups_target_, n->gateway_->actor(), 0);
   if (!auto_note.empty())
     log->event(auto_note);
+  if (!descriptors.empty())
+    log->event(descriptors);
   if (made_read_only > 0)
     log->event("made " + std::to_string(made_read_only) +
                " writable blob files of the store "

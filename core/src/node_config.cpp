@@ -283,6 +283,10 @@ const std::vector<entry>& entries() {
                 "milliseconds a client's reply backlog may stay unread before its replies "
                 "are dropped and counted",
                 &node_config::reply_stall_timeout_ms),
+      u64_entry("handshake_timeout_ms",
+                "milliseconds a new connection has to finish ZeroMQ's handshake (CURVE's "
+                "included) before it is dropped; 0 waits forever",
+                &node_config::handshake_timeout_ms),
       u64_entry("max_in_flight_bytes",
                 "bytes of request inputs the gateway holds in flight at most (KiB/MiB/GiB); "
                 "more are answered overloaded",

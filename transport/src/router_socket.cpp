@@ -16,7 +16,9 @@ router_socket::router_socket(zmq::socket_t socket, std::string endpoint, codec_l
 }
 
 caf::expected<router_socket> router_socket::bind(zmq::context_t& ctx, const std::string& endpoint,
-                                                 codec_limits limits, const curve_server_keys& curve) {
+                                                 codec_limits limits,
+                                                 const curve_server_keys& curve,
+                                                 std::chrono::milliseconds handshake_timeout) {
   if (auto err = validate(limits))
     return err;
   try {
@@ -26,6 +28,10 @@ caf::expected<router_socket> router_socket::bind(zmq::context_t& ctx, const std:
     socket.set(zmq::sockopt::router_mandatory, true);
     socket.set(zmq::sockopt::maxmsgsize,
                static_cast<int64_t>(std::min<size_t>(limits.max_message_bytes * 2, INT64_MAX)));
+    // A connection that never completes the handshake (a raw TCP connect, a
+    // client without the right key) holds a descriptor until this runs out.
+    socket.set(zmq::sockopt::handshake_ivl,
+               static_cast<int>(std::min<int64_t>(handshake_timeout.count(), INT32_MAX)));
     if (auto err = apply_curve_server(socket, curve))
       return err;
     socket.bind(endpoint);

@@ -46,6 +46,9 @@ struct gateway_options {
   /// its ZAP handler admits ("*": any).
   transport::curve_server_keys curve;
   std::set<std::string> curve_allow;
+  /// A connection that has not finished its handshake by then is dropped
+  /// (node key handshake_timeout_ms; zero waits forever).
+  std::chrono::milliseconds handshake_timeout{5000};
   /// The clients' shared uplink: with a capacity, every reply to a client
   /// that has inferences in flight or lately carries its share (decision 30).
   uplink_options uplink;

@@ -113,6 +113,10 @@ struct node_config {
   /// timeout is taken for gone and its replies are dropped (decision 45).
   uint64_t reply_backlog_bytes = 64ull << 20;
   uint64_t reply_stall_timeout_ms = 30000;
+  /// Milliseconds a new connection has to finish ZeroMQ's handshake (CURVE's
+  /// included) before the gateway drops it; 0 waits forever (ZeroMQ's own
+  /// default is 30 s, long enough for idle connects to exhaust descriptors).
+  uint64_t handshake_timeout_ms = 5000;
   /// HOST:PORT where /metrics, /healthz and /readyz are served over HTTP
   /// (port 0 picks one); empty turns the endpoint off.
   std::string metrics_listen;

@@ -55,10 +55,13 @@ public:
   /// Frames above twice limits.max_message_bytes make ZeroMQ drop the connection;
   /// smaller oversized messages are read and answered with message_too_large.
   /// With `curve` keys the socket is a CURVE server (run a zap_handler on `ctx`
-  /// to choose which clients it admits).
-  static caf::expected<router_socket> bind(zmq::context_t& ctx, const std::string& endpoint,
-                                           codec_limits limits = {},
-                                           const curve_server_keys& curve = {});
+  /// to choose which clients it admits). A connection that has not finished
+  /// ZeroMQ's handshake (CURVE's included) within `handshake_timeout` is
+  /// dropped; zero waits forever.
+  static caf::expected<router_socket>
+  bind(zmq::context_t& ctx, const std::string& endpoint, codec_limits limits = {},
+       const curve_server_keys& curve = {},
+       std::chrono::milliseconds handshake_timeout = std::chrono::milliseconds(5000));
 
   router_socket(router_socket&&) noexcept = default;
   router_socket& operator=(router_socket&&) noexcept = default;
