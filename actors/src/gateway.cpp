@@ -281,6 +281,9 @@ caf::expected<std::unique_ptr<gateway>> gateway::start(caf::actor_system& sys, z
         auto p = pending.find(r.ticket);
         if (p == pending.end())
           continue; // already answered (deadline): exactly once
+        // Counted before the reply leaves: a client that reads /metrics after
+        // its reply finds its request there.
+        record_answer(sh.counters, p->second, r.body, sh.opts.log.get());
         leave_uplink(p->second);
         if (r.body)
           if (auto* done = std::get_if<transport::infer_response>(&*r.body))
@@ -293,9 +296,6 @@ caf::expected<std::unique_ptr<gateway>> gateway::start(caf::actor_system& sys, z
           answer_error(p->second.from, p->second.id, r.body.error());
         if (r.body)
           ++sh.counters.answered;
-        // Logged and counted once the reply is on its way: the log line's
-        // formatting and write are not the client's wait.
-        record_answer(sh.counters, p->second, r.body, sh.opts.log.get());
         pending_bytes -= p->second.bytes;
         pending.erase(p);
       }
