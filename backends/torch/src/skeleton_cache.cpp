@@ -80,7 +80,7 @@ skeleton_cache::compile(const store::skeleton_source& src, const std::string* gr
           out->unit = parse_graph(*graph);
           out->from_graph = true;
         } catch (const std::exception&) {
-          out->unit = nullptr; // compiled from the source below
+          // nop: a graph that does not parse is compiled from the source below
         }
       }
       if (!out->unit)
