@@ -260,6 +260,11 @@ run_cluster_realtime(const scenario& s, const std::vector<schedule_model>& model
               sl.failed = true;
         }
         nodes[node].reset(); // its gateway stops; the coordinator's bridge sees it go
+        std::lock_guard<std::mutex> guard{shared->lock};
+        double stopped = shared->now_ms();
+        for (auto& sl : shared->world.slots)
+          if (sl.node == node)
+            sl.stopped_ms = stopped;
       } else {
         auto index = by_ready[next];
         auto sent = client->send(request_for(requests[index], index, s.speedup, *inputs), std::chrono::milliseconds(5000));

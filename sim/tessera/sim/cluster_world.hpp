@@ -52,6 +52,9 @@ struct slot_state {
   uint32_t node = 0;
   sim_device device;
   bool failed = false;
+  /// Real-time mode: when its node had stopped (scenario ms); a run that
+  /// began while the node was shutting down ends before this.
+  double stopped_ms = std::numeric_limits<double>::infinity();
   double due_ms = std::numeric_limits<double>::infinity();
   std::vector<busy_span> spans;
   uint64_t loaded_bytes = 0;
