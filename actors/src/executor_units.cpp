@@ -39,7 +39,7 @@ bool executor_units::swap_out_one() {
 }
 
 void executor_units::sync_groups() {
-  if (deps->store == nullptr)
+  if (deps->store == nullptr || !deps->groups)
     return;
   if (directory == nullptr)
     directory = std::make_unique<group_directory>(deps->store->root());

@@ -14,6 +14,7 @@
 #include "tessera/core/error.hpp"
 #include "tessera/core/executor_count.hpp"
 #include "tessera/torch/torch_executor.hpp"
+#include "tessera/torch/whole_model_executor.hpp"
 
 #include <caf/all.hpp>
 
@@ -66,7 +67,28 @@ std::string raise_descriptor_limit() {
          std::to_string(lim.rlim_cur);
 }
 
+// Placement for whole-model serving: each model is one unit of its own
+// bytes, sharing nothing, so a model held beside it earns it no credit.
+std::shared_ptr<const std::map<std::string, placement_unit>>
+whole_model_catalogue(const std::vector<model_manifest>& models) {
+  auto out = std::make_shared<std::map<std::string, placement_unit>>();
+  for (const auto& m : models) {
+    auto& u = (*out)[m.name];
+    u.name = m.name;
+    u.blobs.emplace_back(skeleton_id_of("whole-model", m.name + ":" + std::to_string(m.version)),
+                         parameter_bytes(m));
+  }
+  return out;
+}
+
 } // namespace
+
+uint64_t node::device_bytes_in_use() const {
+  if (whole_memory_)
+    return whole_memory_->used();
+  auto st = residency_->stats();
+  return st.device.used_bytes + st.device.reserved_bytes;
+}
 
 caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg, zmq::context_t* ctx,
                                                   backend_factory make_backend) {
@@ -106,13 +128,25 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg, zmq::co
   n->system_ = std::make_unique<caf::actor_system>(n->system_config_);
   // Concurrent executors share the cores: give each its part, so they do not
   // oversubscribe them (LibTorch's intra-op pool is per process).
-  auto make_exec = [&](uint32_t i, uint32_t threads) {
+  // Whole-model serving (the baseline of `tessera bench serve`) loads whole
+  // TorchScript files into a budget of its own; the residency manager then
+  // holds nothing.
+  bool whole = cfg.serving == "whole_model";
+  if (whole)
+    n->whole_memory_ = std::make_shared<backend::whole_model_memory>(cfg.device_budget_bytes);
+  auto whole_dir = cfg.whole_model_dir.empty() ? cfg.store_path + "/whole" : cfg.whole_model_dir;
+  auto make_exec =
+      [&](uint32_t i, uint32_t threads) -> caf::expected<std::unique_ptr<backend::model_executor>> {
+    if (make_backend)
+      return make_backend(i);
+    if (whole)
+      return torch_backend::make_whole_model_executor({cfg.device, threads, whole_dir},
+                                                      n->whole_memory_);
     torch_backend::torch_options opts;
     opts.device = cfg.device;
     opts.params_on_device = tier->on_device;
     opts.threads = threads;
-    return make_backend ? make_backend(i)
-                        : torch_backend::make_torch_executor(opts, *n->residency_, n->store_->skeletons());
+    return torch_backend::make_torch_executor(opts, *n->residency_, n->store_->skeletons());
   };
   std::string auto_note;
   auto executors = executor_count(cfg, catalogue, make_exec, auto_note);
@@ -123,7 +157,7 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg, zmq::co
     threads = std::max(1u, std::thread::hardware_concurrency() / *executors);
   // One stream for all executors, so concurrent streams split one budget. A
   // tier that cannot stream leaves it null: oversized units are then refused.
-  if (!make_backend && *executors > 0) {
+  if (!make_backend && !whole && *executors > 0) {
     torch_backend::torch_options opts;
     opts.device = cfg.device;
     opts.params_on_device = tier->on_device;
@@ -141,6 +175,7 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg, zmq::co
     deps->residency = n->residency_.get();
     deps->store = n->store_.get();
     deps->stream = n->stream_;
+    deps->groups = !whole;
     n->executors_.push_back(spawn_executor(*n->system_, std::move(deps)));
   }
   auto local = n->executors_;
@@ -204,19 +239,20 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg, zmq::co
   n->loader_counters_ = lopts.counters;
   n->loader_ = spawn_loader(*n->system_, *n->store_, lopts);
   scheduler_options sopts;
-  sopts.order = cfg.queue_order == "fifo" ? queue_order::fifo
-                : cfg.queue_order == "edf" ? queue_order::edf
-                                           : queue_order::reuse_aware;
+  sopts.order = whole || cfg.queue_order == "fifo" ? queue_order::fifo
+                : cfg.queue_order == "edf"         ? queue_order::edf
+                                                   : queue_order::reuse_aware;
   sopts.max_batch_rows = cfg.max_batch_rows;
   sopts.shed_late = cfg.shed_late;
   sopts.max_queue_delay = std::chrono::microseconds(cfg.max_queue_delay_us);
-  sopts.auto_fuse.enabled = cfg.auto_fuse;
+  sopts.auto_fuse.enabled = cfg.auto_fuse && !whole;
   sopts.auto_fuse.store = n->store_.get();
   // Placement knows each model's blobs, so blobs resident for one model count
   // for the models that share them; this node's executors share one memory,
   // and each peer is a node of its own.
   sopts.placement.mode = cfg.placement == "any_idle" ? placement_mode::any_idle : placement_mode::scored;
-  sopts.placement.catalog = placement_catalogue(catalogue);
+  sopts.placement.catalog =
+      whole ? whole_model_catalogue(catalogue) : placement_catalogue(catalogue);
   sopts.placement.nodes.assign(*executors, 0);
   for (uint32_t p = 0; p < cfg.peers.size(); ++p)
     sopts.placement.nodes.push_back(p + 1);

@@ -225,6 +225,22 @@ const std::vector<entry>& entries() {
          return {};
        },
        [](const node_config& c) { return c.placement; }},
+      {"serving",
+       "blocks (shared blocks, reuse order, fusion, streaming) or whole_model (the baseline: "
+       "whole TorchScript files, LRU of whole models, FIFO; docs/whole-model-serving.md)",
+       [](node_config& c, const std::string& v) -> caf::error {
+         if (v != "blocks" && v != "whole_model")
+           return bad_field("serving", "\"" + v + "\" is not blocks or whole_model");
+         c.serving = v;
+         return {};
+       },
+       [](const node_config& c) { return c.serving; }},
+      {"whole_model_dir", "whole-model serving's files, NAME-vVERSION.pt; empty: STORE/whole",
+       [](node_config& c, const std::string& v) -> caf::error {
+         c.whole_model_dir = v;
+         return {};
+       },
+       [](const node_config& c) { return c.whole_model_dir; }},
       {"max_batch_rows", "rows one dynamic batch may hold (1: no batching)",
        [](node_config& c, const std::string& v) -> caf::error {
          auto x = parse_u64("max_batch_rows", v);

@@ -31,6 +31,9 @@ struct executor_deps {
   /// split its budget); null where the device tier cannot stream, and then a
   /// unit too large to hold is refused.
   std::shared_ptr<torch_backend::streaming_executor> stream;
+  /// Whether it serves fused groups (whole-model serving does not: it runs
+  /// each model from its own file, whatever groups the store defines).
+  bool groups = true;
 };
 
 executor_actor spawn_executor(caf::actor_system& sys, std::shared_ptr<executor_deps> deps);

@@ -11,6 +11,7 @@
 #include "tessera/actors/metrics_server.hpp"
 #include "tessera/backend/device_memory.hpp"
 #include "tessera/backend/model_executor.hpp"
+#include "tessera/backend/whole_model_memory.hpp"
 #include "tessera/core/node_config.hpp"
 #include "tessera/residency/host_memory.hpp"
 #include "tessera/residency/residency_manager.hpp"
@@ -96,6 +97,10 @@ public:
     return host_memory_->stats();
   }
 
+  /// Bytes of parameters the device holds now (its tier's live and admitted
+  /// blobs; whole-model serving's loaded models), against device_budget_bytes.
+  uint64_t device_bytes_in_use() const;
+
   /// The Prometheus exposition of this node's metrics (node_metrics.cpp).
   std::string metrics_text();
 
@@ -114,6 +119,8 @@ private:
   std::unique_ptr<backend::device_memory> arena_; ///< the device tier (CPU arena or GPU memory)
   std::unique_ptr<residency::residency_manager> residency_;
   std::unique_ptr<residency::scrubber> scrubber_; ///< goes before the manager
+  /// Whole-model serving's device memory (null for serving = "blocks").
+  std::shared_ptr<backend::whole_model_memory> whole_memory_;
   /// Streams the units too large to hold, for every executor (null where the
   /// device tier cannot stream).
   std::shared_ptr<torch_backend::streaming_executor> stream_;

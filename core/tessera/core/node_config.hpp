@@ -85,6 +85,13 @@ struct node_config {
   /// blobs and queue length (docs/scheduling.md, "Placement"); "any_idle"
   /// lets any idle executor take any job.
   std::string placement = "scored";
+  /// "blocks" (Tessera) or "whole_model": the baseline Tessera is measured
+  /// against, which loads each model as one TorchScript file, evicts whole
+  /// models LRU and queues FIFO, with no sharing, fusion or streaming
+  /// (docs/whole-model-serving.md).
+  std::string serving = "blocks";
+  /// Whole-model serving's files (NAME-vVERSION.pt); empty: STORE/whole.
+  std::string whole_model_dir;
   /// Rows one dynamic batch may hold (1, the default: no batching). Batched
   /// results can differ from single runs in the last bits (other GEMM blocking).
   uint32_t max_batch_rows = 1;
