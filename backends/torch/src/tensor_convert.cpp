@@ -73,6 +73,17 @@ caf::expected<tensor_buffer> buffer_of(const at::Tensor& tensor) {
   return out;
 }
 
+std::vector<at::Tensor> tensors_of(const c10::IValue& result) {
+  std::vector<at::Tensor> tensors;
+  if (result.isTuple()) {
+    for (const auto& e : result.toTupleRef().elements())
+      tensors.push_back(e.toTensor());
+  } else {
+    tensors.push_back(result.toTensor());
+  }
+  return tensors;
+}
+
 std::string torch_message(const std::exception& e) {
   if (const auto* ce = dynamic_cast<const c10::Error*>(&e))
     return ce->what_without_backtrace();

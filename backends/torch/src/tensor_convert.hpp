@@ -33,6 +33,9 @@ caf::expected<tensor_buffer> buffer_of(const at::Tensor& t);
 /// it does not parse, ec::unsupported when this build or machine lacks it.
 caf::expected<torch::Device> apply_torch_options(const torch_options& opts);
 
+/// The tensors a forward returned: the elements of a tuple, or the one tensor.
+std::vector<at::Tensor> tensors_of(const c10::IValue& result);
+
 /// Renders a c10::Error without its C++ backtrace.
 std::string torch_message(const std::exception& e);
 

@@ -16,14 +16,7 @@ run_torchscript_file(const std::string& path, const std::vector<tensor_buffer>& 
     for (const auto& in : inputs)
       args.emplace_back(view_of(in));
     c10::InferenceMode inference;
-    auto result = mod.forward(args);
-    std::vector<at::Tensor> tensors;
-    if (result.isTuple()) {
-      for (const auto& e : result.toTupleRef().elements())
-        tensors.push_back(e.toTensor());
-    } else {
-      tensors.push_back(result.toTensor());
-    }
+    auto tensors = tensors_of(mod.forward(args));
     std::vector<tensor_buffer> out;
     for (const auto& t : tensors) {
       auto buf = buffer_of(t);

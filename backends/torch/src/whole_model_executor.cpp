@@ -95,14 +95,7 @@ public:
       std::vector<c10::IValue> args;
       for (const auto& in : inputs)
         args.emplace_back(device_.is_cpu() ? view_of(in) : view_of(in).to(device_));
-      auto result = const_cast<torch::jit::Module&>(*w.module).forward(args);
-      std::vector<at::Tensor> tensors;
-      if (result.isTuple()) {
-        for (const auto& e : result.toTupleRef().elements())
-          tensors.push_back(e.toTensor());
-      } else {
-        tensors.push_back(result.toTensor());
-      }
+      auto tensors = tensors_of(const_cast<torch::jit::Module&>(*w.module).forward(args));
       if (tensors.size() != m.outputs.size())
         return make_error(ec::backend_error,
                           "model \"" + m.name + "\"'s file gave " + std::to_string(tensors.size()) +
