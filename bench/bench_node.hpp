@@ -9,7 +9,9 @@
 
 #include <caf/expected.hpp>
 
+#include <chrono>
 #include <memory>
+#include <thread>
 #include <vector>
 
 namespace tessera::bench {
@@ -20,5 +22,21 @@ transport::infer_request image_request(const model_manifest& m, uint64_t seed);
 /// Starts a node and runs `rounds` requests of each model through it.
 caf::expected<std::unique_ptr<actors::node>>
 start_warm_node(const node_config& cfg, const std::vector<model_manifest>& models, int rounds);
+
+/// An open-loop sender's wait: until `next`, taking replies with `drain(wait)`
+/// as they come; true once `next` has come (time to send), false when the
+/// caller should check its end and call again.
+template <class Drain>
+bool until_next_send(std::chrono::steady_clock::time_point next, Drain&& drain) {
+  auto now = std::chrono::steady_clock::now();
+  if (now >= next)
+    return true;
+  auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next - now);
+  if (wait.count() >= 1)
+    drain(wait); // replies as they come, until the next send
+  else
+    std::this_thread::sleep_until(next);
+  return false;
+}
 
 } // namespace tessera::bench

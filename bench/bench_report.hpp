@@ -79,6 +79,9 @@ int run_cuda_bench(const bench_options& opts);
 /// Runs `tessera bench swap`; returns the exit code.
 int run_swap_bench(const bench_options& opts);
 
+/// `tessera bench serve`: many models in one budget, against whole-model serving.
+int run_serve_bench(const bench_options& opts);
+
 /// Runs `tessera bench sim`; returns the exit code.
 int run_sim_bench(const bench_options& opts);
 

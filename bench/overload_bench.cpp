@@ -113,15 +113,8 @@ caf::expected<level_result> drive(const std::string& endpoint,
   };
   uint64_t k = 0;
   while (clock_type::now() < end) {
-    auto now = clock_type::now();
-    if (now < next) {
-      auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next - now);
-      if (wait.count() >= 1)
-        drain(wait); // replies as they come, until the next send
-      else
-        std::this_thread::sleep_until(next);
+    if (!until_next_send(next, drain))
       continue;
-    }
     const auto& m = models[pick(rng)];
     auto req = image_request(m.manifest, ++k);
     double deadline = factor(rng) * m.service_ms;

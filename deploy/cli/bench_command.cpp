@@ -57,6 +57,9 @@ void add_bench_command(CLI::App& app, cli_context& ctx, command_action& action) 
   rpc->callback([&action, opts] { action = [opts] { return bench::run_rpc_bench(*opts); }; });
   auto* schedule = cmd->add_subcommand("schedule", "the scheduler in virtual time vs EDF and FIFO; DP vs greedy");
   schedule->callback([&action, opts] { action = [opts] { return bench::run_schedule_bench(*opts); }; });
+  auto* serve = cmd->add_subcommand("serve", "many models in one memory budget on 3 nodes: "
+                                             "capacity at 95% of deadlines vs whole-model serving");
+  serve->callback([&action, opts] { action = [opts] { return bench::run_serve_bench(*opts); }; });
   auto* overload = cmd->add_subcommand(
       "overload",
       "one node at 2x, 5x and 10x its capacity: goodput with deadline-aware shedding, and without");

@@ -1,0 +1,254 @@
+// `tessera bench serve`: many models in one memory budget, served end to end,
+// against whole-model serving. A coordinator and two workers per system, on
+// loopback, over one store; each worker's device budget is a third of the
+// bytes of every model. Both systems' capacities (the highest offered rate at
+// which 95% of deadlines are met) are searched in the same run, their probes
+// alternating, then both are measured at 70% of the baseline's capacity.
+// docs/benchmarks.md, "serve"; docs/whole-model-serving.md.
+#include "bench_report.hpp"
+#include "bench_store.hpp"
+#include "serve_cluster.hpp"
+#include "serve_load.hpp"
+
+#include "tessera/core/error.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <thread>
+
+namespace tessera::bench {
+
+namespace {
+
+// The capacity search of one system: the rate doubles until a probe misses
+// more than 5% of its deadlines (or halves until one meets them), then
+// bisects (geometrically) between the last rate that met them and the first
+// that did not.
+struct capacity_search {
+  double lo = 0.0;      ///< highest rate that met 95%
+  double hi = INFINITY; ///< lowest rate that did not
+  double next = 0.0;
+  int bisections = 0;
+  int probes = 0;
+
+  bool done(int max_bisections) const {
+    return bisections >= max_bisections || (lo > 0 && hi < INFINITY && hi / lo < 1.08) ||
+           probes >= 12;
+  }
+
+  void record(double rate, bool met) {
+    ++probes;
+    bool bracketed = lo > 0 && hi < INFINITY;
+    if (met)
+      lo = std::max(lo, rate);
+    else
+      hi = std::min(hi, rate);
+    if (bracketed)
+      ++bisections;
+    if (lo > 0 && hi < INFINITY)
+      next = std::sqrt(lo * hi);
+    else
+      next = lo > 0 ? 2.0 * lo : hi / 2.0;
+  }
+};
+
+// Samples both systems' device bytes while the probes run.
+class peak_sampler {
+public:
+  peak_sampler(const serve_cluster& a, const serve_cluster& b) {
+    thread_ = std::thread{[this, &a, &b] {
+      while (!stop_.load()) {
+        peak_a_ = std::max(peak_a_.load(), a.max_device_bytes());
+        peak_b_ = std::max(peak_b_.load(), b.max_device_bytes());
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+    }};
+  }
+
+  ~peak_sampler() {
+    stop_ = true;
+    thread_.join();
+  }
+
+  uint64_t peak_a() const {
+    return peak_a_.load();
+  }
+  uint64_t peak_b() const {
+    return peak_b_.load();
+  }
+
+private:
+  std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> peak_a_{0}, peak_b_{0};
+  std::thread thread_;
+};
+
+void print_probe(const probe_result& r, const char* what) {
+  std::printf("  %-12s %-9s %8.1f %6llu %6.3f %6llu %6llu %6llu %8.1f %8.1f %9.2f\n",
+              r.system.c_str(), what, r.offered_rps, static_cast<unsigned long long>(r.sent),
+              r.met_fraction(), static_cast<unsigned long long>(r.late_ok),
+              static_cast<unsigned long long>(r.errors), static_cast<unsigned long long>(r.lost),
+              quantile(r.ok_ms, 0.5), quantile(r.ok_ms, 0.99),
+              r.sent == 0 ? 0.0 : r.loaded_bytes / static_cast<double>(r.sent) / 1e6);
+  for (const auto& [code, n] : r.error_codes)
+    std::printf("      %s: %llu\n", code.c_str(), static_cast<unsigned long long>(n));
+  std::fflush(stdout);
+}
+
+void write_curve(const std::string& path, const std::vector<probe_result>& probes) {
+  std::ofstream f{path};
+  f << "system,phase,offered_rps,sent,met_fraction,late_ok,errors,lost,p50_ms,p99_ms,loaded_mb_per_"
+       "request\n";
+  for (const auto& r : probes)
+    f << r.system << "," << (r.span_s > 0 ? "probe" : "") << "," << r.offered_rps << "," << r.sent
+      << "," << r.met_fraction() << "," << r.late_ok << "," << r.errors << "," << r.lost << ","
+      << quantile(r.ok_ms, 0.5) << "," << quantile(r.ok_ms, 0.99) << ","
+      << (r.sent == 0 ? 0.0 : r.loaded_bytes / static_cast<double>(r.sent) / 1e6) << "\n";
+}
+
+} // namespace
+
+int run_serve_bench(const bench_options& opts) {
+  auto fail = [](const caf::error& err) {
+    std::fprintf(stderr, "bench serve: %s\n", describe(err).c_str());
+    return 1;
+  };
+  auto bs = open_bench_store(opts, "serve");
+  if (!bs)
+    return fail(bs.error());
+  serve_workload w;
+  uint64_t total = 0;
+  for (const auto& e : bs->zoo) {
+    w.models.push_back(e.manifest);
+    total += parameter_bytes(e.manifest);
+  }
+  auto written = export_whole_models(*bs->store, w.models);
+  if (!written)
+    return fail(written.error());
+  uint64_t budget = total / 3;
+  std::printf(
+      "%zu models, %.1f MB of parameters; each worker's device budget is a third: %.1f MB\n",
+      w.models.size(), static_cast<double>(total) / 1e6, static_cast<double>(budget) / 1e6);
+  std::printf("whole-model files: %zu written now into %s/whole\n", *written,
+              bs->store->root().c_str());
+  // The frame-sharing family: every member gets each frame, and Tessera
+  // serves them from a group defined as `tessera fuse` does.
+  const std::vector<std::string> family{"resnet18", "resnet-cars", "resnet-birds", "resnet-ft"};
+  std::vector<size_t> frame_item;
+  for (size_t i = 0; i < w.models.size(); ++i)
+    if (std::find(family.begin(), family.end(), w.models[i].name) != family.end())
+      frame_item.push_back(i);
+    else
+      w.items.push_back({i});
+  if (frame_item.size() == family.size())
+    w.items.push_back(frame_item);
+  cluster_spec ts{"tessera", "blocks", budget, bs->store->root(), nullptr};
+  cluster_spec ws{"whole_model", "whole_model", budget, bs->store->root(), nullptr};
+  auto tc = start_serve_cluster(ts);
+  if (!tc)
+    return fail(tc.error());
+  auto wc = start_serve_cluster(ws);
+  if (!wc)
+    return fail(wc.error());
+  if (frame_item.size() == family.size()) {
+    if (auto err = define_group(*tc, "serve-resnet-frames", family))
+      return fail(err);
+    std::printf("fused group serve-resnet-frames (defined through the coordinator, as `tessera "
+                "fuse` does): "
+                "resnet18, resnet-cars, resnet-birds, resnet-ft get each frame together\n");
+  }
+  auto t_service = isolated_service_ms(*tc, w.models, 5);
+  if (!t_service)
+    return fail(t_service.error());
+  auto w_service = isolated_service_ms(*wc, w.models, 5);
+  if (!w_service)
+    return fail(w_service.error());
+  double mean_service = 0.0;
+  std::printf(
+      "isolated service time, ms (median of 5, model resident; deadlines use the larger):\n");
+  for (size_t i = 0; i < w.models.size(); ++i) {
+    w.service_ms.push_back(std::max((*t_service)[i], (*w_service)[i]));
+    mean_service += w.service_ms.back() / static_cast<double>(w.models.size());
+    std::printf("  %-18s tessera %7.2f  whole_model %7.2f\n", w.models[i].name.c_str(),
+                (*t_service)[i], (*w_service)[i]);
+  }
+  const double span = opts.quick ? 4.0 : 20.0;
+  w.shuffle_s = span / 2.0;
+  const int max_bisections = opts.quick ? 1 : 3;
+  std::printf(
+      "capacity search: %.0f s per probe, popularity reshuffled every %.0f s, probes alternate\n",
+      span, w.shuffle_s);
+  std::printf("  %-12s %-9s %8s %6s %6s %6s %6s %6s %8s %8s %9s\n", "system", "phase", "req/s",
+              "sent", "met", "late", "errors", "lost", "p50 ms", "p99 ms", "MB/req");
+  std::vector<probe_result> probes;
+  peak_sampler peaks{*tc, *wc};
+  serve_cluster* clusters[] = {&*tc, &*wc};
+  capacity_search search[2];
+  // Two workers of one executor each: half of their rate at the mean service time.
+  for (auto& s : search)
+    s.next = 0.5 * 2.0 * 1000.0 / mean_service;
+  for (bool more = true; more;) {
+    more = false;
+    for (int k = 0; k < 2; ++k) {
+      if (search[k].done(max_bisections))
+        continue;
+      auto r = run_probe(*clusters[k], w, search[k].next, span, 100 + search[k].probes);
+      if (!r)
+        return fail(r.error());
+      print_probe(*r, "search");
+      search[k].record(search[k].next, r->met_fraction() >= 0.95);
+      probes.push_back(std::move(*r));
+      more = true;
+    }
+  }
+  double t_cap = search[0].lo, w_cap = search[1].lo;
+  if (w_cap <= 0.0)
+    return fail(
+        make_error(ec::backend_error, "whole-model serving met 95% of deadlines at no rate tried"));
+  std::printf("capacity (>= 95%% of deadlines met): tessera %.1f req/s, whole_model %.1f req/s\n",
+              t_cap, w_cap);
+  // Both at 70% of the baseline's capacity, on the same trace.
+  probe_result at[2];
+  for (int k = 0; k < 2; ++k) {
+    auto r = run_probe(*clusters[k], w, 0.7 * w_cap, span, 999);
+    if (!r)
+      return fail(r.error());
+    print_probe(*r, "at_0.7");
+    at[k] = *r;
+    probes.push_back(std::move(*r));
+  }
+  auto per_request = [](const probe_result& r) {
+    return r.sent == 0 ? 0.0 : r.loaded_bytes / static_cast<double>(r.sent);
+  };
+  auto csv = opts.work_dir + "/serve-curve.csv";
+  write_curve(csv, probes);
+  std::printf("met-deadline curve: %s\n", csv.c_str());
+  std::printf("peak device bytes: tessera %.1f MB, whole_model %.1f MB (budget %.1f MB)\n",
+              static_cast<double>(peaks.peak_a()) / 1e6, static_cast<double>(peaks.peak_b()) / 1e6,
+              static_cast<double>(budget) / 1e6);
+  bench_report report{"serve"};
+  report.metric("capacity_rps", t_cap);
+  report.metric("capacity_rps_whole_model", w_cap);
+  report.metric("capacity_vs_whole_model", t_cap / w_cap);
+  report.metric("p50_ms_at_0_7", quantile(at[0].ok_ms, 0.5));
+  report.metric("p99_ms_at_0_7", quantile(at[0].ok_ms, 0.99));
+  report.metric("p99_ms_at_0_7_whole_model", quantile(at[1].ok_ms, 0.99));
+  report.metric("p99_vs_whole_model_at_0_7",
+                quantile(at[0].ok_ms, 0.99) / quantile(at[1].ok_ms, 0.99));
+  report.metric("met_fraction_at_0_7", at[0].met_fraction());
+  report.metric("met_fraction_at_0_7_whole_model", at[1].met_fraction());
+  report.metric("bytes_loaded_per_request", per_request(at[0]));
+  report.metric("bytes_loaded_per_request_whole_model", per_request(at[1]));
+  report.metric("bytes_loaded_per_request_vs_whole_model",
+                per_request(at[1]) > 0 ? per_request(at[0]) / per_request(at[1]) : 0.0);
+  report.metric("peak_device_bytes_over_budget",
+                static_cast<double>(std::max(peaks.peak_a(), peaks.peak_b())) /
+                    static_cast<double>(budget));
+  report.finish(opts);
+  return 0;
+}
+
+} // namespace tessera::bench

@@ -1,0 +1,156 @@
+#include "serve_cluster.hpp"
+
+#include "bench_node.hpp"
+#include "bench_report.hpp"
+
+#include "tessera/core/error.hpp"
+#include "tessera/torch/torchscript_files.hpp"
+#include "tessera/torch/whole_model_executor.hpp"
+#include "tessera/transport/client.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <sstream>
+#include <thread>
+
+namespace tessera::bench {
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+node_config node_for(const cluster_spec& spec, const std::string& name) {
+  node_config cfg;
+  cfg.store_path = spec.store_path;
+  cfg.listen = "tcp://127.0.0.1:*";
+  cfg.node_name = name;
+  cfg.log_level = "error"; // a line per request would cost the nodes more than the bench
+  cfg.serving = spec.serving;
+  cfg.device_budget_bytes = spec.budget_bytes;
+  // Copy into device memory, as a GPU would need (in_place would view the
+  // page cache for free, which no device but the CPU can do).
+  cfg.mode = load_mode::copy;
+  // Two workers on two cores: one intra-op thread each, so they do not
+  // oversubscribe the cores.
+  cfg.torch_threads = 1;
+  return cfg;
+}
+
+} // namespace
+
+uint64_t serve_cluster::max_device_bytes() const {
+  uint64_t most = 0;
+  for (const auto& w : workers)
+    most = std::max(most, w->device_bytes_in_use());
+  return most;
+}
+
+double serve_cluster::loaded_bytes() const {
+  static const std::string series = "tessera_model_load_bytes_total{";
+  double total = 0.0;
+  for (const auto& w : workers) {
+    std::istringstream text{w->metrics_text()};
+    for (std::string line; std::getline(text, line);)
+      if (line.rfind(series, 0) == 0 && line.find("sharing=\"unshared\"") != std::string::npos)
+        total += std::stod(line.substr(line.rfind(' ') + 1));
+  }
+  return total;
+}
+
+caf::expected<serve_cluster> start_serve_cluster(const cluster_spec& spec) {
+  serve_cluster c;
+  c.label = spec.label;
+  std::vector<std::string> peers;
+  for (int i = 0; i < 2; ++i) {
+    auto cfg = node_for(spec, spec.label + "-worker" + std::to_string(i));
+    if (spec.tweak != nullptr)
+      spec.tweak(cfg);
+    auto n = actors::node::start(cfg);
+    if (!n)
+      return wrap(n.error(), spec.label + " worker");
+    peers.push_back((*n)->endpoint());
+    c.workers.push_back(std::move(*n));
+  }
+  auto cfg = node_for(spec, spec.label + "-coordinator");
+  cfg.executors = 0;
+  cfg.peers = peers;
+  if (spec.tweak != nullptr)
+    spec.tweak(cfg);
+  auto n = actors::node::start(cfg);
+  if (!n)
+    return wrap(n.error(), spec.label + " coordinator");
+  c.coordinator = std::move(*n);
+  // Ready once both peers answered a heartbeat.
+  auto until = clock_type::now() + std::chrono::seconds(20);
+  for (;;) {
+    auto ps = c.coordinator->peers();
+    if (std::all_of(ps.begin(), ps.end(), [](const auto& p) { return p.up; }))
+      break;
+    if (clock_type::now() > until)
+      return make_error(ec::unavailable, spec.label + ": the workers did not come up within 20 s");
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return c;
+}
+
+caf::expected<size_t> export_whole_models(const store::block_store& st,
+                                          const std::vector<model_manifest>& models) {
+  auto dir = st.root() + "/whole";
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec)
+    return make_error(ec::io_error, "cannot create " + dir + ": " + ec.message());
+  size_t written = 0;
+  for (const auto& m : models) {
+    auto path = torch_backend::whole_model_file(dir, m.name, m.version);
+    if (std::filesystem::exists(path))
+      continue;
+    auto tmp = path + ".tmp";
+    if (auto err = torch_backend::export_torchscript(st, m, tmp))
+      return err;
+    std::filesystem::rename(tmp, path, ec);
+    if (ec)
+      return make_error(ec::io_error, "cannot rename " + tmp + ": " + ec.message());
+    ++written;
+  }
+  return written;
+}
+
+caf::expected<std::vector<double>>
+isolated_service_ms(const serve_cluster& c, const std::vector<model_manifest>& models, int n) {
+  zmq::context_t ctx{1};
+  auto cl = transport::client::connect(ctx, c.endpoint());
+  if (!cl)
+    return cl.error();
+  std::vector<double> out;
+  for (const auto& m : models) {
+    std::vector<double> ms;
+    for (int i = 0; i <= n; ++i) {
+      auto t0 = clock_type::now();
+      if (auto got = cl->call({"", image_request(m, i + 100)}, std::chrono::seconds(60)); !got)
+        return wrap(got.error(), c.label + ", model \"" + m.name + "\"");
+      if (i > 0) // the first loads the model
+        ms.push_back(std::chrono::duration<double, std::milli>(clock_type::now() - t0).count());
+    }
+    out.push_back(median(ms));
+  }
+  return out;
+}
+
+caf::error define_group(const serve_cluster& c, const std::string& name,
+                        const std::vector<std::string>& members) {
+  zmq::context_t ctx{1};
+  auto cl = transport::client::connect(ctx, c.endpoint());
+  if (!cl)
+    return cl.error();
+  transport::fuse_request req;
+  req.group_name = name;
+  req.models = members;
+  auto got = cl->call_as<transport::fuse_response>({"", req}, std::chrono::seconds(60));
+  if (!got)
+    return wrap(got.error(), "fuse " + name);
+  return {};
+}
+
+} // namespace tessera::bench

@@ -1,0 +1,57 @@
+// The load of `tessera bench serve`: open-loop Poisson arrivals of items,
+// Zipf(1.0) popularity over them with the ranks reshuffled every period (the
+// hot set moves), and deadlines 3-8 times each model's isolated service
+// time. An item is one model, or a frame that every member of one family
+// gets at once (the same bytes in each request), which a fused group can
+// serve in one pass.
+#pragma once
+
+#include "serve_cluster.hpp"
+
+#include <caf/expected.hpp>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace tessera::bench {
+
+struct serve_workload {
+  std::vector<model_manifest> models;
+  std::vector<double> service_ms; ///< per model, isolated
+  /// What an arrival asks for: indices into models (one, or a family's members).
+  std::vector<std::vector<size_t>> items;
+  double shuffle_s = 10.0; ///< the popularity ranks change this often
+
+  /// Requests per arrival, on average over the Zipf weights.
+  double requests_per_item() const;
+};
+
+struct probe_result {
+  std::string system;
+  double offered_rps = 0.0; ///< requests sent per second of the probe
+  double span_s = 0.0;
+  uint64_t sent = 0;
+  uint64_t met = 0;     ///< ok within the deadline, as the client saw it
+  uint64_t late_ok = 0; ///< ok, after the deadline
+  uint64_t errors = 0;  ///< an error code (overloaded, deadline_exceeded, ...)
+  std::map<std::string, uint64_t> error_codes; ///< errors by code
+  uint64_t lost = 0;                           ///< no answer 10 s after the probe
+  std::vector<double> ok_ms;                   ///< latency of every ok answer
+  double loaded_bytes = 0.0;                   ///< parameter bytes the workers read for it
+
+  double met_fraction() const {
+    return sent == 0 ? 0.0 : static_cast<double>(met) / static_cast<double>(sent);
+  }
+};
+
+/// Offers `w` to `c` at `request_rate` requests per second for `span_s`
+/// seconds, then waits for the answers.
+caf::expected<probe_result> run_probe(const serve_cluster& c, const serve_workload& w,
+                                      double request_rate, double span_s, uint64_t seed);
+
+/// The q-quantile of a sample (0 when empty).
+double quantile(std::vector<double> xs, double q);
+
+} // namespace tessera::bench
