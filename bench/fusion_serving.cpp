@@ -90,11 +90,17 @@ public:
     return out;
   }
 
-  std::vector<infer_job> jobs_for(unsigned frames, uint64_t seed) const {
+  /// Each frame's requests, one per member: on the same input, or with
+  /// `own_inputs` on an input of each member's own.
+  std::vector<infer_job> jobs_for(unsigned frames, uint64_t seed, bool own_inputs = false) const {
     std::vector<infer_job> jobs;
     for (unsigned f = 0; f < frames; ++f) {
       auto frame = random_tensor(with_batch(models_.front().inputs[0].spec, 1), seed + f);
+      uint64_t k = 0;
       for (const auto& m : models_) {
+        if (own_inputs)
+          frame =
+              random_tensor(with_batch(models_.front().inputs[0].spec, 1), (seed + f) * 131 + ++k);
         infer_job j;
         j.model = m.name;
         j.version = m.version;
@@ -109,13 +115,13 @@ public:
 
   /// One side of a round: (un)defines the group, brings what it needs in
   /// (one request per model, not timed), then times the frames.
-  caf::expected<double> side(bool fused, unsigned frames, uint64_t seed) {
+  caf::expected<double> side(bool fused, unsigned frames, uint64_t seed, bool own_inputs) {
     if (auto err = define(fused))
       return err;
     for (const auto& j : jobs_for(1, seed + 1000))
       if (auto warm = serve({j}); !warm)
         return warm.error();
-    return serve(jobs_for(frames, seed));
+    return serve(jobs_for(frames, seed, own_inputs));
   }
 
 private:
@@ -132,8 +138,9 @@ private:
 
 } // namespace
 
-caf::expected<serving_result> measure_serving(const bench_store& bs, const std::vector<std::string>& models,
-                                              unsigned frames, unsigned rounds) {
+caf::expected<serving_result> measure_serving(const bench_store& bs,
+                                              const std::vector<std::string>& models,
+                                              unsigned frames, unsigned rounds, bool own_inputs) {
   std::vector<model_manifest> manifests;
   for (const auto& name : models) {
     const auto* e = bs.find(name);
@@ -154,7 +161,7 @@ caf::expected<serving_result> measure_serving(const bench_store& bs, const std::
       auto before = rig.status();
       if (!before)
         return before.error();
-      auto t = rig.side(with_group, frames, 100 * r);
+      auto t = rig.side(with_group, frames, 100 * r, own_inputs);
       if (!t)
         return t.error();
       auto after = rig.status();

@@ -22,8 +22,11 @@ struct serving_result {
 };
 
 /// Sends `frames` frames to every model in `models` (one family) per round,
-/// `rounds` rounds after one warm-up, alternating which side goes first.
-caf::expected<serving_result> measure_serving(const bench_store& bs, const std::vector<std::string>& models,
-                                              unsigned frames, unsigned rounds);
+/// `rounds` rounds after one warm-up, alternating which side goes first. With
+/// `own_inputs` each member gets an input of its own (nothing to share).
+caf::expected<serving_result> measure_serving(const bench_store& bs,
+                                              const std::vector<std::string>& models,
+                                              unsigned frames, unsigned rounds,
+                                              bool own_inputs = false);
 
 } // namespace tessera::bench
