@@ -23,6 +23,8 @@ struct bench_options {
   /// A short run that only checks the benchmark works (`--quick`): benches
   /// with fixed durations shorten them.
   bool quick = false;
+  /// bench serve: draw the met-deadline curve as a PNG into this folder.
+  std::string plot_dir;
 };
 
 class bench_report {

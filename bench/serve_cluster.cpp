@@ -10,9 +10,18 @@
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 #include <thread>
+
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char** environ;
 
 namespace tessera::bench {
 
@@ -81,6 +90,7 @@ caf::expected<serve_cluster> start_serve_cluster(const cluster_spec& spec) {
   if (!n)
     return wrap(n.error(), spec.label + " coordinator");
   c.coordinator = std::move(*n);
+  c.entries.push_back(c.coordinator->endpoint());
   // Ready once both peers answered a heartbeat.
   auto until = clock_type::now() + std::chrono::seconds(20);
   for (;;) {
@@ -90,6 +100,61 @@ caf::expected<serve_cluster> start_serve_cluster(const cluster_spec& spec) {
     if (clock_type::now() > until)
       return make_error(ec::unavailable, spec.label + ": the workers did not come up within 20 s");
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return c;
+}
+
+child_process::~child_process() {
+  if (pid_ <= 0)
+    return;
+  ::kill(pid_, SIGTERM);
+  int status = 0;
+  ::waitpid(pid_, &status, 0);
+}
+
+caf::expected<serve_cluster> start_python_servers(const std::string& store_path,
+                                                  uint64_t budget_bytes) {
+  const char* python = "/usr/bin/python3";
+  if (std::system(
+          (std::string{python} + " -c 'import torch, zmq, msgpack' >/dev/null 2>&1").c_str()) != 0)
+    return make_error(ec::unsupported, "/usr/bin/python3 lacks torch, zmq or msgpack");
+  const char* env = std::getenv("TESSERA_PYTHON_SERVER");
+  std::string script =
+      env != nullptr ? env : TESSERA_SOURCE_DIR "/deploy/baselines/python_server.py";
+  if (!std::filesystem::exists(script))
+    return make_error(ec::unsupported, "no " + script + " (TESSERA_PYTHON_SERVER names another)");
+  serve_cluster c;
+  c.label = "python";
+  for (int i = 0; i < 2; ++i) {
+    auto ready =
+        store_path + "/tmp/python-server-" + std::to_string(::getpid()) + "-" + std::to_string(i);
+    std::filesystem::remove(ready);
+    auto budget = std::to_string(budget_bytes);
+    std::vector<std::string> args{
+        python,           script,     "--listen",     "tcp://127.0.0.1:0",
+        "--store",        store_path, "--models-dir", store_path + "/whole",
+        "--budget-bytes", budget,     "--threads",    "1",
+        "--ready-file",   ready};
+    std::vector<char*> argv;
+    for (auto& a : args)
+      argv.push_back(a.data());
+    argv.push_back(nullptr);
+    pid_t pid = 0;
+    if (::posix_spawn(&pid, python, nullptr, nullptr, argv.data(), environ) != 0)
+      return make_error(ec::io_error, "cannot start " + script);
+    c.processes.emplace_back(pid);
+    auto until = clock_type::now() + std::chrono::seconds(30);
+    while (!std::filesystem::exists(ready)) {
+      if (clock_type::now() > until)
+        return make_error(ec::unavailable,
+                          "the Python server did not say where it listens within 30 s");
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    std::ifstream f{ready};
+    std::string endpoint;
+    std::getline(f, endpoint);
+    std::filesystem::remove(ready);
+    c.entries.push_back(endpoint);
   }
   return c;
 }
@@ -120,7 +185,7 @@ caf::expected<size_t> export_whole_models(const store::block_store& st,
 caf::expected<std::vector<double>>
 isolated_service_ms(const serve_cluster& c, const std::vector<model_manifest>& models, int n) {
   zmq::context_t ctx{1};
-  auto cl = transport::client::connect(ctx, c.endpoint());
+  auto cl = transport::client::connect(ctx, c.entries.front());
   if (!cl)
     return cl.error();
   std::vector<double> out;
@@ -141,7 +206,7 @@ isolated_service_ms(const serve_cluster& c, const std::vector<model_manifest>& m
 caf::error define_group(const serve_cluster& c, const std::string& name,
                         const std::vector<std::string>& members) {
   zmq::context_t ctx{1};
-  auto cl = transport::client::connect(ctx, c.endpoint());
+  auto cl = transport::client::connect(ctx, c.entries.front());
   if (!cl)
     return cl.error();
   transport::fuse_request req;

@@ -15,13 +15,35 @@
 
 namespace tessera::bench {
 
+/// A server process the bench started (the Python baseline); stopped with
+/// SIGTERM, then waited for, when it goes.
+class child_process {
+public:
+  explicit child_process(int pid) : pid_(pid) {
+    // nop
+  }
+  child_process(child_process&& other) noexcept : pid_(other.pid_) {
+    other.pid_ = -1;
+  }
+  child_process& operator=(child_process&&) = delete;
+  ~child_process();
+
+private:
+  int pid_;
+};
+
 struct serve_cluster {
   std::string label;
   std::vector<std::unique_ptr<actors::node>> workers;
   std::unique_ptr<actors::node> coordinator;
+  /// Where requests go: the coordinator, or (the Python baseline, which has
+  /// none) one server per worker, each model always to the same one.
+  std::vector<std::string> entries;
+  std::vector<child_process> processes;
 
-  const std::string& endpoint() const {
-    return coordinator->endpoint();
+  /// The entry that serves model `m` (an index into the workload's models).
+  size_t entry_of(size_t m) const {
+    return m % entries.size();
   }
 
   /// The device bytes both workers hold now, the larger of the two.
@@ -54,6 +76,13 @@ caf::expected<size_t> export_whole_models(const store::block_store& st,
 /// the model resident (a first request loads it), median of `n`.
 caf::expected<std::vector<double>>
 isolated_service_ms(const serve_cluster& c, const std::vector<model_manifest>& models, int n);
+
+/// Starts the Python baseline (deploy/baselines/python_server.py): two
+/// servers, one LibTorch thread and `budget_bytes` each, serving the whole
+/// files in STORE/whole, with the models split between them by index.
+/// ec::unsupported when /usr/bin/python3 lacks torch, zmq or msgpack.
+caf::expected<serve_cluster> start_python_servers(const std::string& store_path,
+                                                  uint64_t budget_bytes);
 
 /// Defines fused group `name` of `members` through the coordinator, as `tessera fuse` does.
 caf::error define_group(const serve_cluster& c, const std::string& name,

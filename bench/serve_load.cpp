@@ -31,15 +31,6 @@ std::vector<double> zipf_weights(size_t n) {
 
 } // namespace
 
-double serve_workload::requests_per_item() const {
-  // Every item takes every rank equally often over the reshuffles, so the
-  // mean is over the items, unweighted.
-  double mean_size = 0.0;
-  for (const auto& item : items)
-    mean_size += static_cast<double>(item.size()) / static_cast<double>(items.size());
-  return mean_size;
-}
-
 double quantile(std::vector<double> xs, double q) {
   if (xs.empty())
     return 0.0;
@@ -51,12 +42,19 @@ double quantile(std::vector<double> xs, double q) {
 caf::expected<probe_result> run_probe(const serve_cluster& c, const serve_workload& w,
                                       double request_rate, double span_s, uint64_t seed) {
   zmq::context_t ctx{1};
-  auto cl = transport::client::connect(ctx, c.endpoint());
-  if (!cl)
-    return cl.error();
+  std::vector<transport::client> clients;
+  for (const auto& e : c.entries) {
+    auto cl = transport::client::connect(ctx, e);
+    if (!cl)
+      return cl.error();
+    clients.push_back(std::move(*cl));
+  }
   std::mt19937_64 rng{seed};
-  double item_rate = request_rate / w.requests_per_item();
-  std::exponential_distribution<double> gap{item_rate / 1000.0}; // in ms
+  // Arrivals of items at a rate that makes the requests come at
+  // `request_rate`, for the current ranks (a frame item at the top rank
+  // sends more requests than at the bottom).
+  std::exponential_distribution<double> gap{1.0};
+  double mean_gap_ms = 1000.0 / request_rate;
   std::uniform_real_distribution<double> factor{3.0, 8.0};
   auto weights = zipf_weights(w.items.size());
   std::discrete_distribution<size_t> rank{weights.begin(), weights.end()};
@@ -67,6 +65,7 @@ caf::expected<probe_result> run_probe(const serve_cluster& c, const serve_worklo
   struct sent_request {
     clock_type::time_point at;
     double deadline_ms = 0.0;
+    size_t model = 0;
   };
   std::map<std::string, sent_request> out;
   probe_result r;
@@ -79,19 +78,31 @@ caf::expected<probe_result> run_probe(const serve_cluster& c, const serve_worklo
     if (i == out.end())
       return;
     auto ms = ms_between(i->second.at, now);
+    bool met = got->value && ms <= i->second.deadline_ms;
+    if (!met)
+      ++r.missed_by_model[w.models[i->second.model].name];
     if (got->value) {
       r.ok_ms.push_back(ms);
-      ++(ms <= i->second.deadline_ms ? r.met : r.late_ok);
+      ++(met ? r.met : r.late_ok);
     } else {
       ++r.errors;
       ++r.error_codes[to_string(code_of(got->value.error()))];
     }
     out.erase(i);
   };
+  // Replies from every entry: waits up to `wait` for the first, then takes
+  // whatever else has come.
   auto drain = [&](std::chrono::milliseconds wait) {
-    for (auto got = cl->receive(wait); got; got = cl->receive(std::chrono::milliseconds(0)))
-      take(got);
+    std::vector<zmq::pollitem_t> items;
+    for (auto& cl : clients)
+      items.push_back({static_cast<void*>(cl.socket()), 0, ZMQ_POLLIN, 0});
+    zmq::poll(items.data(), items.size(), wait);
+    for (auto& cl : clients)
+      for (auto got = cl.receive(std::chrono::milliseconds(0)); got;
+           got = cl.receive(std::chrono::milliseconds(0)))
+        take(got);
   };
+
   auto start = clock_type::now();
   auto end = start + std::chrono::duration_cast<clock_type::duration>(
                          std::chrono::duration<double>(span_s));
@@ -106,6 +117,12 @@ caf::expected<probe_result> run_probe(const serve_cluster& c, const serve_worklo
       epoch = e;
       std::mt19937_64 shuffle{seed * 1000003u + static_cast<uint64_t>(e)};
       std::shuffle(by_rank.begin(), by_rank.end(), shuffle);
+      double per_item = 0.0, total = 0.0;
+      for (size_t k = 0; k < by_rank.size(); ++k) {
+        per_item += weights[k] * static_cast<double>(w.items[by_rank[k]].size());
+        total += weights[k];
+      }
+      mean_gap_ms = 1000.0 * (per_item / total) / request_rate;
     }
     const auto& item = w.items[by_rank[rank(rng)]];
     uint64_t frame = ++k; // the members of a frame item get the same bytes
@@ -113,14 +130,14 @@ caf::expected<probe_result> run_probe(const serve_cluster& c, const serve_worklo
       auto req = image_request(w.models[m], frame);
       double deadline = std::max(1.0, std::floor(factor(rng) * w.service_ms[m]));
       req.deadline_ms = static_cast<int64_t>(deadline);
-      auto id = cl->send({"", std::move(req)}, std::chrono::seconds(5));
+      auto id = clients[c.entry_of(m)].send({"", std::move(req)}, std::chrono::seconds(5));
       if (!id)
         return id.error();
-      out[*id] = {clock_type::now(), deadline};
+      out[*id] = {clock_type::now(), deadline, m};
       ++r.sent;
     }
     next += std::chrono::duration_cast<clock_type::duration>(
-        std::chrono::duration<double, std::milli>(gap(rng)));
+        std::chrono::duration<double, std::milli>(mean_gap_ms * gap(rng)));
     drain(std::chrono::milliseconds(0));
   }
   r.offered_rps = static_cast<double>(r.sent) / span_s;
@@ -130,6 +147,8 @@ caf::expected<probe_result> run_probe(const serve_cluster& c, const serve_worklo
   while (!out.empty() && clock_type::now() < wait_end)
     drain(std::chrono::milliseconds(100));
   r.lost = out.size();
+  for (const auto& [id, s] : out)
+    ++r.missed_by_model[w.models[s.model].name];
   r.loaded_bytes = c.loaded_bytes() - loaded_before;
   return r;
 }

@@ -23,13 +23,11 @@ struct serve_workload {
   /// What an arrival asks for: indices into models (one, or a family's members).
   std::vector<std::vector<size_t>> items;
   double shuffle_s = 10.0; ///< the popularity ranks change this often
-
-  /// Requests per arrival, on average over the Zipf weights.
-  double requests_per_item() const;
 };
 
 struct probe_result {
   std::string system;
+  std::string phase;        ///< "sweep", "at_0.7"
   double offered_rps = 0.0; ///< requests sent per second of the probe
   double span_s = 0.0;
   uint64_t sent = 0;
@@ -37,6 +35,7 @@ struct probe_result {
   uint64_t late_ok = 0; ///< ok, after the deadline
   uint64_t errors = 0;  ///< an error code (overloaded, deadline_exceeded, ...)
   std::map<std::string, uint64_t> error_codes; ///< errors by code
+  std::map<std::string, uint64_t> missed_by_model; ///< requests not met, by model
   uint64_t lost = 0;                           ///< no answer 10 s after the probe
   std::vector<double> ok_ms;                   ///< latency of every ok answer
   double loaded_bytes = 0.0;                   ///< parameter bytes the workers read for it

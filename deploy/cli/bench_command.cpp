@@ -59,6 +59,8 @@ void add_bench_command(CLI::App& app, cli_context& ctx, command_action& action) 
   schedule->callback([&action, opts] { action = [opts] { return bench::run_schedule_bench(*opts); }; });
   auto* serve = cmd->add_subcommand("serve", "many models in one memory budget on 3 nodes: "
                                              "capacity at 95% of deadlines vs whole-model serving");
+  serve->add_option("--plot", opts->plot_dir,
+                    "write the curve's CSV and draw it as a PNG (gnuplot) into DIR");
   serve->callback([&action, opts] { action = [opts] { return bench::run_serve_bench(*opts); }; });
   auto* overload = cmd->add_subcommand(
       "overload",

@@ -7,7 +7,7 @@ set -euo pipefail
 bin=${1:?tessera binary}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-for name in load import sharing rpc schedule overload tenancy tiers fusion cuda swap sim; do
+for name in load import sharing rpc schedule overload tenancy tiers fusion cuda swap sim serve; do
   start=$(date +%s)
   rc=0
   out=$("$bin" bench "$name" --quick --json --work-dir "$work" 2>"$work/stderr") || rc=$?
