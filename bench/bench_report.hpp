@@ -25,6 +25,8 @@ struct bench_options {
   bool quick = false;
   /// bench serve: draw the met-deadline curve as a PNG into this folder.
   std::string plot_dir;
+  /// bench serve: also sweep Tessera with one idea off at a time.
+  bool ablations = false;
 };
 
 class bench_report {

@@ -89,6 +89,10 @@ void print_probe(probe_result& r, const char* what) {
     codes += " " + code + " " + std::to_string(n);
   for (const auto& [model, n] : r.missed_by_model)
     missed += " " + model + " " + std::to_string(n);
+  if (r.added + r.moved + r.dropped > 0)
+    std::printf("      placement: %llu replicas added, %llu units moved, %llu replicas dropped\n",
+                static_cast<unsigned long long>(r.added), static_cast<unsigned long long>(r.moved),
+                static_cast<unsigned long long>(r.dropped));
   if (!missed.empty())
     std::printf("      errors:%s\n      not met:%s\n", codes.empty() ? " none" : codes.c_str(),
                 missed.c_str());
@@ -176,6 +180,25 @@ int run_serve_bench(const bench_options& opts) {
   auto wc = start_serve_cluster(ws);
   if (!wc)
     return fail(wc.error());
+  // Tessera with one idea off at a time (--ablations).
+  struct ablation {
+    const char* idea;
+    void (*tweak)(node_config&);
+  };
+  const ablation ideas[] = {
+      {"reuse_order", [](node_config& c) { c.queue_order = "edf"; }},
+      {"fusion", [](node_config& c) { c.fusion = false; }},
+      {"placement", [](node_config& c) { c.placement = "any_idle"; }},
+  };
+  std::vector<serve_cluster> ablated;
+  if (opts.ablations)
+    for (const auto& a : ideas) {
+      auto c = start_serve_cluster(
+          {std::string{"without_"} + a.idea, "blocks", budget, bs->store->root(), a.tweak});
+      if (!c)
+        return fail(c.error());
+      ablated.push_back(std::move(*c));
+    }
   // The Python server a user would write in an afternoon: reported, no goal.
   auto pc = start_python_servers(bs->store->root(), budget);
   if (!pc)
@@ -214,7 +237,10 @@ int run_serve_bench(const bench_options& opts) {
   std::vector<serve_cluster*> clusters{&*tc, &*wc};
   if (pc)
     clusters.push_back(&*pc);
-  rate_sweep sweep[3];
+  size_t first_ablated = clusters.size();
+  for (auto& c : ablated)
+    clusters.push_back(&c);
+  std::vector<rate_sweep> sweep(clusters.size());
   // From a tenth of two single-executor workers' rate at the mean service
   // time, up by 1.4x (1.8x with --quick), both systems at each rate in turn.
   const double step = opts.quick ? 1.8 : 1.4;
@@ -246,7 +272,7 @@ int run_serve_bench(const bench_options& opts) {
               t_cap, w_cap);
   std::printf("capacity at 90%% of deadlines met: tessera %.1f req/s, whole_model %.1f req/s\n",
               t_cap90, w_cap90);
-  double p_cap = sweep[2].capacity(0.95), p_cap90 = sweep[2].capacity(0.90);
+  double p_cap = pc ? sweep[2].capacity(0.95) : 0.0, p_cap90 = pc ? sweep[2].capacity(0.90) : 0.0;
   if (pc)
     std::printf("the Python server: %.1f req/s at 95%%, %.1f req/s at 90%%\n", p_cap, p_cap90);
   // The comparison point: 70% of the baseline's capacity at 95%, or at 90%
@@ -283,8 +309,12 @@ int run_serve_bench(const bench_options& opts) {
   auto csv = dir + "/serve-curve.csv";
   write_curve(csv, probes);
   std::printf("met-deadline curve: %s\n", csv.c_str());
-  if (!opts.plot_dir.empty())
-    draw_curve(dir, csv, {"tessera", "whole_model", "python"});
+  if (!opts.plot_dir.empty()) {
+    std::vector<std::string> systems;
+    for (const auto* c : clusters)
+      systems.push_back(c->label);
+    draw_curve(dir, csv, systems);
+  }
   std::printf("peak device bytes: tessera %.1f MB, whole_model %.1f MB (budget %.1f MB)\n",
               static_cast<double>(peaks.peak_a()) / 1e6, static_cast<double>(peaks.peak_b()) / 1e6,
               static_cast<double>(budget) / 1e6);
@@ -300,6 +330,13 @@ int run_serve_bench(const bench_options& opts) {
     report.metric("capacity_rps_python_server", p_cap);
     report.metric("capacity_vs_python_server", p_cap > 0.0 ? t_cap / p_cap : 0.0);
     report.metric("capacity_at_90_vs_python_server", p_cap90 > 0.0 ? t_cap90 / p_cap90 : 0.0);
+  }
+  for (size_t k = first_ablated; k < clusters.size(); ++k) {
+    const auto& name = clusters[k]->label; // without_IDEA
+    double cap = sweep[k].capacity(0.95), cap90 = sweep[k].capacity(0.90);
+    std::printf("%s: %.1f req/s at 95%%, %.1f req/s at 90%%\n", name.c_str(), cap, cap90);
+    report.metric("capacity_" + name + "_vs_full", t_cap > 0.0 ? cap / t_cap : 0.0);
+    report.metric("capacity_at_90_" + name + "_vs_full", t_cap90 > 0.0 ? cap90 / t_cap90 : 0.0);
   }
   double best_whole = 0.0;
   for (const auto& [r, met] : sweep[1].points)

@@ -4,6 +4,9 @@
 #include "bench_report.hpp"
 
 #include "tessera/core/error.hpp"
+
+#include <caf/all.hpp>
+
 #include "tessera/torch/torchscript_files.hpp"
 #include "tessera/torch/whole_model_executor.hpp"
 #include "tessera/transport/client.hpp"
@@ -65,6 +68,17 @@ double serve_cluster::loaded_bytes() const {
         total += std::stod(line.substr(line.rfind(' ') + 1));
   }
   return total;
+}
+
+actors::placement_status serve_cluster::placement() const {
+  actors::placement_status out;
+  if (!coordinator)
+    return out;
+  caf::scoped_actor self{coordinator->system()};
+  self->request(coordinator->scheduler(), std::chrono::seconds(5), actors::status_atom::value,
+                actors::place_atom::value)
+      .receive([&](actors::placement_status& s) { out = std::move(s); }, [](caf::error&) {});
+  return out;
 }
 
 caf::expected<serve_cluster> start_serve_cluster(const cluster_spec& spec) {

@@ -52,6 +52,9 @@ struct serve_cluster {
   /// Parameter bytes the workers' executors read to load models (unshared),
   /// from their metrics.
   double loaded_bytes() const;
+
+  /// The coordinator's placement counts so far (none without a coordinator).
+  actors::placement_status placement() const;
 };
 
 /// Node settings a mode changes, beside the shared ones; `tweak` is applied last

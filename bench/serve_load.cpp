@@ -72,6 +72,7 @@ caf::expected<probe_result> run_probe(const serve_cluster& c, const serve_worklo
   r.system = c.label;
   r.span_s = span_s;
   double loaded_before = c.loaded_bytes();
+  auto placed_before = c.placement();
   auto take = [&](caf::expected<transport::decoded<transport::response_body>>& got) {
     auto now = clock_type::now();
     auto i = out.find(got->id);
@@ -150,6 +151,10 @@ caf::expected<probe_result> run_probe(const serve_cluster& c, const serve_worklo
   for (const auto& [id, s] : out)
     ++r.missed_by_model[w.models[s.model].name];
   r.loaded_bytes = c.loaded_bytes() - loaded_before;
+  auto placed_after = c.placement();
+  r.added = placed_after.added - placed_before.added;
+  r.moved = placed_after.moved - placed_before.moved;
+  r.dropped = placed_after.dropped - placed_before.dropped;
   return r;
 }
 

@@ -39,6 +39,8 @@ struct probe_result {
   uint64_t lost = 0;                           ///< no answer 10 s after the probe
   std::vector<double> ok_ms;                   ///< latency of every ok answer
   double loaded_bytes = 0.0;                   ///< parameter bytes the workers read for it
+  /// Placement changes during the probe: replicas added, units moved, replicas dropped.
+  uint64_t added = 0, moved = 0, dropped = 0;
 
   double met_fraction() const {
     return sent == 0 ? 0.0 : static_cast<double>(met) / static_cast<double>(sent);

@@ -175,7 +175,7 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg, zmq::co
     deps->residency = n->residency_.get();
     deps->store = n->store_.get();
     deps->stream = n->stream_;
-    deps->groups = !whole;
+    deps->groups = !whole && cfg.fusion;
     n->executors_.push_back(spawn_executor(*n->system_, std::move(deps)));
   }
   auto local = n->executors_;
@@ -245,7 +245,7 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg, zmq::co
   sopts.max_batch_rows = cfg.max_batch_rows;
   sopts.shed_late = cfg.shed_late;
   sopts.max_queue_delay = std::chrono::microseconds(cfg.max_queue_delay_us);
-  sopts.auto_fuse.enabled = cfg.auto_fuse && !whole;
+  sopts.auto_fuse.enabled = cfg.auto_fuse && !whole && cfg.fusion;
   sopts.auto_fuse.store = n->store_.get();
   // Placement knows each model's blobs, so blobs resident for one model count
   // for the models that share them; this node's executors share one memory,

@@ -235,6 +235,15 @@ const std::vector<entry>& entries() {
          return {};
        },
        [](const node_config& c) { return c.serving; }},
+      {"fusion", "serve the store's fused groups; false runs every model on its own",
+       [](node_config& c, const std::string& v) -> caf::error {
+         auto x = parse_bool("fusion", v);
+         if (!x)
+           return x.error();
+         c.fusion = *x;
+         return {};
+       },
+       [](const node_config& c) { return std::string{c.fusion ? "true" : "false"}; }},
       {"whole_model_dir", "whole-model serving's files, NAME-vVERSION.pt; empty: STORE/whole",
        [](node_config& c, const std::string& v) -> caf::error {
          c.whole_model_dir = v;

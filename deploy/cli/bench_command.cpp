@@ -61,6 +61,9 @@ void add_bench_command(CLI::App& app, cli_context& ctx, command_action& action) 
                                              "capacity at 95% of deadlines vs whole-model serving");
   serve->add_option("--plot", opts->plot_dir,
                     "write the curve's CSV and draw it as a PNG (gnuplot) into DIR");
+  serve->add_flag(
+      "--ablations", opts->ablations,
+      "also sweep Tessera with one idea off at a time (reuse order, fusion, placement); longer");
   serve->callback([&action, opts] { action = [opts] { return bench::run_serve_bench(*opts); }; });
   auto* overload = cmd->add_subcommand(
       "overload",

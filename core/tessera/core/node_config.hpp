@@ -90,6 +90,9 @@ struct node_config {
   /// models LRU and queues FIFO, with no sharing, fusion or streaming
   /// (docs/whole-model-serving.md).
   std::string serving = "blocks";
+  /// Serve the store's fused groups (false: every model runs on its own,
+  /// whatever groups the store defines, and auto_fuse is off).
+  bool fusion = true;
   /// Whole-model serving's files (NAME-vVERSION.pt); empty: STORE/whole.
   std::string whole_model_dir;
   /// Rows one dynamic batch may hold (1, the default: no batching). Batched
