@@ -12,6 +12,7 @@
 #include "serve_load.hpp"
 
 #include "tessera/core/error.hpp"
+#include "tessera/store/group_store.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -21,6 +22,7 @@
 #include <filesystem>
 #include <fstream>
 #include <thread>
+#include <tuple>
 
 namespace tessera::bench {
 
@@ -99,7 +101,12 @@ void print_probe(probe_result& r, const char* what) {
   std::fflush(stdout);
 }
 
-void write_curve(const std::string& path, const std::vector<probe_result>& probes) {
+void write_curve(const std::string& path, std::vector<probe_result> probes) {
+  // Each system's sweep in one run of rows, by rate, so that a plot joins them.
+  std::stable_sort(probes.begin(), probes.end(), [](const probe_result& a, const probe_result& b) {
+    return std::make_tuple(a.system, a.phase != "sweep", a.offered_rps) <
+           std::make_tuple(b.system, b.phase != "sweep", b.offered_rps);
+  });
   std::ofstream f{path};
   f << "system,phase,offered_rps,sent,met_fraction,late_ok,errors,lost,p50_ms,p99_ms,loaded_mb_per_"
        "request\n";
@@ -120,13 +127,13 @@ void draw_curve(const std::string& dir, const std::string& csv,
   }
   auto script = dir + "/serve-curve.gp";
   std::ofstream f{script};
-  f << "set terminal pngcairo size 900,560\nset output '" << dir << "/serve-curve.png'\n"
+  f << "set terminal pngcairo size 900,560 noenhanced\nset output '" << dir << "/serve-curve.png'\n"
     << "set datafile separator ','\nset key bottom left\nset grid\n"
     << "set xlabel 'offered load (requests/s)'\nset ylabel 'deadlines met'\nset yrange [0:1.02]\n"
     << "set title 'tessera bench serve: deadlines met against offered load'\n"
     << "set arrow from graph 0, first 0.95 to graph 1, first 0.95 nohead dashtype 2\nplot ";
   for (size_t i = 0; i < systems.size(); ++i)
-    f << (i == 0 ? "" : ", ") << "'" << csv << "' using ($1 eq '" << systems[i]
+    f << (i == 0 ? "" : ", ") << "'" << csv << "' using (strcol(1) eq '" << systems[i]
       << "' && strcol(2) eq 'sweep' ? $3 : 1/0):5 with linespoints title '" << systems[i] << "'";
   f << "\n";
   f.close();
@@ -203,8 +210,18 @@ int run_serve_bench(const bench_options& opts) {
   auto pc = start_python_servers(bs->store->root(), budget);
   if (!pc)
     std::printf("no Python baseline: %s\n", describe(pc.error()).c_str());
+  // The group is this run's: a group left in the shared bench store would
+  // serve other benches' models (bench fusion's side without a group).
+  const std::string group = "serve-resnet-frames";
+  store::group_store{bs->store->root()}.remove(group); // a killed run may have left it
+  struct group_guard {
+    std::string root, name;
+    ~group_guard() {
+      store::group_store{root}.remove(name);
+    }
+  } guard{bs->store->root(), group};
   if (frame_item.size() == family.size()) {
-    if (auto err = define_group(*tc, "serve-resnet-frames", family))
+    if (auto err = define_group(*tc, group, family))
       return fail(err);
     std::printf("fused group serve-resnet-frames (defined through the coordinator, as `tessera "
                 "fuse` does): "
