@@ -313,7 +313,17 @@ void handle_fuse(self_ptr self, uint64_t ticket, const fuse_request& req) {
   def.models.clear();
   for (const auto& member : plan->members)
     def.models.push_back(member.model);
-  if (auto err = store::group_store{store.root()}.define(def))
+  store::group_store groups{store.root()};
+  auto defined = groups.list();
+  bool taken = std::any_of(defined.begin(), defined.end(),
+                           [&](const auto& g) { return g.name == def.name; });
+  if (!taken && defined.size() >= st.shared->opts.max_groups)
+    return st.shared->post(
+        ticket,
+        make_error(ec::out_of_memory, "the store defines " + std::to_string(defined.size()) +
+                                          " groups, the most max_groups allows; remove one first "
+                                          "(tessera fuse --remove NAME)"));
+  if (auto err = groups.define(def))
     return st.shared->post(ticket, err);
   fuse_response done{def.name, def.models, plan->merged.size(), {}};
   auto* net = st.shared->deps.peers;

@@ -175,3 +175,28 @@ TEST_SUITE("group_node") {
     check_pair_served(*cl, 63);
   }
 }
+
+TEST_SUITE("group_node") {
+  TEST_CASE("max_groups bounds the groups a client can define; redefining one that exists is no "
+            "new group") {
+    test::scratch_dir dir{"group-node-max"};
+    auto cfg = worker_config(dir.path() + "/store");
+    cfg.max_groups = 2;
+    auto n = start_node(cfg);
+    zmq::context_t ctx{1};
+    auto cl = transport::client::connect(ctx, n->endpoint());
+    REQUIRE(cl);
+    auto fuse = [&](const char* name, std::vector<std::string> models) {
+      return cl->call({"", transport::fuse_request{name, std::move(models)}}, reply_timeout);
+    };
+    REQUIRE(fuse("g1", {"resnet18", "resnet-cars"}));
+    REQUIRE(fuse("g2", {"mobilenetv2", "mobilenet-cars"}));
+    // The same definition again defines nothing new: it is answered as before.
+    CHECK(fuse("g1", {"resnet18", "resnet-cars"}));
+    auto third = fuse("g3", {"resnet-birds", "resnet-ft"});
+    REQUIRE_FALSE(third);
+    CHECK(code_of(third.error()) == ec::out_of_memory);
+    CHECK(describe(third.error()).find("max_groups") != std::string::npos);
+    CHECK_FALSE(std::filesystem::exists(dir.path() + "/store/groups/g3.json"));
+  }
+}

@@ -38,6 +38,9 @@ struct gateway_options {
   /// keys max_in_flight_requests and max_in_flight_bytes).
   size_t max_in_flight = 1024;
   uint64_t max_in_flight_bytes = 512ull << 20;
+  /// The most fused groups the store may define; a `fuse` of a new name
+  /// beyond it is refused (node key max_groups).
+  uint32_t max_groups = 64;
   /// Replies a slow client cannot take yet wait in its backlog, within bounds.
   transport::reply_backlog_options backlog;
   /// Where answered requests are logged; none when empty.

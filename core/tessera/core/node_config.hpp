@@ -90,6 +90,9 @@ struct node_config {
   /// models LRU and queues FIFO, with no sharing, fusion or streaming
   /// (docs/whole-model-serving.md).
   std::string serving = "blocks";
+  /// The most fused groups the store may define: a `fuse` of a new name
+  /// beyond it is refused (out_of_memory), so a client cannot fill the store.
+  uint32_t max_groups = 64;
   /// Serve the store's fused groups (false: every model runs on its own,
   /// whatever groups the store defines, and auto_fuse is off).
   bool fusion = true;
