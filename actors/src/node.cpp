@@ -326,6 +326,8 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg, zmq::co
     log->event(auto_note);
   if (!descriptors.empty())
     log->event(descriptors);
+  if (auto open = open_bind_warning(cfg); !open.empty())
+    log->event(open);
   if (made_read_only > 0)
     log->event("made " + std::to_string(made_read_only) +
                " writable blob files of the store "

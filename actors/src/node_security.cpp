@@ -57,4 +57,15 @@ caf::expected<bridge_options> bridge_options_for(const node_config& cfg) {
   return opts;
 }
 
+std::string open_bind_warning(const node_config& cfg) {
+  if (!cfg.curve_secret_key_file.empty() || cfg.listen.rfind("tcp://", 0) != 0)
+    return {};
+  auto host = cfg.listen.substr(6, cfg.listen.rfind(':') - 6);
+  if (host.rfind("127.", 0) == 0 || host == "localhost" || host == "[::1]" || host == "::1")
+    return {};
+  return "warning: listening on " + cfg.listen +
+         " without CURVE: any client that reaches this address "
+         "may call every operation (set curve_secret_key_file and curve_allow; see `tessera keys`)";
+}
+
 } // namespace tessera::actors

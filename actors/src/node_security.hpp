@@ -12,6 +12,11 @@ namespace tessera::actors {
 /// secret key file). The node's own public key is always admitted.
 caf::error apply_curve(const node_config& cfg, gateway_options& opts);
 
+/// A warning for the log when the node listens beyond loopback without CURVE
+/// (any client that reaches the address may then call every operation);
+/// empty otherwise.
+std::string open_bind_warning(const node_config& cfg);
+
 /// The bridge's options: with CURVE, the node's key pair and each peer's key.
 caf::expected<bridge_options> bridge_options_for(const node_config& cfg);
 

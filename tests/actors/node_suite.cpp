@@ -196,6 +196,25 @@ TEST_SUITE("node") {
     CHECK(by_id["third"]["level"] == "warning");
   }
 
+  TEST_CASE("a node that listens beyond loopback without CURVE says so in its log; on loopback it "
+            "does not") {
+    const auto& zoo = small_zoo::get();
+    test::scratch_dir dir{"open-bind"};
+    auto logged = [&](const std::string& listen) {
+      auto cfg = node_config_for(zoo);
+      cfg.listen = listen;
+      cfg.log_file = dir.path() + "/" + std::to_string(std::hash<std::string>{}(listen)) + ".log";
+      { auto n = start_node(cfg); }
+      std::ifstream in{cfg.log_file};
+      std::string all{std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{}};
+      return all;
+    };
+    auto open = logged("tcp://0.0.0.0:*");
+    CHECK(open.find("without CURVE") != std::string::npos);
+    CHECK(open.find("curve_secret_key_file") != std::string::npos);
+    CHECK(logged("tcp://127.0.0.1:*").find("without CURVE") == std::string::npos);
+  }
+
   TEST_CASE("model operations: load, ready, index, status, metadata, unload") {
     const auto& zoo = small_zoo::get();
     auto n = start_node(node_config_for(zoo));
