@@ -23,6 +23,12 @@ transport::infer_request image_request(const model_manifest& m, uint64_t seed);
 caf::expected<std::unique_ptr<actors::node>>
 start_warm_node(const node_config& cfg, const std::vector<model_manifest>& models, int rounds);
 
+/// Milliseconds from `a` to `b`.
+inline double ms_between(std::chrono::steady_clock::time_point a,
+                         std::chrono::steady_clock::time_point b) {
+  return std::chrono::duration<double, std::milli>(b - a).count();
+}
+
 /// An open-loop sender's wait: until `next`, taking replies with `drain(wait)`
 /// as they come; true once `next` has come (time to send), false when the
 /// caller should check its end and call again.

@@ -27,4 +27,12 @@ void bench_report::finish(const bench_options& opts) const {
   std::fflush(stdout);
 }
 
+double quantile(std::vector<double> xs, double q) {
+  if (xs.empty())
+    return 0.0;
+  std::sort(xs.begin(), xs.end());
+  auto i = static_cast<size_t>(q * static_cast<double>(xs.size()));
+  return xs[std::min(xs.size() - 1, i)];
+}
+
 } // namespace tessera::bench

@@ -50,6 +50,10 @@ private:
 /// Median of a non-empty sample.
 double median(std::vector<double> xs);
 
+/// The q-quantile of a sample, the element at floor(q * n) once sorted (0
+/// when empty).
+double quantile(std::vector<double> xs, double q);
+
 /// Runs `tessera bench load`; returns the exit code.
 int run_load_bench(const bench_options& opts);
 

@@ -27,10 +27,6 @@ namespace {
 
 using clock_type = std::chrono::steady_clock;
 
-double ms_between(clock_type::time_point a, clock_type::time_point b) {
-  return std::chrono::duration<double, std::milli>(b - a).count();
-}
-
 struct served_model {
   model_manifest manifest;
   double service_ms = 0.0; ///< isolated: one request at a time, median
@@ -167,21 +163,14 @@ caf::error measure_service(const std::string& endpoint, std::vector<served_model
   return {};
 }
 
-double p99(std::vector<double> v) {
-  if (v.empty())
-    return 0.0;
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(0.99 * static_cast<double>(v.size())))];
-}
-
 void print_level(const char* label, const level_result& r) {
   std::printf("  %-22s %8.1f %6llu %6llu %6llu %6llu %6llu %6llu %8.1f %9.1f %9.1f\n", label,
               r.offered_rps, static_cast<unsigned long long>(r.sent),
               static_cast<unsigned long long>(r.met), static_cast<unsigned long long>(r.late_ok),
               static_cast<unsigned long long>(r.overloaded),
               static_cast<unsigned long long>(r.deadline_exceeded),
-              static_cast<unsigned long long>(r.other + r.lost), r.goodput(), p99(r.ok_ms),
-              r.first_refusal_ms);
+              static_cast<unsigned long long>(r.other + r.lost), r.goodput(),
+              quantile(r.ok_ms, 0.99), r.first_refusal_ms);
 }
 
 } // namespace
@@ -264,7 +253,7 @@ int run_overload_bench(const bench_options& opts) {
     print_level((name + ", no shedding").c_str(), *off);
     report.metric("goodput_fraction_at_" + name, on->goodput() / capacity);
     report.metric("goodput_fraction_at_" + name + "_no_shedding", off->goodput() / capacity);
-    report.metric("p99_ok_ms_at_" + name, p99(on->ok_ms));
+    report.metric("p99_ok_ms_at_" + name, quantile(on->ok_ms, 0.99));
     report.metric("first_refusal_ms_at_" + name, on->first_refusal_ms);
   }
   std::printf("(goodput: ok answers within their deadline per second; the metrics divide it by\n"

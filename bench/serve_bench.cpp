@@ -78,14 +78,13 @@ private:
   std::thread thread_;
 };
 
-void print_probe(probe_result& r, const char* what) {
-  r.phase = what;
-  std::printf("  %-12s %-9s %8.1f %6llu %6.3f %6llu %6llu %6llu %8.1f %8.1f %9.2f\n",
-              r.system.c_str(), what, r.offered_rps, static_cast<unsigned long long>(r.sent),
-              r.met_fraction(), static_cast<unsigned long long>(r.late_ok),
-              static_cast<unsigned long long>(r.errors), static_cast<unsigned long long>(r.lost),
-              quantile(r.ok_ms, 0.5), quantile(r.ok_ms, 0.99),
-              r.sent == 0 ? 0.0 : r.loaded_bytes / static_cast<double>(r.sent) / 1e6);
+void print_probe(const probe_result& r) {
+  std::printf(
+      "  %-12s %-9s %8.1f %6llu %6.3f %6llu %6llu %6llu %8.1f %8.1f %9.2f\n", r.system.c_str(),
+      r.phase.c_str(), r.offered_rps, static_cast<unsigned long long>(r.sent), r.met_fraction(),
+      static_cast<unsigned long long>(r.late_ok), static_cast<unsigned long long>(r.errors),
+      static_cast<unsigned long long>(r.lost), quantile(r.ok_ms, 0.5), quantile(r.ok_ms, 0.99),
+      r.sent == 0 ? 0.0 : r.loaded_bytes / static_cast<double>(r.sent) / 1e6);
   std::string codes, missed;
   for (const auto& [code, n] : r.error_codes)
     codes += " " + code + " " + std::to_string(n);
@@ -277,7 +276,8 @@ int run_serve_bench(const bench_options& opts) {
       auto r = run_probe(*clusters[k], w, rate, probe_s, 100 + level);
       if (!r)
         return fail(r.error());
-      print_probe(*r, "sweep");
+      r->phase = "sweep";
+      print_probe(*r);
       sweep[k].points.emplace_back(rate, r->met_fraction());
       sweep[k].stopped = r->met_fraction() < 0.8;
       probes.push_back(std::move(*r));
@@ -313,7 +313,8 @@ int run_serve_bench(const bench_options& opts) {
     auto r = run_probe(*clusters[k], w, 0.7 * reference, span, 999);
     if (!r)
       return fail(r.error());
-    print_probe(*r, "at_0.7");
+    r->phase = "at_0.7";
+    print_probe(*r);
     at[k] = *r;
     probes.push_back(std::move(*r));
   }

@@ -18,10 +18,6 @@ namespace {
 
 using clock_type = std::chrono::steady_clock;
 
-double ms_between(clock_type::time_point a, clock_type::time_point b) {
-  return std::chrono::duration<double, std::milli>(b - a).count();
-}
-
 std::vector<double> zipf_weights(size_t n) {
   std::vector<double> w(n);
   for (size_t k = 0; k < n; ++k)
@@ -30,14 +26,6 @@ std::vector<double> zipf_weights(size_t n) {
 }
 
 } // namespace
-
-double quantile(std::vector<double> xs, double q) {
-  if (xs.empty())
-    return 0.0;
-  std::sort(xs.begin(), xs.end());
-  auto i = static_cast<size_t>(q * static_cast<double>(xs.size()));
-  return xs[std::min(xs.size() - 1, i)];
-}
 
 caf::expected<probe_result> run_probe(const serve_cluster& c, const serve_workload& w,
                                       double request_rate, double span_s, uint64_t seed) {

@@ -52,7 +52,4 @@ struct probe_result {
 caf::expected<probe_result> run_probe(const serve_cluster& c, const serve_workload& w,
                                       double request_rate, double span_s, uint64_t seed);
 
-/// The q-quantile of a sample (0 when empty).
-double quantile(std::vector<double> xs, double q);
-
 } // namespace tessera::bench

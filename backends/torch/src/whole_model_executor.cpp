@@ -26,7 +26,9 @@ public:
   }
 
   model_manifest manifest_;
-  std::optional<torch::jit::Module> module; ///< empty once unloaded
+  /// Empty once unloaded. Mutable: running a Module is a non-const call,
+  /// while executors run a model through a const reference.
+  mutable std::optional<torch::jit::Module> module;
   uint64_t bytes;
 };
 
@@ -95,7 +97,7 @@ public:
       std::vector<c10::IValue> args;
       for (const auto& in : inputs)
         args.emplace_back(device_.is_cpu() ? view_of(in) : view_of(in).to(device_));
-      auto tensors = tensors_of(const_cast<torch::jit::Module&>(*w.module).forward(args));
+      auto tensors = tensors_of(w.module->forward(args));
       if (tensors.size() != m.outputs.size())
         return make_error(ec::backend_error,
                           "model \"" + m.name + "\"'s file gave " + std::to_string(tensors.size()) +
