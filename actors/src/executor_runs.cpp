@@ -46,12 +46,12 @@ executor_units::run_streamed(const std::string& unit_key, const model_manifest& 
   auto unit = streams->prepare(unit_key, dag);
   if (!unit)
     return unit.error();
-  for (;;) {
-    auto out = streams->run(**unit, inputs, wanted);
-    if (out || code_of(out.error()) != ec::out_of_memory || !swap_out_one())
-      return out;
+  return streams->run(**unit, inputs, wanted, [this] {
+    if (!swap_out_one())
+      return false;
     deps->residency->drop_cached();
-  }
+    return true;
+  });
 }
 
 dag_runner executor_units::streamed_runner(const std::string& unit_key, const model_manifest& dag) {

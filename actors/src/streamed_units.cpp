@@ -30,11 +30,23 @@ streamed_units::prepare(const std::string& key, const model_manifest& dag) {
 
 caf::expected<std::vector<tensor_buffer>>
 streamed_units::run(torch_backend::streamed_model& unit, const std::vector<tensor_buffer>& inputs,
-                    const std::vector<uint32_t>& wanted) {
+                    const std::vector<uint32_t>& wanted, const std::function<bool()>& make_room) {
+  for (;;) {
+    auto out = attempt(unit, inputs, wanted);
+    if (out || code_of(out.error()) != ec::out_of_memory || !make_room()) {
+      ++(out ? totals_.runs : totals_.failed_runs);
+      return out;
+    }
+  }
+}
+
+caf::expected<std::vector<tensor_buffer>>
+streamed_units::attempt(torch_backend::streamed_model& unit,
+                        const std::vector<tensor_buffer>& inputs,
+                        const std::vector<uint32_t>& wanted) {
   tell_stream_of_device(*stream_, residency_);
   torch_backend::stream_stats st;
   auto out = stream_->run_outputs(unit, inputs, wanted, &st);
-  ++(out ? totals_.runs : totals_.failed_runs);
   totals_.blocks += st.blocks.size();
   uint32_t window = 0;
   for (const auto& b : st.blocks) {

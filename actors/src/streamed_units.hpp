@@ -40,10 +40,14 @@ public:
   /// what the run did. The stream hears of the device first
   /// (tell_stream_of_device): the manager reports level changes of all its
   /// bytes, cached ones included, so a change of leased bytes alone would
-  /// otherwise wait for the next one.
+  /// otherwise wait for the next one. An attempt refused for want of memory
+  /// is tried again for as long as `make_room` frees some; the run counts
+  /// once, as ok or failed by its last attempt, since that is what its
+  /// request is answered with.
   caf::expected<std::vector<tensor_buffer>> run(torch_backend::streamed_model& unit,
                                                 const std::vector<tensor_buffer>& inputs,
-                                                const std::vector<uint32_t>& wanted);
+                                                const std::vector<uint32_t>& wanted,
+                                                const std::function<bool()>& make_room);
 
   /// Forgets the prepared units whose key `unloaded` picks; true when any.
   bool forget(const std::function<bool(const std::string& key)>& unloaded);
@@ -55,6 +59,11 @@ public:
   stream_totals totals() const;
 
 private:
+  /// One attempt of `run`, its work added to the totals.
+  caf::expected<std::vector<tensor_buffer>> attempt(torch_backend::streamed_model& unit,
+                                                    const std::vector<tensor_buffer>& inputs,
+                                                    const std::vector<uint32_t>& wanted);
+
   std::shared_ptr<torch_backend::streaming_executor> stream_;
   residency::residency_manager& residency_;
   std::map<std::string, std::shared_ptr<torch_backend::streamed_model>> units_;

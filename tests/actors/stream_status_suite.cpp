@@ -134,7 +134,7 @@ TEST_SUITE("stream_status") {
       std::vector<tensor_buffer> in;
       for (const auto& p : infer_for(m, 1, seed).inputs)
         in.push_back(p.tensor);
-      auto out = units.run(**unit, in, wanted);
+      auto out = units.run(**unit, in, wanted, [] { return false; });
       REQUIRE_MESSAGE(out, test::why(out));
     }
     actors::executor_state st;
@@ -153,6 +153,57 @@ TEST_SUITE("stream_status") {
     CHECK(s.copies == c.copies);
     CHECK(s.bytes_copied == c.bytes_copied);
     CHECK(s.budget_bytes == (*stream)->budget_bytes());
+  }
+
+  TEST_CASE("a run refused for room, then served once room is made, counts as one run, not a "
+            "failure; one that finds no room counts one failure") {
+    const auto& zoo = small_zoo::get();
+    const auto& m = zoo.manifest("resnet18");
+    const auto& other = zoo.manifest("vit-tiny");
+    residency_rig rig{*zoo.store, parameter_bytes(m) / 2, load_mode::in_place};
+    auto stream = actors::start_node_stream({}, *rig.mgr, zoo.store->skeletons());
+    REQUIRE_MESSAGE(stream, test::why(stream));
+    actors::streamed_units units{*stream, *rig.mgr};
+    auto unit = units.prepare(model_ref(m), m);
+    REQUIRE_MESSAGE(unit, test::why(unit));
+    // Another user holds so much of the device that the stream's room is less
+    // than resnet18's largest block.
+    std::vector<residency::blob_ref> taken;
+    uint64_t bytes = 0;
+    auto room_left = (*stream)->budget_bytes() - largest_block_bytes(m) / 2;
+    for (const auto& b : residency::blob_refs_of(other))
+      if (bytes + b.bytes <= room_left) {
+        taken.push_back(b);
+        bytes += b.bytes;
+      }
+    REQUIRE(bytes + largest_block_bytes(m) > (*stream)->budget_bytes());
+    std::vector<uint32_t> wanted(m.outputs.size());
+    for (uint32_t i = 0; i < wanted.size(); ++i)
+      wanted[i] = i;
+    std::vector<tensor_buffer> in;
+    for (const auto& p : infer_for(m, 1, 0).inputs)
+      in.push_back(p.tensor);
+
+    auto held = rig.mgr->load(other.name, taken);
+    REQUIRE_MESSAGE(held, test::why(held));
+    int asked = 0;
+    auto out = units.run(**unit, in, wanted, [&] {
+      ++asked;
+      rig.mgr->unload(*held, true);
+      return true;
+    });
+    REQUIRE_MESSAGE(out, test::why(out));
+    CHECK(asked == 1);
+    CHECK(units.totals().runs == 1);
+    CHECK(units.totals().failed_runs == 0);
+
+    held = rig.mgr->load(other.name, taken);
+    REQUIRE_MESSAGE(held, test::why(held));
+    out = units.run(**unit, in, wanted, [] { return false; });
+    REQUIRE_FALSE(out);
+    CHECK(code_of(out.error()) == ec::out_of_memory);
+    CHECK(units.totals().runs == 1);
+    CHECK(units.totals().failed_runs == 1);
   }
 
   TEST_CASE("every stream figure of an executor's state reaches its status entry") {
