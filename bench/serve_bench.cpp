@@ -10,6 +10,7 @@
 #include "bench_store.hpp"
 #include "serve_cluster.hpp"
 #include "serve_load.hpp"
+#include "serve_sim.hpp"
 
 #include "tessera/core/error.hpp"
 #include "tessera/store/group_store.hpp"
@@ -32,20 +33,6 @@ namespace {
 // a probe meets fewer than 80% of its deadlines. Its capacity at a target is
 // the rate before the first probe that missed the target (0 when the first
 // did): the highest rate reached with every rate below it meeting the target.
-struct rate_sweep {
-  std::vector<std::pair<double, double>> points; ///< (offered rate, met fraction), in order
-  bool stopped = false;
-
-  double capacity(double target) const {
-    double cap = 0.0;
-    for (const auto& [rate, met] : points) {
-      if (met < target)
-        break;
-      cap = rate;
-    }
-    return cap;
-  }
-};
 
 // Samples both systems' device bytes while the probes run.
 class peak_sampler {
@@ -90,6 +77,11 @@ void print_probe(const probe_result& r) {
     codes += " " + code + " " + std::to_string(n);
   for (const auto& [model, n] : r.missed_by_model)
     missed += " " + model + " " + std::to_string(n);
+  if (auto t = tail_stages(r, 0.02); t.total_ms > 0.0)
+    std::printf("      slowest 2%% of ok answers: %.1f ms = queue %.1f + load %.1f + run %.1f + "
+                "the rest %.1f\n",
+                t.total_ms, t.queue_ms, t.load_ms, t.run_ms,
+                t.total_ms - t.queue_ms - t.load_ms - t.run_ms);
   if (r.added + r.moved + r.dropped > 0)
     std::printf("      placement: %llu replicas added, %llu units moved, %llu replicas dropped\n",
                 static_cast<unsigned long long>(r.added), static_cast<unsigned long long>(r.moved),
@@ -140,6 +132,14 @@ void draw_curve(const std::string& dir, const std::string& csv,
     std::fprintf(stderr, "note: gnuplot failed on %s; the CSV is written\n", script.c_str());
   else
     std::printf("plot: %s/serve-curve.png\n", dir.c_str());
+}
+
+// A sweep probe's length at `rate`: at least 200 requests (up to 40 s), so
+// that 95% is told from 93%; 4 s with --quick.
+double probe_span_s(double rate, bool quick) {
+  if (quick)
+    return 4.0;
+  return rate <= 0.0 ? 15.0 : std::max(15.0, std::min(40.0, 200.0 / rate));
 }
 
 } // namespace
@@ -195,6 +195,7 @@ int run_serve_bench(const bench_options& opts) {
       {"reuse_order", [](node_config& c) { c.queue_order = "edf"; }},
       {"fusion", [](node_config& c) { c.fusion = false; }},
       {"placement", [](node_config& c) { c.placement = "any_idle"; }},
+      {"streaming", [](node_config& c) { c.streaming = false; }},
   };
   std::vector<serve_cluster> ablated;
   if (opts.ablations)
@@ -241,7 +242,7 @@ int run_serve_bench(const bench_options& opts) {
     std::printf("  %-18s tessera %7.2f  whole_model %7.2f\n", w.models[i].name.c_str(),
                 (*t_service)[i], (*w_service)[i]);
   }
-  const double span = opts.quick ? 4.0 : 15.0;
+  const double span = probe_span_s(0.0, opts.quick);
   w.shuffle_s = span / 2.0;
   std::printf("rate sweep: %.0f s per probe, popularity reshuffled every %.1f s, systems alternate "
               "at each rate\n",
@@ -260,7 +261,8 @@ int run_serve_bench(const bench_options& opts) {
   // From a tenth of two single-executor workers' rate at the mean service
   // time, up by 1.4x (1.8x with --quick), both systems at each rate in turn.
   const double step = opts.quick ? 1.8 : 1.4;
-  double rate = 0.1 * 2.0 * 1000.0 / mean_service;
+  const double first_rate = 0.1 * 2.0 * 1000.0 / mean_service;
+  double rate = first_rate;
   auto all_stopped = [&] {
     for (size_t k = 0; k < clusters.size(); ++k)
       if (!sweep[k].stopped)
@@ -271,9 +273,7 @@ int run_serve_bench(const bench_options& opts) {
     for (size_t k = 0; k < clusters.size(); ++k) {
       if (sweep[k].stopped)
         continue;
-      // At least 200 requests (up to 40 s), so that 95% is told from 93%.
-      double probe_s = opts.quick ? span : std::max(span, std::min(40.0, 200.0 / rate));
-      auto r = run_probe(*clusters[k], w, rate, probe_s, 100 + level);
+      auto r = run_probe(*clusters[k], w, rate, probe_span_s(rate, opts.quick), 100 + level);
       if (!r)
         return fail(r.error());
       r->phase = "sweep";
@@ -318,6 +318,29 @@ int run_serve_bench(const bench_options& opts) {
     at[k] = *r;
     probes.push_back(std::move(*r));
   }
+  // The simulated twin on the same probes, calibrated from Tessera's cluster
+  // as `tessera sim --validate` is (docs/benchmarks.md, "The simulator").
+  sim_calibration cal;
+  cal.service_ms = *t_service;
+  cal.budget_bytes = budget;
+  if (tc->load_seconds() > 0.0 && tc->loaded_bytes() > 0.0)
+    cal.load_mb_per_s = tc->loaded_bytes() / tc->load_seconds() / 1e6;
+  if (frame_item.size() == family.size()) {
+    auto pass = isolated_frame_ms(*tc, w.models, frame_item, 5);
+    if (!pass)
+      return fail(pass.error());
+    cal.frame_pass_ms = *pass;
+  }
+  auto simulated = simulated_sweep(w, cal, first_rate, step, 14, probe_span_s, opts.quick);
+  if (!simulated)
+    return fail(simulated.error());
+  double s_cap = simulated->capacity(0.95);
+  std::printf("simulated (tessera sim's virtual cluster on the same probes; calibrated: service "
+              "times as measured, load %.0f MB/s as the workers loaded, frame pass %.1f ms):\n ",
+              cal.load_mb_per_s, cal.frame_pass_ms);
+  for (const auto& [r, met] : simulated->points)
+    std::printf(" %.1f:%.3f", r, met);
+  std::printf("\n  capacity at 95%%: simulated %.1f req/s, real %.1f req/s\n", s_cap, t_cap);
   auto per_request = [](const probe_result& r) {
     return r.sent == 0 ? 0.0 : r.loaded_bytes / static_cast<double>(r.sent);
   };
@@ -374,6 +397,8 @@ int run_serve_bench(const bench_options& opts) {
   report.metric("peak_device_bytes_over_budget",
                 static_cast<double>(std::max(peaks.peak_a(), peaks.peak_b())) /
                     static_cast<double>(budget));
+  report.metric("sim_capacity_rps", s_cap);
+  report.metric("sim_capacity_error", t_cap > 0.0 ? std::fabs(s_cap - t_cap) / t_cap : 0.0);
   report.finish(opts);
   return 0;
 }

@@ -58,16 +58,30 @@ uint64_t serve_cluster::max_device_bytes() const {
   return most;
 }
 
-double serve_cluster::loaded_bytes() const {
-  static const std::string series = "tessera_model_load_bytes_total{";
+namespace {
+
+// The sum over the workers' metrics of the series `series` (its name and
+// the opening brace) whose labels contain `label` (empty: any).
+double metric_sum(const std::vector<std::unique_ptr<actors::node>>& workers,
+                  const std::string& series, const std::string& label) {
   double total = 0.0;
   for (const auto& w : workers) {
     std::istringstream text{w->metrics_text()};
     for (std::string line; std::getline(text, line);)
-      if (line.rfind(series, 0) == 0 && line.find("sharing=\"unshared\"") != std::string::npos)
+      if (line.rfind(series, 0) == 0 && line.find(label) != std::string::npos)
         total += std::stod(line.substr(line.rfind(' ') + 1));
   }
   return total;
+}
+
+} // namespace
+
+double serve_cluster::loaded_bytes() const {
+  return metric_sum(workers, "tessera_model_load_bytes_total{", "sharing=\"unshared\"");
+}
+
+double serve_cluster::load_seconds() const {
+  return metric_sum(workers, "tessera_model_load_duration_seconds_sum{", "");
 }
 
 actors::placement_status serve_cluster::placement() const {
@@ -215,6 +229,36 @@ isolated_service_ms(const serve_cluster& c, const std::vector<model_manifest>& m
     out.push_back(median(ms));
   }
   return out;
+}
+
+caf::expected<double> isolated_frame_ms(const serve_cluster& c,
+                                        const std::vector<model_manifest>& models,
+                                        const std::vector<size_t>& members, int n) {
+  zmq::context_t ctx{1};
+  auto cl = transport::client::connect(ctx, c.entries.front());
+  if (!cl)
+    return cl.error();
+  std::vector<double> ms;
+  for (int i = 0; i <= n; ++i) {
+    auto t0 = clock_type::now();
+    std::vector<std::string> ids;
+    for (auto m : members) {
+      auto id = cl->send({"", image_request(models[m], i + 200)}, std::chrono::seconds(5));
+      if (!id)
+        return id.error();
+      ids.push_back(*id);
+    }
+    for (size_t k = 0; k < ids.size(); ++k) {
+      auto got = cl->receive(std::chrono::seconds(60));
+      if (!got)
+        return wrap(got.error(), c.label + ", a frame");
+      if (!got->value)
+        return wrap(got->value.error(), c.label + ", a frame");
+    }
+    if (i > 0) // the first loads the members
+      ms.push_back(std::chrono::duration<double, std::milli>(clock_type::now() - t0).count());
+  }
+  return median(ms);
 }
 
 caf::error define_group(const serve_cluster& c, const std::string& name,

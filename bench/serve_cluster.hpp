@@ -53,6 +53,10 @@ struct serve_cluster {
   /// from their metrics.
   double loaded_bytes() const;
 
+  /// Seconds the workers' executors spent loading models (reading what they
+  /// lacked, then binding), from their metrics.
+  double load_seconds() const;
+
   /// The coordinator's placement counts so far (none without a coordinator).
   actors::placement_status placement() const;
 };
@@ -86,6 +90,13 @@ isolated_service_ms(const serve_cluster& c, const std::vector<model_manifest>& m
 /// ec::unsupported when /usr/bin/python3 lacks torch, zmq or msgpack.
 caf::expected<serve_cluster> start_python_servers(const std::string& store_path,
                                                   uint64_t budget_bytes);
+
+/// The time from sending one frame to each member of `members` (indices
+/// into `models`) at once until the last answer: median of `n`, after one
+/// that loads them.
+caf::expected<double> isolated_frame_ms(const serve_cluster& c,
+                                        const std::vector<model_manifest>& models,
+                                        const std::vector<size_t>& members, int n);
 
 /// Defines fused group `name` of `members` through the coordinator, as `tessera fuse` does.
 caf::error define_group(const serve_cluster& c, const std::string& name,

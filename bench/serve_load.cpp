@@ -27,16 +27,25 @@ std::vector<double> zipf_weights(size_t n) {
 
 } // namespace
 
-caf::expected<probe_result> run_probe(const serve_cluster& c, const serve_workload& w,
-                                      double request_rate, double span_s, uint64_t seed) {
-  zmq::context_t ctx{1};
-  std::vector<transport::client> clients;
-  for (const auto& e : c.entries) {
-    auto cl = transport::client::connect(ctx, e);
-    if (!cl)
-      return cl.error();
-    clients.push_back(std::move(*cl));
+answer_stages tail_stages(const probe_result& r, double fraction) {
+  answer_stages out;
+  if (r.ok_stages.empty())
+    return out;
+  auto sorted = r.ok_stages;
+  std::sort(sorted.begin(), sorted.end(),
+            [](const answer_stages& a, const answer_stages& b) { return a.total_ms > b.total_ms; });
+  auto n = std::max<size_t>(1, static_cast<size_t>(fraction * static_cast<double>(sorted.size())));
+  for (size_t i = 0; i < n; ++i) {
+    out.total_ms += sorted[i].total_ms / static_cast<double>(n);
+    out.queue_ms += sorted[i].queue_ms / static_cast<double>(n);
+    out.load_ms += sorted[i].load_ms / static_cast<double>(n);
+    out.run_ms += sorted[i].run_ms / static_cast<double>(n);
   }
+  return out;
+}
+
+std::vector<planned_arrival> plan_arrivals(const serve_workload& w, double request_rate,
+                                           double span_s, uint64_t seed) {
   std::mt19937_64 rng{seed};
   // Arrivals of items at a rate that makes the requests come at
   // `request_rate`, for the current ranks (a frame item at the top rank
@@ -50,6 +59,41 @@ caf::expected<probe_result> run_probe(const serve_cluster& c, const serve_worklo
   std::vector<size_t> by_rank(w.items.size());
   std::iota(by_rank.begin(), by_rank.end(), size_t{0});
   int64_t epoch = -1;
+  std::vector<planned_arrival> out;
+  for (double t = 0.0; t < 1000.0 * span_s;) {
+    auto e = static_cast<int64_t>(t / (1000.0 * w.shuffle_s));
+    if (e != epoch) {
+      epoch = e;
+      std::mt19937_64 shuffle{seed * 1000003u + static_cast<uint64_t>(e)};
+      std::shuffle(by_rank.begin(), by_rank.end(), shuffle);
+      double per_item = 0.0, total = 0.0;
+      for (size_t k = 0; k < by_rank.size(); ++k) {
+        per_item += weights[k] * static_cast<double>(w.items[by_rank[k]].size());
+        total += weights[k];
+      }
+      mean_gap_ms = 1000.0 * (per_item / total) / request_rate;
+    }
+    planned_arrival a;
+    a.at_ms = t;
+    a.item = by_rank[rank(rng)];
+    for (auto m : w.items[a.item])
+      a.deadline_ms.push_back(std::max(1.0, std::floor(factor(rng) * w.service_ms[m])));
+    out.push_back(std::move(a));
+    t += mean_gap_ms * gap(rng);
+  }
+  return out;
+}
+
+caf::expected<probe_result> run_probe(const serve_cluster& c, const serve_workload& w,
+                                      double request_rate, double span_s, uint64_t seed) {
+  zmq::context_t ctx{1};
+  std::vector<transport::client> clients;
+  for (const auto& e : c.entries) {
+    auto cl = transport::client::connect(ctx, e);
+    if (!cl)
+      return cl.error();
+    clients.push_back(std::move(*cl));
+  }
   struct sent_request {
     clock_type::time_point at;
     double deadline_ms = 0.0;
@@ -72,6 +116,13 @@ caf::expected<probe_result> run_probe(const serve_cluster& c, const serve_worklo
       ++r.missed_by_model[w.models[i->second.model].name];
     if (got->value) {
       r.ok_ms.push_back(ms);
+      answer_stages st{ms};
+      if (auto* inf = std::get_if<transport::infer_response>(&*got->value)) {
+        st.queue_ms = transport::number_parameter(inf->parameters, "queue_ms");
+        st.load_ms = transport::number_parameter(inf->parameters, "load_ms");
+        st.run_ms = transport::number_parameter(inf->parameters, "run_ms");
+      }
+      r.ok_stages.push_back(st);
       ++(met ? r.met : r.late_ok);
     } else {
       ++r.errors;
@@ -92,41 +143,27 @@ caf::expected<probe_result> run_probe(const serve_cluster& c, const serve_worklo
         take(got);
   };
 
+  auto plan = plan_arrivals(w, request_rate, span_s, seed);
   auto start = clock_type::now();
-  auto end = start + std::chrono::duration_cast<clock_type::duration>(
-                         std::chrono::duration<double>(span_s));
-  auto next = start;
-  uint64_t k = 0;
-  while (clock_type::now() < end) {
-    if (!until_next_send(next, drain))
-      continue;
-    auto now = clock_type::now();
-    auto e = static_cast<int64_t>(ms_between(start, now) / (1000.0 * w.shuffle_s));
-    if (e != epoch) {
-      epoch = e;
-      std::mt19937_64 shuffle{seed * 1000003u + static_cast<uint64_t>(e)};
-      std::shuffle(by_rank.begin(), by_rank.end(), shuffle);
-      double per_item = 0.0, total = 0.0;
-      for (size_t k = 0; k < by_rank.size(); ++k) {
-        per_item += weights[k] * static_cast<double>(w.items[by_rank[k]].size());
-        total += weights[k];
-      }
-      mean_gap_ms = 1000.0 * (per_item / total) / request_rate;
+  uint64_t frame = 0; // the members of a frame item get the same bytes
+  for (const auto& arrival : plan) {
+    auto next = start + std::chrono::duration_cast<clock_type::duration>(
+                            std::chrono::duration<double, std::milli>(arrival.at_ms));
+    while (!until_next_send(next, drain)) {
+      // replies are taken until it is time
     }
-    const auto& item = w.items[by_rank[rank(rng)]];
-    uint64_t frame = ++k; // the members of a frame item get the same bytes
-    for (auto m : item) {
+    ++frame;
+    const auto& item = w.items[arrival.item];
+    for (size_t k = 0; k < item.size(); ++k) {
+      auto m = item[k];
       auto req = image_request(w.models[m], frame);
-      double deadline = std::max(1.0, std::floor(factor(rng) * w.service_ms[m]));
-      req.deadline_ms = static_cast<int64_t>(deadline);
+      req.deadline_ms = static_cast<int64_t>(arrival.deadline_ms[k]);
       auto id = clients[c.entry_of(m)].send({"", std::move(req)}, std::chrono::seconds(5));
       if (!id)
         return id.error();
-      out[*id] = {clock_type::now(), deadline, m};
+      out[*id] = {clock_type::now(), arrival.deadline_ms[k], m};
       ++r.sent;
     }
-    next += std::chrono::duration_cast<clock_type::duration>(
-        std::chrono::duration<double, std::milli>(mean_gap_ms * gap(rng)));
     drain(std::chrono::milliseconds(0));
   }
   r.offered_rps = static_cast<double>(r.sent) / span_s;

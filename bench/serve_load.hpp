@@ -25,6 +25,15 @@ struct serve_workload {
   double shuffle_s = 10.0; ///< the popularity ranks change this often
 };
 
+/// Where an ok answer's time went, as the serving node reported it (the
+/// infer reply's queue_ms, load_ms and run_ms parameters; 0 where absent).
+struct answer_stages {
+  double total_ms = 0.0; ///< as the client saw it
+  double queue_ms = 0.0;
+  double load_ms = 0.0;
+  double run_ms = 0.0;
+};
+
 struct probe_result {
   std::string system;
   std::string phase;        ///< "sweep", "at_0.7"
@@ -38,6 +47,7 @@ struct probe_result {
   std::map<std::string, uint64_t> missed_by_model; ///< requests not met, by model
   uint64_t lost = 0;                           ///< no answer 10 s after the probe
   std::vector<double> ok_ms;                   ///< latency of every ok answer
+  std::vector<answer_stages> ok_stages;        ///< the same answers, by stage
   double loaded_bytes = 0.0;                   ///< parameter bytes the workers read for it
   /// Placement changes during the probe: replicas added, units moved, replicas dropped.
   uint64_t added = 0, moved = 0, dropped = 0;
@@ -46,6 +56,43 @@ struct probe_result {
     return sent == 0 ? 0.0 : static_cast<double>(met) / static_cast<double>(sent);
   }
 };
+
+/// A system's probes, rate by rate, and its capacity at a target.
+struct rate_sweep {
+  std::vector<std::pair<double, double>> points; ///< (offered rate, met fraction), in order
+  bool stopped = false;
+
+  double capacity(double target) const {
+    double cap = 0.0;
+    for (const auto& [rate, met] : points) {
+      if (met < target)
+        break;
+      cap = rate;
+    }
+    return cap;
+  }
+};
+
+/// One arrival of a probe: an item, its time from the probe's start, and the
+/// deadline of each of its members' requests (in the item's order).
+struct planned_arrival {
+  double at_ms = 0.0;
+  size_t item = 0;
+  std::vector<double> deadline_ms;
+};
+
+/// The arrivals of a probe of `w` at `request_rate` requests per second for
+/// `span_s` seconds from `seed`: Poisson gaps, Zipf(1.0) ranks reshuffled
+/// every `w.shuffle_s` (from the probe's seed), the rate of items set per
+/// epoch so that requests come at `request_rate`, deadlines 3-8 times each
+/// member's service time. The real probe sends these, and the simulator runs
+/// them, so both see the same requests.
+std::vector<planned_arrival> plan_arrivals(const serve_workload& w, double request_rate,
+                                           double span_s, uint64_t seed);
+
+/// The mean stages of the slowest `fraction` of a probe's ok answers (at
+/// least one answer); all zero when there is none.
+answer_stages tail_stages(const probe_result& r, double fraction);
 
 /// Offers `w` to `c` at `request_rate` requests per second for `span_s`
 /// seconds, then waits for the answers.

@@ -10,9 +10,14 @@ namespace tessera::actors {
 caf::error executor_units::check_holdable(const std::string& what, uint64_t bytes) const {
   if (bytes <= device_budget())
     return {};
-  return make_error(ec::out_of_memory, what + " needs " + std::to_string(bytes) +
-                                           " bytes resident, more than the device budget of " +
-                                           std::to_string(device_budget()) + " bytes");
+  return make_error(ec::out_of_memory,
+                    what + " needs " + std::to_string(bytes) +
+                        " bytes resident, more than the device budget of " +
+                        std::to_string(device_budget()) + " bytes" +
+                        (streams->available() ? ""
+                                              : "; this node does not stream units block by block "
+                                                "(its device tier cannot, or its key streaming is "
+                                                "false)"));
 }
 
 bool executor_units::swap_out_one() {

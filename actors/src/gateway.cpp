@@ -38,17 +38,6 @@ double ms_since(steady_time t) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
 }
 
-double number_parameter(const transport::parameter_map& params, const char* key) {
-  auto i = params.find(key);
-  if (i == params.end())
-    return 0.0;
-  if (auto* d = std::get_if<double>(&i->second))
-    return *d;
-  if (auto* n = std::get_if<int64_t>(&i->second))
-    return static_cast<double>(*n);
-  return 0.0;
-}
-
 // What request_metrics needs from a reply: its code, and an inference's stages.
 void log_answer(request_log* log, const in_flight& p, const caf::error& err) {
   if (log == nullptr)
@@ -69,9 +58,10 @@ void record_answer(gateway_counters& counters, const in_flight& p,
     counters.requests.record_deadline(static_cast<bool>(body) || code_of(body.error()) != ec::deadline_exceeded);
   if (body)
     if (auto* r = std::get_if<transport::infer_response>(&*body))
-      counters.requests.record_stages(p.model, number_parameter(r->parameters, "queue_ms"),
-                                      number_parameter(r->parameters, "load_ms"),
-                                      number_parameter(r->parameters, "run_ms"));
+      counters.requests.record_stages(p.model,
+                                      transport::number_parameter(r->parameters, "queue_ms"),
+                                      transport::number_parameter(r->parameters, "load_ms"),
+                                      transport::number_parameter(r->parameters, "run_ms"));
 }
 
 // The model a request names, for its label (empty for operations without one).
@@ -287,8 +277,9 @@ caf::expected<std::unique_ptr<gateway>> gateway::start(caf::actor_system& sys, z
         leave_uplink(p->second);
         if (r.body)
           if (auto* done = std::get_if<transport::infer_response>(&*r.body))
-            uplink.served(p->second.model, number_parameter(done->parameters, "load_ms") +
-                                               number_parameter(done->parameters, "run_ms"));
+            uplink.served(p->second.model,
+                          transport::number_parameter(done->parameters, "load_ms") +
+                              transport::number_parameter(done->parameters, "run_ms"));
         if (r.body)
           sent(p->second.id, router_ptr->reply(p->second.from, p->second.id, *r.body,
                                                advice_for(p->second.from)));

@@ -156,8 +156,9 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg, zmq::co
   if (threads == 0 && *executors > 1)
     threads = std::max(1u, std::thread::hardware_concurrency() / *executors);
   // One stream for all executors, so concurrent streams split one budget. A
-  // tier that cannot stream leaves it null: oversized units are then refused.
-  if (!make_backend && !whole && *executors > 0) {
+  // tier that cannot stream, or a node whose streaming key is off, leaves it
+  // null: oversized units are then refused.
+  if (!make_backend && !whole && cfg.streaming && *executors > 0) {
     torch_backend::torch_options opts;
     opts.device = cfg.device;
     opts.params_on_device = tier->on_device;

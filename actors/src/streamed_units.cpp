@@ -18,9 +18,10 @@ streamed_units::prepare(const std::string& key, const model_manifest& dag) {
   if (auto i = units_.find(key); i != units_.end())
     return i->second;
   if (stream_ == nullptr)
-    return make_error(ec::unsupported, "\"" + dag.name +
-                                           "\" does not fit the device budget, and this node's "
-                                           "device tier cannot stream it block by block");
+    return make_error(ec::unsupported,
+                      "\"" + dag.name +
+                          "\" does not fit the device budget, and this node does not stream units "
+                          "block by block (its device tier cannot, or its key streaming is false)");
   auto unit = stream_->prepare(dag);
   if (!unit)
     return unit.error();

@@ -256,6 +256,15 @@ const std::vector<entry>& entries() {
          return {};
        },
        [](const node_config& c) { return std::string{c.fusion ? "true" : "false"}; }},
+      {"streaming", "run units larger than the device budget block by block; false refuses them",
+       [](node_config& c, const std::string& v) -> caf::error {
+         auto x = parse_bool("streaming", v);
+         if (!x)
+           return x.error();
+         c.streaming = *x;
+         return {};
+       },
+       [](const node_config& c) { return std::string{c.streaming ? "true" : "false"}; }},
       {"whole_model_dir", "whole-model serving's files, NAME-vVERSION.pt; empty: STORE/whole",
        [](node_config& c, const std::string& v) -> caf::error {
          c.whole_model_dir = v;

@@ -175,6 +175,25 @@ TEST_SUITE("stream") {
     CHECK(sn.sampler.finish() <= cfg.device_budget_bytes);
   }
 
+  TEST_CASE("with the node key streaming off, a model larger than the budget is refused as "
+            "out_of_memory, naming the key; one that fits is served") {
+    const auto& zoo = small_zoo::get();
+    const auto& big = zoo.manifest("resnet18");
+    const auto& small = zoo.manifest("mobilenetv2");
+    auto cfg = node_config_for(zoo);
+    cfg.device_budget_bytes = parameter_bytes(big) - 1;
+    REQUIRE(parameter_bytes(small) < cfg.device_budget_bytes);
+    cfg.streaming = false;
+    sampled_node sn{cfg};
+    auto r = sn.cl->call_as<infer_response>({"", infer_for(big, 1, 1)}, reply_timeout);
+    REQUIRE_FALSE(r);
+    CHECK(code_of(r.error()) == ec::out_of_memory);
+    CHECK(describe(r.error()).find("streaming is false") != std::string::npos);
+    check_served(*sn.cl, {infer_for(small, 1, 2)}, load_mode::in_place);
+    CHECK(sn.sampler.finish() <= cfg.device_budget_bytes);
+    CHECK(stream_totals_of(*sn.node).runs == 0);
+  }
+
   TEST_CASE(
       "a fused group larger than the budget streams one pass, equal to its members run alone") {
     // A store of this case's own: a group definition changes what executors load.

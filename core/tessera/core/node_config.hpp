@@ -96,6 +96,10 @@ struct node_config {
   /// Serve the store's fused groups (false: every model runs on its own,
   /// whatever groups the store defines, and auto_fuse is off).
   bool fusion = true;
+  /// Run units larger than the device budget block by block (false: such a
+  /// unit is refused with `out_of_memory`, as a device tier that cannot stream
+  /// refuses it; docs/swapping.md).
+  bool streaming = true;
   /// Whole-model serving's files (NAME-vVERSION.pt); empty: STORE/whole.
   std::string whole_model_dir;
   /// Rows one dynamic batch may hold (1, the default: no batching). Batched

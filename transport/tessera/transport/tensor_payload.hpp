@@ -31,4 +31,17 @@ using parameter_value = std::variant<bool, int64_t, double, std::string>;
 /// Free-form options of a request or response, passed through to the handler.
 using parameter_map = std::map<std::string, parameter_value>;
 
+/// The number `key` holds in `params` (an integer or a float), 0 where it is
+/// absent or not a number: as the timings of an infer reply are read.
+inline double number_parameter(const parameter_map& params, const char* key) {
+  auto i = params.find(key);
+  if (i == params.end())
+    return 0.0;
+  if (auto* d = std::get_if<double>(&i->second))
+    return *d;
+  if (auto* n = std::get_if<int64_t>(&i->second))
+    return static_cast<double>(*n);
+  return 0.0;
+}
+
 } // namespace tessera::transport
