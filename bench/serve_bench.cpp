@@ -258,6 +258,7 @@ int run_serve_bench(const bench_options& opts) {
   for (auto& c : ablated)
     clusters.push_back(&c);
   std::vector<rate_sweep> sweep(clusters.size());
+  std::vector<double> cpu_factor; // by Tessera's probe
   // From a tenth of two single-executor workers' rate at the mean service
   // time, up by 1.4x (1.8x with --quick), both systems at each rate in turn.
   const double step = opts.quick ? 1.8 : 1.4;
@@ -279,6 +280,8 @@ int run_serve_bench(const bench_options& opts) {
       r->phase = "sweep";
       print_probe(*r);
       sweep[k].points.emplace_back(rate, r->met_fraction());
+      if (k == 0) // Tessera's CPU per unit of executor time, for the simulated twin
+        cpu_factor.push_back(r->executor_run_ms > 0.0 ? r->cpu_ms / r->executor_run_ms : 1.0);
       sweep[k].stopped = r->met_fraction() < 0.8;
       probes.push_back(std::move(*r));
     }
@@ -319,28 +322,56 @@ int run_serve_bench(const bench_options& opts) {
     probes.push_back(std::move(*r));
   }
   // The simulated twin on the same probes, calibrated from Tessera's cluster
-  // as `tessera sim --validate` is (docs/benchmarks.md, "The simulator").
-  sim_calibration cal;
-  cal.service_ms = *t_service;
-  cal.budget_bytes = budget;
+  // (docs/benchmarks.md, "The simulated twin").
+  sim_calibration idle;
+  idle.service_ms = *t_service;
+  idle.budget_bytes = budget;
   if (tc->load_seconds() > 0.0 && tc->loaded_bytes() > 0.0)
-    cal.load_mb_per_s = tc->loaded_bytes() / tc->load_seconds() / 1e6;
+    idle.load_mb_per_s = tc->loaded_bytes() / tc->load_seconds() / 1e6;
   if (frame_item.size() == family.size()) {
     auto pass = isolated_frame_ms(*tc, w.models, frame_item, 5);
     if (!pass)
       return fail(pass.error());
-    cal.frame_pass_ms = *pass;
+    idle.frame_pass_ms = *pass;
   }
-  auto simulated = simulated_sweep(w, cal, first_rate, step, 14, probe_span_s, opts.quick);
-  if (!simulated)
-    return fail(simulated.error());
-  double s_cap = simulated->capacity(0.95);
-  std::printf("simulated (tessera sim's virtual cluster on the same probes; calibrated: service "
-              "times as measured, load %.0f MB/s as the workers loaded, frame pass %.1f ms):\n ",
-              cal.load_mb_per_s, cal.frame_pass_ms);
-  for (const auto& [r, met] : simulated->points)
-    std::printf(" %.1f:%.3f", r, met);
-  std::printf("\n  capacity at 95%%: simulated %.1f req/s, real %.1f req/s\n", s_cap, t_cap);
+  // The CPU the whole process spent per unit of executor run time, at
+  // Tessera's capacity probe (the last before the first under 95%): the
+  // nodes' other threads and the client share the cores the executors run on.
+  size_t at_cap = 0;
+  while (at_cap + 1 < sweep[0].points.size() && sweep[0].points[at_cap + 1].second >= 0.95)
+    ++at_cap;
+  double factor = at_cap < cpu_factor.size() ? std::max(1.0, cpu_factor[at_cap]) : 1.0;
+  auto busy = idle;
+  for (auto& ms : busy.service_ms)
+    ms *= factor;
+  busy.frame_pass_ms *= factor;
+  std::printf("simulated (tessera sim's virtual cluster on the same probes; load %.0f MB/s as the "
+              "workers loaded; CPU per executor ms at capacity %.2f):\n",
+              idle.load_mb_per_s, factor);
+  std::printf("  %-18s %12s %12s\n", "service, ms", "idle", "CPU");
+  for (size_t i = 0; i < w.models.size(); ++i)
+    std::printf("  %-18s %12.1f %12.1f\n", w.models[i].name.c_str(), idle.service_ms[i],
+                busy.service_ms[i]);
+  std::printf("  %-18s %12.1f %12.1f\n", "a frame's pass", idle.frame_pass_ms, busy.frame_pass_ms);
+  double s_cap[2] = {0.0, 0.0}, s_cross[2] = {0.0, 0.0};
+  for (int k = 0; k < 2; ++k) {
+    auto simulated =
+        simulated_sweep(w, k == 0 ? idle : busy, first_rate, step, 14, probe_span_s, opts.quick);
+    if (!simulated)
+      return fail(simulated.error());
+    s_cap[k] = simulated->capacity(0.95);
+    s_cross[k] = simulated->crossing(0.95);
+    std::printf("  calibrated with %s:",
+                k == 0 ? "service times on idle nodes" : "CPU per request");
+    for (const auto& [r, met] : simulated->points)
+      std::printf(" %.1f:%.3f", r, met);
+    std::printf("\n    capacity at 95%%: %.1f req/s (crossing %.1f)\n", s_cap[k], s_cross[k]);
+  }
+  double t_cross = sweep[0].crossing(0.95);
+  std::printf("  real: capacity at 95%% %.1f req/s (crossing %.1f)\n", t_cap, t_cross);
+  auto error = [&](double simulated) {
+    return t_cross > 0.0 ? std::fabs(simulated - t_cross) / t_cross : 0.0;
+  };
   auto per_request = [](const probe_result& r) {
     return r.sent == 0 ? 0.0 : r.loaded_bytes / static_cast<double>(r.sent);
   };
@@ -397,8 +428,12 @@ int run_serve_bench(const bench_options& opts) {
   report.metric("peak_device_bytes_over_budget",
                 static_cast<double>(std::max(peaks.peak_a(), peaks.peak_b())) /
                     static_cast<double>(budget));
-  report.metric("sim_capacity_rps", s_cap);
-  report.metric("sim_capacity_error", t_cap > 0.0 ? std::fabs(s_cap - t_cap) / t_cap : 0.0);
+  report.metric("sim_capacity_rps", s_cross[1]);
+  report.metric("sim_capacity_error", error(s_cross[1]));
+  report.metric("sim_capacity_error_idle_calibration", error(s_cross[0]));
+  report.metric("sim_cpu_per_executor_ms", factor);
+  report.metric("sim_capacity_error_by_steps",
+                t_cap > 0.0 ? std::fabs(s_cap[1] - t_cap) / t_cap : 0.0);
   report.finish(opts);
   return 0;
 }

@@ -80,6 +80,10 @@ double serve_cluster::loaded_bytes() const {
   return metric_sum(workers, "tessera_model_load_bytes_total{", "sharing=\"unshared\"");
 }
 
+double serve_cluster::run_seconds() const {
+  return metric_sum(workers, "tessera_infer_stage_seconds_sum{", "stage=\"run\"");
+}
+
 double serve_cluster::load_seconds() const {
   return metric_sum(workers, "tessera_model_load_duration_seconds_sum{", "");
 }

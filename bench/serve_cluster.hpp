@@ -57,6 +57,9 @@ struct serve_cluster {
   /// lacked, then binding), from their metrics.
   double load_seconds() const;
 
+  /// Seconds the workers' executors spent running requests, from their metrics.
+  double run_seconds() const;
+
   /// The coordinator's placement counts so far (none without a coordinator).
   actors::placement_status placement() const;
 };

@@ -12,6 +12,8 @@
 #include <random>
 #include <thread>
 
+#include <sys/resource.h>
+
 namespace tessera::bench {
 
 namespace {
@@ -23,6 +25,16 @@ std::vector<double> zipf_weights(size_t n) {
   for (size_t k = 0; k < n; ++k)
     w[k] = 1.0 / static_cast<double>(k + 1);
   return w;
+}
+
+// User and system CPU time of this process so far.
+double process_cpu_ms() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  auto ms = [](const timeval& t) {
+    return 1000.0 * static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1000.0;
+  };
+  return ms(u.ru_utime) + ms(u.ru_stime);
 }
 
 } // namespace
@@ -104,6 +116,8 @@ caf::expected<probe_result> run_probe(const serve_cluster& c, const serve_worklo
   r.system = c.label;
   r.span_s = span_s;
   double loaded_before = c.loaded_bytes();
+  double run_before = c.run_seconds();
+  double cpu_before = process_cpu_ms();
   auto placed_before = c.placement();
   auto take = [&](caf::expected<transport::decoded<transport::response_body>>& got) {
     auto now = clock_type::now();
@@ -176,6 +190,8 @@ caf::expected<probe_result> run_probe(const serve_cluster& c, const serve_worklo
   for (const auto& [id, s] : out)
     ++r.missed_by_model[w.models[s.model].name];
   r.loaded_bytes = c.loaded_bytes() - loaded_before;
+  r.cpu_ms = process_cpu_ms() - cpu_before;
+  r.executor_run_ms = 1000.0 * (c.run_seconds() - run_before);
   auto placed_after = c.placement();
   r.added = placed_after.added - placed_before.added;
   r.moved = placed_after.moved - placed_before.moved;

@@ -49,6 +49,10 @@ struct probe_result {
   std::vector<double> ok_ms;                   ///< latency of every ok answer
   std::vector<answer_stages> ok_stages;        ///< the same answers, by stage
   double loaded_bytes = 0.0;                   ///< parameter bytes the workers read for it
+  /// CPU time this process spent during the probe (every node, the client),
+  /// and the time the workers' executors spent running its requests.
+  double cpu_ms = 0.0;
+  double executor_run_ms = 0.0;
   /// Placement changes during the probe: replicas added, units moved, replicas dropped.
   uint64_t added = 0, moved = 0, dropped = 0;
 
@@ -70,6 +74,23 @@ struct rate_sweep {
       cap = rate;
     }
     return cap;
+  }
+
+  /// Where the met fraction crosses `target`, interpolated linearly between
+  /// the capacity's probe and the first probe below target (the capacity
+  /// itself where no probe fell below; 0 where the first did). Finer than
+  /// the sweep's steps, for comparing two curves of the same probes.
+  double crossing(double target) const {
+    for (size_t i = 0; i < points.size(); ++i) {
+      if (points[i].second >= target)
+        continue;
+      if (i == 0)
+        return 0.0;
+      const auto& [r0, m0] = points[i - 1];
+      const auto& [r1, m1] = points[i];
+      return r0 + (r1 - r0) * (m0 - target) / (m0 - m1);
+    }
+    return points.empty() ? 0.0 : points.back().first;
   }
 };
 

@@ -129,7 +129,9 @@ executor_units::run_pass(const fused_plan& plan, const dag_runner& run_dag, cons
 caf::expected<named_outputs> executor_units::run_group_job(const group_definition& def,
                                                            const infer_job& job, infer_outcome& r,
                                                            steady_time& loaded_at) {
-  auto g = ensure_group(def, nullptr);
+  load_outcome lo;
+  auto g = ensure_group(def, &lo);
+  r.loaded_bytes = lo.loaded_bytes;
   loaded_at = std::chrono::steady_clock::now();
   if (g) {
     r.version = (*g)->plan->dag.version;
@@ -199,10 +201,12 @@ caf::result<infer_outcome> executor_units::run(const infer_job& job) {
       named = run_member(*(*g)->plan, resident_runner(**g), *(*g)->plan->find(ref), job);
       r.model = job.model;
       r.version = version;
+      r.loaded_bytes = lo.loaded_bytes;
     } else {
       named = run_model_job(job, lo, loaded_at);
       r.model = lo.model;
       r.version = lo.version;
+      r.loaded_bytes = lo.loaded_bytes;
     }
   }
   if (!named)

@@ -167,6 +167,7 @@ void handle_infer(self_ptr self, uint64_t ticket, infer_request& req, steady_tim
             r.parameters["queue_ms"] = out.queue_ms;
             r.parameters["load_ms"] = out.load_ms;
             r.parameters["run_ms"] = out.run_ms;
+            r.parameters["loaded_bytes"] = static_cast<int64_t>(out.loaded_bytes);
             if (!report.empty() && shared->deps.residency != nullptr)
               r.holdings = holdings_for(report, *shared->deps.residency);
             shared->post(ticket, response_body{std::move(r)});

@@ -145,6 +145,8 @@ executor_actor spawn_remote_executor(caf::actor_system& sys, bridge* net, size_t
                      : 0.0;
           };
           out.load_ms = number("load_ms");
+          out.loaded_bytes =
+              static_cast<uint64_t>(transport::number_parameter(resp->parameters, "loaded_bytes"));
           out.run_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count()
                        - out.load_ms;
           self->state.note(resp->holdings, out);

@@ -195,6 +195,9 @@ void run_on(self_ptr self, size_t i, taken work) {
     return;
   }
   st.slots[i].busy = true;
+  st.slots[i].busy_since_ms = st.now_ms();
+  st.slots[i].expected_ms =
+      st.placement->expected_ms(unit) * static_cast<double>(work.group ? 1 : members.size());
   auto shared = std::make_shared<std::vector<pending>>(std::move(members));
   auto model = job->model;
   auto group = work.group;
@@ -214,6 +217,7 @@ void run_on(self_ptr self, size_t i, taken work) {
               s.remember(model);
             }
             bool reported = self->state.placement->resident_reported(i, out.resident_blobs);
+            self->state.placement->loaded(out.loaded_bytes, out.load_ms);
             bool groups_changed = s.groups.size() != groups_before;
             self->state.placement->finished(unit, i, out.run_ms, out.free_bytes,
                                             reported || s.models != before || groups_changed,

@@ -181,13 +181,14 @@ double placement_table::service_ms(const std::string& unit) const {
   return s != service_ms_.end() ? s->second : 0.0;
 }
 
-double placement_table::mean_ms(const std::string& unit) const {
+double placement_table::expected_ms(const std::string& unit) const {
   auto s = service_ms_.find(unit);
   return s != service_ms_.end() ? s->second : overall_ms_;
 }
 
 std::vector<executor_view> placement_table::base_views(const std::vector<slot>& slots,
-                                                       const job_queue& queue) const {
+                                                       const job_queue& queue,
+                                                       double now_ms) const {
   std::vector<executor_view> out(slots.size());
   for (size_t i = 0; i < slots.size(); ++i) {
     auto& v = out[i];
@@ -197,7 +198,13 @@ std::vector<executor_view> placement_table::base_views(const std::vector<slot>& 
       v.free_bytes = f->second;
     if (slots[i].busy) {
       v.queued = 1;
-      v.queued_ms = overall_ms_ / 2.0; // half a job is left, on average
+      // What is left of the running work, by what it was expected to take
+      // when it started; work past its estimate has at least a tenth of it
+      // left. Work started before any estimate: half a job, on average.
+      const auto& s = slots[i];
+      v.queued_ms = s.expected_ms > 0.0
+                        ? std::max(s.expected_ms - (now_ms - s.busy_since_ms), s.expected_ms / 10.0)
+                        : overall_ms_ / 2.0;
     }
   }
   for (auto unit : queue.units_waiting())
@@ -214,7 +221,7 @@ void placement_table::shift_load(std::vector<executor_view>& views, unit_index u
     return;
   auto n = static_cast<double>(replicas.size());
   auto jobs = static_cast<uint32_t>(std::ceil(q / n));
-  auto ms = q * mean_ms(names_[unit]) / n;
+  auto ms = q * expected_ms(names_[unit]) / n;
   for (const auto& r : replicas) {
     if (r.executor >= views.size())
       continue;
@@ -239,7 +246,7 @@ std::vector<executor_view> placement_table::views(unit_index unit, const std::ve
   // the unit is placed that job's own share is not part of it.
   const auto& replicas = placed_[unit];
   double own_ms =
-      queued && !replicas.empty() ? mean_ms(name) / static_cast<double>(replicas.size()) : 0.0;
+      queued && !replicas.empty() ? expected_ms(name) / static_cast<double>(replicas.size()) : 0.0;
   for (const auto& r : replicas)
     if (r.executor < out.size())
       out[r.executor].queued_ms = std::max(0.0, out[r.executor].queued_ms - own_ms);
@@ -346,7 +353,7 @@ void placement_table::review(const std::vector<slot>& slots, const job_queue& qu
     for (auto unit : waiting)
       if (!any_up(unit, slots)) {
         if (base.empty())
-          base = base_views(slots, queue);
+          base = base_views(slots, queue, now_ms);
         review_and_shift(unit, slots, queue, base, now, now_ms);
       }
     return;
@@ -359,7 +366,7 @@ void placement_table::review(const std::vector<slot>& slots, const job_queue& qu
   for (unit_index u = 0; u < placed_.size(); ++u)
     if (placed_[u].size() > 1 && queue.queued(u) == 0)
       units.push_back(u);
-  auto base = base_views(slots, queue);
+  auto base = base_views(slots, queue, now_ms);
   for (auto unit : units) {
     // A hot unit gets as many replicas at once as pay for themselves (each
     // one lowers the wait that the next is judged by), so a review every few
@@ -393,6 +400,20 @@ void placement_table::finished(const std::string& unit, size_t index, double run
     holdings_changed(index);
   if (groups_changed)
     groups_dirty_ = true;
+}
+
+void placement_table::loaded(uint64_t bytes, double load_ms) {
+  // Loads of a few bytes are mostly fixed cost (binding a module), which
+  // says little about bandwidth; below a megabyte they do not count.
+  constexpr uint64_t least_bytes = 1u << 20;
+  // Each load weighs as much as the last ~20 together: the estimate follows
+  // a change (the page cache warming, another tier) within a few dozen loads.
+  constexpr double keep = 0.95;
+  if (bytes < least_bytes || !(load_ms > 0.0))
+    return;
+  load_bytes_seen_ = keep * load_bytes_seen_ + static_cast<double>(bytes);
+  load_ms_seen_ = keep * load_ms_seen_ + load_ms;
+  opts_.load_bytes_per_ms = load_bytes_seen_ / load_ms_seen_;
 }
 
 bool placement_table::resident_reported(size_t index,

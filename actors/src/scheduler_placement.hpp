@@ -40,6 +40,10 @@ public:
   /// an executor (loads not counted, so it errs low); 0 while none has run.
   double service_ms(const std::string& unit) const;
 
+  /// What a job of `unit` is expected to run: its service time, or the mean
+  /// over every unit while it has none (0 before any job ran).
+  double expected_ms(const std::string& unit) const;
+
   /// The units placed on executor `index`, by number (none while placement is off).
   const std::vector<unit_index>& units_on(size_t index) const;
 
@@ -70,6 +74,16 @@ public:
   void finished(const std::string& unit, size_t index, double run_ms, uint64_t free_bytes,
                 bool changed, bool groups_changed);
 
+  /// Notes a job's load: `bytes` read in `load_ms`. Placement prices loads
+  /// at the bandwidth these show (a running ratio of bytes to time), not at
+  /// its configured guess, once loads have read some.
+  void loaded(uint64_t bytes, double load_ms);
+
+  /// The bandwidth placement prices loads at now, in bytes per ms.
+  double load_bytes_per_ms() const {
+    return opts_.load_bytes_per_ms;
+  }
+
   /// Forgets what executor `index` held (it went down).
   void holdings_changed(size_t index);
 
@@ -96,11 +110,11 @@ private:
   uint64_t resident_bytes(unit_index unit, size_t index, const std::vector<slot>& slots) const;
   /// The numbered units executor `index` holds, sorted.
   const std::vector<unit_index>& held_units(size_t index, const std::vector<slot>& slots) const;
-  double mean_ms(const std::string& unit) const;
   /// Every executor as any unit sees it (up, node, free memory, the work
-  /// queued there); views() adds what is particular to one unit.
-  std::vector<executor_view> base_views(const std::vector<slot>& slots,
-                                        const job_queue& queue) const;
+  /// queued there, what is left of the work running there at `now_ms`);
+  /// views() adds what is particular to one unit.
+  std::vector<executor_view> base_views(const std::vector<slot>& slots, const job_queue& queue,
+                                        double now_ms) const;
   /// Adds (`sign` 1) or takes away (-1) `unit`'s queued work on `replicas`.
   void shift_load(std::vector<executor_view>& views, unit_index unit,
                   const std::vector<placed_replica>& replicas, const job_queue& queue,
@@ -130,6 +144,8 @@ private:
   std::map<uint32_t, std::shared_ptr<const std::vector<content_id>>> reported_; ///< by node
   std::map<std::string, double> service_ms_;    ///< by unit: a running mean of its run times
   double overall_ms_ = 0.0;                     ///< the same over every unit
+  double load_bytes_seen_ = 0.0;                ///< bytes of recent loads, decayed (see loaded)
+  double load_ms_seen_ = 0.0;                   ///< their time, decayed alike
   std::map<std::string, std::string> group_of_; ///< member model name -> held group
   bool groups_dirty_ = true;
   double last_review_ms_ = -1.0;                        ///< none yet

@@ -26,6 +26,11 @@ struct pending {
 struct slot {
   executor_actor handle;
   bool busy = false;
+  /// While busy: when its work started (scheduler ms), and how long the
+  /// placement table expected it to run then, so that the wait ahead of a
+  /// job here is what is left of it rather than an average.
+  double busy_since_ms = 0.0;
+  double expected_ms = 0.0;
   bool reachable = true; ///< the bridge's last word (local executors stay reachable)
   /// Counts the bridge's words: a failure from before the last one is stale.
   uint64_t bridge_words = 0;

@@ -21,6 +21,9 @@ struct reporting_device {
   std::set<std::string> held;
   uint64_t free_bytes = std::numeric_limits<uint64_t>::max();
   double run_ms = 10.0;
+  /// What each job reports its load read, and how long that took.
+  uint64_t loaded_bytes = 0;
+  double load_ms = 0.0;
   /// As a remote executor: no list of models held, but the blobs resident on
   /// its node (its peer's report).
   bool remote = false;
@@ -51,6 +54,8 @@ executor_actor::behavior_type reporting_executor(executor_actor::pointer,
         out.resident_blobs = dev->resident;
         out.free_bytes = dev->free_bytes;
         out.run_ms = dev->run_ms;
+        out.loaded_bytes = dev->loaded_bytes;
+        out.load_ms = dev->load_ms;
         return out;
       },
       [=](load_atom, const std::string& model, uint32_t) -> caf::result<load_outcome> {
@@ -253,6 +258,37 @@ TEST_SUITE("scheduler_placement") {
     CHECK(r.ran("e1:cars") == 0);
     CHECK(r.placement(s).moved >= 1);
     CHECK(r.replies->size() == 11);
+  }
+
+  TEST_CASE("placement prices a load at the bandwidth the executors' loads showed, not its guess") {
+    // Three jobs of cars (30 ms) queue on e0 ahead of one of other. At the
+    // configured 1 MB per ms, loading other (44 MB) on e1 costs 44 ms: it
+    // waits. Once loads have shown 10 MB per ms, the load costs 4.4 ms, and
+    // other moves to e1.
+    for (bool learned : {false, true}) {
+      CAPTURE(learned);
+      placement_rig r{2};
+      auto opts = catalogue_options(2);
+      opts.placement.policy.max_replicas = 1;
+      r.fake_clock(opts);
+      if (learned)
+        for (auto& d : r.devices) {
+          d->loaded_bytes = 20 * mb;
+          d->load_ms = 2.0;
+        }
+      auto s = spawn_scheduler(*r.sys, r.executors, {}, opts);
+      r.submit(s, {job("cars")});
+      r.sched->run();
+      r.submit(s, {job("other")});
+      r.sched->run();
+      REQUIRE(r.placement(s).units["other"] == std::vector<uint32_t>{0});
+      std::vector<infer_job> jobs(3, job("cars"));
+      jobs.push_back(job("other"));
+      r.submit(s, jobs);
+      r.sched->run();
+      CHECK(r.ran("e1:other") == (learned ? 1 : 0));
+      CHECK(r.replies->size() == 6);
+    }
   }
 
   TEST_CASE("remote executors' reports of resident blobs decide where a unit goes") {

@@ -80,6 +80,9 @@ struct infer_outcome {
   double queue_ms = 0.0;
   double load_ms = 0.0;
   double run_ms = 0.0;
+  /// Parameter bytes this job's load read from the store (not found
+  /// resident), so that placement learns what loading costs per byte.
+  uint64_t loaded_bytes = 0;
   /// The fused groups the executor holds after this job (empty: none or
   /// unknown), so the scheduler can send their members' requests one pass.
   std::vector<std::shared_ptr<const fused_plan>> groups;
