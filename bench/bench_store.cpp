@@ -48,8 +48,9 @@ caf::expected<named_models> models_to_measure(const bench_store& bs, const bench
   return out;
 }
 
-caf::expected<bench_store> open_bench_store(const bench_options& opts, const char* name) {
-  auto dir = opts.work_dir + "/store-" + std::to_string(opts.scale);
+caf::expected<bench_store> open_bench_store(const bench_options& opts, const char* name,
+                                            bool shared) {
+  auto dir = opts.work_dir + "/store-" + std::to_string(opts.scale) + (shared ? "" : "-unshared");
   auto st = store::block_store::open(dir, true);
   if (!st)
     return st.error();
@@ -57,7 +58,9 @@ caf::expected<bench_store> open_bench_store(const bench_options& opts, const cha
   out.store.emplace(std::move(*st));
   zoo::zoo_options zo;
   zo.scale = opts.scale;
-  std::fprintf(stderr, "bench %s: the zoo at scale %.2f in %s\n", name, opts.scale, dir.c_str());
+  zo.shared = shared;
+  std::fprintf(stderr, "bench %s: the zoo%s at scale %.2f in %s\n", name,
+               shared ? "" : " built to share nothing", opts.scale, dir.c_str());
   auto zoo = zoo::build_zoo(*out.store, zo);
   if (!zoo)
     return zoo.error();

@@ -36,8 +36,11 @@ struct named_models {
 
 caf::expected<named_models> models_to_measure(const bench_store& bs, const bench_options& opts);
 
-/// Opens (building when needed) the zoo store of `opts.scale` for bench `name`.
-caf::expected<bench_store> open_bench_store(const bench_options& opts, const char* name);
+/// Opens (building when needed) the zoo store of `opts.scale` for bench
+/// `name`; with `shared` false, the zoo built to share nothing
+/// (zoo_options::shared), in a store of its own.
+caf::expected<bench_store> open_bench_store(const bench_options& opts, const char* name,
+                                            bool shared = true);
 
 /// Reads every file once so that measurements start from a warm page cache.
 void warm_page_cache(const std::vector<std::string>& paths);

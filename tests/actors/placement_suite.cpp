@@ -113,6 +113,16 @@ struct placement_rig : rig {
     return now;
   }
 
+  /// Runs one job of cars, then one of other, one at a time: their run
+  /// times are measured (10 ms) and both are placed on e0.
+  void place_cars_and_other(const scheduler_actor& s) {
+    submit(s, {job("cars")});
+    sched->run();
+    submit(s, {job("other")});
+    sched->run();
+    REQUIRE(placement(s).units["other"] == std::vector<uint32_t>{0});
+  }
+
   size_t ran(const std::string& entry) const {
     return static_cast<size_t>(std::count(log->ran.begin(), log->ran.end(), entry));
   }
@@ -242,12 +252,7 @@ TEST_SUITE("scheduler_placement") {
     opts.placement.policy.max_replicas = 1; // cars, hot, cannot spread out
     r.fake_clock(opts);
     auto s = spawn_scheduler(*r.sys, r.executors, {}, opts);
-    // Measure run times (10 ms) and place both models on e0.
-    r.submit(s, {job("cars")});
-    r.sched->run();
-    r.submit(s, {job("other")});
-    r.sched->run();
-    REQUIRE(r.placement(s).units["other"] == std::vector<uint32_t>{0});
+    r.place_cars_and_other(s);
     // Eight jobs of cars queue on e0 (80 ms of work); one of other waits
     // behind them, less than loading it on e1 (44 ms): it moves there.
     std::vector<infer_job> jobs(8, job("cars"));
@@ -277,11 +282,7 @@ TEST_SUITE("scheduler_placement") {
           d->load_ms = 2.0;
         }
       auto s = spawn_scheduler(*r.sys, r.executors, {}, opts);
-      r.submit(s, {job("cars")});
-      r.sched->run();
-      r.submit(s, {job("other")});
-      r.sched->run();
-      REQUIRE(r.placement(s).units["other"] == std::vector<uint32_t>{0});
+      r.place_cars_and_other(s);
       std::vector<infer_job> jobs(3, job("cars"));
       jobs.push_back(job("other"));
       r.submit(s, jobs);

@@ -25,13 +25,14 @@ using namespace tessera;
 constexpr double test_scale = 0.25;
 
 std::vector<zoo::zoo_entry> build(const std::string& root, uint64_t seed,
-                                  std::vector<std::string> families = {}) {
+                                  std::vector<std::string> families = {}, bool shared = true) {
   auto store = store::block_store::open(root);
   REQUIRE(store);
   zoo::zoo_options opts;
   opts.scale = test_scale;
   opts.seed = seed;
   opts.families = std::move(families);
+  opts.shared = shared;
   auto entries = zoo::build_zoo(*store, opts);
   REQUIRE_MESSAGE(entries, test::why(entries));
   return std::move(*entries);
@@ -237,6 +238,29 @@ TEST_CASE("bytes shared between variants match the zoo's metadata") {
     for (const auto& b : entries)
       if (a.manifest.family != b.manifest.family)
         CHECK(shared_bytes(a.manifest, b.manifest) == 0);
+}
+
+TEST_CASE("a zoo built to share nothing has the same models, and no two share a byte") {
+  test::scratch_dir dir{"zoo-shared"};
+  test::scratch_dir other{"zoo-unshared"};
+  auto entries = build(dir.path(), 42, {"resnet", "vit"});
+  auto apart = build(other.path(), 42, {"resnet", "vit"}, false);
+  REQUIRE(apart.size() == entries.size());
+  for (size_t i = 0; i < apart.size(); ++i) {
+    const auto& m = apart[i].manifest;
+    CAPTURE(m.name);
+    CHECK(m.name == entries[i].manifest.name);
+    CHECK(parameter_bytes(m) == parameter_bytes(entries[i].manifest));
+    CHECK(m.inputs.size() == entries[i].manifest.inputs.size());
+    CHECK(apart[i].sharing ==
+          (i % 5 == 0 ? zoo::sharing_kind::base : zoo::sharing_kind::unrelated));
+    for (size_t j = 0; j < apart.size(); ++j)
+      if (j != i)
+        CHECK(shared_bytes(m, apart[j].manifest) == 0);
+  }
+  // Its base models are the shared zoo's, byte for byte.
+  CHECK(shared_bytes(apart[0].manifest, entries[0].manifest) ==
+        parameter_bytes(entries[0].manifest));
 }
 
 TEST_CASE("skeletons follow the forward(inputs..., params...) convention") {

@@ -142,7 +142,13 @@ build_zoo(const store::block_store& store, const zoo_options& opts,
           lineage.seed = derived_seed(opts.seed, "scratch");
           break;
       }
-      if (v.sharing == sharing_kind::head || v.sharing == sharing_kind::finetune) {
+      if (!opts.shared && v.sharing != sharing_kind::base) {
+        lineage.seed = derived_seed(opts.seed, std::string{"unshared"} + v.suffix);
+        lineage.changed_modules.clear();
+        entry.sharing = sharing_kind::unrelated;
+        m.description += "; this zoo is built to share nothing";
+      }
+      if (entry.sharing == sharing_kind::head || entry.sharing == sharing_kind::finetune) {
         entry.derived_from = f->base_name;
         entry.changed_modules = lineage.changed_modules;
         for (const auto& block : arch)

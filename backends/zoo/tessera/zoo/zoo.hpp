@@ -25,6 +25,11 @@ struct zoo_options {
   uint64_t seed = 42;
   /// Families to build ("resnet", "mobilenet", "vit"); empty means all.
   std::vector<std::string> families;
+  /// false builds the same models (names, architectures, heads, sizes) with
+  /// every variant from a seed of its own, so that no two share parameters:
+  /// the counterfactual `tessera bench serve --ablations` runs as "without
+  /// sharing". Every variant is then `unrelated`.
+  bool shared = true;
 };
 
 /// How a variant's parameters relate to its family's base model.
