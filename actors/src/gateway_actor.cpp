@@ -315,6 +315,9 @@ void handle_fuse(self_ptr self, uint64_t ticket, const fuse_request& req) {
   for (const auto& member : plan->members)
     def.models.push_back(member.model);
   store::group_store groups{store.root()};
+  // A taken name is refused for that before the count is: it is the cause.
+  if (auto err = groups.check_definable(def))
+    return st.shared->post(ticket, err);
   auto defined = groups.list();
   bool taken = std::any_of(defined.begin(), defined.end(),
                            [&](const auto& g) { return g.name == def.name; });

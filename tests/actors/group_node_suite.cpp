@@ -178,7 +178,7 @@ TEST_SUITE("group_node") {
 
 TEST_SUITE("group_node") {
   TEST_CASE("max_groups bounds the groups a client can define; redefining one that exists is no "
-            "new group") {
+            "new group, other members under its name or a model's name are refused") {
     test::scratch_dir dir{"group-node-max"};
     auto cfg = worker_config(dir.path() + "/store");
     cfg.max_groups = 2;
@@ -193,6 +193,15 @@ TEST_SUITE("group_node") {
     REQUIRE(fuse("g2", {"mobilenetv2", "mobilenet-cars"}));
     // The same definition again defines nothing new: it is answered as before.
     CHECK(fuse("g1", {"resnet18", "resnet-cars"}));
+    CHECK(fuse("g1", {"resnet-cars", "resnet18"}));
+    // Other members under a taken name, or a model's name, are refused.
+    auto other = fuse("g1", {"resnet18", "resnet-birds"});
+    REQUIRE_FALSE(other);
+    CHECK(code_of(other.error()) == ec::already_exists);
+    CHECK(describe(other.error()).find("resnet-cars") != std::string::npos);
+    auto model_name = fuse("resnet18", {"resnet18", "resnet-cars"});
+    REQUIRE_FALSE(model_name);
+    CHECK(code_of(model_name.error()) == ec::already_exists);
     auto third = fuse("g3", {"resnet-birds", "resnet-ft"});
     REQUIRE_FALSE(third);
     CHECK(code_of(third.error()) == ec::out_of_memory);

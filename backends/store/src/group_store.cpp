@@ -31,6 +31,15 @@ caf::error group_store::put(const group_definition& g) const {
 }
 
 caf::error group_store::define(const group_definition& g) const {
+  if (auto err = check_definable(g))
+    return err;
+  std::error_code ec;
+  if (fs::exists(path_of(g.name), ec))
+    return {}; // the same definition, stored
+  return put(g);
+}
+
+caf::error group_store::check_definable(const group_definition& g) const {
   if (!manifest_store{root_}.versions(g.name).empty())
     return make_error(ec::already_exists, "\"" + g.name +
                                               "\" is a model's name; a group needs a name of "
@@ -48,7 +57,7 @@ caf::error group_store::define(const group_definition& g) const {
                                               "; remove it first (tessera fuse --remove " + g.name +
                                               ") or choose another name");
   }
-  return put(g);
+  return {};
 }
 
 caf::expected<group_definition> group_store::get(const std::string& name) const {

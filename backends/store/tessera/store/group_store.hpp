@@ -28,6 +28,11 @@ public:
   /// defines a group on a peer twice is answered alike.
   caf::error define(const group_definition& g) const;
 
+  /// What define() would refuse `g` for, without writing: a model's name,
+  /// or a group of that name with other members (ec::already_exists). None
+  /// when `g` is new or the same as the stored one.
+  caf::error check_definable(const group_definition& g) const;
+
   /// Errors: ec::unknown_model when no group has that name.
   caf::expected<group_definition> get(const std::string& name) const;
 
