@@ -214,6 +214,37 @@ caf::expected<size_t> export_whole_models(const store::block_store& st,
   return written;
 }
 
+namespace {
+
+// Sends one request to each of `members` (indices into `models`) at once
+// and waits for every answer, `n` + 1 times; the median time of all but the
+// first (which loads them). `what` names them in errors.
+caf::expected<double> median_round_ms(transport::client& cl, const std::string& what,
+                                      const std::vector<model_manifest>& models,
+                                      const std::vector<size_t>& members, int n, uint64_t seed) {
+  std::vector<double> ms;
+  for (int i = 0; i <= n; ++i) {
+    auto t0 = clock_type::now();
+    for (auto m : members)
+      if (auto id = cl.send({"", image_request(models[m], seed + static_cast<uint64_t>(i))},
+                            std::chrono::seconds(5));
+          !id)
+        return wrap(id.error(), what);
+    for (size_t k = 0; k < members.size(); ++k) {
+      auto got = cl.receive(std::chrono::seconds(60));
+      if (!got)
+        return wrap(got.error(), what);
+      if (!got->value)
+        return wrap(got->value.error(), what);
+    }
+    if (i > 0)
+      ms.push_back(std::chrono::duration<double, std::milli>(clock_type::now() - t0).count());
+  }
+  return median(ms);
+}
+
+} // namespace
+
 caf::expected<std::vector<double>>
 isolated_service_ms(const serve_cluster& c, const std::vector<model_manifest>& models, int n) {
   zmq::context_t ctx{1};
@@ -221,16 +252,12 @@ isolated_service_ms(const serve_cluster& c, const std::vector<model_manifest>& m
   if (!cl)
     return cl.error();
   std::vector<double> out;
-  for (const auto& m : models) {
-    std::vector<double> ms;
-    for (int i = 0; i <= n; ++i) {
-      auto t0 = clock_type::now();
-      if (auto got = cl->call({"", image_request(m, i + 100)}, std::chrono::seconds(60)); !got)
-        return wrap(got.error(), c.label + ", model \"" + m.name + "\"");
-      if (i > 0) // the first loads the model
-        ms.push_back(std::chrono::duration<double, std::milli>(clock_type::now() - t0).count());
-    }
-    out.push_back(median(ms));
+  for (size_t m = 0; m < models.size(); ++m) {
+    auto ms =
+        median_round_ms(*cl, c.label + ", model \"" + models[m].name + "\"", models, {m}, n, 100);
+    if (!ms)
+      return ms.error();
+    out.push_back(*ms);
   }
   return out;
 }
@@ -242,27 +269,7 @@ caf::expected<double> isolated_frame_ms(const serve_cluster& c,
   auto cl = transport::client::connect(ctx, c.entries.front());
   if (!cl)
     return cl.error();
-  std::vector<double> ms;
-  for (int i = 0; i <= n; ++i) {
-    auto t0 = clock_type::now();
-    std::vector<std::string> ids;
-    for (auto m : members) {
-      auto id = cl->send({"", image_request(models[m], i + 200)}, std::chrono::seconds(5));
-      if (!id)
-        return id.error();
-      ids.push_back(*id);
-    }
-    for (size_t k = 0; k < ids.size(); ++k) {
-      auto got = cl->receive(std::chrono::seconds(60));
-      if (!got)
-        return wrap(got.error(), c.label + ", a frame");
-      if (!got->value)
-        return wrap(got->value.error(), c.label + ", a frame");
-    }
-    if (i > 0) // the first loads the members
-      ms.push_back(std::chrono::duration<double, std::milli>(clock_type::now() - t0).count());
-  }
-  return median(ms);
+  return median_round_ms(*cl, c.label + ", a frame", models, members, n, 200);
 }
 
 caf::error define_group(const serve_cluster& c, const std::string& name,

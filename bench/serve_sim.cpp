@@ -12,10 +12,10 @@ namespace tessera::bench {
 namespace {
 
 // The unit a frame item runs as: its members' blocks, once each.
-schedule_model frame_unit(const std::vector<schedule_model>& models,
+schedule_model frame_unit(std::string name, const std::vector<schedule_model>& models,
                           const std::vector<size_t>& item, double pass_ms) {
   schedule_model u;
-  u.name = "frame";
+  u.name = std::move(name);
   for (auto m : item)
     for (const auto& b : models[m].blocks)
       if (std::none_of(u.blocks.begin(), u.blocks.end(),
@@ -38,10 +38,8 @@ caf::expected<double> simulated_met_fraction(const serve_workload& w, const sim_
     if (w.items[k].size() == 1) {
       unit_of_item[k] = w.models[w.items[k].front()].name;
     } else if (cal.frame_pass_ms > 0.0) {
-      auto u = frame_unit(models, w.items[k], cal.frame_pass_ms);
-      u.name = "frame-" + std::to_string(k);
-      unit_of_item[k] = u.name;
-      models.push_back(std::move(u));
+      unit_of_item[k] = "frame-" + std::to_string(k);
+      models.push_back(frame_unit(unit_of_item[k], models, w.items[k], cal.frame_pass_ms));
     }
   }
   sim::scenario s;

@@ -201,13 +201,12 @@ caf::result<infer_outcome> executor_units::run(const infer_job& job) {
       named = run_member(*(*g)->plan, resident_runner(**g), *(*g)->plan->find(ref), job);
       r.model = job.model;
       r.version = version;
-      r.loaded_bytes = lo.loaded_bytes;
     } else {
       named = run_model_job(job, lo, loaded_at);
       r.model = lo.model;
       r.version = lo.version;
-      r.loaded_bytes = lo.loaded_bytes;
     }
+    r.loaded_bytes = lo.loaded_bytes;
   }
   if (!named)
     return named.error();

@@ -5,6 +5,7 @@
 
 #include <caf/all.hpp>
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <variant>
@@ -138,15 +139,9 @@ executor_actor spawn_remote_executor(caf::actor_system& sys, bridge* net, size_t
           // Queue time here, then the worker's own figures; the rest of the
           // round trip (network, the worker's queue) counts as run time.
           out.queue_ms = std::chrono::duration<double, std::milli>(start - arrival).count();
-          auto number = [&](const char* key) {
-            auto p = resp->parameters.find(key);
-            return p != resp->parameters.end() && std::holds_alternative<double>(p->second)
-                     ? std::get<double>(p->second)
-                     : 0.0;
-          };
-          out.load_ms = number("load_ms");
-          out.loaded_bytes =
-              static_cast<uint64_t>(transport::number_parameter(resp->parameters, "loaded_bytes"));
+          out.load_ms = transport::number_parameter(resp->parameters, "load_ms");
+          out.loaded_bytes = static_cast<uint64_t>(
+              std::max(0.0, transport::number_parameter(resp->parameters, "loaded_bytes")));
           out.run_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count()
                        - out.load_ms;
           self->state.note(resp->holdings, out);

@@ -79,11 +79,6 @@ public:
   /// its configured guess, once loads have read some.
   void loaded(uint64_t bytes, double load_ms);
 
-  /// The bandwidth placement prices loads at now, in bytes per ms.
-  double load_bytes_per_ms() const {
-    return opts_.load_bytes_per_ms;
-  }
-
   /// Forgets what executor `index` held (it went down).
   void holdings_changed(size_t index);
 
