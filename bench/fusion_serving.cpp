@@ -67,15 +67,21 @@ public:
     return {};
   }
 
+  // Defines the group, or removes it, and tells the executor (as a node's
+  // registry would).
   caf::error define(bool on) {
-    if (!on) {
+    caf::error err;
+    if (on) {
+      group_definition def{group_name, {}, {}};
+      for (const auto& m : models_)
+        def.models.push_back(model_ref(m));
+      err = groups_.put(def);
+    } else {
       groups_.remove(group_name);
-      return {};
     }
-    group_definition def{group_name, {}, {}};
-    for (const auto& m : models_)
-      def.models.push_back(model_ref(m));
-    return groups_.put(def);
+    caf::anon_send(exec_, actors::catalog_atom::value,
+                   actors::catalog_ptr{store::read_catalog(store_)});
+    return err;
   }
 
   /// Sends every job at once and waits for every answer; the elapsed ms.

@@ -11,22 +11,39 @@ namespace {
 executor_actor::behavior_type executor_impl(executor_actor::stateful_pointer<executor_units> self,
                                             std::shared_ptr<executor_deps> deps) {
   self->state.streams = std::make_unique<streamed_units>(deps->stream, *deps->residency);
+  self->state.catalog = deps->catalog            ? deps->catalog
+                        : deps->store != nullptr ? store::read_catalog(*deps->store)
+                                                 : std::make_shared<store::store_catalog>();
   self->state.deps = std::move(deps);
+  // Every message ends by publishing what the executor holds.
+  auto& st = self->state;
   return {
-      [self](run_atom, const infer_job& job) -> caf::result<infer_outcome> {
-        return self->state.run(job);
+      [&st](run_atom, const infer_job& job) -> caf::result<infer_outcome> {
+        auto out = st.run(job);
+        st.publish();
+        return out;
       },
-      [self](load_atom, const std::string& name, uint32_t version) -> caf::result<load_outcome> {
-        auto out = self->state.load(name, version);
+      [&st](load_atom, const std::string& name, uint32_t version) -> caf::result<load_outcome> {
+        auto out = st.load(name, version);
+        st.publish();
         if (!out)
           return out.error();
         return *out;
       },
-      [self](unload_atom, const std::string& name, uint32_t version) -> caf::result<bool> {
-        return self->state.unload(name, version);
+      [&st](unload_atom, const std::string& name, uint32_t version) -> caf::result<bool> {
+        bool any = st.unload(name, version);
+        st.publish();
+        return any;
       },
-      [self](status_atom) -> caf::result<executor_state> { return self->state.state(); },
-      [self](pressure_atom, pressure_level level) { self->state.relieve(level); },
+      [&st](status_atom) -> caf::result<executor_state> { return st.state(); },
+      [&st](pressure_atom, pressure_level level) {
+        st.relieve(level);
+        st.publish();
+      },
+      [&st](catalog_atom, catalog_ptr& next) {
+        st.sync_groups(std::move(next));
+        st.publish();
+      },
   };
 }
 

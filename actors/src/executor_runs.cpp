@@ -139,11 +139,11 @@ caf::expected<named_outputs> executor_units::run_group_job(const group_definitio
   }
   if (!stream_instead(g.error()))
     return wrap(g.error(), "group \"" + def.name + "\"");
-  auto plan = store::plan_group(*deps->store, def);
+  auto plan = plan_of(def);
   if (!plan)
     return wrap(plan.error(), "group \"" + def.name + "\"");
-  r.version = plan->dag.version;
-  auto named = run_pass(*plan, streamed_runner(group_key(def.name), plan->dag), job);
+  r.version = (*plan)->dag.version;
+  auto named = run_pass(**plan, streamed_runner(group_key(def.name), (*plan)->dag), job);
   if (!named)
     return wrap(named.error(), "group \"" + def.name + "\"");
   return named;
@@ -161,7 +161,7 @@ caf::expected<named_outputs> executor_units::run_model_job(const infer_job& job,
   }
   if (!stream_instead(model.error()))
     return model.error();
-  auto m = deps->store->manifests().get(job.model, job.version);
+  auto m = manifest(job.model, job.version);
   if (!m)
     return m.error();
   lo.model = m->name;
@@ -177,7 +177,6 @@ caf::result<infer_outcome> executor_units::run(const infer_job& job) {
   if (start > job.deadline && !job.best_effort)
     return make_error(ec::deadline_exceeded,
                       "model \"" + job.model + "\": the deadline passed while queued");
-  sync_groups();
   infer_outcome r;
   caf::expected<named_outputs> named = named_outputs{};
   auto loaded_at = start;
@@ -190,7 +189,7 @@ caf::result<infer_outcome> executor_units::run(const infer_job& job) {
     load_outcome lo;
     auto version = job.version;
     if (version == 0) // the gateway resolves versions; other callers may not
-      if (auto m = deps->store->manifests().get(job.model, 0))
+      if (auto m = manifest(job.model, 0))
         version = m->version;
     auto ref = job.model + ":" + std::to_string(version);
     auto g = group_for(ref, &lo);

@@ -43,15 +43,10 @@ bool executor_units::swap_out_one() {
   return true;
 }
 
-void executor_units::sync_groups() {
-  if (deps->store == nullptr || !deps->groups)
-    return;
-  if (directory == nullptr)
-    directory = std::make_unique<group_directory>(deps->store->root());
-  if (!directory->refresh())
-    return;
+void executor_units::sync_groups(catalog_ptr next) {
+  catalog = std::move(next);
   for (auto i = groups.begin(); i != groups.end();) {
-    const auto* def = directory->find(i->first);
+    const auto* def = defined_group(i->first);
     std::vector<std::string> members;
     for (const auto& m : i->second.plan->members)
       members.push_back(m.model);
@@ -64,6 +59,23 @@ void executor_units::sync_groups() {
     backend::unload_group(*deps->exec, i->second.group);
     i = groups.erase(i);
   }
+}
+
+caf::expected<model_manifest> executor_units::manifest(const std::string& name,
+                                                       uint32_t version) const {
+  auto m = catalog->get(name, version);
+  if (!m && code_of(m.error()) == ec::unknown_model && deps->store != nullptr)
+    return deps->store->manifests().get(name, version);
+  return m;
+}
+
+const group_definition* executor_units::defined_group(const std::string& name) const {
+  return deps->groups ? catalog->group(name) : nullptr;
+}
+
+caf::expected<std::shared_ptr<const fused_plan>>
+executor_units::plan_of(const group_definition& def) const {
+  return catalog->plan(def.name);
 }
 
 void executor_units::count_load(const backend::load_report& report, load_outcome* out) {
@@ -93,12 +105,13 @@ caf::expected<executor_units::held_group*> executor_units::ensure_group(const gr
       out->reused_bytes = i->second.plan->savings.fused_bytes;
     return &i->second;
   }
-  auto plan = store::plan_group(*deps->store, def);
+  auto plan = plan_of(def);
   if (!plan)
     return plan.error();
-  auto shared = std::make_shared<const fused_plan>(std::move(*plan));
+  auto shared = *plan;
   if (auto err = check_holdable("group \"" + def.name + "\"", shared->savings.fused_bytes))
     return err;
+  mark(key(shared->dag), model_state::loading);
   for (;;) {
     backend::load_report report;
     auto g = backend::load_group(*deps->exec, *shared, &report);
@@ -117,8 +130,10 @@ caf::expected<executor_units::held_group*> executor_units::ensure_group(const gr
       h = held_group{std::move(*g), shared, ++tick};
       return &h;
     }
-    if (code_of(g.error()) != ec::out_of_memory || !swap_out_one())
+    if (code_of(g.error()) != ec::out_of_memory || !swap_out_one()) {
+      mark_failed(key(shared->dag), g.error());
       return g.error();
+    }
     deps->residency->drop_cached();
   }
 }
@@ -139,7 +154,7 @@ executor_units::ensure_loaded(const std::string& name, uint32_t version, load_ou
       }
       return i->second.model;
     }
-  auto m = deps->store->manifests().get(name, version);
+  auto m = manifest(name, version);
   if (!m)
     return m.error();
   auto k = key(*m);
@@ -156,6 +171,7 @@ executor_units::ensure_loaded(const std::string& name, uint32_t version, load_ou
   }
   if (auto err = check_holdable("model \"" + m->name + "\"", parameter_bytes(*m)))
     return err;
+  mark(k, model_state::loading);
   for (;;) {
     backend::load_report report;
     auto model = deps->exec->load(*m, &report);
@@ -165,8 +181,10 @@ executor_units::ensure_loaded(const std::string& name, uint32_t version, load_ou
       return *model;
     }
     // Full memory: make room from this executor's own idle units, then retry.
-    if (code_of(model.error()) != ec::out_of_memory || !swap_out_one())
+    if (code_of(model.error()) != ec::out_of_memory || !swap_out_one()) {
+      mark_failed(k, model.error());
       return model.error();
+    }
     deps->residency->drop_cached();
   }
 }
@@ -178,7 +196,7 @@ caf::expected<executor_units::held_group*> executor_units::group_for(const std::
     ++loads.held;
     return g;
   }
-  const auto* def = directory == nullptr ? nullptr : directory->containing(ref);
+  const auto* def = deps->groups ? catalog->group_containing(ref) : nullptr;
   if (def == nullptr)
     return static_cast<held_group*>(nullptr);
   auto g = ensure_group(*def, out);
@@ -188,21 +206,18 @@ caf::expected<executor_units::held_group*> executor_units::group_for(const std::
 }
 
 const group_definition* executor_units::group_named(const infer_job& job) {
-  if (directory == nullptr)
-    return nullptr;
-  const auto* def = directory->find(job.model);
+  const auto* def = defined_group(job.model);
   if (def == nullptr || job.group)
     return def;
-  auto m = deps->store->manifests().get(job.model, job.version);
+  auto m = manifest(job.model, job.version);
   return !m && code_of(m.error()) == ec::unknown_model ? def : nullptr;
 }
 
 caf::expected<load_outcome> executor_units::load(const std::string& name, uint32_t version) {
-  sync_groups();
   load_outcome out;
-  auto m = deps->store->manifests().get(name, version);
+  auto m = manifest(name, version);
   if (!m) {
-    const auto* def = directory == nullptr ? nullptr : directory->find(name);
+    const auto* def = defined_group(name);
     if (def == nullptr || code_of(m.error()) != ec::unknown_model)
       return m.error();
     out.model = name;
@@ -213,13 +228,13 @@ caf::expected<load_outcome> executor_units::load(const std::string& name, uint32
     }
     if (!stream_instead(g.error()))
       return wrap(g.error(), "group \"" + name + "\"");
-    auto plan = store::plan_group(*deps->store, *def);
+    auto plan = plan_of(*def);
     if (!plan)
       return wrap(plan.error(), "group \"" + name + "\"");
-    auto unit = streams->prepare(group_key(name), plan->dag);
+    auto unit = streams->prepare(group_key(name), (*plan)->dag);
     if (!unit)
       return wrap(unit.error(), "group \"" + name + "\"");
-    out.version = plan->dag.version;
+    out.version = (*plan)->dag.version;
     return out;
   }
   out.model = m->name;
@@ -244,6 +259,7 @@ bool executor_units::unload(const std::string& name, uint32_t version) {
   bool any = streams->forget(
       [&](const std::string& k) { return k == group_key(name) || is_ref_of(k, name, version); });
   if (auto i = groups.find(name); i != groups.end()) {
+    mark(key(i->second.plan->dag), model_state::unloading);
     backend::unload_group(*deps->exec, i->second.group);
     groups.erase(i);
     return true;
@@ -251,6 +267,7 @@ bool executor_units::unload(const std::string& name, uint32_t version) {
   for (auto i = loaded.begin(); i != loaded.end();) {
     const auto& m = i->second.model->manifest();
     if (m.name == name && (version == 0 || m.version == version)) {
+      mark(i->first, model_state::unloading);
       deps->exec->unload(i->second.model);
       i = loaded.erase(i);
       any = true;
@@ -263,6 +280,7 @@ bool executor_units::unload(const std::string& name, uint32_t version) {
         std::any_of(i->second.plan->members.begin(), i->second.plan->members.end(),
                     [&](const fusion_member& f) { return is_ref_of(f.model, name, version); });
     if (member) {
+      mark(key(i->second.plan->dag), model_state::unloading);
       backend::unload_group(*deps->exec, i->second.group);
       i = groups.erase(i);
       any = true;
@@ -294,6 +312,30 @@ executor_state executor_units::state() const {
   s.streamed = streams->prepared();
   s.streams = streams->totals();
   return s;
+}
+
+void executor_units::mark(const std::string& ref, model_state s) const {
+  if (deps->states != nullptr)
+    deps->states->begin(deps->name, ref, s);
+}
+
+void executor_units::mark_failed(const std::string& ref, const caf::error& err) const {
+  if (deps->states != nullptr && code_of(err) != ec::out_of_memory)
+    deps->states->failed(deps->name, ref, describe(err));
+}
+
+void executor_units::publish() const {
+  if (deps->states == nullptr)
+    return;
+  std::vector<std::string> refs;
+  for (const auto& [k, h] : loaded)
+    refs.push_back(k);
+  for (const auto& [n, g] : groups) {
+    refs.push_back(key(g.plan->dag));
+    for (const auto& m : g.plan->members)
+      refs.push_back(m.model);
+  }
+  deps->states->holds(deps->name, refs);
 }
 
 void executor_units::relieve(pressure_level level) {

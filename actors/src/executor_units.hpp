@@ -5,7 +5,6 @@
 // and swaps units, executor_runs.cpp runs jobs, executor.cpp is the actor.
 #pragma once
 
-#include "group_directory.hpp"
 #include "streamed_units.hpp"
 #include "tessera/actors/executor.hpp"
 #include "tessera/backend/fused_group.hpp"
@@ -44,7 +43,7 @@ struct executor_units {
   std::shared_ptr<executor_deps> deps;
   std::map<std::string, held> loaded;         ///< by "name:version"
   std::map<std::string, held_group> groups;   ///< by group name
-  std::unique_ptr<group_directory> directory; ///< the store's group definitions
+  catalog_ptr catalog;                        ///< the registry's, as last sent
   std::unique_ptr<streamed_units> streams;    ///< units too large to hold
   uint64_t tick = 0;
   uint64_t served = 0;
@@ -102,9 +101,19 @@ struct executor_units {
   /// holds its own residency lease).
   bool swap_out_one();
 
-  /// Reads group definitions again when they changed, and unloads held groups
-  /// whose definition went or changed (work brings the new one in).
-  void sync_groups();
+  /// Takes the registry's newest catalogue, and unloads held groups whose
+  /// definition went or changed (work brings the new one in).
+  void sync_groups(catalog_ptr next);
+
+  /// A model's manifest from the catalogue; from the store when the
+  /// catalogue lacks it (stored since, its news on the way).
+  caf::expected<model_manifest> manifest(const std::string& name, uint32_t version) const;
+
+  /// The group definition named `name`, or null (none when groups are off).
+  const group_definition* defined_group(const std::string& name) const;
+
+  /// The plan of a defined group, as the catalogue holds it.
+  caf::expected<std::shared_ptr<const fused_plan>> plan_of(const group_definition& def) const;
 
   /// Counts a load in `loads` (and in `out` when given).
   void count_load(const backend::load_report& report, load_outcome* out);
@@ -174,6 +183,16 @@ struct executor_units {
 
   /// Holdings and counters, for the scheduler, status and /metrics.
   executor_state state() const;
+
+  /// Publishes that this executor starts loading or unloading `ref`.
+  void mark(const std::string& ref, model_state s) const;
+
+  /// Publishes why loading `ref` failed; running out of memory is no
+  /// failure of the unit (it is streamed, or waits for room).
+  void mark_failed(const std::string& ref, const caf::error& err) const;
+
+  /// Publishes what this executor holds now, ready (after every message).
+  void publish() const;
 
   /// At high pressure or above: drops cached blobs, then swaps units out
   /// until the device (streams' bytes left out) is below the low watermark.

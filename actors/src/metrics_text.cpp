@@ -410,6 +410,14 @@ std::vector<metric_family> collect_node_metrics(const node_metrics_input& in) {
     add_executor_families(out, *in.executors);
     add_stream_families(out, *in.executors);
   }
+  auto states = family("model_state",
+                       "Lifecycle state of each unit (\"name:version\") this node's executors "
+                       "hold, work on or failed to load: 1 for its state, 0 for the others.",
+                       "gauge");
+  for (const auto& [unit, s] : in.units)
+    for (auto each : all_model_states)
+      add(states, {{"unit", unit}, {"state", to_string(each)}}, each == s.state ? 1 : 0);
+  out.push_back(std::move(states));
   auto curve = family("curve_handshakes_total",
                       "CURVE handshakes the ZAP handler answered, by result.", "counter");
   add(curve, {{"result", "admitted"}}, static_cast<double>(in.curve_admitted));

@@ -1,4 +1,5 @@
 #include "tessera/actors/node.hpp"
+#include "tessera/actors/registry.hpp"
 
 #include "executor_calibration.hpp"
 #include "node_security.hpp"
@@ -114,7 +115,9 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg, zmq::co
   n->residency_ = std::make_unique<residency::residency_manager>(
     *n->store_, *n->arena_, residency::residency_options::from(cfg));
   n->scrubber_ = std::make_unique<residency::scrubber>(*n->residency_, cfg.scrub_bytes_per_s);
-  auto catalogue = n->store_->manifests().list_latest();
+  auto catalog = store::read_catalog(*n->store_);
+  n->states_ = std::make_unique<model_states>();
+  auto catalogue = catalog->list_latest();
   n->residency_->learn_sharing_from(catalogue);
   // Actor threads: the pooled actors only route and queue (executors are
   // detached, sockets have their own threads), so one worker (actor_threads)
@@ -138,7 +141,7 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg, zmq::co
   auto make_exec =
       [&](uint32_t i, uint32_t threads) -> caf::expected<std::unique_ptr<backend::model_executor>> {
     if (make_backend)
-      return make_backend(i);
+      return make_backend(i, *n->residency_);
     if (whole)
       return torch_backend::make_whole_model_executor({cfg.device, threads, whole_dir},
                                                       n->whole_memory_);
@@ -177,8 +180,17 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg, zmq::co
     deps->store = n->store_.get();
     deps->stream = n->stream_;
     deps->groups = !whole && cfg.fusion;
+    deps->catalog = catalog;
+    deps->states = n->states_.get();
     n->executors_.push_back(spawn_executor(*n->system_, std::move(deps)));
   }
+  // The registry reads the store from here on, and tells the executors of
+  // each change (their groups come by message, not by reading the store).
+  registry_options ropts;
+  ropts.max_groups = cfg.max_groups;
+  n->registry_ = spawn_registry(*n->system_, *n->store_, catalog, ropts);
+  for (const auto& e : n->executors_)
+    caf::anon_send(n->registry_, subscribe_atom::value, caf::actor_cast<caf::actor>(e));
   auto local = n->executors_;
   n->local_executors_ = *executors;
   std::vector<bool> up(n->executors_.size(), true);
@@ -295,7 +307,6 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg, zmq::co
   gopts.log = log;
   gopts.endpoint = cfg.listen;
   gopts.node_name = cfg.node_name;
-  gopts.max_groups = cfg.max_groups;
   gopts.limits.max_message_bytes = cfg.max_message_bytes;
   gopts.max_in_flight = static_cast<size_t>(std::max<uint64_t>(1, cfg.max_in_flight_requests));
   gopts.backlog.max_bytes_per_peer = cfg.reply_backlog_bytes;
@@ -308,14 +319,19 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg, zmq::co
     return err;
   gopts.uplink.capacity_bytes_per_s = cfg.uplink_capacity_mbps * 1.0e6 / 8.0;
   gopts.uplink.executors = n->executors_.size();
-  gateway_deps gdeps{n->scheduler_,
-                     n->executors_,
-                     n->store_.get(),
-                     n->residency_.get(),
-                     n->bridge_.get(),
-                     n->loader_,
-                     n->fetch_bridge_ != nullptr,
-                     n->host_memory_.get()};
+  gateway_deps gdeps;
+  gdeps.scheduler = n->scheduler_;
+  gdeps.executors = n->executors_;
+  gdeps.store = n->store_.get();
+  gdeps.residency = n->residency_.get();
+  gdeps.peers = n->bridge_.get();
+  gdeps.loader = n->loader_;
+  gdeps.fetch_from_peers = n->fetch_bridge_ != nullptr;
+  gdeps.host_memory = n->host_memory_.get();
+  gdeps.registry = n->registry_;
+  gdeps.catalog = catalog;
+  gdeps.states = n->states_.get();
+  gdeps.local_executors = n->local_executors_;
   auto g = gateway::start(*n->system_, *ctx, std::move(gopts), std::move(gdeps));
   if (!g)
     return g.error();
@@ -406,7 +422,9 @@ node::~node() {
     caf::anon_send_exit(scheduler_, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(monitor_, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(loader_, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(registry_, caf::exit_reason::user_shutdown);
     executors_.clear();
+    registry_ = nullptr;
     scheduler_ = nullptr;
     monitor_ = nullptr;
     loader_ = nullptr;

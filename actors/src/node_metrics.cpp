@@ -42,6 +42,7 @@ std::string node::metrics_text() {
   in.restored_blobs = f.restored_blobs.load();
   in.restore_failures = f.restore_failures.load();
   in.served_bytes = f.served_bytes.load();
+  in.units = states_->all();
   caf::scoped_actor self{*system_};
   self->request(scheduler_, std::chrono::milliseconds(500), status_atom::value, queue_atom::value)
       .receive([&](uint64_t queued) { in.queued = queued; },

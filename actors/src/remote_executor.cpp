@@ -87,111 +87,119 @@ executor_actor spawn_remote_executor(caf::actor_system& sys, bridge* net, size_t
     self->state.peer = peer;
     self->state.who = name;
     return {
-      [self](reply_atom, uint64_t n, std::shared_ptr<reply_value>& r) {
-        auto i = self->state.waiting.find(n);
-        if (i == self->state.waiting.end())
-          return;
-        auto handler = std::move(i->second);
-        self->state.waiting.erase(i);
-        handler(*r);
-      },
-      [self](run_atom, infer_job& job) -> caf::response_promise {
-        auto rp = self->make_response_promise();
-        transport::infer_request req;
-        req.model_name = job.model;
-        if (job.version != 0)
-          req.model_version = job.version;
-        for (size_t i = 0; i < job.inputs.size(); ++i)
-          req.inputs.push_back({i < job.input_names.size() ? job.input_names[i] : "input" + std::to_string(i),
-                                job.inputs[i]});
-        req.outputs = job.outputs;
-        req.priority = job.priority;
-        if (!job.trace_id.empty())
-          req.parameters["trace_id"] = job.trace_id;
-        int64_t since = 0; // the digest travels as its bits
-        std::memcpy(&since, &self->state.digest, sizeof since);
-        req.parameters[holdings_parameter] = since;
-        if (job.best_effort)
-          req.parameters["best_effort"] = true;
-        if (job.deadline != steady_time::max()) {
-          auto left = std::chrono::duration_cast<std::chrono::milliseconds>(job.deadline
-                                                                            - std::chrono::steady_clock::now());
-          req.deadline_ms = std::max<int64_t>(1, left.count());
-        }
-        auto start = std::chrono::steady_clock::now();
-        auto arrival = job.arrival;
-        auto who = self->state.who;
-        forward(self, std::move(req), [self, rp, start, arrival, who](reply_value& r) mutable {
-          auto resp = as<transport::infer_response>(r);
-          if (!resp)
-            return rp.deliver(resp.error());
-          infer_outcome out;
-          out.model = resp->model_name;
-          out.version = static_cast<uint32_t>(resp->model_version.value_or(0));
-          for (auto& o : resp->outputs) {
-            out.names.push_back(o.name);
-            out.tensors.push_back(std::move(o.tensor));
+        [self](reply_atom, uint64_t n, std::shared_ptr<reply_value>& r) {
+          auto i = self->state.waiting.find(n);
+          if (i == self->state.waiting.end())
+            return;
+          auto handler = std::move(i->second);
+          self->state.waiting.erase(i);
+          handler(*r);
+        },
+        [self](run_atom, infer_job& job) -> caf::response_promise {
+          auto rp = self->make_response_promise();
+          transport::infer_request req;
+          req.model_name = job.model;
+          if (job.version != 0)
+            req.model_version = job.version;
+          for (size_t i = 0; i < job.inputs.size(); ++i)
+            req.inputs.push_back(
+                {i < job.input_names.size() ? job.input_names[i] : "input" + std::to_string(i),
+                 job.inputs[i]});
+          req.outputs = job.outputs;
+          req.priority = job.priority;
+          if (!job.trace_id.empty())
+            req.parameters["trace_id"] = job.trace_id;
+          int64_t since = 0; // the digest travels as its bits
+          std::memcpy(&since, &self->state.digest, sizeof since);
+          req.parameters[holdings_parameter] = since;
+          if (job.best_effort)
+            req.parameters["best_effort"] = true;
+          if (job.deadline != steady_time::max()) {
+            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                job.deadline - std::chrono::steady_clock::now());
+            req.deadline_ms = std::max<int64_t>(1, left.count());
           }
-          out.executor = who;
-          if (auto e = resp->parameters.find("executor"); e != resp->parameters.end())
-            if (auto* s = std::get_if<std::string>(&e->second))
-              out.executor = who + " " + *s;
-          // Queue time here, then the worker's own figures; the rest of the
-          // round trip (network, the worker's queue) counts as run time.
-          out.queue_ms = std::chrono::duration<double, std::milli>(start - arrival).count();
-          out.load_ms = transport::number_parameter(resp->parameters, "load_ms");
-          out.loaded_bytes = static_cast<uint64_t>(
-              std::max(0.0, transport::number_parameter(resp->parameters, "loaded_bytes")));
-          out.run_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count()
-                       - out.load_ms;
-          self->state.note(resp->holdings, out);
-          ++self->state.served;
-          rp.deliver(std::move(out));
-        });
-        return rp;
-      },
-      [self](load_atom, const std::string& model, uint32_t version) -> caf::response_promise {
-        auto rp = self->make_response_promise();
-        std::optional<int64_t> v = version == 0 ? std::nullopt : std::optional<int64_t>{version};
-        forward(self, transport::model_load_request{model, v, {}}, [rp](reply_value& r) mutable {
-          auto resp = as<transport::model_load_response>(r);
-          if (!resp)
-            return rp.deliver(resp.error());
-          rp.deliver(load_outcome{resp->model_name, static_cast<uint32_t>(resp->model_version.value_or(0)),
-                                  resp->loaded_bytes, resp->reused_bytes});
-        });
-        return rp;
-      },
-      [self](unload_atom, const std::string& model, uint32_t version) -> caf::response_promise {
-        auto rp = self->make_response_promise();
-        std::optional<int64_t> v = version == 0 ? std::nullopt : std::optional<int64_t>{version};
-        forward(self, transport::model_unload_request{model, v}, [rp](reply_value& r) mutable {
-          auto resp = as<transport::model_unload_response>(r);
-          if (!resp)
-            return rp.deliver(resp.error());
-          rp.deliver(true);
-        });
-        return rp;
-      },
-      [self](status_atom) -> caf::response_promise {
-        auto rp = self->make_response_promise();
-        auto who = self->state.who;
-        auto served = self->state.served;
-        forward(self, transport::repository_index_request{true}, [rp, who, served](reply_value& r) mutable {
-          executor_state s;
-          s.name = who;
-          s.served = served;
-          s.remote = true;
-          if (auto resp = as<transport::repository_index_response>(r))
-            for (const auto& m : resp->models)
-              s.loaded.push_back(m.name + ":" + std::to_string(m.version.value_or(0)));
-          rp.deliver(std::move(s)); // a peer that is down simply holds nothing
-        });
-        return rp;
-      },
-      [](pressure_atom, pressure_level) {
-        // A peer watches its own memory.
-      },
+          auto start = std::chrono::steady_clock::now();
+          auto arrival = job.arrival;
+          auto who = self->state.who;
+          forward(self, std::move(req), [self, rp, start, arrival, who](reply_value& r) mutable {
+            auto resp = as<transport::infer_response>(r);
+            if (!resp)
+              return rp.deliver(resp.error());
+            infer_outcome out;
+            out.model = resp->model_name;
+            out.version = static_cast<uint32_t>(resp->model_version.value_or(0));
+            for (auto& o : resp->outputs) {
+              out.names.push_back(o.name);
+              out.tensors.push_back(std::move(o.tensor));
+            }
+            out.executor = who;
+            if (auto e = resp->parameters.find("executor"); e != resp->parameters.end())
+              if (auto* s = std::get_if<std::string>(&e->second))
+                out.executor = who + " " + *s;
+            // Queue time here, then the worker's own figures; the rest of the
+            // round trip (network, the worker's queue) counts as run time.
+            out.queue_ms = std::chrono::duration<double, std::milli>(start - arrival).count();
+            out.load_ms = transport::number_parameter(resp->parameters, "load_ms");
+            out.loaded_bytes = static_cast<uint64_t>(
+                std::max(0.0, transport::number_parameter(resp->parameters, "loaded_bytes")));
+            out.run_ms =
+                std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+                    .count() -
+                out.load_ms;
+            self->state.note(resp->holdings, out);
+            ++self->state.served;
+            rp.deliver(std::move(out));
+          });
+          return rp;
+        },
+        [self](load_atom, const std::string& model, uint32_t version) -> caf::response_promise {
+          auto rp = self->make_response_promise();
+          std::optional<int64_t> v = version == 0 ? std::nullopt : std::optional<int64_t>{version};
+          forward(self, transport::model_load_request{model, v, {}}, [rp](reply_value& r) mutable {
+            auto resp = as<transport::model_load_response>(r);
+            if (!resp)
+              return rp.deliver(resp.error());
+            rp.deliver(load_outcome{resp->model_name,
+                                    static_cast<uint32_t>(resp->model_version.value_or(0)),
+                                    resp->loaded_bytes, resp->reused_bytes});
+          });
+          return rp;
+        },
+        [self](unload_atom, const std::string& model, uint32_t version) -> caf::response_promise {
+          auto rp = self->make_response_promise();
+          std::optional<int64_t> v = version == 0 ? std::nullopt : std::optional<int64_t>{version};
+          forward(self, transport::model_unload_request{model, v}, [rp](reply_value& r) mutable {
+            auto resp = as<transport::model_unload_response>(r);
+            if (!resp)
+              return rp.deliver(resp.error());
+            rp.deliver(true);
+          });
+          return rp;
+        },
+        [self](status_atom) -> caf::response_promise {
+          auto rp = self->make_response_promise();
+          auto who = self->state.who;
+          auto served = self->state.served;
+          forward(self, transport::repository_index_request{true},
+                  [rp, who, served](reply_value& r) mutable {
+                    executor_state s;
+                    s.name = who;
+                    s.served = served;
+                    s.remote = true;
+                    if (auto resp = as<transport::repository_index_response>(r))
+                      for (const auto& m : resp->models)
+                        s.loaded.push_back(m.name + ":" + std::to_string(m.version.value_or(0)));
+                    rp.deliver(std::move(s)); // a peer that is down simply holds nothing
+                  });
+          return rp;
+        },
+        [](pressure_atom, pressure_level) {
+          // A peer watches its own memory.
+        },
+        [](catalog_atom, const catalog_ptr&) {
+          // A peer's registry reads its own store.
+        },
     };
   };
   return caf::actor_cast<executor_actor>(sys.spawn(impl));

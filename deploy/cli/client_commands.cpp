@@ -41,10 +41,13 @@ void print_response(const response_body& body) {
       } else if constexpr (std::is_same_v<T, model_unload_response>) {
         std::printf("unloaded %s\n", r.model_name.c_str());
       } else if constexpr (std::is_same_v<T, model_ready_response>) {
-        std::printf("%s: %s\n", r.model_name.c_str(), r.ready ? "ready" : "not ready");
+        auto state = r.state.empty() ? std::string{r.ready ? "ready" : "not ready"} : r.state;
+        std::printf("%s: %s%s%s\n", r.model_name.c_str(), state.c_str(),
+                    r.reason.empty() ? "" : ": ", r.reason.c_str());
       } else if constexpr (std::is_same_v<T, repository_index_response>) {
         for (const auto& m : r.models)
-          std::printf("%-20s v%-3" PRId64 " %s\n", m.name.c_str(), m.version.value_or(0), m.state.c_str());
+          std::printf("%-20s v%-3" PRId64 " %s%s%s\n", m.name.c_str(), m.version.value_or(0),
+                      m.state.c_str(), m.reason.empty() ? "" : ": ", m.reason.c_str());
       } else if constexpr (std::is_same_v<T, server_status_response>) {
         print_node_status(r);
       } else if constexpr (std::is_same_v<T, health_response>) {

@@ -45,7 +45,7 @@ caf::error check_nodes(const store::block_store& st, const client_options& co,
                             "); stop it, or give --curve-server-key if it uses CURVE, and retry");
     for (const auto& m : models->models) {
       bool version = !m.version || versions.count(static_cast<uint32_t>(*m.version)) > 0;
-      if (m.name == name && version && m.state != "unloaded")
+      if (m.name == name && version && m.state != "unavailable" && m.state != "failed")
         return make_error(ec::invalid_argument,
                           name + " is " + m.state + " on " + who +
                               "; unload it first: tessera call unload --endpoint " + node.endpoint +

@@ -183,7 +183,8 @@ run_cluster_realtime(const scenario& s, const std::vector<schedule_model>& model
     if (k == 0)
       for (uint32_t p = 1; p < s.nodes.count; ++p)
         cfg.peers.push_back(endpoint_of(p));
-    auto factory = [shared, models, dev, dev_opts, k, &s](uint32_t e) -> caf::expected<std::unique_ptr<backend::model_executor>> {
+    auto factory = [shared, models, dev, dev_opts, k, &s](uint32_t e, residency::residency_manager&)
+        -> caf::expected<std::unique_ptr<backend::model_executor>> {
       sim_backend_options opts;
       opts.speedup = s.speedup;
       opts.budget_bytes = dev.capacity_bytes;

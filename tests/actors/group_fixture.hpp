@@ -109,6 +109,12 @@ struct executor_rig {
     exec = spawn_executor(*sys, deps);
   }
 
+  // Sends the executor the store's catalogue as it is now, as a node's
+  // registry does after the store changed.
+  void publish_catalog() {
+    caf::anon_send(exec, catalog_atom::value, catalog_ptr{store::read_catalog(*group_zoo().store)});
+  }
+
   ~executor_rig() {
     caf::anon_send_exit(exec, caf::exit_reason::user_shutdown);
     sys->await_all_actors_done();

@@ -102,6 +102,7 @@ TEST_SUITE("group_pass") {
     REQUIRE_MESSAGE(def, test::why(def));
     CHECK(def->models == std::vector<std::string>{model_ref(group_zoo().manifest("resnet-cars")),
                                                   model_ref(group_zoo().manifest("resnet18"))});
+    rig.publish_catalog(); // a node's registry sees the file written
     auto x = image(1, 79);
     auto out = rig.run_all(sched, {job_for("resnet18", x)});
     REQUIRE(out.front());

@@ -67,6 +67,7 @@ TEST_SUITE("group") {
     CHECK(code_of(bad.error()) == ec::unknown_model);
     // Removing the definition unloads the group; the model then runs alone.
     groups.groups.remove("cams");
+    rig.publish_catalog();
     auto after = rig.run(job_for("resnet-cars", x));
     check_equal_to_alone(after, "resnet-cars", x);
     s = rig.status();

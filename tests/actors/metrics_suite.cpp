@@ -89,6 +89,8 @@ TEST_SUITE("metrics") {
     peer.served = 4;
     peer.remote = true;
     in.executors = std::vector<executor_state>{local, peer};
+    in.units = {{"resnet18:1", {model_state::ready, ""}},
+                {"vit-tiny:1", {model_state::failed, "box/cpu/0: corrupt_blob: ..."}}};
     auto families = collect_node_metrics(in);
     auto text = render_exposition(families);
     // Every family is named tessera_*, declared before its samples, and counters end in _total.
@@ -143,6 +145,10 @@ TEST_SUITE("metrics") {
     CHECK(s.at(R"(tessera_evictions_total{reason="load"})") == 3);
     CHECK(s.at(R"(tessera_evictions_total{reason="drop_cached"})") == 2);
     CHECK(s.at("tessera_scheduler_queued_jobs") == 4);
+    CHECK(s.at(R"(tessera_model_state{unit="resnet18:1",state="ready"})") == 1);
+    CHECK(s.at(R"(tessera_model_state{unit="resnet18:1",state="loading"})") == 0);
+    CHECK(s.at(R"(tessera_model_state{unit="vit-tiny:1",state="failed"})") == 1);
+    CHECK(s.at(R"(tessera_model_state{unit="vit-tiny:1",state="ready"})") == 0);
     CHECK(s.at(R"(tessera_executor_model_lookups_total{executor="box/cpu/0",result="hit"})") == 7);
     CHECK(s.at(R"(tessera_executor_model_lookups_total{executor="box/cpu/0",result="miss"})") == 2);
     CHECK(s.at(R"(tessera_model_load_bytes_total{executor="box/cpu/0",sharing="shared"})") == 100);

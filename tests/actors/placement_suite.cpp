@@ -64,6 +64,7 @@ executor_actor::behavior_type reporting_executor(executor_actor::pointer,
       [=](unload_atom, const std::string&, uint32_t) -> caf::result<bool> { return true; },
       [=](status_atom) -> caf::result<executor_state> { return idle_state(dev->name); },
       [=](pressure_atom, pressure_level) {},
+      [=](catalog_atom, const catalog_ptr&) {},
   };
 }
 

@@ -49,6 +49,7 @@ executor_actor::behavior_type fake_executor(executor_actor::pointer self, std::s
       [=](unload_atom, const std::string&, uint32_t) -> caf::result<bool> { return true; },
       [=](status_atom) -> caf::result<executor_state> { return idle_state(name); },
       [=](pressure_atom, pressure_level) {},
+      [=](catalog_atom, const catalog_ptr&) {},
   };
 }
 

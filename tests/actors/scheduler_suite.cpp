@@ -47,6 +47,7 @@ executor_actor::behavior_type virtual_executor(executor_actor::pointer self,
       [=](unload_atom, const std::string&, uint32_t) -> caf::result<bool> { return true; },
       [=](status_atom) -> caf::result<executor_state> { return idle_state("v"); },
       [=](pressure_atom, pressure_level) {},
+      [=](catalog_atom, const catalog_ptr&) {},
   };
 }
 
@@ -60,6 +61,7 @@ caf::message_handler rest_of_executor(const std::string& name) {
       [=](unload_atom, const std::string&, uint32_t) -> caf::result<bool> { return true; },
       [=](status_atom) -> caf::result<executor_state> { return idle_state(name); },
       [=](pressure_atom, pressure_level) {},
+      [=](catalog_atom, const catalog_ptr&) {},
   };
 }
 
@@ -172,20 +174,21 @@ TEST_SUITE("scheduler") {
     auto seen_rows = std::make_shared<std::vector<int64_t>>();
     auto e = r.sys->spawn([seen_rows](executor_actor::pointer) -> executor_actor::behavior_type {
       return {
-        [=](run_atom, const infer_job& j) -> caf::result<infer_outcome> {
-          seen_rows->push_back(j.inputs[0].spec.shape[0]);
-          infer_outcome out;
-          out.model = j.model;
-          out.names = {"y"};
-          out.tensors = {j.inputs[0]}; // echo: each row comes back to its owner
-          return out;
-        },
-        [=](load_atom, const std::string& m, uint32_t) -> caf::result<load_outcome> {
-          return load_outcome{m, 1, 0, 0};
-        },
-        [=](unload_atom, const std::string&, uint32_t) -> caf::result<bool> { return true; },
-        [=](status_atom) -> caf::result<executor_state> { return executor_state{}; },
-        [=](pressure_atom, pressure_level) {},
+          [=](run_atom, const infer_job& j) -> caf::result<infer_outcome> {
+            seen_rows->push_back(j.inputs[0].spec.shape[0]);
+            infer_outcome out;
+            out.model = j.model;
+            out.names = {"y"};
+            out.tensors = {j.inputs[0]}; // echo: each row comes back to its owner
+            return out;
+          },
+          [=](load_atom, const std::string& m, uint32_t) -> caf::result<load_outcome> {
+            return load_outcome{m, 1, 0, 0};
+          },
+          [=](unload_atom, const std::string&, uint32_t) -> caf::result<bool> { return true; },
+          [=](status_atom) -> caf::result<executor_state> { return executor_state{}; },
+          [=](pressure_atom, pressure_level) {},
+          [=](catalog_atom, const catalog_ptr&) {},
       };
     });
     scheduler_options opts;
@@ -333,6 +336,7 @@ TEST_SUITE("scheduler") {
           [=](unload_atom, const std::string&, uint32_t) -> caf::result<bool> { return true; },
           [=](status_atom) -> caf::result<executor_state> { return idle_state(name); },
           [=](pressure_atom, pressure_level) {},
+          [=](catalog_atom, const catalog_ptr&) {},
       };
     };
     SUBCASE("another executor has a good copy: the job is served") {

@@ -1,6 +1,7 @@
 #include "error_of.hpp"
 #include "page_cache.hpp"
 #include "scratch_dir.hpp"
+#include "store_fixture.hpp"
 #include "tessera/core/error.hpp"
 #include "tessera/store/block_store.hpp"
 #include "tessera/store/stream_copy.hpp"
@@ -18,16 +19,12 @@
 #include <unistd.h>
 
 using namespace tessera;
+using test::fresh_store;
+using test::model_using;
+using test::ramp;
 namespace fs = std::filesystem;
 
 namespace {
-
-std::vector<float> ramp(size_t n, float scale = 1.0f) {
-  std::vector<float> v(n);
-  for (size_t i = 0; i < n; ++i)
-    v[i] = scale * static_cast<float>(i % 1000) - 3.0f;
-  return v;
-}
 
 void flip_byte(const std::string& path, size_t offset) {
   std::fstream f{path, std::ios::in | std::ios::out | std::ios::binary};
@@ -49,38 +46,6 @@ size_t count_files(const std::string& dir, const std::string& suffix) {
   }
   return n;
 }
-
-// A one-node model over `blob` so that blobs have a user with a name.
-model_manifest model_using(const store::block_store& st, const content_id& blob, const tensor_spec& spec) {
-  auto sk = st.skeletons().put(store::skeleton_kind::script,
-                               "def forward(x: Tensor, w: Tensor) -> Tensor:\n    return x\n");
-  model_manifest m;
-  m.name = "user-model";
-  m.inputs = {{"x", {dtype::float32, {-1, 4}}, ""}};
-  m.outputs = {{"y", {dtype::float32, {-1, 4}}, "n"}};
-  m.nodes = {{"n", *sk, {{"w", blob, spec}}, {"x"}, std::nullopt}};
-  return m;
-}
-
-// A fresh store in its own scratch folder.
-struct fresh_store {
-  test::scratch_dir dir{"store"};
-  store::block_store st = open(dir.path());
-
-  static store::block_store open(const std::string& path) {
-    auto s = store::block_store::open(path);
-    REQUIRE(s);
-    return std::move(*s);
-  }
-
-  // Stores ramp values of `spec` and returns their id.
-  content_id put_ramp(const tensor_spec& spec) {
-    auto data = ramp(static_cast<size_t>(spec.elements()));
-    auto id = st.blobs().put(spec, data.data());
-    REQUIRE(id);
-    return *id;
-  }
-};
 
 } // namespace
 

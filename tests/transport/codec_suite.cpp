@@ -134,8 +134,13 @@ TEST_SUITE("codec") {
     CHECK(load.loaded_bytes == 1000);
     CHECK(load.reused_bytes == 24000);
     CHECK(response_round_trip(model_unload_response{"bert", 2}).model_version == 2);
-    CHECK(response_round_trip(model_ready_response{"bert", std::nullopt, true}).ready);
-    CHECK_FALSE(response_round_trip(model_ready_response{"bert", 1, false}).ready);
+    CHECK(response_round_trip(model_ready_response{"bert", std::nullopt, true, "ready", ""}).ready);
+    auto failed = response_round_trip(
+        model_ready_response{"bert", 1, false, "failed", "corrupt_blob: blob 12ab"});
+    CHECK_FALSE(failed.ready);
+    CHECK(failed.state == "failed");
+    CHECK(failed.reason == "corrupt_blob: blob 12ab");
+    CHECK(response_round_trip(model_ready_response{"bert", 1, false, "", ""}).state.empty());
     auto fuse = response_round_trip(fuse_response{"g", {"a", "b"}, 7, {}});
     CHECK(fuse.models.size() == 2);
     CHECK(fuse.shared_blocks == 7);

@@ -63,7 +63,8 @@ bool read_body(const field_map& f, model_unload_response& r) {
 }
 
 bool read_body(const field_map& f, model_ready_response& r) {
-  return read_model(f, r.model_name, r.model_version) && f.required("ready", r.ready);
+  return read_model(f, r.model_name, r.model_version) && f.required("ready", r.ready) &&
+         f.optional("state", r.state) && f.optional("reason", r.reason);
 }
 
 bool read_body(const field_map& f, fuse_response& r) {

@@ -78,9 +78,14 @@ struct response_writer {
   }
 
   bool operator()(const model_ready_response& r) {
-    begin(operation::model_ready, model_entries(r.model_version) + 1);
+    begin(operation::model_ready,
+          model_entries(r.model_version) + 1 + !r.state.empty() + !r.reason.empty());
     write_model(st, r.model_name, r.model_version);
     st.field("ready", r.ready);
+    if (!r.state.empty())
+      st.field("state", r.state);
+    if (!r.reason.empty())
+      st.field("reason", r.reason);
     return true;
   }
 

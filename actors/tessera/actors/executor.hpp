@@ -9,6 +9,7 @@
 #pragma once
 
 #include "tessera/actors/messages.hpp"
+#include "tessera/actors/model_states.hpp"
 #include "tessera/backend/model_executor.hpp"
 #include "tessera/residency/residency_manager.hpp"
 #include "tessera/store/block_store.hpp"
@@ -34,6 +35,11 @@ struct executor_deps {
   /// Whether it serves fused groups (whole-model serving does not: it runs
   /// each model from its own file, whatever groups the store defines).
   bool groups = true;
+  /// The store's catalogue when the executor starts (read from the store
+  /// when null); the registry sends the newer ones.
+  catalog_ptr catalog;
+  /// Where it publishes its units' lifecycle states (the node's; may be null).
+  model_states* states = nullptr;
 };
 
 executor_actor spawn_executor(caf::actor_system& sys, std::shared_ptr<executor_deps> deps);

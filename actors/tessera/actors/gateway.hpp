@@ -8,6 +8,7 @@
 
 #include "tessera/actors/loader.hpp"
 #include "tessera/actors/messages.hpp"
+#include "tessera/actors/model_states.hpp"
 #include "tessera/actors/request_metrics.hpp"
 #include "tessera/actors/uplink_shares.hpp"
 #include "tessera/residency/host_memory.hpp"
@@ -38,9 +39,6 @@ struct gateway_options {
   /// keys max_in_flight_requests and max_in_flight_bytes).
   size_t max_in_flight = 1024;
   uint64_t max_in_flight_bytes = 512ull << 20;
-  /// The most fused groups the store may define; a `fuse` of a new name
-  /// beyond it is refused (node key max_groups).
-  uint32_t max_groups = 64;
   /// Replies a slow client cannot take yet wait in its backlog, within bounds.
   transport::reply_backlog_options backlog;
   /// Where answered requests are logged; none when empty.
@@ -70,6 +68,15 @@ struct gateway_deps {
   /// model complete in the store before it is loaded or run.
   loader_actor loader;
   bool fetch_from_peers = false;
+  /// The model registry (registry.hpp): the gateway looks models and groups
+  /// up in its catalogue, starting from `catalog`, and defines groups there.
+  caf::actor registry;
+  catalog_ptr catalog;
+  /// The lifecycle states this node's executors publish (may be null).
+  const model_states* states = nullptr;
+  /// `executors` starts with this many of this node's own; the rest are
+  /// peers' (remote executors), asked for what they hold.
+  size_t local_executors = 0;
   /// The host memory budget's figures, for status replies; may be null.
   const residency::host_memory_keeper* host_memory = nullptr;
 };

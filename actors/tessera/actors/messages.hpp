@@ -11,6 +11,7 @@
 #include "tessera/core/memory_pressure.hpp"
 #include "tessera/core/tensor_buffer.hpp"
 #include "tessera/residency/residency_stats.hpp"
+#include "tessera/store/store_catalog.hpp"
 
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/atom.hpp>
@@ -39,6 +40,14 @@ using place_atom = caf::atom_constant<caf::atom("place")>;
 using ensure_atom = caf::atom_constant<caf::atom("ensure")>;
 using fetch_atom = caf::atom_constant<caf::atom("fetch")>;
 using repair_atom = caf::atom_constant<caf::atom("repair")>;
+using catalog_atom = caf::atom_constant<caf::atom("catalog")>;
+using subscribe_atom = caf::atom_constant<caf::atom("subscribe")>;
+using lookup_atom = caf::atom_constant<caf::atom("lookup")>;
+using define_atom = caf::atom_constant<caf::atom("define")>;
+using refresh_atom = caf::atom_constant<caf::atom("refresh")>;
+
+/// A snapshot of what the node's store holds (the registry's; immutable).
+using catalog_ptr = std::shared_ptr<const store::store_catalog>;
 
 using steady_time = std::chrono::steady_clock::time_point;
 
@@ -171,12 +180,14 @@ struct placement_status {
 
 /// An executor: runs jobs on one device, loads and unloads models, and swaps
 /// models out when memory pressure rises.
-using executor_actor = caf::typed_actor<
-  caf::replies_to<run_atom, infer_job>::with<infer_outcome>,
-  caf::replies_to<load_atom, std::string, uint32_t>::with<load_outcome>,
-  caf::replies_to<unload_atom, std::string, uint32_t>::with<bool>,
-  caf::replies_to<status_atom>::with<executor_state>,
-  caf::reacts_to<pressure_atom, pressure_level>>;
+using executor_actor =
+    caf::typed_actor<caf::replies_to<run_atom, infer_job>::with<infer_outcome>,
+                     caf::replies_to<load_atom, std::string, uint32_t>::with<load_outcome>,
+                     caf::replies_to<unload_atom, std::string, uint32_t>::with<bool>,
+                     caf::replies_to<status_atom>::with<executor_state>,
+                     caf::reacts_to<pressure_atom, pressure_level>,
+                     /// The registry's newest catalogue: group definitions as they are now.
+                     caf::reacts_to<catalog_atom, catalog_ptr>>;
 
 /// The scheduler: queues jobs and places them on executors.
 using scheduler_actor = caf::typed_actor<
@@ -203,4 +214,6 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tessera::actors::executor_state)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tessera::actors::placement_status)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<tessera::actors::executor_state>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tessera::pressure_level)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tessera::actors::catalog_ptr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tessera::group_definition)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<const tessera::co_request_counter>)

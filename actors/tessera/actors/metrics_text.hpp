@@ -6,6 +6,7 @@
 
 #include "tessera/actors/bridge.hpp"
 #include "tessera/actors/messages.hpp"
+#include "tessera/actors/model_states.hpp"
 #include "tessera/actors/request_metrics.hpp"
 #include "tessera/residency/residency_stats.hpp"
 
@@ -75,6 +76,9 @@ struct node_metrics_input {
   uint64_t restored_blobs = 0;
   uint64_t restore_failures = 0;
   uint64_t served_bytes = 0;
+  /// The lifecycle state of every unit this node's executors hold, work on,
+  /// or failed to load (model_states::all()).
+  std::map<std::string, unit_state> units;
 };
 
 /// The node's metric families, every name prefixed with `tessera_`.

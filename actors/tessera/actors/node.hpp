@@ -9,6 +9,7 @@
 #include "tessera/actors/loader.hpp"
 #include "tessera/actors/messages.hpp"
 #include "tessera/actors/metrics_server.hpp"
+#include "tessera/actors/model_states.hpp"
 #include "tessera/backend/device_memory.hpp"
 #include "tessera/backend/model_executor.hpp"
 #include "tessera/backend/whole_model_memory.hpp"
@@ -33,10 +34,11 @@ namespace tessera::actors {
 
 class node {
 public:
-  /// Makes executor `index`'s backend; empty means LibTorch. The simulator's
-  /// real-time mode passes simulated devices (backends/sim).
-  using backend_factory
-    = std::function<caf::expected<std::unique_ptr<backend::model_executor>>(uint32_t index)>;
+  /// Makes executor `index`'s backend over the node's residency manager;
+  /// empty means LibTorch. The simulator's real-time mode passes simulated
+  /// devices (backends/sim); tests wrap LibTorch's.
+  using backend_factory = std::function<caf::expected<std::unique_ptr<backend::model_executor>>(
+      uint32_t index, residency::residency_manager& residency)>;
 
   /// Opens the store and starts everything. `ctx` lets a test share one ZeroMQ
   /// context (for inproc:// endpoints); by default the node makes its own.
@@ -119,6 +121,7 @@ private:
   std::unique_ptr<backend::device_memory> arena_; ///< the device tier (CPU arena or GPU memory)
   std::unique_ptr<residency::residency_manager> residency_;
   std::unique_ptr<residency::scrubber> scrubber_; ///< goes before the manager
+  std::unique_ptr<model_states> states_;          ///< the units' lifecycle states
   /// Whole-model serving's device memory (null for serving = "blocks").
   std::shared_ptr<backend::whole_model_memory> whole_memory_;
   /// Streams the units too large to hold, for every executor (null where the
@@ -144,6 +147,7 @@ private:
   std::unique_ptr<bridge> fetch_bridge_; ///< the loader's, to fetch_peers
   std::shared_ptr<loader_counters> loader_counters_;
   loader_actor loader_;
+  caf::actor registry_; ///< owns the store's catalogue (registry.hpp)
   std::vector<executor_actor> executors_;
   scheduler_actor scheduler_;
   monitor_actor monitor_;

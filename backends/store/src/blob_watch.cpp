@@ -26,7 +26,7 @@ constexpr uint32_t gone_events = IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED | IN
 
 // File systems whose changes made on another machine, or by a daemon,
 // reach no inotify watch here.
-bool remote_or_fuse(long type) {
+bool remote_or_fuse_type(long type) {
   switch (static_cast<unsigned long>(type)) {
   case NFS_SUPER_MAGIC:
   case SMB_SUPER_MAGIC:
@@ -59,6 +59,11 @@ int folder_byte(std::string_view name) {
 
 } // namespace
 
+bool inotify_sees_changes(const std::string& path) {
+  struct statfs fs {};
+  return ::statfs(path.c_str(), &fs) == 0 && !remote_or_fuse_type(fs.f_type);
+}
+
 blob_watch::blob_watch(std::string blobs_dir) : dir_(std::move(blobs_dir)) {
   std::fill(std::begin(wd_by_folder_), std::end(wd_by_folder_), -1);
 }
@@ -73,7 +78,7 @@ bool blob_watch::usable() {
     struct statfs fs {};
     if (::statfs(dir_.c_str(), &fs) != 0)
       return false; // no blobs folder yet: ask again later
-    usable_ = remote_or_fuse(fs.f_type) ? 0 : 1;
+    usable_ = remote_or_fuse_type(fs.f_type) ? 0 : 1;
   }
   return usable_ == 1;
 }

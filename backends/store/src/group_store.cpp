@@ -94,7 +94,7 @@ caf::error group_store::remove(const std::string& name) const {
   return {};
 }
 
-caf::expected<fused_plan> plan_group(const block_store& store, const group_definition& g) {
+caf::expected<fused_plan> plan_group(const manifest_lookup& find, const group_definition& g) {
   std::vector<model_manifest> members;
   for (const auto& ref : g.models) {
     auto colon = ref.rfind(':');
@@ -109,12 +109,18 @@ caf::expected<fused_plan> plan_group(const block_store& store, const group_defin
                           "group \"" + g.name + "\": bad model reference \"" + ref + "\"");
       }
     }
-    auto m = store.manifests().get(name, version);
+    auto m = find(name, version);
     if (!m)
       return wrap(m.error(), "group \"" + g.name + "\"");
     members.push_back(std::move(*m));
   }
   return plan_fusion(g.name, members, g.bindings);
+}
+
+caf::expected<fused_plan> plan_group(const block_store& store, const group_definition& g) {
+  return plan_group([&](const std::string& name,
+                        uint32_t version) { return store.manifests().get(name, version); },
+                    g);
 }
 
 } // namespace tessera::store

@@ -69,19 +69,30 @@ std::vector<uint32_t> manifest_store::versions(const std::string& name) const {
   return out;
 }
 
-caf::expected<model_manifest> manifest_store::get(const std::string& name,
-                                                  uint32_t version) const {
+caf::expected<uint32_t> pick_version(const std::string& name, const std::vector<uint32_t>& stored,
+                                     uint32_t version) {
   // A name no model can have is looked up as one that is not there.
   if (auto problem = name_problem(name); !problem.empty())
     return make_error(ec::unknown_model, "no model named \"" + name + "\": " + problem);
-  auto vs = versions(name);
-  if (vs.empty())
+  if (stored.empty())
     return make_error(ec::unknown_model, "no model named \"" + name + "\"");
   if (version == 0)
-    version = vs.back();
-  else if (std::find(vs.begin(), vs.end(), version) == vs.end())
+    return stored.back();
+  if (std::find(stored.begin(), stored.end(), version) == stored.end())
     return make_error(ec::unknown_model, "model \"" + name + "\" has no version "
                                            + std::to_string(version));
+  return version;
+}
+
+caf::expected<model_manifest> manifest_store::get(const std::string& name, uint32_t version) const {
+  auto v = pick_version(name, versions(name), version);
+  if (!v)
+    return v.error();
+  return read(name, *v);
+}
+
+caf::expected<model_manifest> manifest_store::read(const std::string& name,
+                                                   uint32_t version) const {
   std::string text;
   auto path = root_ + "/models/" + name + "/" + std::to_string(version) + ".json";
   if (auto err = read_whole_file(path, text))

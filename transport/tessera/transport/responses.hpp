@@ -52,6 +52,10 @@ struct model_ready_response {
   std::string model_name;
   std::optional<int64_t> model_version;
   bool ready = false;
+  /// "unavailable", "loading", "ready", "unloading" or "failed" (absent
+  /// from older nodes: then read from `ready`).
+  std::string state;
+  std::string reason; ///< why it failed; empty otherwise
 };
 
 /// A fused group was created.
@@ -67,7 +71,7 @@ struct fuse_response {
 struct model_index_entry {
   std::string name;
   std::optional<int64_t> version;
-  std::string state;  ///< "unloaded", "loading", "ready", "unloading", "swapped"
+  std::string state;  ///< "unavailable", "loading", "ready", "unloading", "failed"
   std::string reason; ///< why it is not ready, or empty
 };
 

@@ -15,6 +15,11 @@
 
 namespace tessera::store {
 
+/// Whether inotify reports every change under `path`: false where it does
+/// not exist, or lies on a network or FUSE file system (changes made on
+/// another machine, or by a daemon, reach no watch here).
+bool inotify_sees_changes(const std::string& path);
+
 class blob_watch {
 public:
   /// Watches nothing until watch() is called; `blobs_dir` holds the

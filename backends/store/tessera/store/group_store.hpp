@@ -9,6 +9,7 @@
 
 #include <caf/expected.hpp>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -51,5 +52,12 @@ private:
 /// and plans the group. Errors: ec::unknown_model naming the missing model,
 /// and those of plan_fusion().
 caf::expected<fused_plan> plan_group(const block_store& store, const group_definition& g);
+
+/// Finds a member's manifest: name and version (0: the highest).
+using manifest_lookup =
+    std::function<caf::expected<model_manifest>(const std::string& name, uint32_t version)>;
+
+/// plan_group() over manifests that `find` gives (a catalogue read before).
+caf::expected<fused_plan> plan_group(const manifest_lookup& find, const group_definition& g);
 
 } // namespace tessera::store
