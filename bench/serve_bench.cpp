@@ -11,6 +11,7 @@
 #include "serve_cluster.hpp"
 #include "serve_load.hpp"
 #include "serve_sim.hpp"
+#include "tessera/core/run_program.hpp"
 
 #include "tessera/core/error.hpp"
 #include "tessera/store/group_store.hpp"
@@ -113,7 +114,7 @@ void write_curve(const std::string& path, std::vector<probe_result> probes) {
 // DIR/serve-curve.png with gnuplot, where it is installed.
 void draw_curve(const std::string& dir, const std::string& csv,
                 const std::vector<std::string>& systems) {
-  if (std::system("command -v gnuplot >/dev/null 2>&1") != 0) {
+  if (!run_program({"gnuplot", "--version"})) {
     std::fprintf(stderr, "note: gnuplot is not installed; no PNG (the CSV is written)\n");
     return;
   }
@@ -129,7 +130,7 @@ void draw_curve(const std::string& dir, const std::string& csv,
       << "' && strcol(2) eq 'sweep' ? $3 : 1/0):5 with linespoints title '" << systems[i] << "'";
   f << "\n";
   f.close();
-  if (std::system(("gnuplot '" + script + "' 2>/dev/null").c_str()) != 0)
+  if (auto rc = run_program({"gnuplot", script}); !rc || *rc != 0)
     std::fprintf(stderr, "note: gnuplot failed on %s; the CSV is written\n", script.c_str());
   else
     std::printf("plot: %s/serve-curve.png\n", dir.c_str());

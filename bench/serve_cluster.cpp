@@ -1,4 +1,5 @@
 #include "serve_cluster.hpp"
+#include "tessera/core/run_program.hpp"
 
 #include "bench_node.hpp"
 #include "bench_report.hpp"
@@ -147,8 +148,7 @@ child_process::~child_process() {
 caf::expected<serve_cluster> start_python_servers(const std::string& store_path,
                                                   uint64_t budget_bytes) {
   const char* python = "/usr/bin/python3";
-  if (std::system(
-          (std::string{python} + " -c 'import torch, zmq, msgpack' >/dev/null 2>&1").c_str()) != 0)
+  if (auto rc = run_program({python, "-c", "import torch, zmq, msgpack"}); !rc || *rc != 0)
     return make_error(ec::unsupported, "/usr/bin/python3 lacks torch, zmq or msgpack");
   const char* env = std::getenv("TESSERA_PYTHON_SERVER");
   std::string script =

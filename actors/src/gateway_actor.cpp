@@ -8,6 +8,7 @@
 #include "tessera/actors/server_status.hpp"
 #include "tessera/core/error.hpp"
 #include "tessera/core/input_check.hpp"
+#include "tessera/core/version.hpp"
 #include "tessera/store/group_store.hpp"
 #include "tessera/store/store_catalog.hpp"
 
@@ -245,8 +246,8 @@ void handle_other(self_ptr self, uint64_t ticket, request_body& body) {
         for (const auto& p : shared->deps.peers->peers())
           r.nodes.push_back(node_entry{p.endpoint, p.up ? "up" : "down"});
       auto s = shared->deps.residency->stats();
-      r.devices.push_back(device_entry{shared->opts.node_name + "/cpu", s.device.used_bytes,
-                                       s.device.budget_bytes});
+      r.devices.push_back(device_entry{shared->opts.node_name + "/" + shared->opts.device,
+                                       s.device.used_bytes, s.device.budget_bytes});
       for (const auto& e : states)
         r.executors.push_back(executor_entry_of(e));
       if (shared->deps.host_memory != nullptr)
@@ -277,7 +278,7 @@ void handle_other(self_ptr self, uint64_t ticket, request_body& body) {
     metadata_response r;
     if (!meta->model_name) {
       r.name = "tessera";
-      r.version = "0.1.0";
+      r.version = tessera::version();
       r.extensions = {"model_repository", "fused_groups", "deadlines"};
       return shared->post(ticket, response_body{std::move(r)});
     }

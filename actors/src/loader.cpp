@@ -23,7 +23,6 @@ namespace {
 
 using namespace detail;
 
-using reply_atom = caf::atom_constant<caf::atom("reply")>;
 using timeout_atom = caf::atom_constant<caf::atom("timeout")>;
 using reply_value = caf::expected<transport::response_body>;
 using manifest_ptr = std::shared_ptr<const model_manifest>;

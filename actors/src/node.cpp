@@ -307,6 +307,7 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg, zmq::co
   gopts.log = log;
   gopts.endpoint = cfg.listen;
   gopts.node_name = cfg.node_name;
+  gopts.device = cfg.device;
   gopts.limits.max_message_bytes = cfg.max_message_bytes;
   gopts.max_in_flight = static_cast<size_t>(std::max<uint64_t>(1, cfg.max_in_flight_requests));
   gopts.backlog.max_bytes_per_peer = cfg.reply_backlog_bytes;

@@ -14,7 +14,6 @@ namespace tessera::actors {
 
 namespace {
 
-using reply_atom = caf::atom_constant<caf::atom("reply")>;
 using reply_value = caf::expected<transport::response_body>;
 
 struct remote_data {

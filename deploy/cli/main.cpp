@@ -1,6 +1,7 @@
 // The `tessera` command line: one binary whose subcommands build the zoo, import
 // and run models, check the store and run benchmarks.
 #include "commands.hpp"
+#include "tessera/core/version.hpp"
 
 #include <iostream>
 
@@ -10,7 +11,7 @@ int main(int argc, char** argv) {
                "parameter blocks.\n"
                "Start with `tessera zoo` (builds the model zoo into the store), then "
                "`tessera run --model resnet18`."};
-  app.set_version_flag("--version", "tessera 0.1.0");
+  app.set_version_flag("--version", std::string{"tessera "} + tessera::version());
   app.require_subcommand(1);
   cli_context ctx;
   ctx.add_global_options(app);

@@ -1,6 +1,7 @@
 // gnuplot scripts for a simulator run: deadline throughput and p99 latency
 // against load level per config and policy (PartialLoading's figure), and each
 // node's busy fraction over time for every run at the first load level.
+#include "tessera/core/run_program.hpp"
 #include "tessera/sim/simulation.hpp"
 
 #include <algorithm>
@@ -13,7 +14,7 @@ namespace tessera::sim {
 
 bool draw_plots(const scenario& s, const std::vector<run_summary>& rows,
                 const std::string& out_dir) {
-  if (std::system("command -v gnuplot >/dev/null 2>&1") != 0) {
+  if (!run_program({"gnuplot", "--version"})) {
     std::fprintf(stderr, "note: gnuplot is not installed; no PNG plots (the CSVs are written)\n");
     return false;
   }
@@ -70,7 +71,7 @@ bool draw_plots(const scenario& s, const std::vector<run_summary>& rows,
           "%d', n)\n";
   }
   gp.close();
-  if (std::system(("gnuplot '" + script + "' 2>/dev/null").c_str()) != 0) {
+  if (auto rc = run_program({"gnuplot", script}); !rc || *rc != 0) {
     std::fprintf(stderr, "note: gnuplot failed on %s; the CSVs are written\n", script.c_str());
     return false;
   }

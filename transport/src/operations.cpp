@@ -1,9 +1,13 @@
 #include "tessera/transport/operation.hpp"
 
 #include "tessera/core/error.hpp"
+#include "tessera/transport/requests.hpp"
+#include "tessera/transport/responses.hpp"
 
 #include <array>
 #include <string>
+#include <type_traits>
+#include <variant>
 
 namespace tessera::transport {
 
@@ -23,6 +27,19 @@ constexpr std::array<const char*, operation_count> operation_names{{
     "fetch_skeleton",
     "fetch_manifest",
 }};
+
+// Every list of operations has them all, in the enum's order.
+static_assert(static_cast<size_t>(operation::fetch_manifest) + 1 == operation_count);
+static_assert(operation_names.back() != nullptr, "an operation has no wire name");
+static_assert(std::variant_size_v<request_body> == operation_count);
+static_assert(std::variant_size_v<response_body> == operation_count);
+static_assert(
+    std::is_same_v<
+        std::variant_alternative_t<static_cast<size_t>(operation::fetch_manifest), request_body>,
+        fetch_manifest_request>);
+static_assert(
+    std::is_same_v<std::variant_alternative_t<static_cast<size_t>(operation::fuse), response_body>,
+                   fuse_response>);
 
 } // namespace
 

@@ -33,6 +33,8 @@ namespace tessera::actors {
 struct gateway_options {
   std::string endpoint = "tcp://127.0.0.1:5555";
   std::string node_name = "tessera";
+  /// The node's device ("cpu", "cuda:0"), as status replies name it.
+  std::string device = "cpu";
   transport::codec_limits limits;
   /// Requests in flight beyond this many, or beyond this many bytes of
   /// request inputs in flight, are refused with ec::overloaded at once (node

@@ -45,6 +45,9 @@ using subscribe_atom = caf::atom_constant<caf::atom("subscribe")>;
 using lookup_atom = caf::atom_constant<caf::atom("lookup")>;
 using define_atom = caf::atom_constant<caf::atom("define")>;
 using refresh_atom = caf::atom_constant<caf::atom("refresh")>;
+/// A reply from a thread outside the actor system (the bridge's), handed
+/// to the actor that asked.
+using reply_atom = caf::atom_constant<caf::atom("reply")>;
 
 /// A snapshot of what the node's store holds (the registry's; immutable).
 using catalog_ptr = std::shared_ptr<const store::store_catalog>;
