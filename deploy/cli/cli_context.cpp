@@ -47,12 +47,6 @@ int fail(const caf::error& err) {
   return 1;
 }
 
-std::string format_mb(size_t bytes) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f MB", static_cast<double>(bytes) / 1e6);
-  return buf;
-}
-
 caf::error parse_model_ref(const std::string& text, std::string& name, uint32_t& version) {
   auto colon = text.rfind(':');
   version = 0;

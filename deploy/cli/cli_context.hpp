@@ -3,6 +3,7 @@
 // and report errors the same way everywhere.
 #pragma once
 
+#include "tessera/core/bytes_text.hpp"
 #include "tessera/core/node_config.hpp"
 #include "tessera/store/block_store.hpp"
 
@@ -39,9 +40,6 @@ private:
 
 /// Prints "tessera: <error>" to stderr and returns the exit code for it.
 int fail(const caf::error& err);
-
-/// "45.2 MB" style sizes (decimal megabytes, as people read them).
-std::string format_mb(size_t bytes);
 
 /// Parses "NAME" or "NAME:VERSION".
 caf::error parse_model_ref(const std::string& text, std::string& name, uint32_t& version);

@@ -36,8 +36,8 @@ void print_response(const response_body& body) {
               std::printf("  %s = %lld\n", k.c_str(), static_cast<long long>(x));
           }, v);
       } else if constexpr (std::is_same_v<T, model_load_response>) {
-        std::printf("loaded %s: read %s, reused %s\n", r.model_name.c_str(), format_mb(r.loaded_bytes).c_str(),
-                    format_mb(r.reused_bytes).c_str());
+        std::printf("loaded %s: read %s, reused %s\n", r.model_name.c_str(),
+                    format_mib(r.loaded_bytes).c_str(), format_mib(r.reused_bytes).c_str());
       } else if constexpr (std::is_same_v<T, model_unload_response>) {
         std::printf("unloaded %s\n", r.model_name.c_str());
       } else if constexpr (std::is_same_v<T, model_ready_response>) {

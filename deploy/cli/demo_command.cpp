@@ -42,12 +42,13 @@ void add_demo_command(CLI::App& app, cli_context& ctx, command_action& action) {
         }
         const auto& m = (*model)->manifest();
         if (load.blobs > 0 && load.blobs_read < load.blobs)
-          std::printf("  loaded: read %s of %s (%zu of %zu blobs; the others were resident) in %.1f ms\n",
-                      format_mb(load.bytes_read).c_str(), format_mb(load.bytes).c_str(),
-                      load.blobs_read, load.blobs, load.elapsed_ms);
+          std::printf(
+              "  loaded: read %s of %s (%zu of %zu blobs; the others were resident) in %.1f ms\n",
+              format_mib(load.bytes_read).c_str(), format_mib(load.bytes).c_str(), load.blobs_read,
+              load.blobs, load.elapsed_ms);
         else if (load.blobs > 0)
-          std::printf("  loaded: read all %s (%zu blobs) in %.1f ms\n", format_mb(load.bytes).c_str(),
-                      load.blobs, load.elapsed_ms);
+          std::printf("  loaded: read all %s (%zu blobs) in %.1f ms\n",
+                      format_mib(load.bytes).c_str(), load.blobs, load.elapsed_ms);
         else
           std::printf("  already loaded\n");
         auto inputs = random_inputs(m, 1, i + 1);

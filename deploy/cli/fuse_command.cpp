@@ -61,8 +61,8 @@ void print_plan(const fused_plan& plan) {
               static_cast<unsigned long long>(s.separate_nodes),
               static_cast<unsigned long long>(s.fused_nodes),
               s.separate_nodes ? 100.0 * s.nodes_saved() / s.separate_nodes : 0.0);
-  std::printf("  %-22s %12s %12s %7.0f%%\n", "parameters", format_mb(s.separate_bytes).c_str(),
-              format_mb(s.fused_bytes).c_str(),
+  std::printf("  %-22s %12s %12s %7.0f%%\n", "parameters", format_mib(s.separate_bytes).c_str(),
+              format_mib(s.fused_bytes).c_str(),
               s.separate_bytes ? 100.0 * s.bytes_saved() / s.separate_bytes : 0.0);
   std::printf("  %-22s %11.2fG %11.2fG %7.0f%%\n", "compute (MAC proxy)", s.separate_macs / 1e9,
               s.fused_macs / 1e9, 100.0 * s.macs_saved_fraction());
@@ -121,8 +121,8 @@ int list_groups(const store::block_store& st) {
       members += (members.empty() ? "" : " ") + m;
     const auto& s = plan->savings;
     std::printf("%-20s %8zu %8llu %12s %12s  %s\n", g.name.c_str(), plan->members.size(),
-                static_cast<unsigned long long>(s.fused_nodes), format_mb(s.fused_bytes).c_str(),
-                format_mb(s.bytes_saved()).c_str(), members.c_str());
+                static_cast<unsigned long long>(s.fused_nodes), format_mib(s.fused_bytes).c_str(),
+                format_mib(s.bytes_saved()).c_str(), members.c_str());
   }
   if (groups.empty())
     std::printf("(no groups; define one with `tessera fuse NAME MODEL MODEL...`)\n");
@@ -204,7 +204,7 @@ int run_group_command(cli_context& ctx, const group_run_args& args) {
   if (!group)
     return fail(group.error());
   std::printf("group %s: loaded %zu blobs (%s) in %.1f ms as one unit, %zu skeletons compiled\n",
-              args.group.c_str(), load.blobs, format_mb(load.bytes).c_str(), load.elapsed_ms,
+              args.group.c_str(), load.blobs, format_mib(load.bytes).c_str(), load.elapsed_ms,
               load.skeletons_compiled);
   auto inputs = random_inputs(plan->dag, args.batch, args.seed);
   std::vector<double> ms;

@@ -186,7 +186,7 @@ void add_import_command(CLI::App& app, cli_context& ctx, command_action& action)
       }
       std::printf("imported %s: %zu block(s), %zu blob(s), %s of parameters\n",
                   model_ref(*m).c_str(), m->nodes.size(), unique_blobs(*m).size(),
-                  format_mb(parameter_bytes(*m)).c_str());
+                  format_mib(parameter_bytes(*m)).c_str());
       for (const auto& n : m->nodes) {
         uint64_t bytes = 0;
         for (const auto& p : n.params)
@@ -194,7 +194,7 @@ void add_import_command(CLI::App& app, cli_context& ctx, command_action& action)
         std::string inputs;
         for (const auto& in : n.inputs)
           inputs += (inputs.empty() ? "" : ", ") + in;
-        std::printf("  block %-24s %10s  from %s\n", n.name.c_str(), format_mb(bytes).c_str(),
+        std::printf("  block %-24s %10s  from %s\n", n.name.c_str(), format_mib(bytes).c_str(),
                     inputs.c_str());
       }
       for (const auto& out : m->outputs)

@@ -51,7 +51,7 @@ void add_models_command(CLI::App& app, cli_context& ctx, command_action& action)
                   "inputs", "outputs");
       for (const auto& m : store->manifests().list_latest())
         std::printf("%-24s %-10s %10s %6zu %6zu %8zu\n", model_ref(m).c_str(), m.family.c_str(),
-                    format_mb(parameter_bytes(m)).c_str(), m.nodes.size(), m.inputs.size(),
+                    format_mib(parameter_bytes(m)).c_str(), m.nodes.size(), m.inputs.size(),
                     m.outputs.size());
       return 0;
     };

@@ -122,7 +122,7 @@ void add_models_remove(CLI::App& models, cli_context& ctx, command_action& actio
       for (auto v : versions)
         std::printf("removed %s:%u\n", name.c_str(), v);
       std::printf("removed %zu blobs (%s) and %zu skeletons that no other model uses\n", gc->blobs,
-                  format_mb(gc->bytes).c_str(), gc->skeletons);
+                  format_mib(gc->bytes).c_str(), gc->skeletons);
       return 0;
     };
   });

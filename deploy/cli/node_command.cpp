@@ -32,7 +32,7 @@ void add_node_command(CLI::App& app, cli_context& ctx, command_action& action) {
       std::printf("tessera node %s serving %s on %s (%u executor%s, budget %s, %s)\n",
                   cfg.node_name.c_str(), cfg.store_path.c_str(), (*n)->endpoint().c_str(),
                   (*n)->local_executors(), (*n)->local_executors() == 1 ? "" : "s",
-                  format_mb(cfg.device_budget_bytes).c_str(),
+                  format_mib(cfg.device_budget_bytes).c_str(),
                   cfg.mode == load_mode::in_place ? "in place" : "copy");
       std::fflush(stdout);
       int sig = 0;

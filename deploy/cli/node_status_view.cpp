@@ -141,16 +141,16 @@ void print_node_status(const transport::server_status_response& r) {
   for (const auto& node : r.nodes)
     std::printf("  node %s: %s\n", node.name.c_str(), node.state.c_str());
   for (const auto& d : r.devices)
-    std::printf("  %s: %s of %s\n", d.name.c_str(), format_mb(d.used_bytes).c_str(),
-                format_mb(d.budget_bytes).c_str());
+    std::printf("  %s: %s of %s\n", d.name.c_str(), format_mib(d.used_bytes).c_str(),
+                format_mib(d.budget_bytes).c_str());
   if (const auto& h = r.host_memory) {
     std::printf("  kept beyond loaded models: %s of %s (mapped files %s, kept device memory %s, "
                 "kept blocks %s, request buffers %s; %s trimmed)\n",
-                format_mb(h->total_bytes).c_str(),
-                h->budget_bytes > 0 ? format_mb(h->budget_bytes).c_str() : "no budget",
-                format_mb(h->mapped_files_bytes).c_str(), format_mb(h->kept_device_bytes).c_str(),
-                format_mb(h->kept_blocks_bytes).c_str(),
-                format_mb(h->request_buffers_bytes).c_str(), format_mb(h->trimmed_bytes).c_str());
+                format_mib(h->total_bytes).c_str(),
+                h->budget_bytes > 0 ? format_mib(h->budget_bytes).c_str() : "no budget",
+                format_mib(h->mapped_files_bytes).c_str(), format_mib(h->kept_device_bytes).c_str(),
+                format_mib(h->kept_blocks_bytes).c_str(),
+                format_mib(h->request_buffers_bytes).c_str(), format_mib(h->trimmed_bytes).c_str());
   }
   for (const auto& e : r.executors) {
     std::printf("  executor %s: %" PRIu64 " served, resident:", e.name.c_str(), e.served);

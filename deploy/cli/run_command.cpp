@@ -156,8 +156,8 @@ void add_run_command(CLI::App& app, cli_context& ctx, command_action& action) {
       if (!inputs)
         return fail(inputs.error());
       std::printf("%s: loaded %zu blobs (%s) in %.1f ms, %zu skeletons compiled\n",
-                  model_ref(m).c_str(), load.blobs, format_mb(load.bytes).c_str(),
-                  load.elapsed_ms, load.skeletons_compiled);
+                  model_ref(m).c_str(), load.blobs, format_mib(load.bytes).c_str(), load.elapsed_ms,
+                  load.skeletons_compiled);
       std::vector<double> ms;
       caf::expected<std::vector<tensor_buffer>> out{std::vector<tensor_buffer>{}};
       for (uint32_t i = 0; i < args->repeat; ++i) {

@@ -14,7 +14,7 @@ namespace {
 
 void row(const char* name, uint64_t bytes, const char* note = "") {
   std::printf("  %-22s %12llu bytes  %10s  %s\n", name, static_cast<unsigned long long>(bytes),
-              format_mb(bytes).c_str(), note);
+              format_mib(bytes).c_str(), note);
 }
 
 /// The driver's view of each GPU (cudaMemGetInfo), beside Tessera's own count
@@ -29,7 +29,7 @@ void print_gpus() {
     auto d = cuda::read_driver_memory(g.index);
     if (d)
       std::printf("gpu cuda:%d %s: driver free %s of %s%s\n", g.index, g.name.c_str(),
-                  format_mb(d->free_bytes).c_str(), format_mb(d->total_bytes).c_str(),
+                  format_mib(d->free_bytes).c_str(), format_mib(d->total_bytes).c_str(),
                   cuda::unified_memory(g) ? " (unified memory: blobs used in place)" : "");
     else
       std::printf("gpu cuda:%d %s: %s\n", g.index, g.name.c_str(), describe(d.error()).c_str());
@@ -86,13 +86,14 @@ void print_tiers(const residency::residency_stats& s,
               static_cast<unsigned long long>(c.failed_loads), static_cast<unsigned long long>(c.unloads));
   std::printf("blobs: %llu read (%s), %llu found resident, %llu joined in flight, %llu prefetched, "
               "%llu evicted (%s), %llu files read ahead from the disk\n",
-              static_cast<unsigned long long>(c.blobs_read), format_mb(c.bytes_read).c_str(),
-              static_cast<unsigned long long>(c.blob_hits), static_cast<unsigned long long>(c.blob_joins),
+              static_cast<unsigned long long>(c.blobs_read), format_mib(c.bytes_read).c_str(),
+              static_cast<unsigned long long>(c.blob_hits),
+              static_cast<unsigned long long>(c.blob_joins),
               static_cast<unsigned long long>(c.prefetched_blobs),
-              static_cast<unsigned long long>(c.evictions), format_mb(c.bytes_evicted).c_str(),
+              static_cast<unsigned long long>(c.evictions), format_mib(c.bytes_evicted).c_str(),
               static_cast<unsigned long long>(c.readahead_blobs));
   std::printf("copies after reads (through staging): %llu (%s)\n",
-              static_cast<unsigned long long>(c.copies), format_mb(c.bytes_copied).c_str());
+              static_cast<unsigned long long>(c.copies), format_mib(c.bytes_copied).c_str());
   std::printf("resident models:");
   for (const auto& m : s.resident_models)
     std::printf(" %s", m.c_str());

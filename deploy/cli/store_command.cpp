@@ -36,8 +36,8 @@ void add_store_command(CLI::App& app, cli_context& ctx, command_action& action) 
       for (const auto& id : orphans.blobs)
         std::printf("ORPHAN %s: no version of any stored model uses it\n", id.to_hex().c_str());
       std::printf("%zu blobs (%s) checked, %zu corrupt, %zu orphan (%s)\n", report.blobs_checked,
-                  format_mb(report.bytes_checked).c_str(), report.corrupt.size(),
-                  orphans.blobs.size(), format_mb(orphans.bytes).c_str());
+                  format_mib(report.bytes_checked).c_str(), report.corrupt.size(),
+                  orphans.blobs.size(), format_mib(orphans.bytes).c_str());
       return report.corrupt.empty() ? 0 : 2;
     };
   });
@@ -57,7 +57,7 @@ void add_store_command(CLI::App& app, cli_context& ctx, command_action& action) 
       if (!report)
         return fail(report.error());
       std::printf("removed %zu blobs (%s) and %zu skeletons that no model version uses\n",
-                  report->blobs, format_mb(report->bytes).c_str(), report->skeletons);
+                  report->blobs, format_mib(report->bytes).c_str(), report->skeletons);
       return 0;
     };
   });

@@ -117,8 +117,8 @@ void print_view(const std::vector<node_view>& views, rate_meter& rates, clock_ty
                 static_cast<unsigned long long>(s.requests_queued),
                 static_cast<unsigned long long>(s.requests_in_flight),
                 static_cast<unsigned long long>(s.requests_served),
-                rates.update(v.endpoint, s.requests_served, now).c_str(), format_mb(used).c_str(),
-                format_mb(budget).c_str());
+                rates.update(v.endpoint, s.requests_served, now).c_str(), format_mib(used).c_str(),
+                format_mib(budget).c_str());
   }
   for (const auto& v : views) {
     if (!v.status)

@@ -22,8 +22,8 @@ void print_listing(const std::vector<model_manifest>& models) {
   std::printf("%-20s %-10s %10s %6s  %s\n", "model", "family", "params", "nodes", "description");
   for (const auto& m : models)
     std::printf("%-20s %-10s %10s %6zu  %s\n", model_ref(m).c_str(), m.family.c_str(),
-                format_mb(parameter_bytes(m)).c_str(), m.nodes.size(), m.description.c_str());
-  std::printf("\nShared bytes between models (MB; models of different families share nothing):\n");
+                format_mib(parameter_bytes(m)).c_str(), m.nodes.size(), m.description.c_str());
+  std::printf("\nShared bytes between models (MiB; models of different families share nothing):\n");
   for (const auto& [family, members] : families) {
     // Columns as wide as the longest name: two models never share a header.
     int width = 14;
@@ -39,7 +39,7 @@ void print_listing(const std::vector<model_manifest>& models) {
     for (const auto* a : members) {
       std::printf("%-*s", first, a->name.c_str());
       for (const auto* b : members)
-        std::printf(" %*.1f", width, static_cast<double>(shared_bytes(*a, *b)) / 1e6);
+        std::printf(" %*.1f", width, to_mib(shared_bytes(*a, *b)));
       std::printf("\n");
     }
   }
@@ -91,7 +91,7 @@ void add_zoo_command(CLI::App& app, cli_context& ctx, command_action& action) {
       for (const auto& [id, bytes] : distinct)
         total += bytes;
       std::printf("built %zu models (%s of distinct blobs) in %.1f s into %s\n", built->size(),
-                  format_mb(total).c_str(), secs, store->root().c_str());
+                  format_mib(total).c_str(), secs, store->root().c_str());
       return 0;
     };
   });

@@ -1,5 +1,6 @@
 #include "residency_core.hpp"
 
+#include "tessera/core/bytes_text.hpp"
 #include "tessera/core/error.hpp"
 #include "tessera/cuda/device_memory_copy_engine.hpp"
 
@@ -15,12 +16,6 @@ using clock_type = std::chrono::steady_clock;
 
 double ms_since(clock_type::time_point start) {
   return std::chrono::duration<double, std::milli>(clock_type::now() - start).count();
-}
-
-std::string mib(uint64_t bytes) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(bytes) / (1 << 20));
-  return buf;
 }
 
 // Blobs below this size are read together, one task per group, so a model with
@@ -141,11 +136,11 @@ caf::error residency_core::make_room(const std::string& owner, uint64_t total, u
   if (!plan.enough) {
     ++counters_.refused_loads;
     return make_error(ec::out_of_memory,
-                      "\"" + owner + "\" needs " + mib(total) + " (" + mib(missing)
-                        + " not resident) but only " + mib(free_bytes() + plan.bytes)
-                        + " of the device budget of " + mib(opts_.device_budget_bytes)
-                        + " can be freed; the rest is held by " + holders_text()
-                        + (reserved_ > 0 ? " or loading (" + mib(reserved_) + ")" : ""));
+                      "\"" + owner + "\" needs " + format_mib(total) + " (" + format_mib(missing) +
+                          " not resident) but only " + format_mib(free_bytes() + plan.bytes) +
+                          " of the device budget of " + format_mib(opts_.device_budget_bytes) +
+                          " can be freed; the rest is held by " + holders_text() +
+                          (reserved_ > 0 ? " or loading (" + format_mib(reserved_) + ")" : ""));
   }
   inflation_ = plan.inflation;
   for (const auto& id : plan.victims) {
@@ -156,8 +151,8 @@ caf::error residency_core::make_room(const std::string& owner, uint64_t total, u
     erase(i);
   }
   if (missing > free_bytes()) // something outside still holds evicted memory
-    return make_error(ec::out_of_memory, "\"" + owner + "\" needs " + mib(missing)
-                                           + " more; evicted blobs are still held elsewhere");
+    return make_error(ec::out_of_memory, "\"" + owner + "\" needs " + format_mib(missing) +
+                                             " more; evicted blobs are still held elsewhere");
   return {};
 }
 
@@ -175,10 +170,10 @@ caf::expected<lease_ptr> residency_core::load(const std::string& owner,
   if (total > opts_.device_budget_bytes) {
     std::lock_guard<std::mutex> guard{mtx_};
     ++counters_.refused_loads;
-    return make_error(ec::out_of_memory, "\"" + owner + "\" needs " + mib(total)
-                                           + ", more than the whole device budget of "
-                                           + mib(opts_.device_budget_bytes)
-                                           + ": it can never be resident at once");
+    return make_error(ec::out_of_memory, "\"" + owner + "\" needs " + format_mib(total) +
+                                             ", more than the whole device budget of " +
+                                             format_mib(opts_.device_budget_bytes) +
+                                             ": it can never be resident at once");
   }
   lease_report report;
   report.blobs = unique.size();

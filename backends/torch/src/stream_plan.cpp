@@ -1,5 +1,6 @@
 #include "stream_plan.hpp"
 
+#include "tessera/core/bytes_text.hpp"
 #include "tessera/core/error.hpp"
 #include "tessera/core/fusion_subgraph.hpp"
 
@@ -8,16 +9,6 @@
 #include <unordered_set>
 
 namespace tessera::torch_backend {
-
-namespace {
-
-std::string mib(uint64_t bytes) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.2f MiB", static_cast<double>(bytes) / (1 << 20));
-  return buf;
-}
-
-} // namespace
 
 stream_plan plan_stream(const model_manifest& m, const model_graph& g,
                         const std::vector<uint32_t>& wanted) {
@@ -63,11 +54,12 @@ caf::error check_stream_fits(const stream_plan& plan, const std::string& model,
   if (plan.steps.empty() || plan.largest_bytes <= budget_bytes)
     return {};
   const auto& step = plan.steps[plan.largest_step];
-  return make_error(ec::out_of_memory,
-                    "model \"" + model + "\" cannot stream: block \"" + step.name + "\" needs "
-                      + std::to_string(step.bytes) + " bytes (" + mib(step.bytes)
-                      + ") at once, more than the " + budget_name + " of "
-                      + std::to_string(budget_bytes) + " bytes (" + mib(budget_bytes) + ")");
+  return make_error(ec::out_of_memory, "model \"" + model + "\" cannot stream: block \"" +
+                                           step.name + "\" needs " + std::to_string(step.bytes) +
+                                           " bytes (" + format_mib(step.bytes, 2) +
+                                           ") at once, more than the " + budget_name + " of " +
+                                           std::to_string(budget_bytes) + " bytes (" +
+                                           format_mib(budget_bytes, 2) + ")");
 }
 
 } // namespace tessera::torch_backend
