@@ -325,17 +325,13 @@ void executor_units::mark_failed(const std::string& ref, const caf::error& err) 
 }
 
 void executor_units::publish() const {
-  if (deps->states == nullptr)
+  if (deps->states == nullptr && deps->board == nullptr)
     return;
-  std::vector<std::string> refs;
-  for (const auto& [k, h] : loaded)
-    refs.push_back(k);
-  for (const auto& [n, g] : groups) {
-    refs.push_back(key(g.plan->dag));
-    for (const auto& m : g.plan->members)
-      refs.push_back(m.model);
-  }
-  deps->states->holds(deps->name, refs);
+  auto s = state();
+  if (deps->states != nullptr)
+    deps->states->holds(deps->name, s.loaded);
+  if (deps->board != nullptr)
+    deps->board->publish(std::move(s));
 }
 
 void executor_units::relieve(pressure_level level) {

@@ -191,7 +191,8 @@ struct executor_units {
   /// failure of the unit (it is streamed, or waits for room).
   void mark_failed(const std::string& ref, const caf::error& err) const;
 
-  /// Publishes what this executor holds now, ready (after every message).
+  /// Publishes what this executor holds now, ready, and its state (after
+  /// every message).
   void publish() const;
 
   /// At high pressure or above: drops cached blobs, then swaps units out

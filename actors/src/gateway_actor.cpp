@@ -88,6 +88,8 @@ void handle_infer(self_ptr self, uint64_t ticket, infer_request& req, steady_tim
           [shared, ticket](caf::error& err) { shared->post(ticket, std::move(err)); });
 }
 
+// Loads where placement puts the unit: its executor, or the one placement
+// picks for it now (the scheduler keeps that choice for its jobs).
 void handle_load(self_ptr self, uint64_t ticket, const model_load_request& req) {
   auto& st = self->state;
   auto m = st.manifest(req.model_name, req.model_version);
@@ -96,17 +98,17 @@ void handle_load(self_ptr self, uint64_t ticket, const model_load_request& req) 
   if (st.shared->deps.executors.empty())
     return st.shared->post(ticket, make_error(ec::unavailable, "this node has no executor"));
   auto shared = st.shared;
-  self->request(st.shared->deps.executors.front(), ask_timeout, load_atom::value, m->name, m->version)
-    .then(
-      [shared, ticket](load_outcome& out) {
-        model_load_response r;
-        r.model_name = out.model;
-        r.model_version = out.version;
-        r.loaded_bytes = out.loaded_bytes;
-        r.reused_bytes = out.reused_bytes;
-        shared->post(ticket, response_body{std::move(r)});
-      },
-      [shared, ticket](caf::error& err) { shared->post(ticket, std::move(err)); });
+  self->request(st.shared->deps.scheduler, ask_timeout, load_atom::value, m->name, m->version)
+      .then(
+          [shared, ticket](load_outcome& out) {
+            model_load_response r;
+            r.model_name = out.model;
+            r.model_version = out.version;
+            r.loaded_bytes = out.loaded_bytes;
+            r.reused_bytes = out.reused_bytes;
+            shared->post(ticket, response_body{std::move(r)});
+          },
+          [shared, ticket](caf::error& err) { shared->post(ticket, std::move(err)); });
 }
 
 void handle_unload(self_ptr self, uint64_t ticket, const model_unload_request& req) {
@@ -139,17 +141,6 @@ void handle_unload(self_ptr self, uint64_t ticket, const model_unload_request& r
             });
 }
 
-// Operations answered from the executors' states: ready, index and status.
-template <class Respond>
-void with_executor_states(self_ptr self, uint64_t ticket, Respond respond) {
-  auto shared = self->state.shared;
-  self->request(shared->deps.scheduler, ask_timeout, status_atom::value)
-    .then([shared, ticket, respond](std::vector<executor_state>& states) {
-            shared->post(ticket, respond(states));
-          },
-          [shared, ticket](caf::error& err) { shared->post(ticket, std::move(err)); });
-}
-
 bool is_loaded(const std::vector<executor_state>& states, const std::string& key) {
   for (const auto& s : states)
     if (std::find(s.loaded.begin(), s.loaded.end(), key) != s.loaded.end())
@@ -157,37 +148,27 @@ bool is_loaded(const std::vector<executor_state>& states, const std::string& key
   return false;
 }
 
-// Operations answered from the units' lifecycle states (ready, index): this
-// node's executors' as they publish them, read without asking them (one
-// loading answers nothing until its load ends), and what the peers' hold,
-// asked of the remote executors.
-template <class Respond>
-void with_unit_states(self_ptr self, uint64_t ticket, Respond respond) {
-  auto shared = self->state.shared;
-  const auto& deps = shared->deps;
-  auto state_of = [states = deps.states](const std::string& key,
-                                         const std::vector<executor_state>& remote) {
-    auto s = states != nullptr ? states->of(key) : unit_state{};
-    if (s.state != model_state::ready && is_loaded(remote, key))
-      s = unit_state{model_state::ready, {}};
-    return s;
-  };
+// Runs `then` with what the peers' executors hold: each remote executor is
+// asked (a peer that does not answer holds nothing). This node's own
+// executors are never asked: they publish their states (one that is loading
+// answers nothing until its load ends).
+template <class Then>
+void with_remote_states(self_ptr self, Then then) {
+  const auto& deps = self->state.shared->deps;
+  auto first_remote = std::min(deps.local_executors, deps.executors.size());
   std::vector<executor_actor> remote(
-      deps.executors.begin() +
-          static_cast<std::ptrdiff_t>(std::min(deps.local_executors, deps.executors.size())),
-      deps.executors.end());
+      deps.executors.begin() + static_cast<std::ptrdiff_t>(first_remote), deps.executors.end());
   if (remote.empty())
-    return shared->post(ticket, respond([&](const std::string& key) { return state_of(key, {}); }));
+    return then(std::vector<executor_state>{});
   struct gathering {
     std::vector<executor_state> states;
     size_t left = 0;
   };
   auto g = std::make_shared<gathering>();
   g->left = remote.size();
-  auto done = [shared, ticket, g, respond, state_of] {
+  auto done = [g, then] {
     if (--g->left == 0)
-      shared->post(ticket,
-                   respond([&](const std::string& key) { return state_of(key, g->states); }));
+      then(std::move(g->states));
   };
   for (const auto& e : remote)
     self->request(e, ask_timeout, status_atom::value)
@@ -196,7 +177,36 @@ void with_unit_states(self_ptr self, uint64_t ticket, Respond respond) {
               g->states.push_back(std::move(s));
               done();
             },
-            [done](caf::error&) { done(); }); // a peer that does not answer holds nothing
+            [done](caf::error&) { done(); });
+}
+
+// Operations answered from every executor's state (status): this node's as
+// they published them, then the peers'.
+template <class Respond>
+void with_executor_states(self_ptr self, uint64_t ticket, Respond respond) {
+  auto shared = self->state.shared;
+  with_remote_states(self, [shared, ticket, respond](std::vector<executor_state> remote) {
+    auto all =
+        shared->deps.board != nullptr ? shared->deps.board->all() : std::vector<executor_state>{};
+    all.insert(all.end(), remote.begin(), remote.end());
+    shared->post(ticket, respond(all));
+  });
+}
+
+// Operations answered from the units' lifecycle states (ready, index): this
+// node's as its executors publish them, and ready where a peer holds the unit.
+template <class Respond>
+void with_unit_states(self_ptr self, uint64_t ticket, Respond respond) {
+  auto shared = self->state.shared;
+  with_remote_states(self, [shared, ticket, respond](std::vector<executor_state> remote) {
+    const auto* states = shared->deps.states;
+    shared->post(ticket, respond([&](const std::string& key) {
+                   auto s = states != nullptr ? states->of(key) : unit_state{};
+                   if (s.state != model_state::ready && is_loaded(remote, key))
+                     s = unit_state{model_state::ready, {}};
+                   return s;
+                 }));
+  });
 }
 
 void handle_other(self_ptr self, uint64_t ticket, request_body& body) {

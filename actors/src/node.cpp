@@ -117,6 +117,7 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg, zmq::co
   n->scrubber_ = std::make_unique<residency::scrubber>(*n->residency_, cfg.scrub_bytes_per_s);
   auto catalog = store::read_catalog(*n->store_);
   n->states_ = std::make_unique<model_states>();
+  n->board_ = std::make_unique<executor_board>();
   auto catalogue = catalog->list_latest();
   n->residency_->learn_sharing_from(catalogue);
   // Actor threads: the pooled actors only route and queue (executors are
@@ -182,6 +183,7 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg, zmq::co
     deps->groups = !whole && cfg.fusion;
     deps->catalog = catalog;
     deps->states = n->states_.get();
+    deps->board = n->board_.get();
     n->executors_.push_back(spawn_executor(*n->system_, std::move(deps)));
   }
   // The registry reads the store from here on, and tells the executors of
@@ -332,6 +334,7 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg, zmq::co
   gdeps.registry = n->registry_;
   gdeps.catalog = catalog;
   gdeps.states = n->states_.get();
+  gdeps.board = n->board_.get();
   gdeps.local_executors = n->local_executors_;
   auto g = gateway::start(*n->system_, *ctx, std::move(gopts), std::move(gdeps));
   if (!g)

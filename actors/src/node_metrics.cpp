@@ -1,7 +1,7 @@
 // One scrape of a node: copies the gateway's counters, the residency stats,
-// the store's totals, the peers, the scheduler's queue length and the
-// executors' states (asked of the scheduler, with a short timeout so a busy
-// node still answers) into the pure exposition builder.
+// the store's totals, the peers, the scheduler's queue length, the states
+// this node's executors published and the peers' executors' states (asked,
+// with a short timeout) into the pure exposition builder.
 #include "tessera/actors/metrics_text.hpp"
 #include "tessera/actors/node.hpp"
 #include "tessera/residency/residency_manager.hpp"
@@ -49,11 +49,15 @@ std::string node::metrics_text() {
                [&](caf::error&) {
                  // Left out of this scrape, like the executors below.
                });
-  self->request(scheduler_, std::chrono::milliseconds(500), status_atom::value)
-      .receive([&](std::vector<executor_state>& states) { in.executors = std::move(states); },
-               [&](caf::error&) {
-                 // Left out of this scrape; the next one tries again.
-               });
+  // This node's executors as they published their states (never asked: one
+  // that is busy would answer nothing, and its series would vanish), then
+  // each peer's remote executor, asked (one that does not answer in time is
+  // left out of this scrape).
+  in.executors = board_->all();
+  for (size_t i = local_executors_; i < executors_.size(); ++i)
+    self->request(executors_[i], std::chrono::milliseconds(500), status_atom::value)
+        .receive([&](executor_state& s) { in.executors->push_back(std::move(s)); },
+                 [&](caf::error&) {});
   return render_exposition(collect_node_metrics(in));
 }
 

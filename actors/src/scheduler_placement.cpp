@@ -338,6 +338,30 @@ placement_action placement_table::review_and_shift(unit_index unit, const std::v
   return action;
 }
 
+std::optional<size_t> placement_table::place_for_load(unit_index unit,
+                                                      const std::vector<slot>& slots,
+                                                      const job_queue& queue, double now_ms) {
+  auto up = [&](size_t i) { return i < slots.size() && slots[i].up(); };
+  if (!enabled_) {
+    for (size_t i = 0; i < slots.size(); ++i)
+      if (up(i))
+        return i;
+    return std::nullopt;
+  }
+  if (units_on_.size() < slots.size())
+    units_on_.resize(slots.size());
+  for (const auto& r : placed_[unit])
+    if (up(r.executor))
+      return r.executor;
+  auto v = views(unit, slots, base_views(slots, queue, now_ms), false);
+  auto to = place_unit(unit_info(names_[unit]), v, opts_);
+  if (!to)
+    return std::nullopt;
+  set_replicas(unit, {placed_replica{*to, now_ms}});
+  ++counts_[placement_action::place];
+  return to;
+}
+
 void placement_table::review(const std::vector<slot>& slots, const job_queue& queue,
                              steady_time now, double now_ms) {
   if (!enabled_)

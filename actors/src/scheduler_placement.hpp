@@ -65,6 +65,13 @@ public:
   void review(const std::vector<slot>& slots, const job_queue& queue, steady_time now,
               double now_ms);
 
+  /// The executor a `model_load` of `unit` goes to: where the unit is
+  /// placed (its first replica up), else where placement puts it now, as
+  /// for a first job (the placement is kept). While placement is off, the
+  /// first executor up. None when no executor is up.
+  std::optional<size_t> place_for_load(unit_index unit, const std::vector<slot>& slots,
+                                       const job_queue& queue, double now_ms);
+
   /// Notes that executor `index` started a job of `unit` (a replica in use is kept).
   void started(const std::string& unit, size_t index, double now_ms);
 
@@ -79,7 +86,8 @@ public:
   /// its configured guess, once loads have read some.
   void loaded(uint64_t bytes, double load_ms);
 
-  /// Forgets what executor `index` held (it went down).
+  /// Notes that what executor `index` holds changed (a load, or it went
+  /// down): what was derived from its holdings is computed again.
   void holdings_changed(size_t index);
 
   /// Takes the blobs resident on executor `index`'s node as it reported them

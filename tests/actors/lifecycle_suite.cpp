@@ -114,6 +114,15 @@ TEST_SUITE("lifecycle") {
     CHECK_FALSE(during.ready);
     CHECK(during.state == "loading");
     CHECK(index_state(*cl, "resnet18") == "loading");
+    // Nor does a scrape, and the busy executor's series stay in it.
+    auto text = n->metrics_text();
+    CHECK(text.find(R"(tessera_executor_served_total{executor="test-node/cpu/0"})") !=
+          std::string::npos);
+    CHECK(text.find(R"(tessera_model_state{unit="resnet18:1",state="loading"} 1)") !=
+          std::string::npos);
+    auto status = cl->call_as<server_status_response>({"", server_status_request{}}, reply_timeout);
+    REQUIRE_MESSAGE(status, test::why(status));
+    CHECK(status->executors.size() == 1);
     open.set_value();
     auto loaded = load.get();
     REQUIRE_MESSAGE(loaded, test::why(loaded));

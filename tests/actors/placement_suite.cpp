@@ -59,6 +59,8 @@ executor_actor::behavior_type reporting_executor(executor_actor::pointer,
         return out;
       },
       [=](load_atom, const std::string& model, uint32_t) -> caf::result<load_outcome> {
+        log->ran.push_back(dev->name + ":load " + model);
+        dev->held.insert(model);
         return load_outcome{model, 1, 0, 0};
       },
       [=](unload_atom, const std::string&, uint32_t) -> caf::result<bool> { return true; },
@@ -138,6 +140,30 @@ infer_job group_job(const std::string& name) {
 } // namespace
 
 TEST_SUITE("scheduler_placement") {
+  TEST_CASE("model_load goes where placement puts the unit, and its jobs follow") {
+    placement_rig r{2};
+    auto s = spawn_scheduler(*r.sys, r.executors, {}, catalogue_options(2));
+    // other (44 MB) runs on e0; cars, arriving while e0 is busy, on e1.
+    r.submit(s, {job("other"), job("cars")});
+    r.sched->run();
+    REQUIRE(r.log->ran == std::vector<std::string>{"e0:other", "e1:cars"});
+    // birds shares cars's 40 MB trunk: placement loads it on e1 (4 MB to
+    // read), not on the first executor (44 MB to evict, 44 MB to read).
+    auto loaded = std::make_shared<caf::expected<load_outcome>>(make_error(ec::none));
+    r.sys->spawn([s, loaded](caf::event_based_actor* self) {
+      self->request(s, caf::infinite, load_atom::value, std::string{"birds"}, uint32_t{0})
+          .then([loaded](load_outcome& o) { *loaded = std::move(o); },
+                [loaded](caf::error& e) { *loaded = std::move(e); });
+    });
+    r.sched->run();
+    REQUIRE(*loaded);
+    CHECK(r.log->ran.back() == "e1:load birds");
+    CHECK(r.placement(s).units["birds"] == std::vector<uint32_t>{1});
+    r.submit(s, {job("birds")});
+    r.sched->run();
+    CHECK(r.log->ran.back() == "e1:birds");
+  }
+
   TEST_CASE("a unit goes to the node that holds its shared blocks, not the first idle one") {
     placement_rig r{3};
     auto s = spawn_scheduler(*r.sys, r.executors, {true, false, true}, catalogue_options(3));

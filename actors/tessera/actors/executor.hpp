@@ -8,6 +8,7 @@
 // block by block instead (docs/swapping.md, "Serving").
 #pragma once
 
+#include "tessera/actors/executor_board.hpp"
 #include "tessera/actors/messages.hpp"
 #include "tessera/actors/model_states.hpp"
 #include "tessera/backend/model_executor.hpp"
@@ -38,8 +39,10 @@ struct executor_deps {
   /// The store's catalogue when the executor starts (read from the store
   /// when null); the registry sends the newer ones.
   catalog_ptr catalog;
-  /// Where it publishes its units' lifecycle states (the node's; may be null).
+  /// Where it publishes its units' lifecycle states, and its own state
+  /// (the node's; may be null).
   model_states* states = nullptr;
+  executor_board* board = nullptr;
 };
 
 executor_actor spawn_executor(caf::actor_system& sys, std::shared_ptr<executor_deps> deps);

@@ -6,6 +6,7 @@
 // manifest and drives the scheduler and executors; it never blocks.
 #pragma once
 
+#include "tessera/actors/executor_board.hpp"
 #include "tessera/actors/loader.hpp"
 #include "tessera/actors/messages.hpp"
 #include "tessera/actors/model_states.hpp"
@@ -74,8 +75,10 @@ struct gateway_deps {
   /// up in its catalogue, starting from `catalog`, and defines groups there.
   caf::actor registry;
   catalog_ptr catalog;
-  /// The lifecycle states this node's executors publish (may be null).
+  /// The lifecycle states and the executor states this node's executors
+  /// publish (may be null: then they are asked).
   const model_states* states = nullptr;
+  const executor_board* board = nullptr;
   /// `executors` starts with this many of this node's own; the rest are
   /// peers' (remote executors), asked for what they hold.
   size_t local_executors = 0;

@@ -193,16 +193,17 @@ using executor_actor =
                      caf::reacts_to<catalog_atom, catalog_ptr>>;
 
 /// The scheduler: queues jobs and places them on executors.
-using scheduler_actor = caf::typed_actor<
-  caf::replies_to<run_atom, infer_job>::with<infer_outcome>,
-  caf::replies_to<status_atom>::with<std::vector<executor_state>>,
-  /// Jobs waiting in the queue (not yet on an executor).
-  caf::replies_to<status_atom, queue_atom>::with<uint64_t>,
-  caf::replies_to<status_atom, place_atom>::with<placement_status>,
-  caf::reacts_to<peer_atom, uint32_t, bool>,
-  caf::reacts_to<tick_atom>,
-  /// Hold-off number N of executor I is over (scheduler_options::hold_off).
-  caf::reacts_to<tick_atom, uint32_t, uint64_t>>;
+using scheduler_actor =
+    caf::typed_actor<caf::replies_to<run_atom, infer_job>::with<infer_outcome>,
+                     /// model_load: loads the unit on the executor placement chooses for it.
+                     caf::replies_to<load_atom, std::string, uint32_t>::with<load_outcome>,
+                     caf::replies_to<status_atom>::with<std::vector<executor_state>>,
+                     /// Jobs waiting in the queue (not yet on an executor).
+                     caf::replies_to<status_atom, queue_atom>::with<uint64_t>,
+                     caf::replies_to<status_atom, place_atom>::with<placement_status>,
+                     caf::reacts_to<peer_atom, uint32_t, bool>, caf::reacts_to<tick_atom>,
+                     /// Hold-off number N of executor I is over (scheduler_options::hold_off).
+                     caf::reacts_to<tick_atom, uint32_t, uint64_t>>;
 
 /// The monitor: samples memory and tells executors about pressure.
 using monitor_actor = caf::typed_actor<caf::reacts_to<tick_atom>,

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "tessera/actors/bridge.hpp"
+#include "tessera/actors/executor_board.hpp"
 #include "tessera/actors/gateway.hpp"
 #include "tessera/actors/loader.hpp"
 #include "tessera/actors/messages.hpp"
@@ -122,6 +123,7 @@ private:
   std::unique_ptr<residency::residency_manager> residency_;
   std::unique_ptr<residency::scrubber> scrubber_; ///< goes before the manager
   std::unique_ptr<model_states> states_;          ///< the units' lifecycle states
+  std::unique_ptr<executor_board> board_;         ///< the executors' published states
   /// Whole-model serving's device memory (null for serving = "blocks").
   std::shared_ptr<backend::whole_model_memory> whole_memory_;
   /// Streams the units too large to hold, for every executor (null where the
