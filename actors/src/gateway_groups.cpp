@@ -102,8 +102,7 @@ void handle_fuse(self_ptr self, uint64_t ticket, const fuse_request& req) {
       return st.shared->post(ticket, wrap(m.error(), "group \"" + req.group_name + "\""));
     def.models.push_back(model_ref(*m));
   }
-  auto plan = store::plan_group(
-      [&st](const std::string& n, uint32_t v) { return st.catalog->get(n, v); }, def);
+  auto plan = store::plan_group(*st.catalog, def);
   if (!plan)
     return st.shared->post(ticket, plan.error());
   def.models.clear();

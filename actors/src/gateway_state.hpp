@@ -53,13 +53,15 @@ struct gateway_data {
     return (*plan)->dag;
   }
 
-  // Whether the catalogue knows `model` at `version` (a model, or a group).
+  // Whether the catalogue knows `model` at `version` (a model, or a group):
+  // the version the catalogue's lookup would find.
   bool knows(const std::string& model, std::optional<int64_t> version) const {
     if (catalog->group(model) != nullptr)
       return true;
-    auto vs = catalog->versions(model);
-    return !vs.empty() &&
-           (!version || *version == 0 || std::find(vs.begin(), vs.end(), *version) != vs.end());
+    if (version && (*version < 0 || *version > UINT32_MAX))
+      return true; // nothing to look for: manifest() answers the bad version
+    return bool(store::pick_version(model, catalog->versions(model),
+                                    static_cast<uint32_t>(version.value_or(0))));
   }
 
   // Puts the request's named inputs in manifest order and checks them.

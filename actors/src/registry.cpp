@@ -7,7 +7,6 @@
 #include <caf/all.hpp>
 
 #include <algorithm>
-#include <filesystem>
 
 namespace tessera::actors {
 
@@ -43,10 +42,11 @@ struct registry_state {
   bool anything_named(const std::string& name) const {
     if (store::check_model_name(name))
       return false;
-    std::error_code ec;
-    return catalog->models.count(name) != 0 || catalog->groups.count(name) != 0 ||
-           !store->manifests().versions(name).empty() ||
-           std::filesystem::exists(store->root() + "/groups/" + name + ".json", ec);
+    if (catalog->models.count(name) != 0 || catalog->groups.count(name) != 0 ||
+        !store->manifests().versions(name).empty())
+      return true;
+    auto group = store::group_store{store->root()}.get(name);
+    return group || code_of(group.error()) != ec::unknown_model;
   }
 
   caf::error define(const group_definition& def) {

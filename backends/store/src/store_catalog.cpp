@@ -23,9 +23,8 @@ void read_model(store_catalog& c, const manifest_store& manifests, const std::st
 
 void plan_groups(store_catalog& c) {
   c.plans.clear();
-  auto find = [&c](const std::string& name, uint32_t version) { return c.get(name, version); };
   for (const auto& [name, def] : c.groups) {
-    auto plan = plan_group(find, def);
+    auto plan = plan_group(c, def);
     if (plan)
       c.plans.emplace(name, std::make_shared<const fused_plan>(std::move(*plan)));
     else
@@ -112,6 +111,11 @@ bool store_catalog::same_as(const store_catalog& other) const {
     if (a->first != b->first || to_json_text(a->second) != to_json_text(b->second))
       return false;
   return true;
+}
+
+caf::expected<fused_plan> plan_group(const store_catalog& c, const group_definition& g) {
+  return plan_group(
+      [&c](const std::string& name, uint32_t version) { return c.get(name, version); }, g);
 }
 
 std::shared_ptr<store_catalog> read_catalog(const block_store& store) {

@@ -53,6 +53,9 @@ struct store_catalog {
   bool same_as(const store_catalog& other) const;
 };
 
+/// plan_group() over the catalogue's manifests (no file is read).
+caf::expected<fused_plan> plan_group(const store_catalog& c, const group_definition& g);
+
 /// Reads every manifest and group definition of `store`, and plans the groups.
 std::shared_ptr<store_catalog> read_catalog(const block_store& store);
 
